@@ -1,0 +1,1 @@
+"""Undersigned: private petition campaigns inside a company's Slack."""

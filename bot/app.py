@@ -1,0 +1,42 @@
+"""The Bolt app factory. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+import handlers
+from bot.settings import Settings
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+
+def make_client(settings: Settings) -> WebClient:
+    return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+
+
+def create_app(settings: Settings, db: Database, client: WebClient | None = None) -> App:
+    """Build the app. Constructing it calls auth.test on the configured Web API."""
+    client = client or make_client(settings)
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret,
+        # Handlers finish before Slack gets its answer: an acknowledged signature
+        # is a committed one, and no listener outlives its request.
+        process_before_response=True,
+        logger=logging.getLogger("slack_bolt"),
+    )
+
+    def provide(context: BoltContext, next: Callable[[], None]) -> None:
+        # Handlers declare `db` and `settings` and Bolt injects them from context.
+        context["db"] = db
+        context["settings"] = settings
+        next()
+
+    app.use(provide)
+    handlers.register(app)
+    return app

@@ -1,0 +1,151 @@
+"""The `python -m bot` / `undersigned` command line."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from bot import campaigns
+from bot.errors import InvalidCampaign
+from bot.logs import configure_logging
+from bot.settings import Settings, SettingsError, load_settings
+from storage.db import Database
+from storage.migrate import upgrade
+
+logger = logging.getLogger("bot")
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="undersigned", description="Private petition campaigns inside Slack."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="start the bot: Socket Mode, else HTTP, depending on tokens")
+    serve = sub.add_parser("serve", help="HTTP mode: POST /slack/events, GET /healthz")
+    serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 3000)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--threads", type=int, default=16, help="worker threads (default 16)")
+    campaign = sub.add_parser("campaign", help="manage campaigns")
+    campaign_sub = campaign.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
+    imp = campaign_sub.add_parser("import", help="create or update a campaign from a TOML file")
+    imp.add_argument("file", type=Path)
+    lst = campaign_sub.add_parser("list", help="list campaigns with exact counts")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser("keygen", help="print a fresh SIGNER_KEY")
+    return parser
+
+
+def _open_database(settings: Settings) -> Database:
+    db = Database.from_url(settings.database_url)
+    upgrade(db.engine)
+    return db
+
+
+def cmd_keygen() -> int:
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
+    print(f"SIGNER_KEY={key}")
+    return 0
+
+
+def cmd_campaign_import(settings: Settings, path: Path) -> int:
+    try:
+        spec = campaigns.read_campaign_file(path, settings.timezone)
+    except InvalidCampaign as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    db = _open_database(settings)
+    try:
+        with db.write() as session:
+            campaign, changed = campaigns.upsert_campaign(session, spec)
+            slug = campaign.slug
+    finally:
+        db.dispose()
+    print(f"{'imported' if changed else 'unchanged'}: {slug}")
+    return 0
+
+
+def cmd_campaign_list(settings: Settings, as_json: bool) -> int:
+    db = _open_database(settings)
+    try:
+        with db.read() as session:
+            rows = [campaigns.campaign_summary(c) for c in campaigns.all_campaigns(session)]
+    finally:
+        db.dispose()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no campaigns yet: add one with `campaign import FILE.toml`")
+        return 0
+    width = max(len(r["slug"]) for r in rows)
+    for row in rows:
+        state = "open" if row["open"] else row["status"]
+        print(f"{row['slug']:<{width}}  {state:<6}  {row['signatures']:>8}  {row['title']}")
+    return 0
+
+
+def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> int:
+    from bot.app import create_app
+    from bot.server import SlackWSGI, serve
+
+    settings.require_http()
+    db = _open_database(settings)
+    app = create_app(settings, db)
+    assert settings.slack_signing_secret is not None
+    serve(SlackWSGI(app, db, settings.slack_signing_secret), host, port or settings.port, threads)
+    return 0
+
+
+def cmd_run(settings: Settings) -> int:
+    if settings.mode == "socket":
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        from bot.app import create_app
+
+        settings.require_socket()
+        db = _open_database(settings)
+        app = create_app(settings, db)
+        logger.info("connecting to Slack in Socket Mode")
+        SocketModeHandler(app, settings.slack_app_token).start()
+        return 0
+    if settings.mode == "http":
+        return cmd_serve(settings, "0.0.0.0", None, 16)  # noqa: S104 - Slack must reach it
+    print(
+        "No Slack tokens configured. Set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode), "
+        "or SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (HTTP), in .env; see .env.example.",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "keygen":
+        return cmd_keygen()
+    # .env is read here and only here, never at import time.
+    load_dotenv(Path.cwd() / ".env")
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        if args.command == "campaign":
+            if args.campaign_command == "import":
+                return cmd_campaign_import(settings, args.file)
+            return cmd_campaign_list(settings, args.json)
+        if args.command == "serve":
+            return cmd_serve(settings, args.host, args.port, args.threads)
+        return cmd_run(settings)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,115 @@
+"""HTTP mode: a WSGI application served by waitress (threaded, production grade).
+
+`POST /slack/events` carries commands, events and interactivity; `GET /healthz`
+answers 200 when the database does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+from slack_bolt import App, BoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+# Slack's largest payloads (view submissions) are far below this.
+MAX_BODY_BYTES = 1024 * 1024
+
+StartResponse = Callable[..., Any]
+
+
+def _reply(
+    start_response: StartResponse, status: int, body: str | bytes, headers: dict[str, str]
+) -> Iterable[bytes]:
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    header_list = [*headers.items(), ("Content-Length", str(len(data)))]
+    start_response(f"{status} {HTTPStatus(status).phrase}", header_list)
+    return [data]
+
+
+def _json(start_response: StartResponse, status: int, payload: dict[str, Any]) -> Iterable[bytes]:
+    return _reply(start_response, status, json.dumps(payload), {"Content-Type": "application/json"})
+
+
+class SlackWSGI:
+    def __init__(self, app: App, db: Database, signing_secret: str) -> None:
+        self.app = app
+        self.db = db
+        self.verifier = SignatureVerifier(signing_secret)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == HEALTH_PATH and method in {"GET", "HEAD"}:
+            if self.db.ping():
+                return _json(start_response, 200, {"status": "ok"})
+            logger.error("health check: the database does not answer")
+            return _json(start_response, 503, {"status": "database unavailable"})
+        if path != EVENTS_PATH:
+            return _json(start_response, 404, {"error": "not found"})
+        if method != "POST":
+            return _json(start_response, 405, {"error": "method not allowed"})
+        return self._events(environ, start_response)
+
+    def _events(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            logger.warning("refused a request body of unacceptable length")
+            return _json(start_response, 413, {"error": "payload too large"})
+        raw = environ["wsgi.input"].read(length) if length else b""
+        headers = {
+            key[5:].replace("_", "-").lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        if "CONTENT_TYPE" in environ:
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        # Verify before parsing, so nothing unauthenticated reaches a parser.
+        if not self.verifier.is_valid_request(raw, headers):
+            logger.warning("refused a request with a missing, forged or stale signature")
+            return _json(start_response, 401, {"error": "invalid request"})
+        try:
+            body = raw.decode("utf-8")
+            request = BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=headers)
+        except (UnicodeDecodeError, ValueError, TypeError, AttributeError):
+            logger.warning("refused a signed request whose body could not be parsed")
+            return _json(start_response, 400, {"error": "malformed body"})
+        if not isinstance(request.body, dict):
+            logger.warning("refused a signed request whose body is not an object")
+            return _json(start_response, 400, {"error": "malformed body"})
+        try:
+            response = self.app.dispatch(request)
+        except Exception:
+            logger.exception("request dispatch failed")
+            return _json(start_response, 500, {"error": "internal error"})
+        response_headers = {
+            k: ", ".join(v) if isinstance(v, list) else str(v) for k, v in response.headers.items()
+        }
+        return _reply(start_response, response.status, response.body or "", response_headers)
+
+
+def serve(wsgi_app: SlackWSGI, host: str, port: int, threads: int = 16) -> None:
+    from waitress import serve as waitress_serve
+
+    logger.info("serving Slack requests on http://%s:%d%s", host, port, EVENTS_PATH)
+    waitress_serve(
+        wsgi_app,
+        host=host,
+        port=port,
+        threads=threads,
+        max_request_body_size=MAX_BODY_BYTES,
+        ident="undersigned",
+        clear_untrusted_proxy_headers=True,
+    )

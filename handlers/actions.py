@@ -1,0 +1,47 @@
+"""Button clicks on the bot's messages."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import Ack, App, Respond
+
+from bot import campaigns
+from bot.errors import CampaignNotFound
+from bot.settings import Settings
+from handlers import blocks
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+
+def _clicked_slug(body: dict) -> str:
+    actions = body.get("actions") or [{}]
+    value = actions[0].get("value") if isinstance(actions[0], dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def handle_show(ack: Ack, body: dict, respond: Respond, db: Database, settings: Settings) -> None:
+    """ "Read" next to a campaign in the list: replace the list with that campaign."""
+    ack()
+    slug = _clicked_slug(body)
+    with db.read() as session:
+        try:
+            view = campaigns.find_public_campaign(session, slug)
+        except CampaignNotFound as missing:
+            logger.info("a list button named a campaign that no longer exists")
+            fallback, answer = blocks.unknown_campaign_message(slug, missing.known)
+            respond(text=fallback, blocks=answer, replace_original=True)
+            return
+    fallback, answer = blocks.campaign_message(view, settings.timezone)
+    respond(text=fallback, blocks=answer, replace_original=True)
+
+
+def handle_sign(ack: Ack, respond: Respond) -> None:
+    ack()
+    respond(text=blocks.signing_soon_message(), response_type="ephemeral", replace_original=False)
+
+
+def register(app: App) -> None:
+    app.action(blocks.SHOW_ACTION)(handle_show)
+    app.action(blocks.SIGN_ACTION)(handle_sign)

@@ -1,0 +1,53 @@
+"""Slash commands: `/demands [slug]`."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import Ack, App
+
+from bot import campaigns
+from bot.errors import CampaignNotFound
+from bot.settings import Settings
+from handlers import blocks
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+# Anything longer than this is not a slug; answering with help beats a lookup.
+MAX_ARGUMENT = 200
+
+
+def demands_answer(db: Database, settings: Settings, text: str) -> tuple[str, list[blocks.Block]]:
+    """The ephemeral answer to `/demands TEXT`."""
+    argument = text.strip()
+    if argument.lower() in {"help", "?"} or len(argument) > MAX_ARGUMENT:
+        return blocks.help_message()
+    with db.read() as session:
+        if argument:
+            try:
+                view = campaigns.find_public_campaign(session, argument.split()[0])
+            except CampaignNotFound as missing:
+                logger.info("/demands asked for an unknown campaign")
+                return blocks.unknown_campaign_message(argument, missing.known)
+            return blocks.campaign_message(view, settings.timezone)
+        views = campaigns.public_campaigns(session)
+    open_views = [v for v in views if v.is_open]
+    choices = open_views or views
+    if not choices:
+        return blocks.no_campaigns_message()
+    if len(choices) == 1:
+        return blocks.campaign_message(choices[0], settings.timezone)
+    return blocks.campaign_list_message(choices, settings.timezone)
+
+
+def handle_demands(ack: Ack, command: dict, db: Database, settings: Settings) -> None:
+    text = command.get("text") if isinstance(command.get("text"), str) else ""
+    fallback, body = demands_answer(db, settings, text or "")
+    # The answer travels in the acknowledgement itself: ephemeral, visible only to
+    # the worker, and not kept by Slack as a message.
+    ack(response_type="ephemeral", text=fallback, blocks=body)
+
+
+def register(app: App) -> None:
+    app.command("/demands")(handle_demands)

@@ -1,0 +1,1 @@
+"""Persistence: the engine, sessions, typed models and Alembic migrations."""

@@ -1,0 +1,160 @@
+"""Typed SQLAlchemy models.
+
+Privacy shapes this schema (see DESIGN.md): a signature is keyed by an HMAC of
+the workspace and user ids under SIGNER_KEY, never by the ids themselves; a name
+is stored only when the signer chose to sign publicly; and the signing time is
+kept to the day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Deterministic constraint names keep Alembic's batch mode (SQLite) and
+# PostgreSQL migrations identical.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SLUG_MAX = 40
+TITLE_MAX = 150  # Slack's header block limit
+STATEMENT_MAX = 2900  # a section block holds 3000 characters
+DEMAND_MAX = 1000
+NAME_MAX = 80
+SIGNER_HASH_LENGTH = 64  # hex HMAC-SHA256
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An aware UTC datetime on every backend (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(SLUG_MAX), unique=True)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    statement: Mapped[str] = mapped_column(Text)
+    status: Mapped[CampaignStatus] = mapped_column(
+        Enum(
+            CampaignStatus,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+            validate_strings=True,
+        ),
+        default=CampaignStatus.OPEN,
+    )
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    # Stored in UTC; a TOML date means midnight at the start of that day in TIMEZONE.
+    closes_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Kept in step with the signatures table inside the same transaction, so that
+    # showing the count never scans the signatures.
+    signature_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    demands: Mapped[list[Demand]] = relationship(
+        back_populates="campaign",
+        order_by="Demand.position",
+        cascade="all, delete-orphan",
+    )
+    milestones: Mapped[list[Milestone]] = relationship(
+        back_populates="campaign",
+        order_by="Milestone.threshold",
+        cascade="all, delete-orphan",
+    )
+
+
+class Demand(Base):
+    __tablename__ = "demands"
+    __table_args__ = (UniqueConstraint("campaign_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="demands")
+
+
+class Milestone(Base):
+    __tablename__ = "milestones"
+    __table_args__ = (UniqueConstraint("campaign_id", "threshold"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    threshold: Mapped[int] = mapped_column(Integer)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="milestones")
+
+
+class Signature(Base):
+    """One signer's signature on one campaign.
+
+    `signer_hash` is HMAC-SHA256(SIGNER_KEY, workspace id + user id): the same
+    person always maps to the same row, but the database alone cannot be turned
+    back into a person. `name` is set only for a public signature.
+    """
+
+    __tablename__ = "signatures"
+    __table_args__ = (UniqueConstraint("campaign_id", "signer_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    signer_hash: Mapped[str] = mapped_column(String(SIGNER_HASH_LENGTH))
+    name: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    # A day, not a second: a timestamp could be matched against who opened a DM.
+    signed_on: Mapped[dt.date] = mapped_column(Date)
