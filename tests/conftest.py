@@ -1,0 +1,154 @@
+"""Fixtures that run the app as Slack drives it: a fake Slack Web API on loopback,
+the real WSGI app served by waitress on a free port, real SQLite files and real
+migrations."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import pytest
+from waitress.server import create_server
+
+from bot import campaigns
+from bot.app import create_app
+from bot.fakeslack import FakeSlack, FakeUser, block_actions_body, sign, slash_command_body
+from bot.server import SlackWSGI
+from bot.settings import Settings, load_settings
+from storage.db import Database
+from storage.migrate import upgrade
+from tests.httpclient import HttpResult, post
+
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+SIGNER_KEY = "dGhpcy1pcy1hLXRlc3Qta2V5LW9mLTMyLWJ5dGVzLWxvbmctZW5vdWdo"
+
+ALICE = FakeUser(id="U0ALICE001", name="alice", real_name="Alice Example")
+BOB = FakeUser(id="U0BOB00002", name="bob", real_name="Bob Example")
+
+
+def make_settings(fake: FakeSlack, database_url: str, **extra: str) -> Settings:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "DATABASE_URL": database_url,
+        "SIGNER_KEY": SIGNER_KEY,
+        "TIMEZONE": "Europe/London",
+        **extra,
+    }
+    return load_settings(env)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'undersigned.db'}"
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        fake.workspace.add_user(ALICE)
+        fake.workspace.add_user(BOB)
+        yield fake
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database.from_url(database_url)
+    upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+@dataclass
+class SlackDriver:
+    """Sends requests to the running app exactly as Slack would."""
+
+    base_url: str
+    fake: FakeSlack
+    secret: str = SIGNING_SECRET
+
+    def post(
+        self,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+        timestamp: int | None = None,
+    ) -> HttpResult:
+        all_headers = {"Content-Type": content_type, **sign(self.secret, body, timestamp)}
+        all_headers.update(headers or {})
+        return post(self.base_url + "/slack/events", body, all_headers)
+
+    def command(
+        self, text: str = "", user: str = ALICE.id, command: str = "/demands", **fields: Any
+    ) -> HttpResult:
+        body = slash_command_body(command, text, user, self.fake.response_url(), **fields)
+        return self.post(body, "application/x-www-form-urlencoded")
+
+    def click(self, action_id: str, value: str, user: str = ALICE.id, **fields: Any) -> HttpResult:
+        fields.setdefault("response_url", self.fake.response_url())
+        body = block_actions_body(action_id, value, user, **fields)
+        return self.post(body, "application/x-www-form-urlencoded")
+
+    def event(self, payload: dict[str, Any], headers: dict[str, str] | None = None) -> HttpResult:
+        return self.post(json.dumps(payload).encode(), "application/json", headers)
+
+
+@dataclass
+class RunningBot:
+    settings: Settings
+    db: Database
+    slack: SlackDriver
+    fake: FakeSlack
+
+    def import_campaign(self, **fields: Any) -> None:
+        data = {
+            "slug": "wewontbuildit",
+            "title": "We won't build it",
+            "statement": "We, the undersigned, ask our employer to stop.",
+            "demands": ["Cancel the contract", "Publish the terms", "No retaliation"],
+            "milestones": [100, 250, 400],
+            "channel": "C0ANNOUNCE",
+        }
+        data.update(fields)
+        spec = campaigns.parse_campaign(data, self.settings.timezone)
+        with self.db.write() as session:
+            campaigns.upsert_campaign(session, spec)
+
+
+@pytest.fixture
+def running_bot(fake_slack: FakeSlack, db: Database, database_url: str) -> Iterator[RunningBot]:
+    settings = make_settings(fake_slack, database_url)
+    app = create_app(settings, db)
+    server = create_server(
+        SlackWSGI(app, db, SIGNING_SECRET),
+        host="127.0.0.1",
+        port=0,
+        threads=8,
+        asyncore_loop_timeout=0.05,
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        yield RunningBot(settings, db, SlackDriver(base, fake_slack), fake_slack)
+    finally:
+        server.close()
+        thread.join(timeout=5)
+
+
+def response_json(result: HttpResult) -> dict[str, Any]:
+    assert result.status == 200, (result.status, result.body)
+    return json.loads(result.body)
+
+
+def form(body: bytes) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(body.decode()).items()}
+
+
+__all__ = ["ALICE", "BOB", "RunningBot", "SlackDriver", "form", "response_json", "urlencode"]

@@ -1,0 +1,41 @@
+"""A tiny HTTP client for tests: no retries, no redirects, status and body back."""
+
+from __future__ import annotations
+
+import http.client
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+@dataclass
+class HttpResult:
+    status: int
+    body: str
+    headers: dict[str, str]
+
+
+def request(
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
+) -> HttpResult:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        data = response.read().decode("utf-8", errors="replace")
+        return HttpResult(response.status, data, {k.lower(): v for k, v in response.getheaders()})
+    finally:
+        conn.close()
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> HttpResult:
+    return request("POST", url, body, headers)
+
+
+def get(url: str) -> HttpResult:
+    return request("GET", url)
