@@ -215,7 +215,7 @@ def is_open(campaign: Campaign, now: dt.datetime | None = None) -> bool:
     return campaign.closes_at is None or now < campaign.closes_at
 
 
-def _view(campaign: Campaign, now: dt.datetime) -> CampaignView:
+def campaign_view(campaign: Campaign, now: dt.datetime) -> CampaignView:
     return CampaignView(
         slug=campaign.slug,
         title=campaign.title,
@@ -237,7 +237,7 @@ def public_campaigns(session: Session, now: dt.datetime | None = None) -> list[C
         .options(selectinload(Campaign.demands))
         .order_by(Campaign.created_at, Campaign.id)
     ).all()
-    return [_view(c, now) for c in campaigns]
+    return [campaign_view(c, now) for c in campaigns]
 
 
 def find_public_campaign(
@@ -252,7 +252,7 @@ def find_public_campaign(
     if campaign is None:
         known = [v.slug for v in public_campaigns(session, now)]
         raise CampaignNotFound(slug, known)
-    return _view(campaign, now)
+    return campaign_view(campaign, now)
 
 
 def all_campaigns(session: Session) -> list[Campaign]:

@@ -237,8 +237,7 @@ class FakeSlack:
         return {"ok": False, "error": "message_not_found"}
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        users = str(params.get("users", ""))
-        return _ok(channel={"id": "D" + users.lstrip("UW")[:10]})
+        return _ok(channel={"id": dm_channel_for(str(params.get("users", "")))})
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.workspace.users.get(str(params.get("user")))
@@ -430,3 +429,92 @@ def block_actions_body(
     if view is not None:
         payload["view"] = view
     return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def view_submission_body(
+    view: dict[str, Any], user_id: str, values: dict[str, dict[str, Any]], team_id: str = TEAM_ID
+) -> bytes:
+    """A modal submission: the view Slack holds, with the person's input in state."""
+    submitted = {
+        "id": view.get("id", "V0000001"),
+        "team_id": team_id,
+        "type": "modal",
+        "blocks": view.get("blocks", []),
+        "private_metadata": view.get("private_metadata", ""),
+        "callback_id": view.get("callback_id", ""),
+        "state": {"values": values},
+        "hash": "1700000000.abcdefgh",
+        "title": view.get("title"),
+        "root_view_id": view.get("id", "V0000001"),
+        "app_id": APP_ID,
+        "bot_id": BOT_ID,
+    }
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "user": {"id": user_id, "username": "someone", "name": "someone", "team_id": team_id},
+        "api_app_id": APP_ID,
+        "token": "verification-token-unused",
+        "trigger_id": f"{int(time.time())}.1234.submit",
+        "view": submitted,
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def _event_envelope(event: dict[str, Any], team_id: str) -> dict[str, Any]:
+    return {
+        "token": "verification-token-unused",
+        "team_id": team_id,
+        "api_app_id": APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{next(_event_ids):010d}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+
+
+_event_ids = itertools.count(1)
+
+
+def dm_channel_for(user_id: str) -> str:
+    return "D" + user_id.lstrip("UW")[:10]
+
+
+def message_im_body(text: str, user_id: str, team_id: str = TEAM_ID, **extra: Any) -> bytes:
+    event = {
+        "client_msg_id": f"msg-{next(_event_ids)}",
+        "type": "message",
+        "text": text,
+        "user": user_id,
+        "ts": f"{time.time():.6f}",
+        "team": team_id,
+        "channel": dm_channel_for(user_id),
+        "event_ts": f"{time.time():.6f}",
+        "channel_type": "im",
+        **extra,
+    }
+    return json.dumps(_event_envelope(event, team_id)).encode()
+
+
+def app_home_opened_body(user_id: str, team_id: str = TEAM_ID, tab: str = "home") -> bytes:
+    event = {
+        "type": "app_home_opened",
+        "user": user_id,
+        "channel": dm_channel_for(user_id),
+        "tab": tab,
+        "event_ts": f"{time.time():.6f}",
+    }
+    return json.dumps(_event_envelope(event, team_id)).encode()

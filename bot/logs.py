@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import re
 
-# Slack user, bot and enterprise user ids look like U024BE7LH or W012A3CDE.
-_SLACK_USER_ID = re.compile(r"\b[UW][A-Z0-9]{6,}\b")
+# Slack user and enterprise user ids look like U024BE7LH or W012A3CDE; requiring
+# a digit spares ordinary capitalised words such as WARNING.
+_SLACK_USER_ID = re.compile(r"\b[UW](?=[A-Z]*[0-9])[A-Z0-9]{6,}\b")
 
 
 class RedactUserIds(logging.Filter):

@@ -49,7 +49,7 @@ class Settings:
     @property
     def mode(self) -> str:
         """How `run` starts: socket, http, or none (no Slack tokens)."""
-        if self.slack_app_token and self.slack_bot_token:
+        if self.slack_app_token:
             return "socket"
         if self.slack_bot_token and self.slack_signing_secret:
             return "http"

@@ -9,16 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from bot.campaigns import is_open
+from bot.campaigns import CampaignView, campaign_view, is_open
 from bot.errors import CampaignNotFound, DomainError
-from storage.models import Campaign, CampaignStatus, Signature
+from storage.models import NAME_MAX, Campaign, CampaignStatus, Signature
 
 
 class SignOutcome(StrEnum):
@@ -65,7 +66,7 @@ def add_signature(
     if not is_open(campaign, now):
         raise CampaignClosed()
     exists = session.scalar(
-        select(Signature.id).where(
+        select(Signature.signer_hash).where(
             Signature.campaign_id == campaign.id, Signature.signer_hash == signer
         )
     )
@@ -119,3 +120,48 @@ def signer_status(session: Session, slug: str, signer: str) -> SignerStatus:
     if row is None:
         return SignerStatus(signed=False, named=False)
     return SignerStatus(signed=True, named=row.name is not None)
+
+
+class InvalidName(DomainError):
+    pass
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_name(raw: str | None) -> str:
+    """The name as it will appear on the letter: one line, trimmed, length limited."""
+    if raw is None:
+        raise InvalidName("Type the name to put on the letter, or choose to sign anonymously.")
+    name = " ".join(_CONTROL.sub(" ", raw).split())
+    if not name:
+        raise InvalidName("Type the name to put on the letter, or choose to sign anonymously.")
+    if len(name) > NAME_MAX:
+        raise InvalidName(f"Please keep the name under {NAME_MAX} characters.")
+    return name
+
+
+def signer_overview(
+    session: Session, signer: str, now: dt.datetime | None = None
+) -> list[tuple[CampaignView, SignerStatus]]:
+    """Every open campaign, and every other one this signer is still on."""
+    now = now or dt.datetime.now(dt.UTC)
+    names = dict(
+        session.execute(
+            select(Signature.campaign_id, Signature.name).where(Signature.signer_hash == signer)
+        ).all()
+    )
+    signed_ids = set(names)
+    rows = []
+    for campaign in session.scalars(
+        select(Campaign)
+        .where(Campaign.status != CampaignStatus.DRAFT)
+        .options(selectinload(Campaign.demands))
+        .order_by(Campaign.created_at, Campaign.id)
+    ):
+        signed = campaign.id in signed_ids
+        if not (is_open(campaign, now) or signed):
+            continue
+        status = SignerStatus(signed=signed, named=signed and names[campaign.id] is not None)
+        rows.append((campaign_view(campaign, now), status))
+    return rows

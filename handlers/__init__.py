@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import actions, commands, errors
+from handlers import actions, commands, errors, home, messages, middleware, signing
 
 
 def register(app: App) -> None:
+    middleware.register(app)
     errors.register(app)
     commands.register(app)
     actions.register(app)
+    signing.register(app)
+    messages.register(app)
+    home.register(app)

@@ -1,4 +1,4 @@
-"""Button clicks on the bot's messages."""
+"""Button clicks on the bot's messages that do not belong to the signing flow."""
 
 from __future__ import annotations
 
@@ -37,11 +37,5 @@ def handle_show(ack: Ack, body: dict, respond: Respond, db: Database, settings: 
     respond(text=fallback, blocks=answer, replace_original=True)
 
 
-def handle_sign(ack: Ack, respond: Respond) -> None:
-    ack()
-    respond(text=blocks.signing_soon_message(), response_type="ephemeral", replace_original=False)
-
-
 def register(app: App) -> None:
     app.action(blocks.SHOW_ACTION)(handle_show)
-    app.action(blocks.SIGN_ACTION)(handle_sign)

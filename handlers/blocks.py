@@ -8,10 +8,12 @@ Block `value`s carry campaign slugs and nothing about the person clicking.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.campaigns import CampaignView, displayed_count
+from storage.models import NAME_MAX
 
 Block = dict[str, Any]
 
@@ -160,15 +162,271 @@ def help_message(command: str = "/demands") -> tuple[str, list[Block]]:
     return text, [_section(text)]
 
 
-def signing_soon_message() -> str:
-    return (
-        "Private signing opens soon. Nothing has been recorded; you will be able to sign "
-        "from this button, or by sending `sign` to the bot in a direct message."
-    )
-
-
 def error_message(reference: str) -> str:
     return (
         "Sorry, something went wrong on our side and nothing was changed. Please try again "
         f"in a minute. (Reference `{reference}` for the organizers.)"
     )
+
+
+# -- signing ------------------------------------------------------------------
+
+SIGN_VIEW = "sign_submit"
+WITHDRAW_ACTION = "withdraw_start"
+WITHDRAW_VIEW = "withdraw_submit"
+HOW_BLOCK = "how"
+HOW_ACTION = "choice"
+NAME_BLOCK = "name"
+NAME_ACTION = "name"
+ANONYMOUS = "anonymous"
+NAMED = "named"
+VIEW_TITLE_LIMIT = 24
+
+PRIVACY_NOTES = (
+    "*What the bot stores:* that this campaign has one more signature, under a one-way "
+    "code made from your Slack account with a secret key kept outside the database; the "
+    "day you signed (not the time); and your name only if you choose to sign with it.\n"
+    "*What it never stores:* your Slack ID, your messages, the time of day, or anything "
+    "that puts your name next to an anonymous signature.\n"
+    "*What Slack may keep:* direct messages can be exported by workspace owners on some "
+    "plans, so the bot answers you with messages only you can see. This form and those "
+    "answers are not kept as messages. Anything *you* type in the DM stays there.\n"
+    "*Safer:* sign from a personal device, not one your employer manages."
+)
+
+
+def _view(title: str, blocks_: list[Block], **extra: Any) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "type": "modal",
+        "title": _plain(clip(title, VIEW_TITLE_LIMIT), VIEW_TITLE_LIMIT),
+        "blocks": blocks_,
+        "close": _plain("Close", 24),
+    }
+    view.update(extra)
+    return view
+
+
+def _demand_lines(view: CampaignView) -> str:
+    return "\n".join(
+        f"*{number}.* {escape(demand)}" for number, demand in enumerate(view.demands, start=1)
+    )
+
+
+def sign_modal(view: CampaignView, metadata: str, suggested_name: str | None) -> dict[str, Any]:
+    """The signing form. Nothing is recorded until it is submitted."""
+    anonymous = {
+        "text": _mrkdwn("*Anonymously*: counted, never named"),
+        "value": ANONYMOUS,
+    }
+    named = {
+        "text": _mrkdwn("*With my name*: it will appear on the letter delivered to the employer"),
+        "value": NAMED,
+    }
+    name_element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": NAME_ACTION,
+        "max_length": NAME_MAX,
+        "placeholder": _plain("Your name as it should appear on the letter", 150),
+    }
+    if suggested_name:
+        name_element["initial_value"] = clip(suggested_name, NAME_MAX)
+    content: list[Block] = [
+        _section(f"*{escape(view.title)}*\n{escape(clip(view.statement, 1500))}"),
+        _section(clip(_demand_lines(view), TEXT_LIMIT)),
+        {"type": "divider"},
+        {
+            "type": "input",
+            "block_id": HOW_BLOCK,
+            "label": _plain("How do you want to sign?"),
+            "element": {
+                "type": "radio_buttons",
+                "action_id": HOW_ACTION,
+                "options": [anonymous, named],
+                "initial_option": anonymous,
+            },
+        },
+        {
+            "type": "input",
+            "block_id": NAME_BLOCK,
+            "optional": True,
+            "label": _plain("Name (only if you sign with your name)"),
+            "element": name_element,
+            "hint": _plain("Ignored when you sign anonymously; it is then not stored.", 150),
+        },
+        _context(PRIVACY_NOTES),
+    ]
+    return _view(
+        "Sign privately",
+        content,
+        callback_id=SIGN_VIEW,
+        private_metadata=metadata,
+        submit=_plain("Sign", 24),
+        close=_plain("Cancel", 24),
+    )
+
+
+def signed_modal(title: str, named: bool, already: bool) -> dict[str, Any]:
+    if already:
+        headline = f"You had already signed *{escape(title)}*. Nothing was changed."
+    elif named:
+        headline = f"You signed *{escape(title)}* with your name. Thank you."
+    else:
+        headline = f"You signed *{escape(title)}* anonymously. Thank you."
+    body = (
+        "Nobody in any channel can see that you signed. Send `status` to the bot in a direct "
+        "message, or open its Home tab, to check; `withdraw` takes your signature back."
+    )
+    return _view(
+        "Signed" if not already else "Already signed", [_section(headline), _section(body)]
+    )
+
+
+def notice_modal(title: str, text: str) -> dict[str, Any]:
+    return _view(title, [_section(text)])
+
+
+def withdraw_modal(view: CampaignView, metadata: str) -> dict[str, Any]:
+    text = (
+        f"Withdraw your signature from *{escape(view.title)}*?\n"
+        "It will be deleted, not hidden: the count goes down by one and nothing remains "
+        "to say you signed. You can sign again later while the campaign is open."
+    )
+    return _view(
+        "Withdraw",
+        [_section(text)],
+        callback_id=WITHDRAW_VIEW,
+        private_metadata=metadata,
+        submit=_plain("Withdraw", 24),
+        close=_plain("Keep it", 24),
+    )
+
+
+def withdrawn_modal(title: str, had_signed: bool) -> dict[str, Any]:
+    if had_signed:
+        text = f"Your signature on *{escape(title)}* was deleted."
+    else:
+        text = f"You had not signed *{escape(title)}*; there was nothing to withdraw."
+    return _view("Withdrawn" if had_signed else "Nothing to withdraw", [_section(text)])
+
+
+def open_form_message(view: CampaignView, action_id: str) -> tuple[str, list[Block]]:
+    """In the DM: a button that opens the signing or withdrawal form."""
+    if action_id == SIGN_ACTION:
+        text = (
+            f"*{escape(view.title)}*: the form shows the demands and how your signature is "
+            "kept before you confirm."
+        )
+        label = "Open the signing form"
+    else:
+        text = f"*{escape(view.title)}*: the form asks you to confirm before anything is deleted."
+        label = "Withdraw my signature"
+    return clip(f"{view.title}", FALLBACK_LIMIT), [
+        _section(text, _button(label, action_id, view.slug, primary=action_id == SIGN_ACTION))
+    ]
+
+
+def choose_campaign_message(
+    views: list[CampaignView], action_id: str, intro: str
+) -> tuple[str, list[Block]]:
+    label = "Sign" if action_id == SIGN_ACTION else "Withdraw"
+    content: list[Block] = [_section(intro)]
+    content.extend(
+        _section(f"*{escape(v.title)}*  `{v.slug}`", _button(label, action_id, v.slug))
+        for v in views
+    )
+    return intro, content
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    view: CampaignView
+    signed: bool
+    named: bool
+
+
+def _status_words(line: StatusLine) -> str:
+    if not line.signed:
+        return "You have not signed."
+    return "You have signed with your name." if line.named else "You have signed anonymously."
+
+
+def status_message(lines: list[StatusLine], tz: ZoneInfo) -> tuple[str, list[Block]]:
+    if not lines:
+        text = "There is no open campaign right now."
+        return text, [_section(text)]
+    content: list[Block] = []
+    for line in lines:
+        content.append(
+            _section(
+                f"*{escape(line.view.title)}*  `{line.view.slug}`\n{_status_words(line)}\n"
+                f"Signed so far: {displayed_count(line.view.signatures)}  ·  "
+                f"{status_line(line.view, tz)}"
+            )
+        )
+    content.append(_context("Only you can see this answer."))
+    return "Your signatures", content
+
+
+def dm_help_message() -> tuple[str, list[Block]]:
+    text = (
+        "*What you can send me*\n"
+        "`sign` or `sign SLUG`: open the signing form for a campaign.\n"
+        "`status`: whether you have signed each open campaign, and how.\n"
+        "`withdraw` or `withdraw SLUG`: take your signature back (it is deleted).\n"
+        "`help`: this message.\n"
+        "You can also use `/demands` in any channel, or my Home tab. My answers here are "
+        "visible only to you and are not kept as messages; what you type stays in this "
+        "conversation, so the buttons are the most discreet way to sign."
+    )
+    return "What you can send me: sign, status, withdraw, help", [_section(text)]
+
+
+def home_view(lines: list[StatusLine], tz: ZoneInfo) -> dict[str, Any]:
+    content: list[Block] = [
+        {"type": "header", "text": _plain("Undersigned")},
+        _section(
+            "Read the campaigns, sign privately and check or withdraw your signature. "
+            "Nobody in any channel sees whether you signed."
+        ),
+        {"type": "divider"},
+    ]
+    if not lines:
+        content.append(_section("There is no open campaign right now."))
+    for line in lines:
+        content.append(
+            _section(
+                f"*{escape(line.view.title)}*  `{line.view.slug}`\n"
+                f"Signed so far: {displayed_count(line.view.signatures)}  ·  "
+                f"{status_line(line.view, tz)}\n{_status_words(line)}"
+            )
+        )
+        buttons = []
+        if line.view.is_open and not line.signed:
+            buttons.append(_button("Sign privately", SIGN_ACTION, line.view.slug, primary=True))
+        if line.signed:
+            buttons.append(_button("Withdraw", WITHDRAW_ACTION, line.view.slug))
+        if buttons:
+            content.append({"type": "actions", "elements": buttons})
+        content.append({"type": "divider"})
+    content.append(_context(PRIVACY_NOTES))
+    return {"type": "home", "blocks": content}
+
+
+def slack_busy_text(retry_after: int | None) -> str:
+    wait = f"in {retry_after} seconds" if retry_after else "in a minute"
+    return f"Slack is busy right now. Nothing was recorded; please try again {wait}."
+
+
+def closed_text(view: CampaignView, tz: ZoneInfo) -> str:
+    return (
+        f"*{escape(view.title)}* is closed and no longer takes signatures "
+        f"({status_line(view, tz)})."
+    )
+
+
+def not_found_text(slug: str, known: list[str]) -> str:
+    return unknown_campaign_message(slug, known)[0]
+
+
+def no_open_campaign_text() -> str:
+    return "There is no open campaign to sign right now."

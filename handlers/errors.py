@@ -37,7 +37,16 @@ def handle_error(error: Exception, body: dict, respond: Respond) -> BoltResponse
         return BoltResponse(
             status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
         )
-    if body.get("response_url") or body.get("response_urls"):
+    if body.get("type") == "view_submission":
+        # Replacing the form keeps the person from resubmitting into the same failure.
+        payload = {
+            "response_action": "update",
+            "view": blocks.notice_modal("Something went wrong", message),
+        }
+        return BoltResponse(
+            status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
+        )
+    if body.get("response_url"):
         try:
             respond(text=message, response_type="ephemeral", replace_original=False)
         except Exception:

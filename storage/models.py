@@ -150,11 +150,14 @@ class Signature(Base):
     """
 
     __tablename__ = "signatures"
-    __table_args__ = (UniqueConstraint("campaign_id", "signer_hash"),)
+    # No autoincrement id and no rowid: either would keep the order in which people
+    # signed, finer than the day. Rows are stored in the order of their hashes.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    signer_hash: Mapped[str] = mapped_column(String(SIGNER_HASH_LENGTH))
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    signer_hash: Mapped[str] = mapped_column(String(SIGNER_HASH_LENGTH), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(NAME_MAX))
     # A day, not a second: a timestamp could be matched against who opened a DM.
     signed_on: Mapped[dt.date] = mapped_column(Date)

@@ -5,7 +5,6 @@ migrations."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +12,20 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import pytest
-from waitress.server import create_server
 
 from bot import campaigns
 from bot.app import create_app
-from bot.fakeslack import FakeSlack, FakeUser, block_actions_body, sign, slash_command_body
-from bot.server import SlackWSGI
+from bot.fakeslack import (
+    FakeSlack,
+    FakeUser,
+    app_home_opened_body,
+    block_actions_body,
+    message_im_body,
+    sign,
+    slash_command_body,
+    view_submission_body,
+)
+from bot.server import BackgroundServer, SlackWSGI
 from bot.settings import Settings, load_settings
 from storage.db import Database
 from storage.migrate import upgrade
@@ -95,6 +102,21 @@ class SlackDriver:
         body = block_actions_body(action_id, value, user, **fields)
         return self.post(body, "application/x-www-form-urlencoded")
 
+    def dm(
+        self, text: str, user: str = ALICE.id, headers: dict[str, str] | None = None, **extra: Any
+    ) -> HttpResult:
+        body = message_im_body(text, user, **extra)
+        return self.post(body, "application/json", headers)
+
+    def open_home(self, user: str = ALICE.id) -> HttpResult:
+        return self.post(app_home_opened_body(user), "application/json")
+
+    def submit(
+        self, view: dict[str, Any], values: dict[str, Any], user: str = ALICE.id
+    ) -> HttpResult:
+        body = view_submission_body(view, user, values)
+        return self.post(body, "application/x-www-form-urlencoded")
+
     def event(self, payload: dict[str, Any], headers: dict[str, str] | None = None) -> HttpResult:
         return self.post(json.dumps(payload).encode(), "application/json", headers)
 
@@ -125,21 +147,11 @@ class RunningBot:
 def running_bot(fake_slack: FakeSlack, db: Database, database_url: str) -> Iterator[RunningBot]:
     settings = make_settings(fake_slack, database_url)
     app = create_app(settings, db)
-    server = create_server(
-        SlackWSGI(app, db, SIGNING_SECRET),
-        host="127.0.0.1",
-        port=0,
-        threads=8,
-        asyncore_loop_timeout=0.05,
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.effective_port}"
+    server = BackgroundServer(SlackWSGI(app, db, SIGNING_SECRET)).start()
     try:
-        yield RunningBot(settings, db, SlackDriver(base, fake_slack), fake_slack)
+        yield RunningBot(settings, db, SlackDriver(server.url, fake_slack), fake_slack)
     finally:
-        server.close()
-        thread.join(timeout=5)
+        server.stop()
 
 
 def response_json(result: HttpResult) -> dict[str, Any]:

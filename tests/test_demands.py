@@ -179,14 +179,6 @@ def test_campaign_text_is_escaped_so_it_cannot_ping_anyone(running_bot):
     assert answer["blocks"][0]["text"]["type"] == "plain_text"
 
 
-def test_the_sign_button_says_signing_opens_soon(running_bot):
-    running_bot.import_campaign()
-    assert running_bot.slack.click("sign_start", "wewontbuildit").status == 200
-    [call] = running_bot.fake.calls_to("response_url")
-    assert call.params["response_type"] == "ephemeral"
-    assert "opens soon" in call.params["text"]
-
-
 def test_help_explains_the_command(running_bot):
     answer = response_json(running_bot.slack.command("help"))
     assert "`/demands SLUG`" in answer["text"]

@@ -70,7 +70,6 @@ def upgrade() -> None:
     )
     op.create_table(
         "signatures",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("campaign_id", sa.Integer(), nullable=False),
         sa.Column("signer_hash", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=80), nullable=True),
@@ -81,8 +80,9 @@ def upgrade() -> None:
             name=op.f("fk_signatures_campaign_id_campaigns"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_signatures")),
-        sa.UniqueConstraint("campaign_id", "signer_hash", name=op.f("uq_signatures_campaign_id")),
+        sa.PrimaryKeyConstraint("campaign_id", "signer_hash", name=op.f("pk_signatures")),
+        # The order of signing must not survive in a rowid (see storage/models.py).
+        sqlite_with_rowid=False,
     )
 
 

@@ -1,0 +1,61 @@
+# Every target that needs Python builds .venv first, so `make run` and `make test`
+# work on a fresh clone with no other step.
+#
+#   make run     start the bot (reads .env; see .env.example)
+#   make test    run the test suite
+#   make lint    ruff check + ruff format --check
+#   make keygen  print a fresh SIGNER_KEY line for .env
+#
+# PYTHON picks the interpreter that creates .venv (it must be 3.11 or newer); when
+# it is older or missing, the newest of python3.13, python3.12, python3.11 is used.
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+# Reinstalls whenever pyproject.toml changes (or .venv is removed).
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test lint keygen
+
+help:
+	@echo "make run     start the bot (configure .env first; see README.md)"
+	@echo "make test    run the tests"
+	@echo "make lint    ruff check and ruff format --check"
+	@echo "make keygen  print a fresh SIGNER_KEY"
+	@echo "make setup   create .venv and install the project (the targets above do it)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ ! -x "$(VPY)" ]; then \
+	  py=""; \
+	  for c in "$(PYTHON)" python3.13 python3.12 python3.11; do \
+	    if "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then \
+	      py="$$c"; break; \
+	    fi; \
+	  done; \
+	  if [ -z "$$py" ]; then \
+	    echo "error: Python 3.11 or newer is needed; install it or run make PYTHON=/path/to/python3.11" >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "creating $(VENV) with $$py ($$("$$py" -c 'import platform; print(platform.python_version())'))"; \
+	  "$$py" -m venv "$(VENV)" || { \
+	    echo "error: '$$py -m venv' failed; on Debian or Ubuntu: apt-get install python3-venv" >&2; \
+	    rm -rf "$(VENV)"; exit 1; }; \
+	fi
+	$(VPY) -m pip install --disable-pip-version-check --quiet -e '.[dev]'
+	@touch "$(STAMP)"
+
+run: $(STAMP)
+	$(VPY) -m bot run
+
+test: $(STAMP)
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+keygen: $(STAMP)
+	@$(VPY) -m bot keygen

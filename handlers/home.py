@@ -1,0 +1,39 @@
+"""The App Home tab: open campaigns, the viewer's own status, sign and withdraw."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot.settings import Settings
+from bot.signatures import signer_overview
+from handlers import blocks
+from handlers.identity import signer_of
+from handlers.slackapi import call_quietly
+from storage.db import Database
+
+
+def status_lines(db: Database, settings: Settings, context: BoltContext) -> list[blocks.StatusLine]:
+    signer = signer_of(context, settings)
+    with db.read() as session:
+        overview = signer_overview(session, signer)
+    return [blocks.StatusLine(view, status.signed, status.named) for view, status in overview]
+
+
+def publish_home(client: WebClient, db: Database, settings: Settings, context: BoltContext) -> None:
+    view = blocks.home_view(status_lines(db, settings, context), settings.timezone)
+    call_quietly("views.publish", client.views_publish, user_id=context.user_id, view=view)
+
+
+def handle_home_opened(
+    event: dict[str, Any], client: WebClient, context: BoltContext, db: Database, settings: Settings
+) -> None:
+    if event.get("tab") != "home":
+        return
+    publish_home(client, db, settings, context)
+
+
+def register(app: App) -> None:
+    app.event("app_home_opened")(handle_home_opened)

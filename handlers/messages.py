@@ -1,0 +1,114 @@
+"""Direct messages to the bot: `sign`, `status`, `withdraw`, `help`.
+
+Every answer is ephemeral, visible only to the signer and not kept by Slack as a
+message, so the DM holds no record of what the bot told them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot import campaigns
+from bot.errors import CampaignNotFound
+from bot.settings import Settings
+from handlers import blocks
+from handlers.home import status_lines
+from handlers.slackapi import call_quietly
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 500  # longer than any command; anything past it gets help
+
+
+def _reply(
+    client: WebClient, event: dict[str, Any], answer: tuple[str, list[blocks.Block]]
+) -> None:
+    text, content = answer
+    call_quietly(
+        "chat.postEphemeral",
+        client.chat_postEphemeral,
+        channel=event["channel"],
+        user=event["user"],
+        text=text,
+        blocks=content,
+    )
+
+
+def _campaign_answer(
+    db: Database,
+    slug: str | None,
+    action_id: str,
+    settings: Settings,
+    signed_only: list[blocks.StatusLine] | None = None,
+) -> tuple[str, list[blocks.Block]]:
+    with db.read() as session:
+        if slug:
+            try:
+                view = campaigns.find_public_campaign(session, slug)
+            except CampaignNotFound as missing:
+                return blocks.unknown_campaign_message(slug, missing.known, command="sign")
+            if action_id == blocks.SIGN_ACTION and not view.is_open:
+                text = blocks.closed_text(view, settings.timezone)
+                return text, [blocks._section(text)]
+            return blocks.open_form_message(view, action_id)
+        views = campaigns.public_campaigns(session)
+    if action_id == blocks.SIGN_ACTION:
+        choices = [v for v in views if v.is_open]
+        intro = "Which campaign do you want to sign?"
+    else:
+        choices = [line.view for line in signed_only or []]
+        intro = "Which signature do you want to withdraw?"
+    if not choices:
+        if action_id == blocks.SIGN_ACTION:
+            text = blocks.no_open_campaign_text()
+        else:
+            text = "You have not signed any campaign, so there is nothing to withdraw."
+        return text, [blocks._section(text)]
+    if len(choices) == 1:
+        return blocks.open_form_message(choices[0], action_id)
+    return blocks.choose_campaign_message(choices, action_id, intro)
+
+
+def handle_message(
+    event: dict[str, Any], client: WebClient, context: BoltContext, db: Database, settings: Settings
+) -> None:
+    if event.get("channel_type") != "im":
+        return
+    # Edits, deletions, joins and other bots' messages are not commands.
+    if (
+        event.get("subtype")
+        or event.get("bot_id")
+        or not event.get("user")
+        or not event.get("channel")
+    ):
+        return
+    raw = event.get("text")
+    text = raw.strip() if isinstance(raw, str) else ""
+    words = text.split() if len(text) <= MAX_TEXT else []
+    verb = words[0].lower().strip("!.?/") if words else ""
+    argument = words[1] if len(words) > 1 else None
+    if verb == "sign":
+        _reply(client, event, _campaign_answer(db, argument, blocks.SIGN_ACTION, settings))
+    elif verb == "withdraw":
+        signed = [line for line in status_lines(db, settings, context) if line.signed]
+        _reply(
+            client, event, _campaign_answer(db, argument, blocks.WITHDRAW_ACTION, settings, signed)
+        )
+    elif verb == "status":
+        _reply(
+            client,
+            event,
+            blocks.status_message(status_lines(db, settings, context), settings.timezone),
+        )
+    else:
+        # Garbled or unknown text gets help; the text itself is neither logged nor kept.
+        _reply(client, event, blocks.dm_help_message())
+
+
+def register(app: App) -> None:
+    app.event("message")(handle_message)

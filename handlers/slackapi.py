@@ -1,0 +1,65 @@
+"""Calls to Slack's Web API that the handlers share, with failures mapped to
+something a person can act on."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+logger = logging.getLogger(__name__)
+
+
+class SlackUnavailable(Exception):
+    """Slack could not answer now (rate limit, outage, timeout); try again later."""
+
+    def __init__(self, method: str, retry_after: int | None = None) -> None:
+        self.method = method
+        self.retry_after = retry_after
+        super().__init__(f"{method} unavailable")
+
+
+def _retry_after(error: SlackApiError) -> int | None:
+    headers = getattr(error.response, "headers", None) or {}
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            try:
+                return max(1, int(value if isinstance(value, str) else value[0]))
+            except (ValueError, TypeError, IndexError):
+                return None
+    return None
+
+
+def fetch_user(client: WebClient, user_id: str) -> dict[str, Any]:
+    """users.info's `user`, or SlackUnavailable. The user id is never logged."""
+    try:
+        response = client.users_info(user=user_id)
+    except SlackApiError as error:
+        status = getattr(error.response, "status_code", None)
+        code = error.response.get("error") if error.response is not None else None
+        logger.warning("users.info failed (status %s, error %s)", status, code)
+        raise SlackUnavailable("users.info", _retry_after(error)) from None
+    except (SlackClientError, OSError) as error:
+        logger.warning("users.info failed: %s", type(error).__name__)
+        raise SlackUnavailable("users.info") from None
+    user = response.get("user")
+    if not isinstance(user, dict):
+        logger.warning("users.info answered without a user object")
+        raise SlackUnavailable("users.info")
+    return user
+
+
+def call_quietly(method: str, call: Any, **kwargs: Any) -> bool:
+    """Make a Web API call whose failure should not undo what was already done."""
+    try:
+        call(**kwargs)
+    except SlackApiError as error:
+        code = error.response.get("error") if error.response is not None else None
+        logger.warning("%s failed (error %s)", method, code)
+        return False
+    except (SlackClientError, OSError) as error:
+        logger.warning("%s failed: %s", method, type(error).__name__)
+        return False
+    return True
