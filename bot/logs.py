@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 
 # Slack user and enterprise user ids look like U024BE7LH or W012A3CDE; requiring
 # a digit spares ordinary capitalised words such as WARNING.
@@ -19,15 +20,28 @@ class RedactUserIds(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = _SLACK_USER_ID.sub("U…", message)
+        # Plain ASCII: under LANG=C a non-ASCII marker would itself break logging.
+        redacted = _SLACK_USER_ID.sub("[user]", message)
         if redacted != message:
             record.msg = redacted
             record.args = None
         return True
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time, not at set-up."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # type: ignore[no-untyped-def]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
 def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactUserIds())
     root = logging.getLogger()

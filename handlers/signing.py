@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import campaigns, eligibility
@@ -69,6 +69,16 @@ def _clicked_slug(body: dict[str, Any]) -> str:
     return ""
 
 
+def _clear_dm_prompt(body: dict[str, Any], respond: Respond) -> None:
+    """Remove the DM prompt whose button was clicked, so the DM keeps no trace of it."""
+    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
+    if str(channel.get("id", "")).startswith("D") and body.get("response_url"):
+        try:
+            respond(delete_original=True)
+        except Exception:  # the prompt is ephemeral and fades anyway
+            logger.info("could not remove a DM prompt")
+
+
 def _show(client: WebClient, trigger_id: str | None, view: dict[str, Any]) -> None:
     if not trigger_id:
         logger.warning("a form could not be opened: the click carried no trigger_id")
@@ -87,12 +97,23 @@ def _find(db: Database, slug: str) -> CampaignView | CampaignNotFound:
 def handle_sign_start(
     ack: Ack,
     body: dict[str, Any],
+    respond: Respond,
     client: WebClient,
     context: BoltContext,
     db: Database,
     settings: Settings,
 ) -> None:
     ack()
+    try:
+        _sign_start(body, client, context, db, settings)
+    finally:
+        # After the form is open: the trigger_id expires in three seconds.
+        _clear_dm_prompt(body, respond)
+
+
+def _sign_start(
+    body: dict[str, Any], client: WebClient, context: BoltContext, db: Database, settings: Settings
+) -> None:
     trigger_id = body.get("trigger_id")
     slug = _clicked_slug(body)
     found = _find(db, slug)
@@ -213,12 +234,22 @@ def handle_sign_submit(
 def handle_withdraw_start(
     ack: Ack,
     body: dict[str, Any],
+    respond: Respond,
     client: WebClient,
     context: BoltContext,
     db: Database,
     settings: Settings,
 ) -> None:
     ack()
+    try:
+        _withdraw_start(body, client, context, db, settings)
+    finally:
+        _clear_dm_prompt(body, respond)
+
+
+def _withdraw_start(
+    body: dict[str, Any], client: WebClient, context: BoltContext, db: Database, settings: Settings
+) -> None:
     trigger_id = body.get("trigger_id")
     slug = _clicked_slug(body)
     found = _find(db, slug)

@@ -1,0 +1,162 @@
+"""The privacy promises, each checked where a leak would show: the database file,
+the logs, and everything sent to Slack."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.fakeslack import Fault, dm_channel_for
+from bot.logs import configure_logging
+from tests.conftest import ALICE, BOB, RunningBot, response_json
+from tests.test_signing import SLUG, open_sign_form, opened_views, sign, sign_values
+
+
+@pytest.fixture
+def debug_logs() -> Iterator[None]:
+    """Production logging at its most verbose, restored afterwards."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    levels = {n: logging.getLogger(n).level for n in ("slack_bolt", "slack_sdk", "urllib3")}
+    configure_logging("DEBUG")
+    yield
+    root.handlers[:], root.level = saved
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+@pytest.fixture
+def bot(running_bot: RunningBot) -> RunningBot:
+    running_bot.import_campaign()
+    return running_bot
+
+
+def _database_bytes(bot: RunningBot) -> bytes:
+    path = Path(make_url(str(bot.db.engine.url)).database or "")
+    files = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+    return b"".join(f.read_bytes() for f in files if f.exists())
+
+
+def _walk(node: Any, keys: set[str]) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in keys and isinstance(value, str):
+                yield value
+            yield from _walk(value, keys)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk(item, keys)
+
+
+def _full_flow(bot: RunningBot) -> None:
+    """Every path a signer touches: DM, form, status, Home, withdraw, sign again."""
+    bot.slack.dm("sign")
+    sign(bot, ALICE.id)
+    bot.slack.dm("status")
+    bot.slack.open_home()
+    bot.slack.dm("withdraw")
+    bot.slack.click("withdraw_start", SLUG)
+    response_json(bot.slack.submit(opened_views(bot)[-1], {}))
+    sign(bot, ALICE.id)
+    sign(bot, BOB.id, how="named", name="Bob Publicname")
+
+
+def test_an_anonymous_signer_is_nowhere_in_the_database_file(bot):
+    _full_flow(bot)
+    raw = _database_bytes(bot)
+    for secret in (ALICE.id, ALICE.real_name, ALICE.name, dm_channel_for(ALICE.id), "T0UNDRSGN"):
+        assert secret.encode() not in raw, secret
+    # The scan can see text: the public signer's chosen name is there, as it should be.
+    assert b"Bob Publicname" in raw
+    # And nothing is left in the WAL that a checkpoint would reveal.
+    with bot.db.engine.connect() as conn:
+        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    assert ALICE.id.encode() not in _database_bytes(bot)
+
+
+def test_logs_never_name_a_signer_even_at_debug(bot, debug_logs, capfd):
+    # Failures are where code is tempted to log what it was handling.
+    bot.fake.fail("users.info", Fault(status=429, retry_after=3))
+    bot.fake.fail("chat.postEphemeral", Fault(error="channel_not_found"))
+    bot.slack.click("sign_start", SLUG)
+    bot.slack.dm("sign nonexistent-campaign")
+    bot.slack.click("sign_start", "nonexistent")
+    _full_flow(bot)
+    bot.slack.dm("my name is Alice and I hate my boss")
+    bot.slack.dm("status", headers={"X-Slack-Retry-Num": "1"})
+    out, err = capfd.readouterr()
+    logs = out + err
+    assert logs, "nothing was logged: the scan would prove nothing"
+    for secret in (
+        ALICE.id,
+        BOB.id,
+        ALICE.real_name,
+        "Bob Publicname",
+        "hate my boss",
+        dm_channel_for(ALICE.id),
+    ):
+        assert secret not in logs, secret
+
+
+def test_nothing_about_the_signer_travels_in_values_or_metadata(bot):
+    _full_flow(bot)
+    sent = [call.params for call in bot.fake.calls]
+    carried = list(_walk(sent, {"value", "private_metadata", "metadata", "external_id"}))
+    assert carried, "no values were sent: the scan would prove nothing"
+    for value in carried:
+        for secret in (ALICE.id, BOB.id, "Alice", "Bob", "anonymous_signer", "T0UNDRSGN"):
+            assert secret not in value, (secret, value)
+    # Nothing was ever posted to a channel, and no lasting message was written.
+    assert bot.fake.calls_to("chat.postMessage") == []
+    assert bot.fake.calls_to("chat.update") == []
+
+
+def test_signing_times_are_kept_to_the_day(bot):
+    sign(bot)
+    with bot.db.engine.connect() as conn:
+        columns = conn.execute(text("PRAGMA table_info(signatures)")).all()
+        [stored] = conn.execute(text("SELECT signed_on FROM signatures")).all()
+    assert {c.name for c in columns} == {"campaign_id", "signer_hash", "name", "signed_on"}
+    assert len(stored.signed_on) == len("2026-11-28")
+
+
+def test_signatures_keep_no_order_of_signing(bot):
+    with bot.db.engine.connect() as conn:
+        [sql] = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'signatures'")).one()
+    assert "WITHOUT ROWID" in sql.upper()
+    assert "AUTOINCREMENT" not in sql.upper()
+
+
+def test_the_dm_prompt_is_removed_once_its_button_is_used(bot):
+    bot.slack.dm("sign")
+    channel = dm_channel_for(ALICE.id)
+    open_sign_form(bot, channel_id=channel)
+    removals = [c.params for c in bot.fake.calls_to("response_url")]
+    assert [r.get("delete_original") for r in removals] == [True]
+    # A button under /demands in a channel stays: it is the worker's own reading copy.
+    open_sign_form(bot)
+    assert len(bot.fake.calls_to("response_url")) == 1
+
+
+def test_names_are_escaped_wherever_they_are_shown(bot):
+    view = open_sign_form(bot)
+    evil = "<!channel> & <@U0BOB00002>"
+    answer = response_json(bot.slack.submit(view, sign_values("named", evil)))
+    assert answer["response_action"] == "update"
+    shown = " ".join(_walk(answer, {"text"}))
+    assert "<!channel>" not in shown
+    assert "<@U0BOB00002>" not in shown
+
+
+def test_library_log_lines_are_redacted(debug_logs, capfd):
+    logging.getLogger("slack_bolt").warning("unhandled request from U0ALICE001 (W012A3CDE)")
+    _, err = capfd.readouterr()
+    assert "unhandled request from" in err
+    assert "U0ALICE001" not in err
+    assert "W012A3CDE" not in err
