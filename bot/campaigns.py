@@ -13,13 +13,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.errors import CampaignNotFound, InvalidCampaign
+from bot.errors import CampaignNotFound, DemandsLocked, InvalidCampaign
 from storage.models import (
     DEMAND_MAX,
     SLUG_MAX,
     STATEMENT_MAX,
     TITLE_MAX,
     Campaign,
+    CampaignOrganizer,
     CampaignStatus,
     Demand,
     Milestone,
@@ -33,6 +34,22 @@ MAX_MILESTONES = 20
 
 SLUG_RE = re.compile(rf"^[a-z0-9][a-z0-9-]{{1,{SLUG_MAX - 1}}}$")
 CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]{2,}$")
+USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
+MAX_FORGET_DAYS = 3650
+CAMPAIGN_FIELDS = frozenset(
+    {
+        "slug",
+        "title",
+        "statement",
+        "demands",
+        "milestones",
+        "channel",
+        "closes",
+        "status",
+        "organizers",
+        "forget_after_days",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,8 @@ class CampaignSpec:
     channel_id: str | None
     closes_at: dt.datetime | None
     status: CampaignStatus
+    organizers: tuple[str, ...] = ()
+    forget_after_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -67,15 +86,15 @@ def _text(data: dict[str, Any], key: str, limit: int, *, required: bool = True) 
     value = data.get(key)
     if value is None:
         if required:
-            raise InvalidCampaign(f"`{key}` is missing")
+            raise InvalidCampaign(f"`{key}` is missing", key)
         return None
     if not isinstance(value, str):
-        raise InvalidCampaign(f"`{key}` must be text")
+        raise InvalidCampaign(f"`{key}` must be text", key)
     value = value.strip()
     if required and not value:
-        raise InvalidCampaign(f"`{key}` is empty")
+        raise InvalidCampaign(f"`{key}` is empty", key)
     if len(value) > limit:
-        raise InvalidCampaign(f"`{key}` is {len(value)} characters long; the limit is {limit}")
+        raise InvalidCampaign(f"`{key}` is {len(value)} characters long; the limit is {limit}", key)
     return value
 
 
@@ -88,69 +107,111 @@ def _closes_at(value: object, tz: ZoneInfo) -> dt.datetime | None:
     if isinstance(value, dt.date):
         # A date closes the campaign as that day begins, in the campaign's time zone.
         return dt.datetime.combine(value, dt.time(0, 0), tzinfo=tz).astimezone(dt.UTC)
-    raise InvalidCampaign("`closes` must be a date such as 2027-03-01, or a date and time")
+    raise InvalidCampaign(
+        "`closes` must be a date such as 2027-03-01, or a date and time", "closes"
+    )
+
+
+def _demands(raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise InvalidCampaign("`demands` must be a list with at least one demand", "demands")
+    if len(raw) > MAX_DEMANDS:
+        raise InvalidCampaign(
+            f"`demands` has {len(raw)} entries; the limit is {MAX_DEMANDS}", "demands"
+        )
+    demands = []
+    for number, demand in enumerate(raw, start=1):
+        if not isinstance(demand, str) or not demand.strip():
+            raise InvalidCampaign(f"demand {number} must be non-empty text", "demands")
+        if len(demand.strip()) > DEMAND_MAX:
+            raise InvalidCampaign(
+                f"demand {number} is longer than {DEMAND_MAX} characters", "demands"
+            )
+        demands.append(demand.strip())
+    return tuple(demands)
+
+
+def _milestones(raw: object) -> tuple[int, ...]:
+    if not isinstance(raw, list) or not all(
+        isinstance(m, int) and not isinstance(m, bool) for m in raw
+    ):
+        raise InvalidCampaign("`milestones` must be a list of whole numbers", "milestones")
+    if len(raw) > MAX_MILESTONES:
+        raise InvalidCampaign(f"`milestones` has more than {MAX_MILESTONES} entries", "milestones")
+    if any(m <= 0 for m in raw):
+        raise InvalidCampaign("milestones must be positive numbers", "milestones")
+    if any(m < SMALL_COUNT for m in raw):
+        raise InvalidCampaign(
+            f"milestones below {SMALL_COUNT} would expose the first signers; "
+            f"use {SMALL_COUNT} or more",
+            "milestones",
+        )
+    if len(set(raw)) != len(raw):
+        raise InvalidCampaign("`milestones` repeats a number", "milestones")
+    if list(raw) != sorted(raw):
+        raise InvalidCampaign(
+            "`milestones` must be in increasing order, such as [100, 250, 400]", "milestones"
+        )
+    return tuple(raw)
+
+
+def _organizers(raw: object) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(u, str) and USER_RE.match(u) for u in raw):
+        raise InvalidCampaign(
+            "`organizers` must be a list of Slack user ids such as U0123ABCD", "organizers"
+        )
+    return tuple(sorted(set(raw)))
+
+
+def _forget_after(raw: object) -> int | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= MAX_FORGET_DAYS:
+        raise InvalidCampaign(
+            f"`forget_after_days` must be a number of days from 0 to {MAX_FORGET_DAYS}",
+            "forget_after_days",
+        )
+    return raw
 
 
 def parse_campaign(data: dict[str, Any], tz: ZoneInfo) -> CampaignSpec:
     """Validate a campaign definition; InvalidCampaign names the first bad field."""
+    unknown = sorted(set(data) - CAMPAIGN_FIELDS)
+    if unknown:
+        raise InvalidCampaign(
+            f"unknown field `{unknown[0]}` (known: {', '.join(sorted(CAMPAIGN_FIELDS))})"
+        )
     slug = _text(data, "slug", SLUG_MAX)
     assert slug is not None
     if not SLUG_RE.match(slug):
         raise InvalidCampaign(
             "`slug` must be 2 to 40 lowercase letters, digits or dashes, starting with a "
-            "letter or digit"
+            "letter or digit",
+            "slug",
         )
     title = _text(data, "title", TITLE_MAX)
     statement = _text(data, "statement", STATEMENT_MAX)
-    raw_demands = data.get("demands")
-    if not isinstance(raw_demands, list) or not raw_demands:
-        raise InvalidCampaign("`demands` must be a list with at least one demand")
-    if len(raw_demands) > MAX_DEMANDS:
-        raise InvalidCampaign(
-            f"`demands` has {len(raw_demands)} entries; the limit is {MAX_DEMANDS}"
-        )
-    demands = []
-    for number, demand in enumerate(raw_demands, start=1):
-        if not isinstance(demand, str) or not demand.strip():
-            raise InvalidCampaign(f"demand {number} must be non-empty text")
-        if len(demand.strip()) > DEMAND_MAX:
-            raise InvalidCampaign(f"demand {number} is longer than {DEMAND_MAX} characters")
-        demands.append(demand.strip())
-    raw_milestones = data.get("milestones", [])
-    if not isinstance(raw_milestones, list) or not all(
-        isinstance(m, int) and not isinstance(m, bool) for m in raw_milestones
-    ):
-        raise InvalidCampaign("`milestones` must be a list of whole numbers")
-    if len(raw_milestones) > MAX_MILESTONES:
-        raise InvalidCampaign(f"`milestones` has more than {MAX_MILESTONES} entries")
-    if any(m < SMALL_COUNT for m in raw_milestones):
-        raise InvalidCampaign(
-            f"milestones below {SMALL_COUNT} would expose the first signers; "
-            f"use {SMALL_COUNT} or more"
-        )
-    if len(set(raw_milestones)) != len(raw_milestones):
-        raise InvalidCampaign("`milestones` repeats a number")
     channel = data.get("channel")
     if channel is not None and (not isinstance(channel, str) or not CHANNEL_RE.match(channel)):
-        raise InvalidCampaign("`channel` must be a Slack channel id such as C0123456789")
+        raise InvalidCampaign("`channel` must be a Slack channel id such as C0123456789", "channel")
     raw_status = data.get("status", CampaignStatus.OPEN.value)
     try:
         status = CampaignStatus(raw_status)
     except ValueError:
-        raise InvalidCampaign("`status` must be draft, open or closed") from None
-    known = {"slug", "title", "statement", "demands", "milestones", "channel", "closes", "status"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise InvalidCampaign(f"unknown field `{unknown[0]}` (known: {', '.join(sorted(known))})")
+        raise InvalidCampaign("`status` must be draft, open or closed", "status") from None
     return CampaignSpec(
         slug=slug,
         title=title or "",
         statement=statement or "",
-        demands=tuple(demands),
-        milestones=tuple(sorted(raw_milestones)),
+        demands=_demands(data.get("demands")),
+        milestones=_milestones(data.get("milestones", [])),
         channel_id=channel,
         closes_at=_closes_at(data.get("closes"), tz),
         status=status,
+        organizers=_organizers(data.get("organizers")),
+        forget_after_days=_forget_after(data.get("forget_after_days")),
     )
 
 
@@ -164,38 +225,61 @@ def read_campaign_file(path: Path, tz: ZoneInfo) -> CampaignSpec:
     return parse_campaign(data, tz)
 
 
-def upsert_campaign(session: Session, spec: CampaignSpec) -> tuple[Campaign, bool]:
-    """Create or update a campaign from a spec. Returns (campaign, changed).
+def upsert_campaign(
+    session: Session, spec: CampaignSpec, now: dt.datetime | None = None
+) -> tuple[Campaign, list[str]]:
+    """Create or update a campaign from a spec. Returns (campaign, what changed).
 
     Idempotent: applying the same spec twice changes nothing the second time.
+    Refuses to change the statement or demands once people have signed them, and
+    to set a closing date that has already passed.
     """
+    now = now or dt.datetime.now(dt.UTC)
     campaign = session.scalars(
         select(Campaign)
         .where(Campaign.slug == spec.slug)
-        .options(selectinload(Campaign.demands), selectinload(Campaign.milestones))
+        .options(
+            selectinload(Campaign.demands),
+            selectinload(Campaign.milestones),
+            selectinload(Campaign.organizers),
+        )
     ).one_or_none()
-    changed = False
+    changes: list[str] = []
     if campaign is None:
         campaign = Campaign(slug=spec.slug, signature_count=0)
         session.add(campaign)
-        changed = True
+        changes.append("created")
+    demands_change = tuple(d.text for d in campaign.demands) != spec.demands
+    if campaign.signature_count and (demands_change or campaign.statement != spec.statement):
+        # Signers agreed to this text; changing it would put their names under words
+        # they never saw. Start a new campaign instead (README: "Editing a campaign").
+        field = "demands" if demands_change else "statement"
+        raise DemandsLocked(
+            f"{campaign.signature_count} people have signed this campaign, so its statement "
+            "and demands can no longer change. Fix typos before anyone signs, or start a "
+            "new campaign.",
+            field,
+        )
+    if spec.closes_at != campaign.closes_at and spec.closes_at and spec.closes_at <= now:
+        raise InvalidCampaign("`closes` is in the past; give a future date", "closes")
     for attr, value in (
         ("title", spec.title),
         ("statement", spec.statement),
         ("channel_id", spec.channel_id),
         ("closes_at", spec.closes_at),
         ("status", spec.status),
+        ("forget_after_days", spec.forget_after_days),
     ):
         if getattr(campaign, attr) != value:
             setattr(campaign, attr, value)
-            changed = True
-    if tuple(d.text for d in campaign.demands) != spec.demands:
+            changes.append(attr)
+    if demands_change:
         campaign.demands.clear()
         session.flush()  # free the (campaign, position) slots before reusing them
         campaign.demands.extend(
             Demand(position=i, text=text) for i, text in enumerate(spec.demands, start=1)
         )
-        changed = True
+        changes.append("demands")
     if tuple(m.threshold for m in campaign.milestones) != spec.milestones:
         wanted = set(spec.milestones)
         for milestone in list(campaign.milestones):
@@ -203,9 +287,32 @@ def upsert_campaign(session: Session, spec: CampaignSpec) -> tuple[Campaign, boo
                 campaign.milestones.remove(milestone)
         have = {m.threshold for m in campaign.milestones}
         campaign.milestones.extend(Milestone(threshold=t) for t in spec.milestones if t not in have)
-        changed = True
+        changes.append("milestones")
+    if tuple(o.user_id for o in campaign.organizers) != spec.organizers:
+        campaign.organizers.clear()
+        session.flush()
+        campaign.organizers.extend(CampaignOrganizer(user_id=u) for u in spec.organizers)
+        changes.append("organizers")
     session.flush()
-    return campaign, changed
+    if "created" in changes:
+        changes = ["created"]
+    return campaign, changes
+
+
+def spec_of(campaign: Campaign) -> CampaignSpec:
+    """The campaign as a spec, to edit one field and apply it again."""
+    return CampaignSpec(
+        slug=campaign.slug,
+        title=campaign.title,
+        statement=campaign.statement,
+        demands=tuple(d.text for d in campaign.demands),
+        milestones=tuple(m.threshold for m in campaign.milestones),
+        channel_id=campaign.channel_id,
+        closes_at=campaign.closes_at,
+        status=campaign.status,
+        organizers=tuple(o.user_id for o in campaign.organizers),
+        forget_after_days=campaign.forget_after_days,
+    )
 
 
 def is_open(campaign: Campaign, now: dt.datetime | None = None) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime as dt
 import json
 import logging
 import secrets
@@ -13,9 +14,11 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from bot import campaigns
-from bot.errors import InvalidCampaign
+from bot import campaigns, organizing
+from bot.errors import CampaignNotFound, DomainError, InvalidCampaign
+from bot.letter import FORMATS, build_letter, render
 from bot.logs import configure_logging
+from bot.organizing import StatusChange
 from bot.settings import Settings, SettingsError, load_settings
 from storage.db import Database
 from storage.migrate import upgrade
@@ -41,6 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path)
     lst = campaign_sub.add_parser("list", help="list campaigns with exact counts")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
+    letter = campaign_sub.add_parser("letter", help="write the letter for delivery")
+    letter.add_argument("slug")
+    letter.add_argument("--format", choices=FORMATS, default="md", help="md (default) or html")
+    letter.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    forget = campaign_sub.add_parser("forget", help="cut the link between signatures and people")
+    forget.add_argument("slug")
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    for change in StatusChange:
+        status = campaign_sub.add_parser(change.value, help=f"{change.value} a campaign")
+        status.add_argument("slug")
     sub.add_parser("keygen", help="print a fresh SIGNER_KEY")
     return parser
 
@@ -66,12 +79,87 @@ def cmd_campaign_import(settings: Settings, path: Path) -> int:
     db = _open_database(settings)
     try:
         with db.write() as session:
-            campaign, changed = campaigns.upsert_campaign(session, spec)
+            campaign, changed = organizing.import_campaign(session, spec)
             slug = campaign.slug
+    except DomainError as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         db.dispose()
     print(f"{'imported' if changed else 'unchanged'}: {slug}")
     return 0
+
+
+def _operator(settings: Settings) -> organizing.Organizers:
+    return organizing.Organizers(settings.organizers)
+
+
+def cmd_campaign_letter(settings: Settings, slug: str, fmt: str, output: Path | None) -> int:
+    db = _open_database(settings)
+    try:
+        with db.write() as session:
+            text = render(
+                build_letter(
+                    session, _operator(settings), organizing.CLI_ACTOR, slug, _today(settings)
+                ),
+                fmt,
+            )
+    finally:
+        db.dispose()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+FORGET_WARNING = (
+    "This cuts the link between every signature on {slug} and the person who made it, "
+    "for good.\nThe count and the names on the letter stay. Afterwards nobody, not even "
+    "with SIGNER_KEY, can tell\nwho signed, signers can no longer check or withdraw, and "
+    "the campaign stays closed.\nBackups made before now still hold the link: delete them too."
+)
+
+
+def cmd_campaign_forget(settings: Settings, slug: str, yes: bool) -> int:
+    print(FORGET_WARNING.format(slug=slug), file=sys.stderr)
+    if not yes:
+        if not sys.stdin.isatty():
+            print("error: not a terminal; add --yes to confirm", file=sys.stderr)
+            return EXIT_USAGE
+        if input(f"Type the campaign's slug ({slug}) to confirm: ").strip() != slug:
+            print("nothing changed", file=sys.stderr)
+            return 1
+    db = _open_database(settings)
+    try:
+        with db.write() as session:
+            unlinked = organizing.forget_signers(
+                session, _operator(settings), organizing.CLI_ACTOR, slug
+            )
+        db.compact()
+    finally:
+        db.dispose()
+    print(f"forgot {slug}: {unlinked} signatures unlinked")
+    return 0
+
+
+def cmd_campaign_status(settings: Settings, slug: str, change: StatusChange) -> int:
+    db = _open_database(settings)
+    try:
+        with db.write() as session:
+            campaign = organizing.change_status(
+                session, _operator(settings), organizing.CLI_ACTOR, slug, change
+            )
+            status = campaign.status.value
+    finally:
+        db.dispose()
+    print(f"{slug}: {status}")
+    return 0
+
+
+def _today(settings: Settings) -> dt.date:
+    return dt.datetime.now(settings.timezone).date()
 
 
 def cmd_campaign_list(settings: Settings, as_json: bool) -> int:
@@ -128,6 +216,26 @@ def cmd_run(settings: Settings) -> int:
     return EXIT_USAGE
 
 
+def _campaign_command(settings: Settings, args: argparse.Namespace) -> int:
+    action = args.campaign_command
+    try:
+        if action == "import":
+            return cmd_campaign_import(settings, args.file)
+        if action == "list":
+            return cmd_campaign_list(settings, args.json)
+        if action == "letter":
+            return cmd_campaign_letter(settings, args.slug, args.format, args.output)
+        if action == "forget":
+            return cmd_campaign_forget(settings, args.slug, args.yes)
+        return cmd_campaign_status(settings, args.slug, StatusChange(action))
+    except CampaignNotFound as missing:
+        known = ", ".join(missing.known) or "none yet"
+        print(f"error: no campaign called {missing.slug!r} (campaigns: {known})", file=sys.stderr)
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "keygen":
@@ -138,9 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(settings.log_level)
         if args.command == "campaign":
-            if args.campaign_command == "import":
-                return cmd_campaign_import(settings, args.file)
-            return cmd_campaign_list(settings, args.json)
+            return _campaign_command(settings, args)
         if args.command == "serve":
             return cmd_serve(settings, args.host, args.port, args.threads)
         return cmd_run(settings)

@@ -15,3 +15,16 @@ class CampaignNotFound(DomainError):
 
 class InvalidCampaign(DomainError):
     """A campaign file or edit that breaks a rule; the message names the field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class NotAnOrganizer(DomainError):
+    def __init__(self) -> None:
+        super().__init__("only the campaign's organizers can do this")
+
+
+class DemandsLocked(InvalidCampaign):
+    """People signed this text: it cannot change under them."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import actions, commands, errors, home, messages, middleware, signing
+from handlers import actions, admin, commands, errors, home, messages, middleware, signing
 
 
 def register(app: App) -> None:
@@ -15,3 +15,4 @@ def register(app: App) -> None:
     signing.register(app)
     messages.register(app)
     home.register(app)
+    admin.register(app)

@@ -430,3 +430,313 @@ def not_found_text(slug: str, known: list[str]) -> str:
 
 def no_open_campaign_text() -> str:
     return "There is no open campaign to sign right now."
+
+
+# -- organizers ----------------------------------------------------------------
+
+ADMIN_NEW = "admin_new"
+ADMIN_EDIT = "admin_edit"
+ADMIN_OPEN = "admin_open"
+ADMIN_CLOSE = "admin_close"
+ADMIN_REOPEN = "admin_reopen"
+ADMIN_HISTORY = "admin_history"
+ADMIN_LETTER_MD = "admin_letter_md"
+ADMIN_LETTER_HTML = "admin_letter_html"
+ADMIN_FORGET = "admin_forget"
+ADMIN_SAVE_VIEW = "admin_save"
+ADMIN_FORGET_VIEW = "admin_forget_confirm"
+FORGET_CONFIRM_BLOCK = "confirm"
+FORGET_CONFIRM_ACTION = "slug"
+
+
+@dataclass(frozen=True)
+class AdminRow:
+    """One campaign as organizers see it: exact figures, still nothing on signers."""
+
+    slug: str
+    title: str
+    status: str
+    is_open: bool
+    count: int
+    channel_id: str | None
+    closes_at: dt.datetime | None
+    forgotten: bool
+
+
+def _confirm(title: str, text: str, yes: str) -> dict[str, Any]:
+    return {
+        "title": _plain(title, 100),
+        "text": _plain(text, 300),
+        "confirm": _plain(yes, 30),
+        "deny": _plain("Cancel", 30),
+    }
+
+
+def admin_panel(rows: list[AdminRow], tz: ZoneInfo, may_create: bool) -> tuple[str, list[Block]]:
+    content: list[Block] = [
+        {"type": "header", "text": _plain("Organizer view")},
+        _context(
+            'Exact counts are shown to organizers only; workers see "fewer than 5" below 5. '
+            "Drafts are invisible to workers until you open them."
+        ),
+    ]
+    if not rows:
+        content.append(_section("No campaign yet."))
+    for row in rows:
+        if row.forgotten:
+            state = "closed, signers forgotten"
+        elif row.is_open:
+            state = "open" + (f" until {format_moment(row.closes_at, tz)}" if row.closes_at else "")
+        elif row.status == "open":
+            state = "closed (closing date passed)"
+        else:
+            state = row.status
+        channel = f"<#{row.channel_id}>" if row.channel_id else "no announcement channel"
+        content.append(
+            _section(
+                f"*{escape(row.title)}*  `{row.slug}`\n"
+                f"Status: {state}  ·  Signatures: *{row.count:,}*  ·  {channel}"
+            )
+        )
+        buttons = []
+        if not row.forgotten:
+            buttons.append(_button("Edit", ADMIN_EDIT, row.slug))
+            if row.status == "draft":
+                buttons.append(_button("Open", ADMIN_OPEN, row.slug, primary=True))
+            elif row.is_open:
+                close = _button("Close", ADMIN_CLOSE, row.slug)
+                close["confirm"] = _confirm(
+                    "Close the campaign?",
+                    "Nobody will be able to sign until you reopen it.",
+                    "Close",
+                )
+                buttons.append(close)
+            else:
+                buttons.append(_button("Reopen", ADMIN_REOPEN, row.slug))
+        buttons.append(_button("History", ADMIN_HISTORY, row.slug))
+        buttons.append(_button("Letter (HTML)", ADMIN_LETTER_HTML, row.slug))
+        buttons.append(_button("Letter (Markdown)", ADMIN_LETTER_MD, row.slug))
+        if not row.forgotten and not row.is_open and row.status != "draft":
+            buttons.append(_button("Forget signers…", ADMIN_FORGET, row.slug))
+        content.append({"type": "actions", "elements": buttons})
+    if may_create:
+        content.append(
+            {
+                "type": "actions",
+                "elements": [_button("New campaign", ADMIN_NEW, "new", primary=True)],
+            }
+        )
+    return "Organizer view", content
+
+
+def not_organizer_text() -> str:
+    return (
+        "This is for the campaign's organizers. If you organize this campaign, ask the "
+        "person who runs the bot to add you."
+    )
+
+
+@dataclass(frozen=True)
+class EditorValues:
+    slug: str = ""
+    title: str = ""
+    statement: str = ""
+    demands: tuple[str, ...] = ()
+    milestones: tuple[int, ...] = ()
+    channel_id: str | None = None
+    closes_on: dt.date | None = None
+    organizers: tuple[str, ...] = ()
+    forget_after_days: int | None = None
+
+
+def _input(
+    block_id: str,
+    label: str,
+    element: dict[str, Any],
+    *,
+    optional: bool = False,
+    hint: str | None = None,
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": _plain(label),
+        "element": {**element, "action_id": block_id},
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = _plain(hint, 150)
+    return block
+
+
+def _text_input(
+    initial: str,
+    *,
+    multiline: bool = False,
+    max_length: int | None = None,
+    placeholder: str | None = None,
+) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "multiline": multiline}
+    if initial:
+        element["initial_value"] = initial
+    if max_length:
+        element["max_length"] = max_length
+    if placeholder:
+        element["placeholder"] = _plain(placeholder)
+    return element
+
+
+def campaign_editor(
+    values: EditorValues, metadata: str, creating: bool, locked_text: bool
+) -> dict[str, Any]:
+    """Create or edit a campaign. Field block ids match the campaign file's keys."""
+    content: list[Block] = []
+    if creating:
+        content.append(
+            _input(
+                "slug",
+                "Short name (slug)",
+                _text_input(values.slug, max_length=40, placeholder="wewontbuildit"),
+                hint="Lowercase letters, digits and dashes; workers type /demands SLUG.",
+            )
+        )
+    content.append(_input("title", "Title", _text_input(values.title, max_length=150)))
+    if locked_text:
+        content.append(
+            _section(
+                "*Statement and demands are locked:* people have signed them. "
+                "Start a new campaign to change the text."
+            )
+        )
+    else:
+        content.append(
+            _input(
+                "statement",
+                "Statement",
+                _text_input(values.statement, multiline=True, max_length=2900),
+            )
+        )
+        content.append(
+            _input(
+                "demands",
+                "Demands, one per line",
+                _text_input("\n".join(values.demands), multiline=True, max_length=3000),
+            )
+        )
+    channel: dict[str, Any] = {
+        "type": "conversations_select",
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+    }
+    if values.channel_id:
+        channel["initial_conversation"] = values.channel_id
+    closes: dict[str, Any] = {"type": "datepicker"}
+    if values.closes_on:
+        closes["initial_date"] = values.closes_on.isoformat()
+    organizers: dict[str, Any] = {"type": "multi_users_select"}
+    if values.organizers:
+        organizers["initial_users"] = list(values.organizers)
+    content += [
+        _input(
+            "milestones",
+            "Milestones",
+            _text_input(", ".join(str(m) for m in values.milestones), placeholder="100, 250, 400"),
+            optional=True,
+            hint="Counts to announce in the channel, 5 or more, increasing.",
+        ),
+        _input(
+            "channel",
+            "Announcement channel",
+            channel,
+            optional=True,
+            hint="Invite the bot there first: /invite @Undersigned",
+        ),
+        _input(
+            "closes",
+            "Closing date",
+            closes,
+            optional=True,
+            hint="Signing closes as this day begins.",
+        ),
+        _input("organizers", "More organizers for this campaign", organizers, optional=True),
+        _input(
+            "forget_after_days",
+            "Forget signers automatically after (days)",
+            _text_input(
+                "" if values.forget_after_days is None else str(values.forget_after_days),
+                max_length=4,
+            ),
+            optional=True,
+            hint="Days after closing; leave empty to forget by hand.",
+        ),
+    ]
+    return _view(
+        "New campaign" if creating else "Edit campaign",
+        content,
+        callback_id=ADMIN_SAVE_VIEW,
+        private_metadata=metadata,
+        submit=_plain("Save", 24),
+        close=_plain("Cancel", 24),
+    )
+
+
+def saved_modal(slug: str, changes: list[str], created: bool) -> dict[str, Any]:
+    if created:
+        text = (
+            f"Created `{slug}` as a *draft*: workers cannot see it yet. Open it from the "
+            "organizer view (`/demands admin`) when it is ready."
+        )
+    elif changes:
+        text = f"Saved `{slug}`: changed {', '.join(changes)}."
+    else:
+        text = f"Nothing changed in `{slug}`."
+    return _view("Saved", [_section(text)])
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    at: dt.datetime
+    text: str
+
+
+def history_modal(
+    row: AdminRow, milestones: list[HistoryLine], audit: list[HistoryLine], tz: ZoneInfo
+) -> dict[str, Any]:
+    def lines(items: list[HistoryLine], empty: str) -> str:
+        if not items:
+            return empty
+        return "\n".join(f"• {format_moment(i.at, tz)}: {i.text}" for i in items)
+
+    content = [
+        _section(f"*{escape(row.title)}*  `{row.slug}`\nExact count: *{row.count:,}*"),
+        _section("*Milestones*\n" + lines(milestones, "None announced yet.")),
+        _section("*Organizer actions*\n" + lines(audit, "None yet.")),
+    ]
+    return _view("History", [*content[:2], {"type": "divider"}, content[2]])
+
+
+def forget_modal(row: AdminRow, metadata: str) -> dict[str, Any]:
+    text = (
+        f"*Forget the signers of {escape(row.title)}?*\n"
+        "This cuts the link between every signature and the person who made it, for good. "
+        f"The count ({row.count:,}) and the names on the letter stay. Afterwards nobody, "
+        "not even whoever holds SIGNER_KEY, can tell who signed; signers can no longer check "
+        "or withdraw, and the campaign stays closed. Deliver the letter first, and delete "
+        "older backups of the database: they still hold the link."
+    )
+    return _view(
+        "Forget signers",
+        [
+            _section(text),
+            _input(
+                FORGET_CONFIRM_BLOCK, f"Type {row.slug} to confirm", _text_input("", max_length=40)
+            ),
+        ],
+        callback_id=ADMIN_FORGET_VIEW,
+        private_metadata=metadata,
+        submit=_plain("Forget for good", 24),
+        close=_plain("Cancel", 24),
+    )
+
+
+def letter_sent_text(fmt: str) -> str:
+    return f"The letter ({fmt.upper()}) is in your direct messages with the bot."

@@ -10,6 +10,7 @@ from bot import campaigns
 from bot.errors import CampaignNotFound
 from bot.settings import Settings
 from handlers import blocks
+from handlers.admin import admin_command_answer
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,11 @@ def demands_answer(db: Database, settings: Settings, text: str) -> tuple[str, li
 
 def handle_demands(ack: Ack, command: dict, db: Database, settings: Settings) -> None:
     text = command.get("text") if isinstance(command.get("text"), str) else ""
-    fallback, body = demands_answer(db, settings, text or "")
+    if (text or "").strip().lower() == "admin":
+        user = command.get("user_id") if isinstance(command.get("user_id"), str) else ""
+        fallback, body = admin_command_answer(db, settings, user)
+    else:
+        fallback, body = demands_answer(db, settings, text or "")
     # The answer travels in the acknowledgement itself: ephemeral, visible only to
     # the worker, and not kept by Slack as a message.
     ack(response_type="ephemeral", text=fallback, blocks=body)

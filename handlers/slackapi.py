@@ -63,3 +63,49 @@ def call_quietly(method: str, call: Any, **kwargs: Any) -> bool:
         logger.warning("%s failed: %s", method, type(error).__name__)
         return False
     return True
+
+
+def _unavailable(method: str, error: Exception) -> SlackUnavailable:
+    if isinstance(error, SlackApiError):
+        code = error.response.get("error") if error.response is not None else None
+        logger.warning("%s failed (error %s)", method, code)
+        return SlackUnavailable(method, _retry_after(error))
+    logger.warning("%s failed: %s", method, type(error).__name__)
+    return SlackUnavailable(method)
+
+
+def check_channel(client: WebClient, channel_id: str) -> None:
+    """Raise InvalidCampaign unless the bot can post in this channel."""
+    from bot.errors import InvalidCampaign
+
+    try:
+        response = client.conversations_info(channel=channel_id)
+    except SlackApiError as error:
+        code = error.response.get("error") if error.response is not None else None
+        if code in {"channel_not_found", "not_in_channel"}:
+            raise InvalidCampaign(
+                "The bot cannot see this channel. If it is private, invite the bot first: "
+                "/invite @Undersigned",
+                "channel",
+            ) from None
+        raise _unavailable("conversations.info", error) from None
+    except (SlackClientError, OSError) as error:
+        raise _unavailable("conversations.info", error) from None
+    channel = response.get("channel") or {}
+    if channel.get("is_archived"):
+        raise InvalidCampaign("This channel is archived; choose another.", "channel")
+    if not channel.get("is_member"):
+        raise InvalidCampaign(
+            "The bot is not in this channel yet: type /invite @Undersigned there, then save.",
+            "channel",
+        )
+
+
+def send_file_dm(client: WebClient, user_id: str, filename: str, content: str, title: str) -> None:
+    """Upload a file into the bot's DM with this person."""
+    try:
+        opened = client.conversations_open(users=user_id)
+        channel = (opened.get("channel") or {}).get("id")
+        client.files_upload_v2(channel=channel, filename=filename, content=content, title=title)
+    except (SlackApiError, SlackClientError, OSError) as error:
+        raise _unavailable("files.upload", error) from None

@@ -24,6 +24,9 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-un
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows (a withdrawn signature, a forgotten hash) are overwritten with
+    # zeros instead of lingering in free pages of the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -86,6 +89,13 @@ class Database:
         except Exception:
             return False
         return True
+
+    def compact(self) -> None:
+        """Flush the WAL into the database and empty it, so that rows just
+        overwritten (forgotten signer hashes) leave no copy in the -wal file."""
+        if self.is_sqlite:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -105,6 +105,10 @@ class Campaign(Base):
     # Kept in step with the signatures table inside the same transaction, so that
     # showing the count never scans the signatures.
     signature_count: Mapped[int] = mapped_column(Integer, default=0)
+    # When the link between signatures and people was cut for good (see forgetting).
+    forgotten_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Forget automatically this many days after the campaign closed; None: never.
+    forget_after_days: Mapped[int | None] = mapped_column(Integer)
 
     demands: Mapped[list[Demand]] = relationship(
         back_populates="campaign",
@@ -114,6 +118,11 @@ class Campaign(Base):
     milestones: Mapped[list[Milestone]] = relationship(
         back_populates="campaign",
         order_by="Milestone.threshold",
+        cascade="all, delete-orphan",
+    )
+    organizers: Mapped[list[CampaignOrganizer]] = relationship(
+        back_populates="campaign",
+        order_by="CampaignOrganizer.user_id",
         cascade="all, delete-orphan",
     )
 
@@ -161,3 +170,34 @@ class Signature(Base):
     name: Mapped[str | None] = mapped_column(String(NAME_MAX))
     # A day, not a second: a timestamp could be matched against who opened a DM.
     signed_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class CampaignOrganizer(Base):
+    """A Slack user an organizer added to one campaign (beyond ORGANIZERS).
+
+    Organizers act in the open on the campaign's behalf; their ids are kept in
+    clear, apart from any signature.
+    """
+
+    __tablename__ = "campaign_organizers"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="organizers")
+
+
+class AuditEntry(Base):
+    """One organizer action: who changed what, when. Never about signers."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A Slack user id of an organizer, or "cli" for the operator's command line.
+    actor: Mapped[str] = mapped_column(String(32))
+    campaign_slug: Mapped[str | None] = mapped_column(String(SLUG_MAX))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -4,6 +4,7 @@ migrations."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import pytest
+from sqlalchemy import update
 
 from bot import campaigns
 from bot.app import create_app
@@ -29,6 +31,7 @@ from bot.server import BackgroundServer, SlackWSGI
 from bot.settings import Settings, load_settings
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.models import Campaign
 from tests.httpclient import HttpResult, post
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
@@ -141,6 +144,14 @@ class RunningBot:
         spec = campaigns.parse_campaign(data, self.settings.timezone)
         with self.db.write() as session:
             campaigns.upsert_campaign(session, spec)
+
+    def pass_closing_date(self, slug: str, closes_on: dt.date) -> None:
+        """The state a campaign is in once its closing date has gone by."""
+        closes_at = dt.datetime.combine(closes_on, dt.time(0, 0), tzinfo=self.settings.timezone)
+        with self.db.write() as session:
+            session.execute(
+                update(Campaign).where(Campaign.slug == slug).values(closes_at=closes_at)
+            )
 
 
 @pytest.fixture

@@ -145,7 +145,8 @@ def test_drafts_are_invisible_to_workers(running_bot):
 
 
 def test_a_campaign_past_its_closing_date_is_shown_closed_without_a_sign_button(running_bot):
-    running_bot.import_campaign(closes=dt.date(2020, 1, 6))
+    running_bot.import_campaign()
+    running_bot.pass_closing_date("wewontbuildit", dt.date(2020, 1, 6))
     answer = response_json(running_bot.slack.command(""))
     text = _texts(answer["blocks"])
     assert "Closed since Monday 6 January 2020 at 00:00 (Europe/London)" in text

@@ -235,7 +235,7 @@ def test_users_info_error_code_is_a_try_again_too(bot):
 def test_a_closed_campaign_refuses_signatures_but_allows_withdrawal(bot):
     sign(bot, BOB.id)
     form = open_sign_form(bot)
-    bot.import_campaign(closes=dt.date(2020, 1, 1))
+    bot.pass_closing_date(SLUG, dt.date(2020, 1, 1))
     view = open_sign_form(bot)
     assert "closed" in view_text(view)
     answer = response_json(bot.slack.submit(form, sign_values()))

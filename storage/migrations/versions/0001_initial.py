@@ -1,4 +1,4 @@
-"""Campaigns, demands, milestones and signatures.
+"""Campaigns, demands, milestones, signatures, organizers and the audit trail.
 
 Revision ID: 0001
 Revises:
@@ -36,6 +36,8 @@ def upgrade() -> None:
         sa.Column("closes_at", UTCDateTime(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("signature_count", sa.Integer(), nullable=False),
+        sa.Column("forgotten_at", UTCDateTime(), nullable=True),
+        sa.Column("forget_after_days", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
         sa.UniqueConstraint("slug", name=op.f("uq_campaigns_slug")),
     )
@@ -85,8 +87,33 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
 
+    op.create_table(
+        "campaign_organizers",
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_organizers_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("campaign_id", "user_id", name=op.f("pk_campaign_organizers")),
+    )
+    op.create_table(
+        "audit_entries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("actor", sa.String(length=32), nullable=False),
+        sa.Column("campaign_slug", sa.String(length=40), nullable=True),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_entries")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("audit_entries")
+    op.drop_table("campaign_organizers")
     op.drop_table("signatures")
     op.drop_table("milestones")
     op.drop_table("demands")

@@ -1,0 +1,251 @@
+"""What organizers do: create and edit campaigns, open and close them, forget the
+signers. The CLI and the Slack admin view both call these functions.
+
+Every change leaves an audit entry naming the organizer and the change, never a
+signer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from bot.campaigns import CampaignSpec, is_open, upsert_campaign
+from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
+from storage.models import AuditEntry, Campaign, CampaignOrganizer, CampaignStatus, Signature
+
+logger = logging.getLogger(__name__)
+
+CLI_ACTOR = "cli"
+
+
+class StatusChange(StrEnum):
+    OPEN = "open"
+    CLOSE = "close"
+    REOPEN = "reopen"
+
+
+class CannotForget(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class Organizers:
+    """Who may organize: the operator's ORGANIZERS, plus those added per campaign."""
+
+    global_ids: frozenset[str]
+
+    def may_create(self, user_id: str) -> bool:
+        return user_id == CLI_ACTOR or user_id in self.global_ids
+
+    def may_manage(self, session: Session, user_id: str, campaign: Campaign) -> bool:
+        if self.may_create(user_id):
+            return True
+        return bool(
+            session.scalar(
+                select(
+                    exists().where(
+                        CampaignOrganizer.campaign_id == campaign.id,
+                        CampaignOrganizer.user_id == user_id,
+                    )
+                )
+            )
+        )
+
+    def is_organizer(self, session: Session, user_id: str) -> bool:
+        if self.may_create(user_id):
+            return True
+        return bool(session.scalar(select(exists().where(CampaignOrganizer.user_id == user_id))))
+
+    def manageable(self, session: Session, user_id: str) -> list[Campaign]:
+        query = select(Campaign).options(selectinload(Campaign.organizers))
+        if not self.may_create(user_id):
+            query = query.join(CampaignOrganizer).where(CampaignOrganizer.user_id == user_id)
+        return list(session.scalars(query.order_by(Campaign.created_at, Campaign.id)).unique())
+
+
+def record(session: Session, actor: str, action: str, slug: str | None, detail: str = "") -> None:
+    session.add(AuditEntry(actor=actor, campaign_slug=slug, action=action, detail=detail[:500]))
+
+
+def _campaign(session: Session, slug: str) -> Campaign:
+    campaign = session.scalars(
+        select(Campaign)
+        .where(Campaign.slug == slug)
+        .options(
+            selectinload(Campaign.demands),
+            selectinload(Campaign.milestones),
+            selectinload(Campaign.organizers),
+        )
+    ).one_or_none()
+    if campaign is None:
+        known = list(session.scalars(select(Campaign.slug).order_by(Campaign.slug)))
+        raise CampaignNotFound(slug, known)
+    return campaign
+
+
+def managed_campaign(session: Session, organizers: Organizers, actor: str, slug: str) -> Campaign:
+    campaign = _campaign(session, slug)
+    if not organizers.may_manage(session, actor, campaign):
+        raise NotAnOrganizer()
+    return campaign
+
+
+def save_campaign(
+    session: Session,
+    organizers: Organizers,
+    actor: str,
+    spec: CampaignSpec,
+    *,
+    creating: bool,
+    now: dt.datetime | None = None,
+) -> tuple[Campaign, list[str]]:
+    """Create (as a draft, from Slack) or edit a campaign, with an audit entry."""
+    existing = session.scalar(select(Campaign).where(Campaign.slug == spec.slug))
+    if creating:
+        if not organizers.may_create(actor):
+            raise NotAnOrganizer()
+        if existing is not None:
+            raise InvalidCampaign(f"a campaign called `{spec.slug}` already exists", "slug")
+    elif existing is None:
+        raise CampaignNotFound(spec.slug, [])
+    elif not organizers.may_manage(session, actor, existing):
+        raise NotAnOrganizer()
+    campaign, changes = upsert_campaign(session, spec, now)
+    if changes:
+        record(session, actor, "create" if creating else "edit", spec.slug, ", ".join(changes))
+    return campaign, changes
+
+
+def import_campaign(session: Session, spec: CampaignSpec) -> tuple[Campaign, list[str]]:
+    """`campaign import`: the operator's create-or-update from a file."""
+    exists_already = session.scalar(select(Campaign.id).where(Campaign.slug == spec.slug))
+    campaign, changes = upsert_campaign(session, spec)
+    if changes:
+        action = "edit" if exists_already else "create"
+        record(session, CLI_ACTOR, action, spec.slug, "import: " + ", ".join(changes))
+    return campaign, changes
+
+
+def change_status(
+    session: Session,
+    organizers: Organizers,
+    actor: str,
+    slug: str,
+    change: StatusChange,
+    now: dt.datetime | None = None,
+) -> Campaign:
+    now = now or dt.datetime.now(dt.UTC)
+    campaign = managed_campaign(session, organizers, actor, slug)
+    if campaign.forgotten_at is not None:
+        raise InvalidCampaign("this campaign's signers were forgotten; it cannot change")
+    before = campaign.status
+    if change is StatusChange.CLOSE:
+        if before is CampaignStatus.CLOSED:
+            return campaign
+        campaign.status = CampaignStatus.CLOSED
+    else:
+        if change is StatusChange.OPEN and before is CampaignStatus.CLOSED:
+            change = StatusChange.REOPEN
+        if is_open(campaign, now):
+            return campaign
+        campaign.status = CampaignStatus.OPEN
+        if campaign.closes_at is not None and campaign.closes_at <= now:
+            # Reopening past the closing date: the old date no longer applies.
+            campaign.closes_at = None
+    record(session, actor, change.value, slug, f"status: {before.value} -> {campaign.status.value}")
+    session.flush()
+    return campaign
+
+
+def forget_signers(
+    session: Session,
+    organizers: Organizers,
+    actor: str,
+    slug: str,
+    now: dt.datetime | None = None,
+) -> int:
+    """Cut the link between signatures and people, for good.
+
+    Each signature's keyed hash is replaced by random bytes: the rows, the count
+    and the names of public signers (the letter) stay, but recomputing a person's
+    HMAC, even with SIGNER_KEY, no longer finds anything.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    campaign = managed_campaign(session, organizers, actor, slug)
+    if campaign.forgotten_at is not None:
+        return 0
+    if is_open(campaign, now):
+        raise CannotForget(
+            "close the campaign and deliver the letter before forgetting its signers"
+        )
+    hashes = list(
+        session.scalars(select(Signature.signer_hash).where(Signature.campaign_id == campaign.id))
+    )
+    _replace_hashes(session, campaign.id, hashes)
+    campaign.status = CampaignStatus.CLOSED
+    campaign.forgotten_at = now
+    record(session, actor, "forget", slug, f"unlinked {len(hashes)} signatures")
+    session.flush()
+    return len(hashes)
+
+
+def _replace_hashes(session: Session, campaign_id: int, hashes: Iterable[str]) -> None:
+    for old in hashes:
+        session.execute(
+            update(Signature)
+            .where(Signature.campaign_id == campaign_id, Signature.signer_hash == old)
+            .values(signer_hash=secrets.token_hex(32))
+        )
+
+
+def forget_due(session: Session, now: dt.datetime | None = None) -> list[str]:
+    """Campaigns whose `forget_after_days` have passed since closing: forget them."""
+    now = now or dt.datetime.now(dt.UTC)
+    forgotten = []
+    candidates = session.scalars(
+        select(Campaign).where(
+            Campaign.forget_after_days.is_not(None), Campaign.forgotten_at.is_(None)
+        )
+    ).all()
+    for campaign in candidates:
+        closed_at = _closed_at(session, campaign, now)
+        if closed_at is None or is_open(campaign, now):
+            continue
+        if now >= closed_at + dt.timedelta(days=campaign.forget_after_days or 0):
+            forget_signers(session, Organizers(frozenset()), CLI_ACTOR, campaign.slug, now)
+            forgotten.append(campaign.slug)
+    return forgotten
+
+
+def _closed_at(session: Session, campaign: Campaign, now: dt.datetime) -> dt.datetime | None:
+    """When the campaign closed: the last close by an organizer, else its closing date."""
+    closed_by_hand = session.scalar(
+        select(AuditEntry.at)
+        .where(AuditEntry.campaign_slug == campaign.slug, AuditEntry.action == "close")
+        .order_by(AuditEntry.at.desc())
+        .limit(1)
+    )
+    if closed_by_hand is not None:
+        return closed_by_hand
+    if campaign.closes_at is not None and campaign.closes_at <= now:
+        return campaign.closes_at
+    return None
+
+
+def audit_trail(session: Session, slug: str, limit: int = 20) -> list[AuditEntry]:
+    return list(
+        session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.campaign_slug == slug)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(limit)
+        )
+    )

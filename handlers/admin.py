@@ -1,0 +1,477 @@
+"""The organizer view: `/demands admin` and the buttons and forms behind it.
+
+Every action checks again that the person is an organizer of that campaign: a
+button in an old message or a forged payload proves nothing. Refusals are logged
+with the action's name only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot import campaigns, organizing
+from bot.campaigns import CampaignSpec, is_open, parse_campaign, spec_of
+from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
+from bot.letter import build_letter, render
+from bot.organizing import Organizers, StatusChange
+from bot.settings import Settings
+from handlers import blocks
+from handlers.slackapi import SlackUnavailable, call_quietly, check_channel, send_file_dm
+from storage.db import Database
+from storage.models import Campaign, CampaignStatus
+
+logger = logging.getLogger(__name__)
+
+STATUS_ACTIONS = {
+    blocks.ADMIN_OPEN: StatusChange.OPEN,
+    blocks.ADMIN_CLOSE: StatusChange.CLOSE,
+    blocks.ADMIN_REOPEN: StatusChange.REOPEN,
+}
+
+
+def _organizers(settings: Settings) -> Organizers:
+    return Organizers(settings.organizers)
+
+
+def _row(campaign: Campaign, now: dt.datetime) -> blocks.AdminRow:
+    return blocks.AdminRow(
+        slug=campaign.slug,
+        title=campaign.title,
+        status=campaign.status.value,
+        is_open=is_open(campaign, now),
+        count=campaign.signature_count,
+        channel_id=campaign.channel_id,
+        closes_at=campaign.closes_at,
+        forgotten=campaign.forgotten_at is not None,
+    )
+
+
+def _refuse(action: str) -> None:
+    logger.warning("refused an organizer action (%s): not an organizer", action)
+
+
+def panel(db: Database, settings: Settings, actor: str) -> tuple[str, list[blocks.Block]] | None:
+    """The organizer view for this person, or None if they organize nothing."""
+    organizers = _organizers(settings)
+    now = dt.datetime.now(dt.UTC)
+    with db.read() as session:
+        if not organizers.is_organizer(session, actor):
+            return None
+        rows = [_row(c, now) for c in organizers.manageable(session, actor)]
+    return blocks.admin_panel(rows, settings.timezone, organizers.may_create(actor))
+
+
+def admin_command_answer(
+    db: Database, settings: Settings, actor: str
+) -> tuple[str, list[blocks.Block]]:
+    answer = panel(db, settings, actor)
+    if answer is None:
+        _refuse("admin view")
+        text = blocks.not_organizer_text()
+        return text, [blocks._section(text)]
+    return answer
+
+
+def _slug(body: dict[str, Any]) -> str:
+    actions = body.get("actions")
+    if isinstance(actions, list) and actions and isinstance(actions[0], dict):
+        value = actions[0].get("value")
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def _open(client: WebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
+    trigger_id = body.get("trigger_id")
+    if trigger_id:
+        call_quietly("views.open", client.views_open, trigger_id=trigger_id, view=view)
+
+
+def _notice(client: WebClient, body: dict[str, Any], title: str, text: str) -> None:
+    _open(client, body, blocks.notice_modal(title, text))
+
+
+def _editor_values(campaign: Campaign, tz: Any) -> blocks.EditorValues:
+    closes_on = campaign.closes_at.astimezone(tz).date() if campaign.closes_at else None
+    return blocks.EditorValues(
+        slug=campaign.slug,
+        title=campaign.title,
+        statement=campaign.statement,
+        demands=tuple(d.text for d in campaign.demands),
+        milestones=tuple(m.threshold for m in campaign.milestones),
+        channel_id=campaign.channel_id,
+        closes_on=closes_on,
+        organizers=tuple(o.user_id for o in campaign.organizers),
+        forget_after_days=campaign.forget_after_days,
+    )
+
+
+def handle_new(
+    ack: Ack, body: dict, client: WebClient, context: BoltContext, settings: Settings
+) -> None:
+    ack()
+    if not _organizers(settings).may_create(context.user_id or ""):
+        _refuse("create")
+        _notice(client, body, "Organizers only", blocks.not_organizer_text())
+        return
+    metadata = json.dumps({"slug": "", "mode": "create"})
+    _open(client, body, blocks.campaign_editor(blocks.EditorValues(), metadata, True, False))
+
+
+def handle_edit(
+    ack: Ack, body: dict, client: WebClient, context: BoltContext, db: Database, settings: Settings
+) -> None:
+    ack()
+    slug = _slug(body)
+    try:
+        with db.read() as session:
+            campaign = organizing.managed_campaign(
+                session, _organizers(settings), context.user_id or "", slug
+            )
+            values = _editor_values(campaign, settings.timezone)
+            locked = campaign.signature_count > 0
+    except NotAnOrganizer:
+        _refuse("edit")
+        _notice(client, body, "Organizers only", blocks.not_organizer_text())
+        return
+    except CampaignNotFound as missing:
+        _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
+        return
+    metadata = json.dumps({"slug": slug, "mode": "edit"})
+    _open(client, body, blocks.campaign_editor(values, metadata, False, locked))
+
+
+def _state(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    values = (view.get("state") or {}).get("values") or {}
+    flat: dict[str, dict[str, Any]] = {}
+    for block_id, actions in values.items():
+        if isinstance(actions, dict):
+            for element in actions.values():
+                if isinstance(element, dict):
+                    flat[block_id] = element
+    return flat
+
+
+def _text(state: dict[str, dict[str, Any]], block_id: str) -> str | None:
+    value = state.get(block_id, {}).get("value")
+    return value if isinstance(value, str) else None
+
+
+def _int_list(raw: str | None, block_id: str) -> list[int]:
+    if not raw or not raw.strip():
+        return []
+    try:
+        return [int(part) for part in raw.replace(";", ",").split(",") if part.strip()]
+    except ValueError:
+        raise InvalidCampaign("give whole numbers separated by commas", block_id) from None
+
+
+def spec_from_form(
+    view: dict[str, Any], existing: CampaignSpec | None, settings: Settings
+) -> CampaignSpec:
+    """The campaign the editor form describes, validated by the same rules as a file."""
+    state = _state(view)
+    data: dict[str, Any] = {
+        "slug": existing.slug if existing else (_text(state, "slug") or "").strip().lower(),
+        "title": _text(state, "title") or "",
+    }
+    if "statement" in state or existing is None:
+        data["statement"] = _text(state, "statement") or ""
+        data["demands"] = [
+            line.strip() for line in (_text(state, "demands") or "").splitlines() if line.strip()
+        ]
+    else:  # locked: the form did not offer them
+        data["statement"] = existing.statement
+        data["demands"] = list(existing.demands)
+    data["milestones"] = _int_list(_text(state, "milestones"), "milestones")
+    channel = state.get("channel", {}).get("selected_conversation")
+    if isinstance(channel, str) and channel:
+        data["channel"] = channel
+    closes = state.get("closes", {}).get("selected_date")
+    if isinstance(closes, str) and closes:
+        try:
+            data["closes"] = dt.date.fromisoformat(closes)
+        except ValueError:
+            raise InvalidCampaign("give a date such as 2027-03-01", "closes") from None
+    users = state.get("organizers", {}).get("selected_users")
+    if isinstance(users, list):
+        data["organizers"] = [u for u in users if isinstance(u, str)]
+    forget = _text(state, "forget_after_days")
+    if forget and forget.strip():
+        if not forget.strip().isdigit():
+            raise InvalidCampaign("give a number of days", "forget_after_days")
+        data["forget_after_days"] = int(forget.strip())
+    data["status"] = existing.status.value if existing else CampaignStatus.DRAFT.value
+    spec = parse_campaign(data, settings.timezone)
+    if (
+        existing
+        and existing.closes_at
+        and spec.closes_at
+        and (
+            spec.closes_at.astimezone(settings.timezone).date()
+            == existing.closes_at.astimezone(settings.timezone).date()
+        )
+    ):
+        # The date picker shows days: an unchanged day keeps the exact stored moment.
+        spec = CampaignSpec(**{**spec.__dict__, "closes_at": existing.closes_at})
+    return spec
+
+
+_FORM_FIELDS = {
+    "slug",
+    "title",
+    "statement",
+    "demands",
+    "milestones",
+    "channel",
+    "closes",
+    "organizers",
+    "forget_after_days",
+}
+
+
+def _field_error(error: InvalidCampaign, view: dict[str, Any]) -> dict[str, str]:
+    present = {b.get("block_id") for b in view.get("blocks", []) if isinstance(b, dict)}
+    field = error.field if error.field in _FORM_FIELDS and error.field in present else "title"
+    return {field: str(error)[:150]}
+
+
+def handle_save(
+    ack: Ack, view: dict, client: WebClient, context: BoltContext, db: Database, settings: Settings
+) -> None:
+    actor = context.user_id or ""
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        meta = {}
+    creating = not (isinstance(meta, dict) and meta.get("mode") == "edit")
+    slug = meta.get("slug") if isinstance(meta, dict) and isinstance(meta.get("slug"), str) else ""
+    organizers = _organizers(settings)
+    try:
+        existing = None
+        if not creating:
+            with db.read() as session:
+                existing = spec_of(organizing.managed_campaign(session, organizers, actor, slug))
+        spec = spec_from_form(view, existing, settings)
+        if spec.channel_id and spec.channel_id != (existing.channel_id if existing else None):
+            check_channel(client, spec.channel_id)
+        with db.write() as session:
+            _, changes = organizing.save_campaign(
+                session, organizers, actor, spec, creating=creating
+            )
+    except NotAnOrganizer:
+        _refuse("save")
+        ack(
+            response_action="update",
+            view=blocks.notice_modal("Organizers only", blocks.not_organizer_text()),
+        )
+        return
+    except InvalidCampaign as problem:
+        ack(response_action="errors", errors=_field_error(problem, view))
+        return
+    except SlackUnavailable as busy:
+        ack(
+            response_action="errors",
+            errors={"channel": blocks.slack_busy_text(busy.retry_after)[:150]},
+        )
+        return
+    except CampaignNotFound:
+        ack(
+            response_action="update",
+            view=blocks.notice_modal("Not found", "This campaign no longer exists."),
+        )
+        return
+    ack(response_action="update", view=blocks.saved_modal(spec.slug, changes, creating))
+
+
+def handle_status(
+    ack: Ack,
+    body: dict,
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+) -> None:
+    ack()
+    actor = context.user_id or ""
+    action_id = (body.get("actions") or [{}])[0].get("action_id", "")
+    change = STATUS_ACTIONS.get(action_id)
+    slug = _slug(body)
+    if change is None:
+        return
+    try:
+        with db.write() as session:
+            organizing.change_status(session, _organizers(settings), actor, slug, change)
+    except NotAnOrganizer:
+        _refuse(change.value)
+        respond(text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False)
+        return
+    except DomainError as problem:
+        respond(
+            text=f"Nothing changed: {problem}.", response_type="ephemeral", replace_original=False
+        )
+        return
+    refreshed = panel(db, settings, actor)
+    if refreshed is not None:
+        respond(text=refreshed[0], blocks=refreshed[1], replace_original=True)
+
+
+def handle_history(
+    ack: Ack, body: dict, client: WebClient, context: BoltContext, db: Database, settings: Settings
+) -> None:
+    ack()
+    slug = _slug(body)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        with db.read() as session:
+            campaign = organizing.managed_campaign(
+                session, _organizers(settings), context.user_id or "", slug
+            )
+            row = _row(campaign, now)
+            audit = [
+                blocks.HistoryLine(
+                    e.at,
+                    f"{_actor(e.actor)} {e.action}"
+                    + (f" ({blocks.escape(e.detail)})" if e.detail else ""),
+                )
+                for e in organizing.audit_trail(session, slug)
+            ]
+            milestones = [
+                blocks.HistoryLine(at, text)
+                for at, text in campaigns.milestone_history(session, campaign)
+            ]
+    except NotAnOrganizer:
+        _refuse("history")
+        _notice(client, body, "Organizers only", blocks.not_organizer_text())
+        return
+    except CampaignNotFound as missing:
+        _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
+        return
+    _open(client, body, blocks.history_modal(row, milestones, audit, settings.timezone))
+
+
+def _actor(actor: str) -> str:
+    return "the operator (command line)" if actor == organizing.CLI_ACTOR else f"<@{actor}>"
+
+
+def handle_letter(
+    ack: Ack,
+    body: dict,
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+) -> None:
+    ack()
+    actor = context.user_id or ""
+    action_id = (body.get("actions") or [{}])[0].get("action_id", "")
+    fmt = "html" if action_id == blocks.ADMIN_LETTER_HTML else "md"
+    slug = _slug(body)
+    today = dt.datetime.now(settings.timezone).date()
+    try:
+        with db.write() as session:
+            letter = build_letter(session, _organizers(settings), actor, slug, today)
+    except NotAnOrganizer:
+        _refuse("letter")
+        respond(text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False)
+        return
+    except CampaignNotFound as missing:
+        respond(
+            text=blocks.not_found_text(slug, missing.known),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        return
+    try:
+        send_file_dm(
+            client, actor, f"{slug}-letter.{fmt}", render(letter, fmt), f"Letter: {letter.title}"
+        )
+    except SlackUnavailable as busy:
+        respond(
+            text=blocks.slack_busy_text(busy.retry_after),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        return
+    respond(text=blocks.letter_sent_text(fmt), response_type="ephemeral", replace_original=False)
+
+
+def handle_forget(
+    ack: Ack, body: dict, client: WebClient, context: BoltContext, db: Database, settings: Settings
+) -> None:
+    ack()
+    slug = _slug(body)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        with db.read() as session:
+            campaign = organizing.managed_campaign(
+                session, _organizers(settings), context.user_id or "", slug
+            )
+            row = _row(campaign, now)
+    except NotAnOrganizer:
+        _refuse("forget")
+        _notice(client, body, "Organizers only", blocks.not_organizer_text())
+        return
+    except CampaignNotFound as missing:
+        _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
+        return
+    _open(client, body, blocks.forget_modal(row, json.dumps({"slug": slug})))
+
+
+def handle_forget_confirm(
+    ack: Ack, view: dict, context: BoltContext, db: Database, settings: Settings
+) -> None:
+    try:
+        slug = json.loads(view.get("private_metadata") or "{}").get("slug", "")
+    except (ValueError, AttributeError):
+        slug = ""
+    typed = (_text(_state(view), blocks.FORGET_CONFIRM_BLOCK) or "").strip()
+    if not slug or typed != slug:
+        ack(
+            response_action="errors",
+            errors={blocks.FORGET_CONFIRM_BLOCK: f"Type {slug} exactly to confirm."},
+        )
+        return
+    try:
+        with db.write() as session:
+            unlinked = organizing.forget_signers(
+                session, _organizers(settings), context.user_id or "", slug
+            )
+        db.compact()
+    except NotAnOrganizer:
+        _refuse("forget")
+        ack(
+            response_action="update",
+            view=blocks.notice_modal("Organizers only", blocks.not_organizer_text()),
+        )
+        return
+    except DomainError as problem:
+        ack(response_action="update", view=blocks.notice_modal("Not forgotten", str(problem)))
+        return
+    ack(
+        response_action="update",
+        view=blocks.notice_modal(
+            "Forgotten", f"{unlinked:,} signatures on `{slug}` can no longer be tied to anyone."
+        ),
+    )
+
+
+def register(app: App) -> None:
+    app.action(blocks.ADMIN_NEW)(handle_new)
+    app.action(blocks.ADMIN_EDIT)(handle_edit)
+    for action_id in STATUS_ACTIONS:
+        app.action(action_id)(handle_status)
+    app.action(blocks.ADMIN_HISTORY)(handle_history)
+    app.action(blocks.ADMIN_LETTER_MD)(handle_letter)
+    app.action(blocks.ADMIN_LETTER_HTML)(handle_letter)
+    app.action(blocks.ADMIN_FORGET)(handle_forget)
+    app.view(blocks.ADMIN_SAVE_VIEW)(handle_save)
+    app.view(blocks.ADMIN_FORGET_VIEW)(handle_forget_confirm)
