@@ -106,6 +106,8 @@ class FakeSlack:
         self.workspace = workspace or Workspace()
         self.calls: list[Call] = []
         self._faults: dict[str, list[Fault]] = {}
+        self._delays: dict[str, float] = {}
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -119,6 +121,7 @@ class FakeSlack:
             "chat.update": self._update,
             "chat.delete": self._delete,
             "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
             "users.info": self._users_info,
             "views.open": self._views_open,
             "views.push": self._views_open,
@@ -147,6 +150,7 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # wakes answers held back by delay()
         self._server.shutdown()
         self._server.server_close()
 
@@ -165,6 +169,22 @@ class FakeSlack:
         """Make the next `times` calls to `method` fail as described."""
         with self._lock:
             self._faults.setdefault(method, []).extend([fault] * times)
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Answer every later call to `method` only after `seconds` (0: no delay).
+
+        The call takes effect first (a message is posted), then the answer is held
+        back: a client that times out or dies meanwhile has still posted.
+        """
+        with self._lock:
+            if seconds > 0:
+                self._delays[method] = seconds
+            else:
+                self._delays.pop(method, None)
+
+    def messages_in(self, channel: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [m for m in self.workspace.messages if m["channel"] == channel]
 
     def _next_fault(self, method: str) -> Fault | None:
         with self._lock:
@@ -195,11 +215,17 @@ class FakeSlack:
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
         message = {
+            "type": "message",
             "channel": channel,
             "ts": self._new_ts(),
             "text": params.get("text"),
             "blocks": _maybe_json(params.get("blocks")),
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
         }
+        metadata = _maybe_json(params.get("metadata"))
+        if metadata:
+            message["metadata"] = metadata
         with self._lock:
             self.workspace.messages.append(message)
         return _ok(channel=channel, ts=message["ts"], message=message)
@@ -238,6 +264,36 @@ class FakeSlack:
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return _ok(channel={"id": dm_channel_for(str(params.get("users", "")))})
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, `oldest`/`latest` exclusive bounds, paged by `cursor`.
+
+        Like Slack, message metadata is only included with include_all_metadata.
+        """
+        channel = params.get("channel")
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or "inf")
+        limit = max(1, min(int(params.get("limit") or 100), 999))
+        start = int(params.get("cursor") or 0)
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in {"1", "true"}
+        with self._lock:
+            found = [
+                dict(m)
+                for m in self.workspace.messages
+                if m["channel"] == channel and oldest < float(m["ts"]) < latest
+            ]
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        page = found[start : start + limit]
+        for message in page:
+            message.pop("channel", None)
+            if not with_metadata:
+                message.pop("metadata", None)
+        more = start + limit < len(found)
+        return _ok(
+            messages=page,
+            has_more=more,
+            response_metadata={"next_cursor": str(start + limit) if more else ""},
+        )
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.workspace.users.get(str(params.get("user")))
@@ -297,7 +353,12 @@ class FakeSlack:
             return 200, {"ok": False, "error": "unknown_method"}, {}
         if method != "auth.test" and not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
-        return 200, handler(params), {}
+        answer = handler(params)
+        with self._lock:
+            delay = self._delays.get(method, 0.0)
+        if delay:
+            self._stopping.wait(delay)
+        return 200, answer, {}
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self

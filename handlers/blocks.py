@@ -740,3 +740,59 @@ def forget_modal(row: AdminRow, metadata: str) -> dict[str, Any]:
 
 def letter_sent_text(fmt: str) -> str:
     return f"The letter ({fmt.upper()}) is in your direct messages with the bot."
+
+
+# -- announcements ---------------------------------------------------------------
+# Posted in the campaign's channel, where anyone (and the employer) reads them:
+# counts only, never a name or id, and no hint of when the last signature came.
+
+PROGRESS_WIDTH = 10
+
+
+def progress_bar(count: int, target: int, width: int = PROGRESS_WIDTH) -> str:
+    """A text bar such as `▓▓▓▓░░░░░░`, for the way from 0 to `target`."""
+    filled = min(width, max(0, count * width // target)) if target > 0 else width
+    return "▓" * filled + "░" * (width - filled)
+
+
+def _demands_hint(slug: str) -> str:
+    return f"Read the demands and sign privately: type `/demands {slug}` in any channel."
+
+
+def milestone_announcement(
+    title: str, slug: str, threshold: int, count: int, next_milestone: int | None
+) -> tuple[str, list[Block]]:
+    """A milestone reached: the highest one passed since the last announcement."""
+    shown = displayed_count(count)
+    headline = f"*{escape(title)}* has passed *{threshold:,}* signatures."
+    lines = [headline, f"Signed so far: *{shown}*"]
+    if next_milestone is not None:
+        bar = progress_bar(count, next_milestone)
+        lines.append(f"`{bar}`  {shown} of {next_milestone:,}, the next milestone")
+    else:
+        lines.append("Every milestone has been reached.")
+    content: list[Block] = [
+        _section("\n".join(lines)),
+        _context(f"{_demands_hint(slug)} Only counts are shared here, never who signed."),
+    ]
+    fallback = clip(
+        f"{escape(title)} has passed {threshold:,} signatures ({shown} so far). "
+        f"Type /demands {slug} to read it.",
+        FALLBACK_LIMIT,
+    )
+    return fallback, content
+
+
+def final_count_announcement(title: str, slug: str, count: int) -> tuple[str, list[Block]]:
+    """The campaign has closed: its final count, once."""
+    shown = displayed_count(count)
+    text = (
+        f"*{escape(title)}* is closed. Final count: *{shown}* signatures.\n"
+        "Thank you to everyone who signed."
+    )
+    content: list[Block] = [
+        _section(text),
+        _context(f"Type `/demands {slug}` to read the demands. Only counts are shared here."),
+    ]
+    fallback = clip(f"{escape(title)} is closed. Final count: {shown} signatures.", FALLBACK_LIMIT)
+    return fallback, content

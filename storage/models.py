@@ -201,3 +201,74 @@ class AuditEntry(Base):
     campaign_slug: Mapped[str | None] = mapped_column(String(SLUG_MAX))
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# -- announcements ---------------------------------------------------------------
+
+
+class AnnouncementKind(enum.StrEnum):
+    MILESTONE = "milestone"
+    FINAL = "final"  # the final count, once the campaign has closed
+
+
+class AnnouncementState(enum.StrEnum):
+    PENDING = "pending"  # due: the next run that claims it posts it
+    POSTED = "posted"  # in the channel; message_ts says which message
+    SUPERSEDED = "superseded"  # passed with a higher milestone, or moot: never posted
+
+
+def _enum(cls: type[enum.StrEnum]) -> Enum:
+    return Enum(
+        cls,
+        native_enum=False,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Announcement(Base):
+    """One post the campaign's channel hears, or decided it will not hear.
+
+    The row exists before anything is posted, so a milestone is announced at most
+    once (the unique key), and is claimed in the database before posting, so two
+    schedulers never both post it. A claim is a token with a lease: a process that
+    dies holding it leaves a claim that expires, and `in_doubt_since` says that an
+    attempt may have reached Slack since then, so the next run first looks in the
+    channel for its own message before posting again.
+
+    Counts and thresholds only: nothing here says who signed, or when.
+    """
+
+    __tablename__ = "announcements"
+    __table_args__ = (UniqueConstraint("campaign_id", "kind", "threshold", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    kind: Mapped[AnnouncementKind] = mapped_column(_enum(AnnouncementKind))
+    # The milestone; 0 for the final count.
+    threshold: Mapped[int] = mapped_column(Integer)
+    # Where it goes (or went): the campaign's channel when it was last attempted.
+    channel_id: Mapped[str] = mapped_column(String(32))
+    state: Mapped[AnnouncementState] = mapped_column(
+        _enum(AnnouncementState), default=AnnouncementState.PENDING
+    )
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Set while an attempt to post may have reached Slack without being recorded
+    # (a crash, a timeout, a 5xx): the channel is checked from this time on.
+    in_doubt_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The last Slack error code (not_in_channel, ...), for the operator.
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    posted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class JobRun(Base):
+    """When a scheduled job last ran, so runs missed while the bot was down are
+    caught up once at start-up."""
+
+    __tablename__ = "job_runs"
+
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

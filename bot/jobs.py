@@ -1,0 +1,375 @@
+"""Scheduled jobs: the announcement run, and closing a campaign on its date.
+
+Each job is a module-level function taking plain values (the database URL, the
+Web API URL and bot token, a campaign slug). It builds its own engine and Slack
+client and drops them when it ends, so the scheduler holds nothing long-lived,
+and running a job twice, late, or after a crash posts nothing twice: what is due
+and what was posted lives in the database (bot/announcements.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web import SlackResponse
+
+from bot import announcements
+from bot.announcements import Claimed, Due
+from handlers import blocks
+from storage.db import Database
+from storage.models import AnnouncementKind
+
+logger = logging.getLogger(__name__)
+
+ANNOUNCE_JOB_ID = "announce"
+# Message metadata on every announcement, so that after a crash between posting
+# and recording the next run can find its own post in the channel. It names the
+# campaign and the milestone: nothing about any signer.
+EVENT_TYPE = "undersigned_announcement"
+SLACK_TIMEOUT_SECONDS = 15
+# The most a job sleeps for Retry-After in one run; a longer wait leaves the
+# announcement for the next run instead of holding the scheduler's thread.
+RATE_LIMIT_BUDGET_SECONDS = 10
+HISTORY_PAGE_SIZE = 200
+HISTORY_PAGES = 20
+# Our clock and Slack's may differ a little; look a bit earlier than the attempt.
+CLOCK_MARGIN = dt.timedelta(minutes=5)
+INVITE_HINT = "invite the bot with `/invite @Undersigned` in that channel"
+CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found"})
+
+
+@dataclass
+class RunReport:
+    """What one run did, for the operator: campaigns, milestones and channels only."""
+
+    closed: list[str] = field(default_factory=list)
+    posted: list[Due] = field(default_factory=list)
+    found: list[Due] = field(default_factory=list)
+    superseded: list[Due] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    no_channel: list[str] = field(default_factory=list)
+
+    def summary(self) -> list[str]:
+        lines = [f"closed: {slug}" for slug in self.closed]
+        lines += [f"posted: {d.describe()}" for d in self.posted]
+        lines += [f"already in the channel, recorded: {d.describe()}" for d in self.found]
+        lines += [f"not announced (overtaken): {d.describe()}" for d in self.superseded]
+        lines += [f"waiting: {w}" for w in self.waiting]
+        lines += [f"no channel set, skipped: {slug}" for slug in self.no_channel]
+        return lines or ["nothing to announce"]
+
+
+def announcement_client(slack_api_url: str, slack_bot_token: str) -> WebClient:
+    # No automatic retries: retrying chat.postMessage after a dropped connection
+    # can post twice. A failed attempt is left in doubt instead, and the next run
+    # looks in the channel before posting again.
+    return WebClient(
+        token=slack_bot_token,
+        base_url=slack_api_url,
+        timeout=SLACK_TIMEOUT_SECONDS,
+        retry_handlers=[],
+    )
+
+
+def announce_job(database_url: str, slack_api_url: str, slack_bot_token: str) -> RunReport:
+    """The scheduled announcement run (also `python -m bot announce`)."""
+    db = Database.from_url(database_url)
+    try:
+        return run_announcements(db, announcement_client(slack_api_url, slack_bot_token))
+    finally:
+        db.dispose()
+
+
+def close_job(
+    database_url: str, slack_api_url: str, slack_bot_token: str, slug: str | None = None
+) -> RunReport:
+    """A campaign's closing date: close it and post its final count, once."""
+    db = Database.from_url(database_url)
+    try:
+        return run_closing(db, announcement_client(slack_api_url, slack_bot_token), slug)
+    finally:
+        db.dispose()
+
+
+def run_announcements(db: Database, client: WebClient) -> RunReport:
+    report = RunReport()
+    started = announcements.utcnow()
+    with db.write() as session:
+        report.closed = announcements.close_due_campaigns(session, started)
+    with db.write() as session:
+        plan = announcements.plan_milestones(session)
+    report.superseded.extend(plan.superseded)
+    report.no_channel.extend(plan.no_channel)
+    _post_due(db, _Slack(client), report, tuple(AnnouncementKind))
+    with db.write() as session:
+        announcements.record_run(session, ANNOUNCE_JOB_ID, started)
+    _finish(db, report)
+    return report
+
+
+def run_closing(db: Database, client: WebClient, slug: str | None = None) -> RunReport:
+    report = RunReport()
+    with db.write() as session:
+        report.closed = announcements.close_due_campaigns(session, slug=slug)
+    _post_due(db, _Slack(client), report, (AnnouncementKind.FINAL,))
+    _finish(db, report)
+    return report
+
+
+def _finish(db: Database, report: RunReport) -> None:
+    with db.read() as session:
+        report.waiting = announcements.waiting(session)
+    for slug in report.closed:
+        logger.info("closed campaign %s: its closing date has passed", slug)
+    for slug in report.no_channel:
+        logger.info(
+            "campaign %s passed a milestone but has no announcement channel: set `channel` "
+            "in its campaign file to announce it",
+            slug,
+        )
+    for due in report.superseded:
+        logger.info("not announcing %s: overtaken by a later announcement", due.describe())
+
+
+# -- Slack ------------------------------------------------------------------------
+
+# How a Slack call failed, which decides what happens to the claim.
+RATE_LIMITED = "rate_limited"  # certainly not posted; wait for the next run
+REFUSED = "refused"  # an error code: certainly not posted
+UNAVAILABLE = "unavailable"  # 5xx, timeout, connection: it may have been posted
+
+
+class _Failure(Exception):
+    def __init__(self, kind: str, code: str, retry_after: int | None = None) -> None:
+        self.kind = kind
+        self.code = code
+        self.retry_after = retry_after
+        super().__init__(code)
+
+
+def _retry_after(error: SlackApiError) -> int | None:
+    headers = getattr(error.response, "headers", None) or {}
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            try:
+                return max(1, int(value if isinstance(value, str) else value[0]))
+            except (ValueError, TypeError, IndexError):
+                return None
+    return None
+
+
+class _Slack:
+    """The Web API for one run, with a bounded budget for honouring Retry-After."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+        self.wait_budget = RATE_LIMIT_BUDGET_SECONDS
+        self.rate_limited = False
+        self._bot_id: str | None = None
+
+    def call(self, method: str, fn: Callable[..., SlackResponse], **kwargs: Any) -> SlackResponse:
+        while True:
+            try:
+                return fn(**kwargs)
+            except SlackApiError as error:
+                status = getattr(error.response, "status_code", 0) or 0
+                data = getattr(error.response, "data", None)
+                code = data.get("error") if isinstance(data, dict) else None
+                if status == 429:
+                    wait = _retry_after(error) or 60
+                    if wait <= self.wait_budget:
+                        # Honour Retry-After: no call to Slack before it has passed.
+                        self.wait_budget -= wait
+                        logger.info("%s rate limited; retrying in %d s", method, wait)
+                        time.sleep(wait)
+                        continue
+                    self.rate_limited = True
+                    raise _Failure(RATE_LIMITED, "ratelimited", wait) from None
+                if status >= 500:
+                    raise _Failure(UNAVAILABLE, f"http_{status}") from None
+                raise _Failure(REFUSED, code or f"http_{status}") from None
+            except (SlackClientError, OSError) as error:
+                # Timeouts and connection errors: the request may have arrived.
+                raise _Failure(UNAVAILABLE, type(error).__name__) from None
+
+    def own_bot_id(self) -> str | None:
+        if self._bot_id is None:
+            response = self.call("auth.test", self.client.auth_test)
+            self._bot_id = response.get("bot_id")
+        return self._bot_id
+
+
+def metadata_for(slug: str, kind: AnnouncementKind, threshold: int) -> dict[str, Any]:
+    return {
+        "event_type": EVENT_TYPE,
+        "event_payload": {"campaign": slug, "kind": kind.value, "threshold": threshold},
+    }
+
+
+def _is_ours(message: dict[str, Any], bot_id: str | None, claimed: Claimed) -> bool:
+    if bot_id is not None and message.get("bot_id") != bot_id:
+        return False
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return (
+        metadata.get("event_type") == EVENT_TYPE
+        and payload.get("campaign") == claimed.slug
+        and payload.get("kind") == claimed.kind.value
+        and str(payload.get("threshold")) == str(claimed.threshold)
+    )
+
+
+def find_own_post(slack: _Slack, claimed: Claimed) -> str | None:
+    """The ts of our post of this announcement in the channel, if it is there.
+
+    Raises _Failure when the channel cannot be read to the end of the window.
+    """
+    assert claimed.in_doubt_since is not None
+    bot_id = slack.own_bot_id()
+    oldest = (claimed.in_doubt_since - CLOCK_MARGIN).timestamp()
+    cursor: str | None = None
+    for _page in range(HISTORY_PAGES):
+        kwargs: dict[str, Any] = {
+            "channel": claimed.doubt_channel_id,
+            "oldest": f"{oldest:.6f}",
+            "limit": HISTORY_PAGE_SIZE,
+            "include_all_metadata": True,
+        }
+        if cursor:
+            kwargs["cursor"] = cursor
+        response = slack.call("conversations.history", slack.client.conversations_history, **kwargs)
+        for message in response.get("messages") or []:
+            if isinstance(message, dict) and _is_ours(message, bot_id, claimed):
+                return str(message["ts"])
+        cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if not response.get("has_more") or not cursor:
+            return None
+    raise _Failure(UNAVAILABLE, "history_too_long")
+
+
+def _message(claimed: Claimed) -> tuple[str, list[blocks.Block]]:
+    if claimed.kind is AnnouncementKind.FINAL:
+        return blocks.final_count_announcement(claimed.title, claimed.slug, claimed.count)
+    return blocks.milestone_announcement(
+        claimed.title, claimed.slug, claimed.threshold, claimed.count, claimed.next_milestone
+    )
+
+
+# -- the posting loop --------------------------------------------------------------
+
+
+def _post_due(
+    db: Database, slack: _Slack, report: RunReport, kinds: tuple[AnnouncementKind, ...]
+) -> None:
+    with db.read() as session:
+        ids = announcements.claimable_ids(session, kinds=kinds)
+    for announcement_id in ids:
+        if slack.rate_limited:
+            break  # the rest waits for the next run, as Retry-After asks
+        with db.write() as session:
+            claimed = announcements.claim(session, announcement_id)
+        if claimed is None:
+            continue  # another run holds it, or it is done
+        try:
+            _post_one(db, slack, claimed, report)
+        except Exception:
+            # A bug or a database failure: the claim expires and the next run,
+            # seeing the row in doubt, looks in the channel before posting.
+            logger.exception("announcing %s failed", claimed.due.describe())
+
+
+def _post_one(db: Database, slack: _Slack, claimed: Claimed, report: RunReport) -> None:
+    due = claimed.due
+    stage = "look"
+    try:
+        if claimed.in_doubt_since is not None:
+            ts = find_own_post(slack, claimed)
+            if ts is not None:
+                with db.write() as session:
+                    announcements.record_posted(session, claimed, claimed.doubt_channel_id, ts)
+                logger.info(
+                    "found %s already in the channel (an earlier run stopped before recording "
+                    "it); recorded, not posted again",
+                    due.describe(),
+                )
+                report.found.append(due)
+                return
+        if claimed.moot is not None:
+            with db.write() as session:
+                announcements.set_aside(session, claimed)
+            logger.info("not announcing %s: %s", due.describe(), claimed.moot)
+            report.superseded.append(due)
+            return
+        with db.write() as session:
+            if not announcements.begin_attempt(session, claimed):
+                return
+        stage = "post"
+        assert claimed.channel_id is not None
+        text, content = _message(claimed)
+        response = slack.call(
+            "chat.postMessage",
+            slack.client.chat_postMessage,
+            channel=claimed.channel_id,
+            text=text,
+            blocks=content,
+            metadata=metadata_for(claimed.slug, claimed.kind, claimed.threshold),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+    except _Failure as failure:
+        # Before the post, a failed look leaves the earlier doubt in place.
+        maybe = stage == "look" or failure.kind == UNAVAILABLE
+        with db.write() as session:
+            announcements.release(session, claimed, posted_maybe=maybe, error=failure.code)
+        _log_failure(due, failure, stage)
+        return
+    with db.write() as session:
+        recorded = announcements.record_posted(
+            session, claimed, claimed.channel_id, str(response.get("ts"))
+        )
+    if not recorded:
+        logger.warning("posted %s, but another run had recorded it meanwhile", due.describe())
+    logger.info("announced %s", due.describe())
+    report.posted.append(due)
+
+
+def _log_failure(due: Due, failure: _Failure, stage: str) -> None:
+    what = "reading the channel" if stage == "look" else "posting"
+    if failure.code in CHANNEL_ERRORS:
+        logger.warning(
+            "cannot announce %s (%s while %s): %s, or fix the campaign's channel id; "
+            "the announcement is kept and retried at the next run",
+            due.describe(),
+            failure.code,
+            what,
+            INVITE_HINT,
+        )
+    elif failure.kind == RATE_LIMITED:
+        logger.warning(
+            "Slack rate limit (retry after %s s) while %s %s: it waits for the next run",
+            failure.retry_after,
+            what,
+            due.describe(),
+        )
+    elif failure.kind == UNAVAILABLE:
+        logger.warning(
+            "Slack did not answer (%s) while %s %s: the next run checks the channel and "
+            "posts it if it is not there",
+            failure.code,
+            what,
+            due.describe(),
+        )
+    else:
+        logger.error(
+            "Slack refused %s %s (%s): it is kept and retried at the next run",
+            what,
+            due.describe(),
+            failure.code,
+        )
