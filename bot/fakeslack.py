@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,15 @@ class Call:
     method: str
     params: dict[str, Any]
     token: str | None
+
+
+@dataclass
+class ResponseTarget:
+    """Where a response_url's posts land: the person, the channel, the message."""
+
+    user: str | None = None
+    channel: str | None = None
+    message: dict[str, Any] | None = None
 
 
 @dataclass
@@ -80,19 +90,96 @@ class FakeUser:
 
 
 @dataclass
+class FakeChannel:
+    id: str
+    name: str
+    is_private: bool = False
+    is_archived: bool = False
+    bot_is_member: bool = True
+
+    def as_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "is_channel": not self.is_private,
+            "is_group": self.is_private,
+            "is_im": False,
+            "is_private": self.is_private,
+            "is_archived": self.is_archived,
+            "is_member": self.bot_is_member,
+        }
+
+
+@dataclass
+class Change:
+    """One thing a person could see change, in the order Slack would show it.
+
+    kind is message, ephemeral, updated, deleted (messages), opened, pushed,
+    updated_view, closed (modals) or home.
+    """
+
+    kind: str
+    item: dict[str, Any]
+    user: str | None = None
+    channel: str | None = None
+
+
+@dataclass
 class Workspace:
-    """What the fake Slack knows: users, and the messages and views it was sent."""
+    """What the fake Slack knows: users and channels, and the messages and views it
+    was sent. `changes` lists them in order, for a client (the console) to show."""
 
     users: dict[str, FakeUser] = field(default_factory=dict)
+    channels: dict[str, FakeChannel] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Each person's open modals, the root first; the last one is on screen.
+    view_stacks: dict[str, list[str]] = field(default_factory=dict)
     home_views: dict[str, dict[str, Any]] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)
+    # Files shared by the bot: {"id", "channel", "filename", "title", "content"}.
+    files: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    # Which person each trigger_id was handed to, so views.open knows whose screen.
+    triggers: dict[str, str] = field(default_factory=dict)
 
     def add_user(self, user: FakeUser) -> FakeUser:
         self.users[user.id] = user
         return user
+
+    def add_channel(self, channel: FakeChannel) -> FakeChannel:
+        self.channels[channel.id] = channel
+        return channel
+
+    def user_named(self, name: str) -> FakeUser | None:
+        wanted = name.strip().lstrip("@").lower()
+        for user in self.users.values():
+            if wanted in {user.id.lower(), user.name.lower()}:
+                return user
+        return None
+
+    def channel_named(self, name: str) -> FakeChannel | None:
+        wanted = name.strip().lstrip("#").lower()
+        for channel in self.channels.values():
+            if wanted in {channel.id.lower(), channel.name.lower()}:
+                return channel
+        return None
+
+    def messages_in(self, channel_id: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["channel"] == channel_id]
+
+    def ephemerals_for(self, user_id: str, channel_id: str | None = None) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in self.ephemerals
+            if m["user"] == user_id and (channel_id is None or m["channel"] == channel_id)
+        ]
+
+    def modal_of(self, user_id: str) -> dict[str, Any] | None:
+        """The modal on this person's screen, if any."""
+        stack = self.view_stacks.get(user_id) or []
+        return self.views.get(stack[-1]) if stack else None
 
 
 def _ok(**fields: Any) -> dict[str, Any]:
@@ -111,6 +198,8 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
+        self._response_targets: dict[str, ResponseTarget] = {}
+        self._uploads: dict[str, dict[str, Any]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -121,12 +210,15 @@ class FakeSlack:
             "chat.update": self._update,
             "chat.delete": self._delete,
             "conversations.open": self._conversations_open,
+            "conversations.info": self._conversations_info,
             "conversations.history": self._conversations_history,
             "users.info": self._users_info,
             "views.open": self._views_open,
-            "views.push": self._views_open,
+            "views.push": self._views_push,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
+            "files.getUploadURLExternal": self._files_upload_url,
+            "files.completeUploadExternal": self._files_complete,
         }
 
     # -- lifecycle ---------------------------------------------------------
@@ -139,8 +231,29 @@ class FakeSlack:
     def api_url(self) -> str:
         return self.url + "api/"
 
-    def response_url(self) -> str:
-        return f"{self.url}response/{next(self._ids)}"
+    def response_url(
+        self,
+        user: str | None = None,
+        channel: str | None = None,
+        message: dict[str, Any] | None = None,
+    ) -> str:
+        """A fresh response URL. Given the person (and the message clicked), what the
+        app posts to it is shown to them as Slack would: a new ephemeral message, or
+        the original replaced or deleted."""
+        url = f"{self.url}response/{next(self._ids)}"
+        if user is not None:
+            with self._lock:
+                self._response_targets[url.removeprefix(self.url)] = ResponseTarget(
+                    user, channel, message
+                )
+        return url
+
+    def new_trigger(self, user_id: str) -> str:
+        """A trigger_id as Slack hands one out with a click, remembered as that person's."""
+        trigger = f"{int(time.time())}.{next(self._ids)}.{secrets.token_hex(8)}"
+        with self._lock:
+            self.workspace.triggers[trigger] = user_id
+        return trigger
 
     def start(self) -> FakeSlack:
         self._thread = threading.Thread(
@@ -228,18 +341,31 @@ class FakeSlack:
             message["metadata"] = metadata
         with self._lock:
             self.workspace.messages.append(message)
+            self.workspace.changes.append(Change("message", message, channel=channel))
         return _ok(channel=channel, ts=message["ts"], message=message)
 
     def _post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._add_ephemeral(
+            params.get("user"), params.get("channel"), params.get("text"), params.get("blocks")
+        )
+        return _ok(message_ts=message["ts"])
+
+    def _add_ephemeral(
+        self, user: Any, channel: Any, text: Any, blocks_: Any = None
+    ) -> dict[str, Any]:
         message = {
-            "channel": params.get("channel"),
-            "user": params.get("user"),
-            "text": params.get("text"),
-            "blocks": _maybe_json(params.get("blocks")),
+            "channel": channel,
+            "user": user,
+            "ts": self._new_ts(),
+            "text": text,
+            "blocks": _maybe_json(blocks_),
         }
         with self._lock:
             self.workspace.ephemerals.append(message)
-        return _ok(message_ts=self._new_ts())
+            self.workspace.changes.append(
+                Change("ephemeral", message, user=message["user"], channel=message["channel"])
+            )
+        return message
 
     def _update(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -249,6 +375,9 @@ class FakeSlack:
                 ):
                     message["text"] = params.get("text")
                     message["blocks"] = _maybe_json(params.get("blocks"))
+                    self.workspace.changes.append(
+                        Change("updated", message, channel=message["channel"])
+                    )
                     return _ok(channel=message["channel"], ts=message["ts"])
         return {"ok": False, "error": "message_not_found"}
 
@@ -259,11 +388,20 @@ class FakeSlack:
                     "ts"
                 ):
                     self.workspace.messages.remove(message)
+                    self.workspace.changes.append(
+                        Change("deleted", message, channel=message["channel"])
+                    )
                     return _ok(channel=message["channel"], ts=message["ts"])
         return {"ok": False, "error": "message_not_found"}
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return _ok(channel={"id": dm_channel_for(str(params.get("users", "")))})
+
+    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self.workspace.channels.get(str(params.get("channel")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        return _ok(channel=channel.as_api())
 
     def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         """Newest first, `oldest`/`latest` exclusive bounds, paged by `cursor`.
@@ -301,12 +439,24 @@ class FakeSlack:
             return {"ok": False, "error": "user_not_found"}
         return _ok(user=user.as_api())
 
-    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _views_open(self, params: dict[str, Any], push: bool = False) -> dict[str, Any]:
         view = dict(_maybe_json(params.get("view")) or {})
         view["id"] = f"V{next(self._ids):08d}"
         with self._lock:
             self.workspace.views[view["id"]] = view
+            user = self.workspace.triggers.get(str(params.get("trigger_id")))
+            if user is not None:
+                # views.open starts a new stack on the person's screen; push adds to it.
+                stack = self.workspace.view_stacks.setdefault(user, [])
+                if not push:
+                    stack.clear()
+                stack.append(view["id"])
+                kind = "pushed" if push else "opened"
+                self.workspace.changes.append(Change(kind, view, user=user))
         return _ok(view=view)
+
+    def _views_push(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._views_open(params, push=True)
 
     def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
         view_id = params.get("view_id")
@@ -316,13 +466,138 @@ class FakeSlack:
             view = dict(_maybe_json(params.get("view")) or {})
             view["id"] = view_id
             self.workspace.views[view_id] = view
+            self._note_view_change(view)
         return _ok(view=view)
+
+    def _note_view_change(self, view: dict[str, Any]) -> None:
+        for user, stack in self.workspace.view_stacks.items():
+            if view["id"] in stack:
+                self.workspace.changes.append(Change("updated_view", view, user=user))
 
     def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         view = dict(_maybe_json(params.get("view")) or {})
+        user = str(params.get("user_id"))
         with self._lock:
-            self.workspace.home_views[str(params.get("user_id"))] = view
+            previous = self.workspace.home_views.get(user) or {}
+            view["id"] = previous.get("id") or f"V{next(self._ids):08d}"
+            self.workspace.home_views[user] = view
+            self.workspace.changes.append(Change("home", view, user=user))
         return _ok(view=view)
+
+    # -- what the Slack client does with the app's answers ---------------------
+    def show_command_answer(
+        self, user: str, channel: str, answer: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Show a slash command's acknowledgement body as Slack does: ephemeral to
+        the person unless response_type is in_channel. Returns the message."""
+        if not answer.get("text") and not answer.get("blocks"):
+            return None
+        return self._respond(ResponseTarget(user, channel), answer)
+
+    def record_user_message(self, user: str, channel: str, text: str) -> dict[str, Any]:
+        """A message a person typed; Slack keeps it (and may export it)."""
+        message = {"channel": channel, "user": user, "ts": self._new_ts(), "text": text}
+        with self._lock:
+            self.workspace.messages.append(message)
+        return message
+
+    def apply_view_response(
+        self, user: str, view_id: str, answer: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Apply a view_submission acknowledgement to the person's modal stack, as
+        Slack does. Returns the errors to show, if the answer holds errors."""
+        action = answer.get("response_action")
+        with self._lock:
+            stack = self.workspace.view_stacks.setdefault(user, [])
+            if action == "errors":
+                errors = answer.get("errors")
+                return errors if isinstance(errors, dict) else {}
+            if action == "update" and view_id in self.workspace.views:
+                view = dict(answer.get("view") or {})
+                view["id"] = view_id
+                self.workspace.views[view_id] = view
+                self._note_view_change(view)
+            elif action == "push":
+                view = dict(answer.get("view") or {})
+                view["id"] = f"V{next(self._ids):08d}"
+                self.workspace.views[view["id"]] = view
+                stack.append(view["id"])
+                self.workspace.changes.append(Change("pushed", view, user=user))
+            elif action == "clear":
+                for closed in reversed(stack):
+                    self.workspace.changes.append(
+                        Change("closed", self.workspace.views[closed], user=user)
+                    )
+                stack.clear()
+            else:  # an empty acknowledgement closes the view that was submitted
+                self._close_locked(user, view_id)
+        return None
+
+    def close_view(self, user: str, view_id: str) -> None:
+        """The person closed (cancelled) the modal on their screen."""
+        with self._lock:
+            self._close_locked(user, view_id)
+
+    def _close_locked(self, user: str, view_id: str) -> None:
+        stack = self.workspace.view_stacks.setdefault(user, [])
+        if view_id in stack:
+            stack.remove(view_id)
+            self.workspace.changes.append(
+                Change("closed", self.workspace.views[view_id], user=user)
+            )
+
+    def _respond(self, target: ResponseTarget, params: dict[str, Any]) -> dict[str, Any] | None:
+        original = target.message
+        if _truthy(params.get("delete_original")):
+            with self._lock:
+                for kept in (self.workspace.ephemerals, self.workspace.messages):
+                    if original is not None and any(m is original for m in kept):
+                        kept.remove(original)
+                        self.workspace.changes.append(
+                            Change("deleted", original, user=target.user, channel=target.channel)
+                        )
+            return None
+        if _truthy(params.get("replace_original")) and original is not None:
+            with self._lock:
+                original["text"] = params.get("text")
+                original["blocks"] = _maybe_json(params.get("blocks"))
+                self.workspace.changes.append(
+                    Change("updated", original, user=target.user, channel=target.channel)
+                )
+            return original
+        if params.get("response_type") == "in_channel" and target.channel:
+            return self._post_message(
+                {"channel": target.channel, "text": params.get("text"), **_blocks_of(params)}
+            )["message"]
+        return self._add_ephemeral(
+            target.user, target.channel, params.get("text"), params.get("blocks")
+        )
+
+    # -- files (the three steps of files_upload_v2) ------------------------------
+    def _files_upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ids):08d}"
+        with self._lock:
+            self._uploads[file_id] = {"id": file_id, "filename": params.get("filename")}
+        return _ok(upload_url=f"{self.url}upload/{file_id}", file_id=file_id)
+
+    def _store_upload(self, path: str, raw: bytes) -> None:
+        file_id = path.removeprefix("/upload/")
+        with self._lock:
+            if file_id in self._uploads:
+                self._uploads[file_id]["content"] = raw.decode("utf-8", errors="replace")
+
+    def _files_complete(self, params: dict[str, Any]) -> dict[str, Any]:
+        entries = _maybe_json(params.get("files")) or []
+        done = []
+        with self._lock:
+            for entry in entries:
+                upload = self._uploads.pop(str(entry.get("id")), None)
+                if upload is None:
+                    return {"ok": False, "error": "file_not_found"}
+                upload.update(channel=params.get("channel_id"), title=entry.get("title"))
+                self.workspace.files.append(upload)
+                done.append({"id": upload["id"], "title": upload["title"]})
+        return _ok(files=done)
 
     # -- HTTP plumbing -------------------------------------------------------
     def _answer(
@@ -336,6 +611,9 @@ class FakeSlack:
                 return fault.status, "error", {}
             with self._lock:
                 self.workspace.responses.append(params)
+                target = self._response_targets.get(path.removeprefix("/"))
+            if target is not None:
+                self._respond(target, params)
             return 200, "ok", {}
         method = path.removeprefix("/api/")
         self._record(Call(method, params, token))
@@ -368,7 +646,17 @@ class FakeSlack:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode("utf-8") if length else ""
+                data = self.rfile.read(length) if length else b""
+                if self.path.startswith("/upload/"):
+                    fake._store_upload(self.path, data)
+                    reply = f"OK - {len(data)}".encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(reply)))
+                    self.end_headers()
+                    self.wfile.write(reply)
+                    return
+                raw = data.decode("utf-8", errors="replace")
                 params = _parse_params(raw, self.headers.get("Content-Type", ""))
                 auth = self.headers.get("Authorization", "")
                 token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
@@ -390,6 +678,14 @@ class FakeSlack:
                 pass  # requests carry user ids; keep them out of test output
 
         return Handler
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _blocks_of(params: dict[str, Any]) -> dict[str, Any]:
+    return {"blocks": params["blocks"]} if params.get("blocks") else {}
 
 
 def _maybe_json(value: Any) -> Any:
@@ -431,6 +727,10 @@ def slash_command_body(
     response_url: str,
     channel_id: str = "C0GENERAL",
     team_id: str = TEAM_ID,
+    *,
+    channel_name: str = "general",
+    user_name: str = "someone",
+    trigger_id: str | None = None,
 ) -> bytes:
     """A slash command form, in the field order of a real capture."""
     fields = {
@@ -438,15 +738,16 @@ def slash_command_body(
         "team_id": team_id,
         "team_domain": TEAM_DOMAIN,
         "channel_id": channel_id,
-        "channel_name": "general",
+        "channel_name": channel_name,
         "user_id": user_id,
-        "user_name": "someone",
+        "user_name": user_name,
         "command": command,
         "text": text,
         "api_app_id": APP_ID,
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": f"{int(time.time())}.1234.{hashlib.md5(text.encode()).hexdigest()}",  # noqa: S324
+        "trigger_id": trigger_id
+        or f"{int(time.time())}.1234.{hashlib.md5(text.encode()).hexdigest()}",  # noqa: S324
     }
     return urlencode(fields).encode()
 
@@ -460,6 +761,10 @@ def block_actions_body(
     container: dict[str, Any] | None = None,
     view: dict[str, Any] | None = None,
     team_id: str = TEAM_ID,
+    *,
+    block_id: str = "b1",
+    text: str = "button",
+    trigger_id: str | None = None,
 ) -> bytes:
     payload: dict[str, Any] = {
         "type": "block_actions",
@@ -468,15 +773,15 @@ def block_actions_body(
         "token": "verification-token-unused",
         "container": container
         or {"type": "message", "message_ts": "1700000000.000100", "is_ephemeral": True},
-        "trigger_id": f"{int(time.time())}.1234.abcdef",
+        "trigger_id": trigger_id or f"{int(time.time())}.1234.abcdef",
         "team": {"id": team_id, "domain": TEAM_DOMAIN},
         "enterprise": None,
         "is_enterprise_install": False,
         "actions": [
             {
                 "action_id": action_id,
-                "block_id": "b1",
-                "text": {"type": "plain_text", "text": "button", "emoji": True},
+                "block_id": block_id,
+                "text": {"type": "plain_text", "text": text, "emoji": True},
                 "value": value,
                 "type": "button",
                 "action_ts": f"{time.time():.6f}",
@@ -493,7 +798,12 @@ def block_actions_body(
 
 
 def view_submission_body(
-    view: dict[str, Any], user_id: str, values: dict[str, dict[str, Any]], team_id: str = TEAM_ID
+    view: dict[str, Any],
+    user_id: str,
+    values: dict[str, dict[str, Any]],
+    team_id: str = TEAM_ID,
+    *,
+    trigger_id: str | None = None,
 ) -> bytes:
     """A modal submission: the view Slack holds, with the person's input in state."""
     submitted = {
@@ -516,7 +826,7 @@ def view_submission_body(
         "user": {"id": user_id, "username": "someone", "name": "someone", "team_id": team_id},
         "api_app_id": APP_ID,
         "token": "verification-token-unused",
-        "trigger_id": f"{int(time.time())}.1234.submit",
+        "trigger_id": trigger_id or f"{int(time.time())}.1234.submit",
         "view": submitted,
         "response_urls": [],
         "is_enterprise_install": False,

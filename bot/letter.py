@@ -35,10 +35,13 @@ class Letter:
 
 def public_names(names: list[str]) -> tuple[str, ...]:
     """Sorted without regard to case, each name once."""
-    unique: dict[str, str] = {}
+    variants: dict[str, set[str]] = {}
     for name in names:
-        unique.setdefault(" ".join(name.split()).casefold(), " ".join(name.split()))
-    return tuple(sorted(unique.values(), key=lambda n: (n.casefold(), n)))
+        tidy = " ".join(name.split())
+        variants.setdefault(tidy.casefold(), set()).add(tidy)
+    # Of "Anna Zed" and "anna zed", always the same one, whatever the storage order.
+    chosen = [min(spellings) for spellings in variants.values()]
+    return tuple(sorted(chosen, key=lambda n: (n.casefold(), n)))
 
 
 def build_letter(

@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.campaigns import CampaignSpec, is_open, upsert_campaign
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
-from storage.models import AuditEntry, Campaign, CampaignOrganizer, CampaignStatus, Signature
+from storage.models import (
+    Announcement,
+    AnnouncementKind,
+    AnnouncementState,
+    AuditEntry,
+    Campaign,
+    CampaignOrganizer,
+    CampaignStatus,
+    Signature,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -249,3 +258,32 @@ def audit_trail(session: Session, slug: str, limit: int = 20) -> list[AuditEntry
             .limit(limit)
         )
     )
+
+
+def milestone_history(session: Session, campaign: Campaign) -> list[tuple[dt.datetime, str]]:
+    """What the channel heard, and what it will hear at the next run."""
+    rows = session.scalars(
+        select(Announcement)
+        .where(Announcement.campaign_id == campaign.id)
+        .order_by(Announcement.threshold)
+    ).all()
+    history = []
+    for row in rows:
+        what = "final count" if row.kind is AnnouncementKind.FINAL else f"{row.threshold:,}"
+        if row.state is AnnouncementState.POSTED and row.posted_at:
+            history.append((row.posted_at, f"{what} announced in <#{row.channel_id}>"))
+        elif row.state is AnnouncementState.SUPERSEDED:
+            history.append(
+                (
+                    row.posted_at or row.claimed_at or _epoch(),
+                    f"{what} passed, announced together with a higher milestone or not at all",
+                )
+            )
+        else:
+            problem = f" (last error: {row.last_error})" if row.last_error else ""
+            history.append((row.claimed_at or _epoch(), f"{what} due at the next run{problem}"))
+    return history
+
+
+def _epoch() -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

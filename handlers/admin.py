@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import campaigns, organizing
+from bot import organizing
 from bot.campaigns import CampaignSpec, is_open, parse_campaign, spec_of
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
 from bot.letter import build_letter, render
@@ -345,7 +345,7 @@ def handle_history(
             ]
             milestones = [
                 blocks.HistoryLine(at, text)
-                for at, text in campaigns.milestone_history(session, campaign)
+                for at, text in organizing.milestone_history(session, campaign)
             ]
     except NotAnOrganizer:
         _refuse("history")

@@ -155,8 +155,16 @@ class RunningBot:
 
 
 @pytest.fixture
-def running_bot(fake_slack: FakeSlack, db: Database, database_url: str) -> Iterator[RunningBot]:
-    settings = make_settings(fake_slack, database_url)
+def extra_settings() -> dict[str, str]:
+    """Settings a test module adds to the running bot's (override to change)."""
+    return {}
+
+
+@pytest.fixture
+def running_bot(
+    fake_slack: FakeSlack, db: Database, database_url: str, extra_settings: dict[str, str]
+) -> Iterator[RunningBot]:
+    settings = make_settings(fake_slack, database_url, **extra_settings)
     app = create_app(settings, db)
     server = BackgroundServer(SlackWSGI(app, db, SIGNING_SECRET)).start()
     try:
