@@ -9,14 +9,24 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 import handlers
+from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
 
+# Slack gives us three seconds to answer; a Web API call that hangs longer than
+# this is abandoned and the person is asked to try again.
+WEB_API_TIMEOUT_SECONDS = 5
+
+
 def make_client(settings: Settings) -> WebClient:
-    return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=WEB_API_TIMEOUT_SECONDS,
+    )
 
 
 def create_app(settings: Settings, db: Database, client: WebClient | None = None) -> App:
@@ -38,5 +48,13 @@ def create_app(settings: Settings, db: Database, client: WebClient | None = None
         next()
 
     app.use(provide)
-    handlers.register(app)
+    # Which workspace (or organization) this token belongs to: requests naming any
+    # other are refused.
+    installed = client.auth_test()
+    handlers.register(
+        app,
+        RateLimiter(),
+        installed_team=installed.get("team_id"),
+        installed_enterprise=installed.get("enterprise_id"),
+    )
     return app

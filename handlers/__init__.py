@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.ratelimit import RateLimiter
 from handlers import actions, admin, commands, errors, home, messages, middleware, signing
 
 
-def register(app: App) -> None:
-    middleware.register(app)
+def register(
+    app: App,
+    limiter: RateLimiter,
+    installed_team: str | None = None,
+    installed_enterprise: str | None = None,
+) -> None:
+    middleware.register(app, limiter, installed_team, installed_enterprise)
     errors.register(app)
     commands.register(app)
     actions.register(app)

@@ -796,3 +796,17 @@ def final_count_announcement(title: str, slug: str, count: int) -> tuple[str, li
     ]
     fallback = clip(f"{escape(title)} is closed. Final count: {shown} signatures.", FALLBACK_LIMIT)
     return fallback, content
+
+
+# -- refusals before any handler runs ----------------------------------------------
+
+
+def other_workspace_text() -> str:
+    return "Undersigned is not installed in your workspace, so it cannot act for you here."
+
+
+def rate_limited_text() -> str:
+    return (
+        "That was a lot of requests in a short time, so the bot is pausing yours for a "
+        "moment. Nothing was changed; please try again in a minute."
+    )
