@@ -6,13 +6,14 @@ import logging
 import re
 import sys
 
-# Slack user and enterprise user ids look like U024BE7LH or W012A3CDE; requiring
-# a digit spares ordinary capitalised words such as WARNING.
-_SLACK_USER_ID = re.compile(r"\b[UW](?=[A-Z]*[0-9])[A-Z0-9]{6,}\b")
+# Slack ids: users U024BE7LH and W012A3CDE, channels C.., G.. and DMs D.., teams
+# T.. and organizations E... A DM or channel id can point at a person as surely
+# as a user id. Requiring a digit spares ordinary capitalised words (WARNING).
+_SLACK_ID = re.compile(r"\b[UWCGDTE](?=[A-Z]*[0-9])[A-Z0-9]{6,}\b")
 
 
-class RedactUserIds(logging.Filter):
-    """Replace anything shaped like a Slack user id in a formatted log line.
+class RedactSlackIds(logging.Filter):
+    """Replace anything shaped like a Slack user, channel or team id in a log line.
 
     Our own log lines never name a person; this catches what libraries might say
     (Bolt's and slack_sdk's debug output includes request bodies).
@@ -21,7 +22,7 @@ class RedactUserIds(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         # Plain ASCII: under LANG=C a non-ASCII marker would itself break logging.
-        redacted = _SLACK_USER_ID.sub("[user]", message)
+        redacted = _SLACK_ID.sub("[id]", message)
         if redacted != message:
             record.msg = redacted
             record.args = None
@@ -43,7 +44,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def configure_logging(level: str) -> None:
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactUserIds())
+    handler.addFilter(RedactSlackIds())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -160,3 +160,16 @@ def test_library_log_lines_are_redacted(debug_logs, capfd):
     assert "unhandled request from" in err
     assert "U0ALICE001" not in err
     assert "W012A3CDE" not in err
+
+
+def test_bolt_debug_output_has_every_slack_id_masked(running_bot, debug_logs, capfd):
+    # Turn on what configure_logging keeps quiet, and scan what Bolt and the SDK say.
+    for name in ("slack_bolt", "slack_sdk"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    running_bot.import_campaign()
+    _full_flow(running_bot)
+    _, err = capfd.readouterr()
+    assert "slack_sdk" in err or "slack_bolt" in err, "library debug output was not on"
+    for slack_id in (ALICE.id, BOB.id, dm_channel_for(ALICE.id), "T0UNDRSGN", "C0GENERAL"):
+        assert slack_id not in err, slack_id
+    assert "[id]" in err
