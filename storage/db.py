@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,11 +43,31 @@ def _on_sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
         conn.exec_driver_sql("BEGIN")
 
 
+def _owner_only(path: Path) -> None:
+    """Create the file readable and writable by its owner only, or make it so.
+
+    SQLite gives the -wal and -shm files the database file's permissions.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for existing in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if existing.exists():
+            existing.chmod(0o600)
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            _owner_only(path)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
@@ -96,6 +118,34 @@ class Database:
         if self.is_sqlite:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the live database, taken while it is in use.
+
+        SQLite's online backup API copies page by page under the database's own
+        locking, so writers can go on; the copy is made owner-only like the
+        original, and carries exactly the same (privacy-preserving) data.
+        """
+        if not self.is_sqlite:
+            raise NotImplementedError(
+                "backup copies SQLite databases; for PostgreSQL use pg_dump (see README)"
+            )
+        target = target.expanduser()
+        if target.exists():
+            raise FileExistsError(f"{target} exists; choose a new file")
+        _owner_only(target)
+        source = self.engine.raw_connection()
+        try:
+            destination = sqlite3.connect(target)
+            try:
+                source.driver_connection.backup(destination)  # type: ignore[union-attr]
+                check = destination.execute("PRAGMA integrity_check").fetchone()
+            finally:
+                destination.close()
+        finally:
+            source.close()
+        if not check or check[0] != "ok":
+            raise RuntimeError("the backup failed its integrity check")
 
     def dispose(self) -> None:
         self.engine.dispose()
