@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import json
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Sequence
@@ -33,11 +34,17 @@ def _parser() -> argparse.ArgumentParser:
         prog="undersigned", description="Private petition campaigns inside Slack."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("run", help="start the bot: Socket Mode, else HTTP, depending on tokens")
+    sub.add_parser(
+        "run", help="start the bot: Socket Mode, else HTTP, else the offline console (no tokens)"
+    )
     serve = sub.add_parser("serve", help="HTTP mode: POST /slack/events, GET /healthz")
     serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 3000)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--threads", type=int, default=16, help="worker threads (default 16)")
+    console = sub.add_parser("console", help="try the bot offline, in a fake workspace")
+    console.add_argument(
+        "--script", type=Path, help="run the commands in FILE and print the transcript"
+    )
     campaign = sub.add_parser("campaign", help="manage campaigns")
     campaign_sub = campaign.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
     imp = campaign_sub.add_parser("import", help="create or update a campaign from a TOML file")
@@ -55,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
         status = campaign_sub.add_parser(change.value, help=f"{change.value} a campaign")
         status.add_argument("slug")
     sub.add_parser("keygen", help="print a fresh SIGNER_KEY")
+    backup = sub.add_parser("backup", help="a consistent copy of the live database")
+    backup.add_argument("path", type=Path, help="the new file to write")
     return parser
 
 
@@ -62,6 +71,19 @@ def _open_database(settings: Settings) -> Database:
     db = Database.from_url(settings.database_url)
     upgrade(db.engine)
     return db
+
+
+def cmd_backup(settings: Settings, path: Path) -> int:
+    db = _open_database(settings)
+    try:
+        db.backup(path)
+    except (FileExistsError, NotImplementedError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        db.dispose()
+    print(f"backed up to {path} (integrity check ok)")
+    return 0
 
 
 def cmd_keygen() -> int:
@@ -209,11 +231,24 @@ def cmd_run(settings: Settings) -> int:
     if settings.mode == "http":
         return cmd_serve(settings, "0.0.0.0", None, 16)  # noqa: S104 - Slack must reach it
     print(
-        "No Slack tokens configured. Set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode), "
-        "or SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (HTTP), in .env; see .env.example.",
+        "No Slack tokens configured, so this is the offline console. To connect to Slack, set "
+        "SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode), or SLACK_BOT_TOKEN and "
+        "SLACK_SIGNING_SECRET (HTTP), in .env; see .env.example.",
         file=sys.stderr,
     )
-    return EXIT_USAGE
+    return cmd_console(settings, None)
+
+
+def cmd_console(settings: Settings, script: Path | None) -> int:
+    from bot.console import run_console
+
+    if not os.environ.get("LOG_LEVEL"):
+        # Log lines would break into the conversation; warnings and errors still show.
+        configure_logging("WARNING")
+    if script is not None and not script.is_file():
+        print(f"error: {script}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    return run_console(settings, script)
 
 
 def _campaign_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -249,6 +284,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _campaign_command(settings, args)
         if args.command == "serve":
             return cmd_serve(settings, args.host, args.port, args.threads)
+        if args.command == "backup":
+            return cmd_backup(settings, args.path)
+        if args.command == "console":
+            return cmd_console(settings, args.script)
         return cmd_run(settings)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)

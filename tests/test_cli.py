@@ -188,9 +188,19 @@ def test_a_missing_campaign_file_is_a_usage_error(cli):
 # -- start-up without or with bad settings ------------------------------------
 
 
-def test_run_without_tokens_says_what_to_set(cli):
-    done = cli.run("run")
-    assert done.returncode == 2
+def test_run_without_tokens_starts_the_console_and_says_what_to_set(cli):
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=cli.cwd,
+        env=cli.env,
+        input="quit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Undersigned console" in done.stdout
     assert "SLACK_BOT_TOKEN" in done.stderr
     assert "SLACK_APP_TOKEN" in done.stderr
     assert "SLACK_SIGNING_SECRET" in done.stderr

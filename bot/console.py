@@ -1,0 +1,660 @@
+"""The offline console: a workspace in the terminal, on the real app.
+
+Nothing here imitates the bot. The console plays Slack: it signs each request
+(slash command, DM, click, form submission) the way Slack does and dispatches it
+into the real Bolt app through the same WSGI entry point that serves Slack in
+HTTP mode; the app's Web API calls go to the in-process fake workspace
+(bot/fakeslack.py, the one the tests use), and what lands there is shown here.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from slack_sdk import WebClient
+
+from bot.console_forms import Directory, Field, Form, FormPrompts
+from bot.console_io import LineSource, LocalSlack, ScriptLines, TerminalLines
+from bot.console_render import (
+    Clickable,
+    Names,
+    Numbering,
+    Style,
+    mrkdwn,
+    plain,
+    render_message,
+    render_view,
+    wrap,
+)
+from bot.console_setup import (
+    GENERAL,
+    demo_workspace,
+    ensure_demo_campaign,
+    prepare_settings,
+    role_of,
+)
+from bot.fakeslack import (
+    Change,
+    FakeChannel,
+    FakeSlack,
+    FakeUser,
+    app_home_opened_body,
+    block_actions_body,
+    dm_channel_for,
+    message_im_body,
+    slash_command_body,
+    view_submission_body,
+)
+from bot.jobs import announce_job
+from bot.server import SlackWSGI
+from bot.settings import Settings
+from storage.db import Database
+from storage.migrate import upgrade
+
+FORM = "application/x-www-form-urlencoded"
+# Not a secret: the fake workspace only checks that some bot token is sent.
+CONSOLE_TOKEN = "xoxb-console"  # noqa: S105
+JSON = "application/json"
+COMMANDS = ("/demands",)
+
+HELP = """\
+What you can type (as the person in the prompt):
+  /demands [ARGS]   the slash command, in the current channel (/demands admin for organizers)
+  dm TEXT           a direct message to the bot (dm sign, dm status, dm withdraw, dm help)
+  dm                show your DM with the bot: what Slack keeps of it
+  home              open the bot's Home tab
+  N or click N      click button [N] among what was shown last
+  as NAME           become someone else (see `who`)
+  #CHANNEL          go to a channel and show its messages (#general, #announcements)
+  announce          run the announcement job now, as the scheduler would
+  who               the people in this workspace
+  help, quit
+In a form: answer each field in turn (Enter keeps the value shown in [brackets],
+`-` empties an optional field, choices by number or name, several separated by
+commas, multi-line text ends with a line holding a single `.`), then `submit` or
+`cancel`; `fill` goes through the fields again."""
+
+
+def _json(body: str) -> dict[str, Any]:
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return {"text": body}
+    return data if isinstance(data, dict) else {}
+
+
+# -- the console -------------------------------------------------------------------
+
+
+@dataclass
+class Surface:
+    """Something on a person's screen that can hold buttons."""
+
+    kind: str  # message, view or home
+    item: dict[str, Any]
+    ephemeral: bool = False
+
+
+class Console:
+    def __init__(
+        self,
+        fake: FakeSlack,
+        slack: LocalSlack,
+        lines: LineSource,
+        out: TextIO,
+        style: Style,
+        announce: Callable[[], str] | None = None,
+        organizers: frozenset[str] = frozenset(),
+    ) -> None:
+        self.fake = fake
+        self.workspace = fake.workspace
+        self.slack = slack
+        self.lines = lines
+        self.out = out
+        self.style = style
+        self.announce_job = announce
+        self.organizers = organizers
+        self.user: FakeUser = self.workspace.user_named("alice") or next(
+            iter(self.workspace.users.values())
+        )
+        self.channel: FakeChannel = self.workspace.channels[GENERAL.id]
+        self.numberings: dict[str, Numbering] = {}
+        self.forms: dict[str, Form] = {}
+        self.cursor = len(self.workspace.changes)
+        self.problems = 0
+        self.names = Names(user=self._user_name, channel=self._channel_name)
+        self.prompts = FormPrompts(lines.read, self.say, style, self.names)
+
+    # -- output helpers -----------------------------------------------------------
+    def say(self, *lines: str) -> None:
+        for line in lines:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def note(self, text: str) -> None:
+        self.say(*(self.style.dim(line) for line in wrap(text, self.style.width)))
+
+    def problem(self, text: str) -> None:
+        self.problems += 1
+        self.say(self.style.red(text))
+
+    def _user_name(self, user_id: str) -> str | None:
+        user = self.workspace.users.get(user_id)
+        return user.name if user else None
+
+    def _channel_name(self, channel_id: str) -> str | None:
+        channel = self.workspace.channels.get(channel_id)
+        return channel.name if channel else None
+
+    def where(self, channel_id: str | None) -> str:
+        if channel_id == dm_channel_for(self.user.id):
+            return "your DM with the bot"
+        name = self._channel_name(channel_id or "")
+        return f"#{name}" if name else str(channel_id)
+
+    def directory(self) -> Directory:
+        return Directory(
+            channels=[(c.id, c.name) for c in self.workspace.channels.values()],
+            users=[(u.id, u.name) for u in self.workspace.users.values() if not u.is_bot],
+        )
+
+    # -- the loop ------------------------------------------------------------------
+    def prompt(self) -> str:
+        modal = self.workspace.modal_of(self.user.id)
+        form = f" [form: {plain(modal.get('title'))}]" if modal else ""
+        return f"{self.user.name} in #{self.channel.name}{form}> "
+
+    def run(self, notices: Iterable[str] = ()) -> int:
+        self.say(self.style.bold("Undersigned console") + self.style.dim(" (offline rehearsal)"))
+        self.note(
+            "A fake workspace on the real app: nothing here reaches Slack. Type `help` for "
+            "what you can do, `who` for the people you can be."
+        )
+        for notice in notices:
+            self.note(notice)
+        try:
+            while True:
+                line = self.lines.read(self.prompt())
+                if line is None or not self.execute(line):
+                    break
+        except KeyboardInterrupt:
+            self.say("")
+        return 1 if self.problems and not self.lines.interactive else 0
+
+    def execute(self, line: str) -> bool:
+        """Run one command; False means leave."""
+        text = line.strip()
+        if not text or text == "#" or text.startswith("# "):
+            return True  # blank lines and script comments
+        word, _, rest = text.partition(" ")
+        verb = word.lower()
+        if verb in {"quit", "exit", "q"}:
+            return False
+        if verb in {"help", "?"}:
+            self.say(HELP)
+            return True
+        modal = self.workspace.modal_of(self.user.id)
+        if modal is not None and self._form_command(modal, verb, rest.strip()):
+            return True
+        if verb.isdigit() or verb == "click":
+            self.click(rest.strip() if verb == "click" else verb)
+        elif verb.startswith("/"):
+            self.slash_command(verb, rest.strip())
+        elif verb == "dm":
+            self.direct_message(rest.strip())
+        elif verb == "home":
+            self.open_home()
+        elif verb == "as":
+            self.become(rest.strip())
+        elif verb.startswith("#"):
+            self.go_to(text)
+        elif verb == "announce":
+            self.announce()
+        elif verb == "who":
+            self.who()
+        else:
+            self.problem(f"Unknown command {word!r}. Type `help` for the list.")
+        return True
+
+    def _form_command(self, modal: dict[str, Any], verb: str, rest: str) -> bool:
+        """Commands while a form is open. True when handled here."""
+        view_id = str(modal.get("id"))
+        if verb == "submit":
+            self.submit(modal)
+            return True
+        if verb in {"cancel", "close"}:
+            self.fake.close_view(self.user.id, view_id)
+            self.show_changes()
+            return True
+        if verb == "fill":
+            self.fill(modal, self._form(modal).fields)
+            return True
+        if verb.isdigit() or verb == "click":
+            return False
+        if modal.get("submit") or self._form(modal).fields:
+            self.problem(
+                "A form is open: `submit` it or `cancel` it first (`fill` to change the fields)."
+            )
+            return True
+        # A form with nothing to submit is only read: moving on closes it.
+        self.fake.close_view(self.user.id, view_id)
+        self.cursor = len(self.workspace.changes)
+        return False
+
+    # -- what the person does --------------------------------------------------------
+    def slash_command(self, command: str, text: str) -> None:
+        if command not in COMMANDS:
+            self.problem(f"Slack: {command} is not a valid command. Try /demands.")
+            return
+        user, channel = self.user, self.channel
+        body = slash_command_body(
+            command,
+            text,
+            user.id,
+            self.fake.response_url(user.id, channel.id),
+            channel_id=channel.id,
+            channel_name=channel.name,
+            user_name=user.name,
+            trigger_id=self.fake.new_trigger(user.id),
+        )
+        status, answer = self.slack.post(body, FORM)
+        if status != 200:
+            self.problem(f'Slack: {command} failed with the error "dispatch_failed" ({status}).')
+        else:
+            self.fake.show_command_answer(user.id, channel.id, _json(answer))
+        self.show_changes()
+
+    def direct_message(self, text: str) -> None:
+        channel = dm_channel_for(self.user.id)
+        if not text:
+            self.show_dm()
+            return
+        message = self.fake.record_user_message(self.user.id, channel, text)
+        status, _ = self.slack.post(message_im_body(text, self.user.id, ts=message["ts"]), JSON)
+        if status != 200:
+            self.problem(f"The app did not take the message (HTTP {status}).")
+        self.show_changes()
+
+    def show_dm(self) -> None:
+        channel = dm_channel_for(self.user.id)
+        kept = self.workspace.messages_in(channel)
+        self.say(self.style.bold("Your DM with the bot") + self.style.dim(" (what Slack keeps)"))
+        if not kept:
+            self.note("  (nothing)")
+        for message in kept:
+            author = self._user_name(str(message.get("user"))) or "undersigned"
+            self.say(f"  {self.style.bold(author)}: {mrkdwn(str(message.get('text') or ''))}")
+        self.note(
+            "The bot's answers here were visible only to you and are not kept as messages; "
+            "what you typed stays in the DM."
+        )
+
+    def open_home(self) -> None:
+        status, _ = self.slack.post(app_home_opened_body(self.user.id), JSON)
+        if status != 200:
+            self.problem(f"The app did not take the event (HTTP {status}).")
+        self.show_changes(show_home=True)
+
+    def become(self, name: str) -> None:
+        user = self.workspace.user_named(name) if name else None
+        if user is None or user.is_bot:
+            self.problem(f"Nobody called {name!r} here. Type `who` for the people.")
+            return
+        self.user = user
+        self.cursor = len(self.workspace.changes)
+        role = role_of(user, self.organizers)
+        self.say(self.style.dim(f"You are {user.real_name} (@{user.name}, {role})."))
+        modal = self.workspace.modal_of(user.id)
+        if modal is not None:
+            self.show_modal(modal)
+
+    def go_to(self, name: str) -> None:
+        channel = self.workspace.channel_named(name)
+        if channel is None:
+            known = ", ".join(f"#{c.name}" for c in self.workspace.channels.values())
+            self.problem(f"No channel {name}. Channels: {known}.")
+            return
+        self.channel = channel
+        messages = self.workspace.messages_in(channel.id)[-20:]
+        numbering = Numbering()
+        self.say(self.style.bold(f"#{channel.name}"))
+        if not messages:
+            self.note("  (no messages yet)")
+        for message in messages:
+            numbering.surface = Surface("message", message)
+            self.say(*self._message(message, numbering))
+        self._remember(numbering)
+
+    def who(self) -> None:
+        people = [u for u in self.workspace.users.values() if not u.is_bot]
+        width = max(len(u.name) for u in people)
+        for user in people:
+            here = "  ← you" if user.id == self.user.id else ""
+            role = role_of(user, self.organizers)
+            self.say(f"  {user.name:<{width}}  {user.real_name:<14}  {role}{here}")
+
+    def announce(self) -> None:
+        if self.announce_job is None:
+            self.problem("The announcement job is not available in this version.")
+            return
+        summary = self.announce_job()
+        self.show_changes(everywhere=True)
+        if summary:
+            self.note(summary)
+
+    # -- buttons --------------------------------------------------------------------
+    def click(self, token: str) -> None:
+        if not token.isdigit():
+            self.problem("Click what? Give the number shown in [brackets], e.g. `click 1`.")
+            return
+        modal = self.workspace.modal_of(self.user.id)
+        numbering = self.numberings.get(self.user.id)
+        target = numbering.get(int(token)) if numbering else None
+        if modal is not None:
+            in_modal = target is not None and target.surface.item.get("id") == modal.get("id")
+            target = target if in_modal else None
+        if target is None:
+            self.problem(f"There is no button [{token}] on screen.")
+            return
+        if not self._still_there(target.surface):
+            self.problem("That message is gone.")
+            return
+        confirm = target.element.get("confirm")
+        if isinstance(confirm, dict) and not self._confirmed(confirm):
+            self.note("Not clicked.")
+            return
+        self._send_click(target)
+        self.show_changes()
+
+    def _confirmed(self, confirm: dict[str, Any]) -> bool:
+        yes = plain(confirm.get("confirm")) or "Yes"
+        self.say(
+            self.style.bold(plain(confirm.get("title")) or "Are you sure?"),
+            *wrap(mrkdwn(plain(confirm.get("text")), self.names, self.style), self.style.width),
+        )
+        answer = self.lines.read(f"  {yes}? (yes/no) ")
+        return (answer or "").strip().lower() in {"y", "yes", yes.lower()}
+
+    def _still_there(self, surface: Surface) -> bool:
+        if surface.kind == "message":
+            kept = self.workspace.ephemerals if surface.ephemeral else self.workspace.messages
+            return any(m is surface.item for m in kept)
+        if surface.kind == "view":
+            return surface.item.get("id") in (self.workspace.view_stacks.get(self.user.id) or [])
+        return True
+
+    def _send_click(self, target: Clickable) -> None:
+        surface: Surface = target.surface
+        element = target.element
+        user = self.user
+        common: dict[str, Any] = {
+            "block_id": target.block_id,
+            "text": target.label,
+            "trigger_id": self.fake.new_trigger(user.id),
+        }
+        if surface.kind == "message":
+            message = surface.item
+            body = block_actions_body(
+                str(element.get("action_id")),
+                str(element.get("value", "")),
+                user.id,
+                self.fake.response_url(user.id, message["channel"], message),
+                channel_id=message["channel"],
+                container={
+                    "type": "message",
+                    "message_ts": message["ts"],
+                    "channel_id": message["channel"],
+                    "is_ephemeral": surface.ephemeral,
+                },
+                **common,
+            )
+        else:
+            view = dict(self.workspace.views.get(str(surface.item.get("id"))) or surface.item)
+            if surface.kind == "home":
+                view = dict(self.workspace.home_views.get(user.id) or surface.item)
+            view.setdefault("type", "modal")
+            form = self.forms.get(str(view.get("id")))
+            view["state"] = {"values": form.state() if form else {}}
+            body = block_actions_body(
+                str(element.get("action_id")),
+                str(element.get("value", "")),
+                user.id,
+                None,
+                channel_id=None,
+                container={"type": "view", "view_id": view.get("id")},
+                view=view,
+                **common,
+            )
+        if element.get("url"):
+            self.note(f"(opens {element['url']})")
+        status, _ = self.slack.post(body, FORM)
+        if status != 200:
+            self.problem(f"The app did not answer the click (HTTP {status}).")
+
+    # -- forms -----------------------------------------------------------------------
+    def _form(self, view: dict[str, Any]) -> Form:
+        """The form on screen; what was typed survives an update with the same inputs."""
+        view_id = str(view.get("id"))
+        previous = self.forms.get(view_id)
+        form = Form.of(view, previous)
+        if previous is not None:
+            form.errors = previous.errors
+        self.forms[view_id] = form
+        return form
+
+    def show_modal(self, view: dict[str, Any], numbering: Numbering | None = None) -> None:
+        form = self._form(view)
+        numbering = numbering or Numbering()
+        numbering.surface = Surface("view", view)
+        directory = self.directory()
+
+        def show_input(block: dict[str, Any]) -> list[str]:
+            fld = form.field_for(str(block.get("block_id")))
+            return self.prompts.input_lines(fld, form, directory) if fld else []
+
+        footer = []
+        if view.get("submit"):
+            footer.append(f"submit: {plain(view['submit'])}")
+        footer.append(f"cancel: {plain(view.get('close')) or 'Close'}")
+        self.say(
+            *render_view(
+                view,
+                style=self.style,
+                names=self.names,
+                numbering=numbering,
+                show_input=show_input,
+                footer=" · ".join(footer),
+            )
+        )
+        stray = {k: v for k, v in form.errors.items() if form.field_for(k) is None}
+        for message in stray.values():
+            self.say(self.style.red(f"  ! {message}"))
+        self._remember(numbering)
+
+    def fill(self, view: dict[str, Any], fields: list[Field]) -> None:
+        """Ask for each field in turn, as the person tabs through the form."""
+        if self.prompts.fill(self._form(view), fields, self.directory()):
+            what = "submit" if view.get("submit") else "close"
+            self.note(f"Type `{what}` to send the form, `cancel` to close it, `fill` to change it.")
+
+    def submit(self, view: dict[str, Any]) -> None:
+        form = self._form(view)
+        if not view.get("submit"):
+            self.fake.close_view(self.user.id, str(view.get("id")))
+            self.show_changes()
+            return
+        missing = form.check()
+        if missing:
+            form.errors = missing
+            self.show_modal(view)
+            self.fill(view, [f for f in form.fields if f.block_id in missing])
+            return
+        form.errors = {}
+        body = view_submission_body(
+            view, self.user.id, form.state(), trigger_id=self.fake.new_trigger(self.user.id)
+        )
+        status, answer = self.slack.post(body, FORM)
+        if status != 200:
+            self.problem(f"The app did not take the form (HTTP {status}); it stays open.")
+            return
+        errors = self.fake.apply_view_response(self.user.id, str(view.get("id")), _json(answer))
+        if errors is not None:
+            form.errors = {str(k): str(v) for k, v in errors.items()}
+            self.show_modal(view)
+            self.fill(view, [f for f in form.fields if f.block_id in form.errors])
+            return
+        self.show_changes()
+
+    # -- what changed on screen -----------------------------------------------------------
+    def _remember(self, numbering: Numbering) -> None:
+        if numbering.clickables:
+            self.numberings[self.user.id] = numbering
+
+    def _visible(self, change: Change, everywhere: bool) -> bool:
+        item = change.item
+        if item.get("user") is not None:
+            # An ephemeral message names the one person who sees it.
+            return item["user"] == self.user.id
+        channel = item.get("channel")
+        if channel in {dm_channel_for(self.user.id), self.channel.id}:
+            return True
+        return everywhere and channel in self.workspace.channels
+
+    def _message(self, message: dict[str, Any], numbering: Numbering, note: str = "") -> list[str]:
+        ephemeral = any(m is message for m in self.workspace.ephemerals)
+        author = self._user_name(str(message.get("user"))) if not ephemeral else None
+        return render_message(
+            message,
+            where=self.where(message.get("channel")),
+            ephemeral=ephemeral,
+            style=self.style,
+            names=self.names,
+            numbering=numbering,
+            author=author or "undersigned",
+            note=note,
+        )
+
+    def show_changes(self, show_home: bool = False, everywhere: bool = False) -> None:
+        """Show what changed for this person since the last command, as Slack would."""
+        changes = self.workspace.changes[self.cursor :]
+        self.cursor = len(self.workspace.changes)
+        numbering = Numbering()
+        order: dict[int, tuple[str, Change]] = {}
+        modal_moved = False
+        home: dict[str, Any] | None = None
+        for change in changes:
+            if change.kind in {"opened", "pushed", "updated_view", "closed"}:
+                modal_moved = modal_moved or change.user == self.user.id
+                continue
+            if change.kind == "home":
+                if change.user == self.user.id:
+                    home = change.item
+                continue
+            if not self._visible(change, everywhere):
+                continue
+            first = order.get(id(change.item), (change.kind, change))[0]
+            order[id(change.item)] = (first, change)
+        for first, change in order.values():
+            if change.kind == "deleted":
+                if first == "deleted":
+                    self.note(f"(the bot removed its message in {self.where(change.channel)})")
+                continue
+            numbering.surface = Surface(
+                "message",
+                change.item,
+                ephemeral=any(m is change.item for m in self.workspace.ephemerals),
+            )
+            updated = change.kind == "updated" and first == "updated"
+            self.say(*self._message(change.item, numbering, "(updated)" if updated else ""))
+        if home is not None and show_home:
+            numbering.surface = Surface("home", home)
+            self.say(*render_view(home, style=self.style, names=self.names, numbering=numbering))
+        elif home is not None:
+            self.note("(your Home tab was updated: type `home` to see it)")
+        self._remember(numbering)
+        if modal_moved:
+            modal = self.workspace.modal_of(self.user.id)
+            if modal is None:
+                self.note("(form closed)")
+                return
+            self.show_modal(modal)
+            form = self._form(modal)
+            if form.fields:
+                self.fill(modal, form.fields)
+
+
+# -- wiring --------------------------------------------------------------------------
+
+
+def _announcer(fake: FakeSlack, settings: Settings) -> Callable[[], str]:
+    """The scheduler's announcement job, run now against the fake workspace."""
+
+    def run() -> str:
+        report = announce_job(settings.database_url, fake.api_url, CONSOLE_TOKEN)
+        return "Announcement job: " + "; ".join(report.summary()) + "."
+
+    return run
+
+
+def run_console(settings: Settings, script: Path | None = None) -> int:
+    """Start the console on the configured database; 0 when left normally."""
+    settings, notices = prepare_settings(settings)
+    signing_secret = secrets.token_hex(16)  # a fresh one per run: nothing to leak
+    interactive = script is None and sys.stdin.isatty()
+    out = sys.stdout
+    style = Style(color=out.isatty(), width=_width(out))
+    db = Database.from_url(settings.database_url)
+    try:
+        upgrade(db.engine)
+        created = ensure_demo_campaign(db, settings)
+        with FakeSlack(demo_workspace()) as fake:
+            settings = replace(
+                settings,
+                slack_bot_token=CONSOLE_TOKEN,
+                slack_signing_secret=signing_secret,
+                slack_app_token=None,
+                slack_api_url=fake.api_url,
+            )
+            from bot.app import create_app
+
+            client = WebClient(base_url=fake.api_url, token=CONSOLE_TOKEN)
+            app = create_app(settings, db, client=client)
+            slack = LocalSlack(SlackWSGI(app, db, signing_secret), signing_secret)
+            if script is not None:
+                lines: LineSource = ScriptLines(_script_lines(script), out)
+            elif interactive:
+                lines = TerminalLines()
+            else:
+                lines = ScriptLines(sys.stdin, out)
+            console = Console(
+                fake,
+                slack,
+                lines,
+                out,
+                style,
+                announce=_announcer(fake, settings),
+                organizers=settings.organizers,
+            )
+            if created:
+                notices.append(f"Created a demo campaign, `{created}`, to play with.")
+            return console.run(notices)
+    finally:
+        db.dispose()
+
+
+def _script_lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def _width(out: TextIO) -> int:
+    if not out.isatty():
+        return 88
+    import shutil
+
+    return max(40, min(100, shutil.get_terminal_size().columns - 2))

@@ -1,0 +1,88 @@
+"""The console's two ends: lines typed (a terminal or a script) and Slack's side of
+the request path (signed bodies dispatched into the app's WSGI entry point)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+from bot.fakeslack import sign
+from bot.server import EVENTS_PATH, SlackWSGI
+
+# -- input ------------------------------------------------------------------------
+
+
+class LineSource:
+    """Where typed lines come from: the terminal, or a script echoed as if typed."""
+
+    interactive = False
+
+    def read(self, prompt: str) -> str | None:
+        raise NotImplementedError
+
+
+class TerminalLines(LineSource):
+    interactive = True
+
+    def __init__(self) -> None:
+        # Line editing and in-session history. Deliberately no history file: what
+        # people rehearse typing (names, campaign text) stays off disk.
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401
+
+    def read(self, prompt: str) -> str | None:
+        try:
+            return input(prompt)
+        except EOFError:
+            print()
+            return None
+
+
+class ScriptLines(LineSource):
+    def __init__(self, lines: Iterable[str], out: TextIO) -> None:
+        self._lines: Iterator[str] = iter(lines)
+        self._out = out
+
+    def read(self, prompt: str) -> str | None:
+        try:
+            line = next(self._lines).rstrip("\r\n")
+        except StopIteration:
+            return None
+        self._out.write(f"{prompt}{line}\n")
+        return line
+
+
+# -- Slack's side of the request path ----------------------------------------------
+
+
+class LocalSlack:
+    """Signs request bodies as Slack does and dispatches them into the app's WSGI
+    entry point in this process: no port, same verification, same dispatch."""
+
+    def __init__(self, wsgi: SlackWSGI, signing_secret: str) -> None:
+        self.wsgi = wsgi
+        self.secret = signing_secret
+
+    def post(self, body: bytes, content_type: str) -> tuple[int, str]:
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": EVENTS_PATH,
+            "QUERY_STRING": "",
+            "CONTENT_TYPE": content_type,
+            "CONTENT_LENGTH": str(len(body)),
+            "SERVER_NAME": "console",
+            "SERVER_PORT": "0",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+        }
+        for name, value in sign(self.secret, body).items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+        status: list[str] = []
+
+        def start_response(line: str, _headers: Any, _exc: Any = None) -> None:
+            status.append(line)
+
+        chunks = self.wsgi(environ, start_response)
+        return int(status[0].split()[0]), b"".join(chunks).decode("utf-8", "replace")
