@@ -28,6 +28,7 @@ from bot.console_render import (
     Style,
     mrkdwn,
     plain,
+    render_file,
     render_message,
     render_view,
     wrap,
@@ -285,11 +286,14 @@ class Console:
         channel = dm_channel_for(self.user.id)
         kept = self.workspace.messages_in(channel)
         self.say(self.style.bold("Your DM with the bot") + self.style.dim(" (what Slack keeps)"))
-        if not kept:
+        if not kept and not any(f.get("channel") == channel for f in self.workspace.files):
             self.note("  (nothing)")
         for message in kept:
             author = self._user_name(str(message.get("user"))) or "undersigned"
             self.say(f"  {self.style.bold(author)}: {mrkdwn(str(message.get('text') or ''))}")
+        for upload in self.workspace.files:
+            if upload.get("channel") == channel:
+                self.say(f"  {self.style.bold('undersigned')}: file {upload.get('filename')}")
         self.note(
             "The bot's answers here were visible only to you and are not kept as messages; "
             "what you typed stays in the DM."
@@ -564,6 +568,10 @@ class Console:
             if change.kind == "deleted":
                 if first == "deleted":
                     self.note(f"(the bot removed its message in {self.where(change.channel)})")
+                continue
+            if change.kind == "file":
+                where = self.where(change.channel)
+                self.say(*render_file(change.item, where=where, style=self.style))
                 continue
             numbering.surface = Surface(
                 "message",

@@ -322,3 +322,17 @@ def render_view(
     else:
         title = style.bold(plain(view.get("title")) or "Form") + style.dim(" · form")
     return frame(title, body, style, footer)
+
+
+FILE_PREVIEW_LINES = 40
+
+
+def render_file(upload: dict[str, Any], *, where: str, style: Style) -> list[str]:
+    """A file the bot shared (the letter): its name, then its text."""
+    title = str(upload.get("title") or upload.get("filename") or "a file")
+    body = [style.bold(f"File: {upload.get('filename', '')}") + style.dim(f" ({title})")]
+    lines = str(upload.get("content") or "").splitlines()
+    body.extend(lines[:FILE_PREVIEW_LINES])
+    if len(lines) > FILE_PREVIEW_LINES:
+        body.append(style.dim(f"… {len(lines) - FILE_PREVIEW_LINES} more lines"))
+    return frame(style.bold("undersigned") + style.dim(f" in {where}"), body, style)

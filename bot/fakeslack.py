@@ -114,8 +114,8 @@ class FakeChannel:
 class Change:
     """One thing a person could see change, in the order Slack would show it.
 
-    kind is message, ephemeral, updated, deleted (messages), opened, pushed,
-    updated_view, closed (modals) or home.
+    kind is message, ephemeral, updated, deleted (messages), file (an upload
+    shared in a channel), opened, pushed, updated_view, closed (modals) or home.
     """
 
     kind: str
@@ -596,6 +596,7 @@ class FakeSlack:
                     return {"ok": False, "error": "file_not_found"}
                 upload.update(channel=params.get("channel_id"), title=entry.get("title"))
                 self.workspace.files.append(upload)
+                self.workspace.changes.append(Change("file", upload, channel=upload["channel"]))
                 done.append({"id": upload["id"], "title": upload["title"]})
         return _ok(files=done)
 

@@ -109,6 +109,9 @@ class Campaign(Base):
     forgotten_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Forget automatically this many days after the campaign closed; None: never.
     forget_after_days: Mapped[int | None] = mapped_column(Integer)
+    # Recorded by organizers, shown in /demands and sent as updates.
+    delivered_on: Mapped[dt.date | None] = mapped_column(Date)
+    employer_answer: Mapped[str | None] = mapped_column(Text)
 
     demands: Mapped[list[Demand]] = relationship(
         back_populates="campaign",
@@ -170,6 +173,11 @@ class Signature(Base):
     name: Mapped[str | None] = mapped_column(String(NAME_MAX))
     # A day, not a second: a timestamp could be matched against who opened a DM.
     signed_on: Mapped[dt.date] = mapped_column(Date)
+    # "Name me once N colleagues have added theirs": N, and the name sealed under a
+    # key derived from SIGNER_KEY (bot/sealing.py), so that until the rule names
+    # them the database alone does not say who they are. `name` stays NULL.
+    name_threshold: Mapped[int | None] = mapped_column(Integer)
+    sealed_name: Mapped[str | None] = mapped_column(Text)
 
 
 class CampaignOrganizer(Base):
@@ -272,3 +280,73 @@ class JobRun(Base):
 
     job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_run_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Subscriber(Base):
+    """A signer who asked for news about a campaign.
+
+    The bot must be able to DM them, so their Slack workspace and user ids are
+    kept, sealed under a key derived from SIGNER_KEY: never in clear. The row is
+    keyed like the signature, and goes when the signature goes.
+    """
+
+    __tablename__ = "subscribers"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    signer_hash: Mapped[str] = mapped_column(String(SIGNER_HASH_LENGTH), primary_key=True)
+    sealed_address: Mapped[str] = mapped_column(Text)
+
+
+class UpdateKind(enum.StrEnum):
+    NEWS = "news"
+    DELIVERED = "delivered"
+    ANSWER = "answer"
+
+
+class Update(Base):
+    """News an organizer sends to the campaign's subscribers."""
+
+    __tablename__ = "updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    kind: Mapped[UpdateKind] = mapped_column(_enum(UpdateKind))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(32))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # the person can no longer be reached (left, deactivated)
+
+
+class UpdateDelivery(Base):
+    """One update to one subscriber; claimed before sending so nobody gets it twice.
+
+    The rows of an update are deleted once it has gone out to everyone, leaving
+    only the counts on the update.
+    """
+
+    __tablename__ = "update_deliveries"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    update_id: Mapped[int] = mapped_column(
+        ForeignKey("updates.id", ondelete="CASCADE"), primary_key=True
+    )
+    signer_hash: Mapped[str] = mapped_column(String(SIGNER_HASH_LENGTH), primary_key=True)
+    state: Mapped[DeliveryState] = mapped_column(
+        _enum(DeliveryState), default=DeliveryState.PENDING
+    )
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # An attempt may have reached Slack without being recorded: look before resending.
+    in_doubt_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -120,6 +120,9 @@ def test_a_scripted_rehearsal_of_the_whole_campaign(console):
         # The announcement job posts the milestone in #announcements.
         "announce",
         "#announcements",
+        # The letter for delivery arrives in the organizer's DM.
+        "5",  # Letter (Markdown), on the first campaign's row
+        "dm",
         # Workers now choose between two campaigns.
         "as alice",
         "#general",
@@ -159,9 +162,14 @@ def test_a_scripted_rehearsal_of_the_whole_campaign(console):
     assert "undersigned in #announcements" in announced
     assert "*Fair schedules now* has passed *5* signatures." in announced
     assert "posted: demo 5" in announced
-    channel = announced[: announced.index("as alice")]
+    channel = announced[: announced.index("File: demo-letter.md")]
     for person in ("alice", "Alice", "Bob", "Okafor", "carol", "erin"):
         assert person not in channel
+    letter = announced[announced.index("File: demo-letter.md") : announced.index("as alice")]
+    assert "5 people have signed this letter" in letter
+    assert "Bob O." in letter
+    assert "Alice" not in letter
+    assert "undersigned: file demo-letter.md" in announced
     assert "alice in #general> /demands" in announced
     assert "Campaigns you can read" in announced
     assert "gus    Gus Brandt      guest" in out
