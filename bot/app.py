@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 import handlers
 from bot.ratelimit import RateLimiter
+from bot.sealing import Sealer
 from bot.settings import Settings
 from storage.db import Database
 
@@ -41,10 +42,13 @@ def create_app(settings: Settings, db: Database, client: WebClient | None = None
         logger=logging.getLogger("slack_bolt"),
     )
 
+    sealer = Sealer(settings.signer_key) if settings.signer_key else None
+
     def provide(context: BoltContext, next: Callable[[], None]) -> None:
-        # Handlers declare `db` and `settings` and Bolt injects them from context.
+        # Handlers declare `db`, `settings` and `sealer`; Bolt injects them from context.
         context["db"] = db
         context["settings"] = settings
+        context["sealer"] = sealer
         next()
 
     app.use(provide)

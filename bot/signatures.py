@@ -13,13 +13,15 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from bot.campaigns import CampaignView, campaign_view, is_open
 from bot.errors import CampaignNotFound, DomainError
-from storage.models import NAME_MAX, Campaign, CampaignStatus, Signature
+from bot.naming import is_named, naming_cutoff
+from bot.sealing import Sealer
+from storage.models import NAME_MAX, Campaign, CampaignStatus, Signature, Subscriber
 
 
 class SignOutcome(StrEnum):
@@ -36,6 +38,41 @@ class CampaignClosed(DomainError):
 class SignerStatus:
     signed: bool
     named: bool
+    # For a conditional signer: their N, and whether the rule names them today.
+    threshold: int | None = None
+    named_today: bool = False
+    subscribed: bool = False
+
+
+@dataclass(frozen=True)
+class Choice:
+    """How a person signs: anonymously (no name), with a name, or with a name once
+    `threshold` colleagues have added theirs."""
+
+    name: str | None = None
+    threshold: int | None = None
+
+    @property
+    def conditional(self) -> bool:
+        return self.threshold is not None
+
+
+MIN_THRESHOLD = 1
+MAX_THRESHOLD = 100_000
+NAME_CONTEXT = "conditional-name:{campaign_id}"
+
+
+def _row_values(campaign_id: int, choice: Choice, sealer: Sealer | None) -> dict[str, object]:
+    if choice.conditional:
+        if sealer is None or choice.name is None:
+            raise DomainError("a conditional signature needs a name and the sealing key")
+        if not MIN_THRESHOLD <= (choice.threshold or 0) <= MAX_THRESHOLD:
+            raise InvalidName(f"Choose a number from {MIN_THRESHOLD} to {MAX_THRESHOLD:,}.")
+        # The name is sealed: until the rule names this signer, the database alone
+        # must not say who they are.
+        sealed = sealer.seal(choice.name, NAME_CONTEXT.format(campaign_id=campaign_id))
+        return {"name": None, "name_threshold": choice.threshold, "sealed_name": sealed}
+    return {"name": choice.name, "name_threshold": None, "sealed_name": None}
 
 
 def signer_hash(key: bytes, team_id: str, user_id: str) -> str:
@@ -60,8 +97,12 @@ def add_signature(
     name: str | None = None,
     today: dt.date | None = None,
     now: dt.datetime | None = None,
+    *,
+    choice: Choice | None = None,
+    sealer: Sealer | None = None,
 ) -> SignOutcome:
     """Record a signature once. A second call for the same signer changes nothing."""
+    choice = choice or Choice(name=name)
     campaign = _campaign(session, slug)
     if not is_open(campaign, now):
         raise CampaignClosed()
@@ -78,8 +119,8 @@ def add_signature(
                 insert(Signature).values(
                     campaign_id=campaign.id,
                     signer_hash=signer,
-                    name=name,
                     signed_on=today or dt.date.today(),
+                    **_row_values(campaign.id, choice, sealer),
                 )
             )
     except IntegrityError:
@@ -107,19 +148,71 @@ def remove_signature(session: Session, slug: str, signer: str) -> bool:
             .where(Campaign.id == campaign.id)
             .values(signature_count=Campaign.signature_count - deleted)
         )
+        # Nothing may remain to say they signed: their news subscription goes too.
+        session.execute(
+            delete(Subscriber).where(
+                Subscriber.campaign_id == campaign.id, Subscriber.signer_hash == signer
+            )
+        )
     return bool(deleted)
+
+
+def change_choice(
+    session: Session, slug: str, signer: str, choice: Choice, sealer: Sealer | None
+) -> bool:
+    """Change how an existing signature is signed; False if there is none."""
+    campaign = _campaign(session, slug)
+    changed = session.execute(
+        update(Signature)
+        .where(Signature.campaign_id == campaign.id, Signature.signer_hash == signer)
+        .values(**_row_values(campaign.id, choice, sealer))
+    ).rowcount
+    return bool(changed)
+
+
+def naming_state(session: Session, campaign_id: int) -> tuple[int, int | None]:
+    """(unconditionally named signers, today's cutoff of the conditional rule)."""
+    named = session.scalar(
+        select(func.count())
+        .select_from(Signature)
+        .where(Signature.campaign_id == campaign_id, Signature.name.is_not(None))
+    )
+    thresholds = session.scalars(
+        select(Signature.name_threshold).where(
+            Signature.campaign_id == campaign_id, Signature.name_threshold.is_not(None)
+        )
+    ).all()
+    return named or 0, naming_cutoff(named or 0, [t for t in thresholds if t is not None])
 
 
 def signer_status(session: Session, slug: str, signer: str) -> SignerStatus:
     campaign = _campaign(session, slug)
+    return _status(session, campaign.id, signer)
+
+
+def _status(session: Session, campaign_id: int, signer: str) -> SignerStatus:
     row = session.execute(
-        select(Signature.name).where(
-            Signature.campaign_id == campaign.id, Signature.signer_hash == signer
+        select(Signature.name, Signature.name_threshold).where(
+            Signature.campaign_id == campaign_id, Signature.signer_hash == signer
         )
     ).one_or_none()
     if row is None:
         return SignerStatus(signed=False, named=False)
-    return SignerStatus(signed=True, named=row.name is not None)
+    subscribed = session.scalar(
+        select(Subscriber.signer_hash).where(
+            Subscriber.campaign_id == campaign_id, Subscriber.signer_hash == signer
+        )
+    )
+    named_today = False
+    if row.name_threshold is not None:
+        named_today = is_named(row.name_threshold, naming_state(session, campaign_id)[1])
+    return SignerStatus(
+        signed=True,
+        named=row.name is not None,
+        threshold=row.name_threshold,
+        named_today=named_today,
+        subscribed=subscribed is not None,
+    )
 
 
 class InvalidName(DomainError):
@@ -146,12 +239,9 @@ def signer_overview(
 ) -> list[tuple[CampaignView, SignerStatus]]:
     """Every open campaign, and every other one this signer is still on."""
     now = now or dt.datetime.now(dt.UTC)
-    names = dict(
-        session.execute(
-            select(Signature.campaign_id, Signature.name).where(Signature.signer_hash == signer)
-        ).all()
+    signed_ids = set(
+        session.scalars(select(Signature.campaign_id).where(Signature.signer_hash == signer))
     )
-    signed_ids = set(names)
     rows = []
     for campaign in session.scalars(
         select(Campaign)
@@ -162,6 +252,6 @@ def signer_overview(
         signed = campaign.id in signed_ids
         if not (is_open(campaign, now) or signed):
             continue
-        status = SignerStatus(signed=signed, named=signed and names[campaign.id] is not None)
+        status = _status(session, campaign.id, signer) if signed else SignerStatus(False, False)
         rows.append((campaign_view(campaign, now), status))
     return rows

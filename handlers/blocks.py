@@ -212,16 +212,56 @@ def _demand_lines(view: CampaignView) -> str:
     )
 
 
-def sign_modal(view: CampaignView, metadata: str, suggested_name: str | None) -> dict[str, Any]:
+CONDITIONAL = "conditional"
+THRESHOLD_BLOCK = "threshold"
+THRESHOLD_OTHER_BLOCK = "threshold_other"
+UPDATES_BLOCK = "updates"
+UPDATES_VALUE = "news"
+THRESHOLD_CHOICES = (10, 25, 50, 100)
+NEWS_TRADE_OFF = (
+    "News arrives as a direct message from the bot. Slack keeps DMs, and workspace "
+    "owners can export them on some plans: news in your DM can show that you follow "
+    "this campaign. Your Slack ID is kept encrypted so that the bot can reach you, and "
+    "deleted when you withdraw, send `stop updates`, or the campaign is forgotten."
+)
+
+
+@dataclass(frozen=True)
+class SignFormState:
+    """What the form shows selected: the defaults, or the signer's current choice."""
+
+    how: str = ANONYMOUS
+    threshold: int | None = None
+    news: bool = False
+
+
+def _option(text: str, value: str, description: str | None = None) -> dict[str, Any]:
+    option: dict[str, Any] = {"text": _mrkdwn(text), "value": value}
+    if description:
+        option["description"] = _mrkdwn(description)
+    return option
+
+
+def sign_modal(
+    view: CampaignView,
+    metadata: str,
+    suggested_name: str | None,
+    state: SignFormState | None = None,
+    changing: bool = False,
+) -> dict[str, Any]:
     """The signing form. Nothing is recorded until it is submitted."""
-    anonymous = {
-        "text": _mrkdwn("*Anonymously*: counted, never named"),
-        "value": ANONYMOUS,
-    }
-    named = {
-        "text": _mrkdwn("*With my name*: it will appear on the letter delivered to the employer"),
-        "value": NAMED,
-    }
+    state = state or SignFormState()
+    ways = [
+        _option("*Anonymously*: counted, never named", ANONYMOUS),
+        _option("*With my name*: it will appear on the letter delivered to the employer", NAMED),
+        _option(
+            "*With my name once enough colleagues add theirs*",
+            CONDITIONAL,
+            "Anonymous until at least the number below of other signers are named; "
+            "then your name joins theirs on the letter.",
+        ),
+    ]
+    initial = next(o for o in ways if o["value"] == state.how)
     name_element: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": NAME_ACTION,
@@ -230,6 +270,38 @@ def sign_modal(view: CampaignView, metadata: str, suggested_name: str | None) ->
     }
     if suggested_name:
         name_element["initial_value"] = clip(suggested_name, NAME_MAX)
+    threshold_options = [
+        {"text": _plain(f"{n} colleagues", 75), "value": str(n)} for n in THRESHOLD_CHOICES
+    ]
+    threshold_select: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": THRESHOLD_BLOCK,
+        "options": threshold_options,
+        "placeholder": _plain("Choose", 75),
+    }
+    if state.threshold in THRESHOLD_CHOICES:
+        threshold_select["initial_option"] = threshold_options[
+            THRESHOLD_CHOICES.index(state.threshold)
+        ]
+    other: dict[str, Any] = {
+        "type": "number_input",
+        "action_id": THRESHOLD_OTHER_BLOCK,
+        "is_decimal_allowed": False,
+        "min_value": "1",
+        "max_value": "100000",
+    }
+    if state.threshold and state.threshold not in THRESHOLD_CHOICES:
+        other["initial_value"] = str(state.threshold)
+    news_option = _option(
+        "Send me news about this campaign", UPDATES_VALUE, clip(NEWS_TRADE_OFF, 150)
+    )
+    news: dict[str, Any] = {
+        "type": "checkboxes",
+        "action_id": UPDATES_BLOCK,
+        "options": [news_option],
+    }
+    if state.news:
+        news["initial_options"] = [news_option]
     content: list[Block] = [
         _section(f"*{escape(view.title)}*\n{escape(clip(view.statement, 1500))}"),
         _section(clip(_demand_lines(view), TEXT_LIMIT)),
@@ -241,44 +313,92 @@ def sign_modal(view: CampaignView, metadata: str, suggested_name: str | None) ->
             "element": {
                 "type": "radio_buttons",
                 "action_id": HOW_ACTION,
-                "options": [anonymous, named],
-                "initial_option": anonymous,
+                "options": ways,
+                "initial_option": initial,
             },
         },
         {
             "type": "input",
             "block_id": NAME_BLOCK,
             "optional": True,
-            "label": _plain("Name (only if you sign with your name)"),
+            "label": _plain("Name (only if your name may appear)"),
             "element": name_element,
             "hint": _plain("Ignored when you sign anonymously; it is then not stored.", 150),
         },
+        {
+            "type": "input",
+            "block_id": THRESHOLD_BLOCK,
+            "optional": True,
+            "label": _plain("Name me once this many colleagues have added theirs"),
+            "element": threshold_select,
+        },
+        {
+            "type": "input",
+            "block_id": THRESHOLD_OTHER_BLOCK,
+            "optional": True,
+            "label": _plain("…or type another number"),
+            "element": other,
+        },
+        {
+            "type": "input",
+            "block_id": UPDATES_BLOCK,
+            "optional": True,
+            "label": _plain("News"),
+            "element": news,
+        },
+        _context(NEWS_TRADE_OFF),
         _context(PRIVACY_NOTES),
     ]
     return _view(
-        "Sign privately",
+        "Change how you sign" if changing else "Sign privately",
         content,
         callback_id=SIGN_VIEW,
         private_metadata=metadata,
-        submit=_plain("Sign", 24),
+        submit=_plain("Save" if changing else "Sign", 24),
         close=_plain("Cancel", 24),
     )
 
 
-def signed_modal(title: str, named: bool, already: bool) -> dict[str, Any]:
+def _conditional_words(threshold: int, named_today: bool) -> str:
+    today = "would appear" if named_today else "would not appear yet"
+    return (
+        f"with your name once {threshold:,} colleagues have added theirs "
+        f"(if the letter went out today, your name {today})"
+    )
+
+
+def signed_modal(
+    title: str,
+    named: bool,
+    already: bool,
+    *,
+    threshold: int | None = None,
+    named_today: bool = False,
+    news: bool = False,
+    changed: bool = False,
+) -> dict[str, Any]:
     if already:
         headline = f"You had already signed *{escape(title)}*. Nothing was changed."
+    elif threshold is not None:
+        headline = (
+            f"You {'now sign' if changed else 'signed'} *{escape(title)}* "
+            f"{_conditional_words(threshold, named_today)}. Until then you count anonymously."
+        )
     elif named:
-        headline = f"You signed *{escape(title)}* with your name. Thank you."
+        headline = f"You {'now sign' if changed else 'signed'} *{escape(title)}* with your name."
     else:
-        headline = f"You signed *{escape(title)}* anonymously. Thank you."
+        headline = f"You {'now sign' if changed else 'signed'} *{escape(title)}* anonymously."
+    if not already and not changed:
+        headline += " Thank you."
     body = (
         "Nobody in any channel can see that you signed. Send `status` to the bot in a direct "
-        "message, or open its Home tab, to check; `withdraw` takes your signature back."
+        "message, or open its Home tab, to check or change how you sign; `withdraw` takes "
+        "your signature back."
     )
-    return _view(
-        "Signed" if not already else "Already signed", [_section(headline), _section(body)]
-    )
+    if news and not already:
+        body += " You will get news about this campaign; `stop updates` ends that."
+    title_text = "Already signed" if already else ("Saved" if changed else "Signed")
+    return _view(title_text, [_section(headline), _section(body)])
 
 
 def notice_modal(title: str, text: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -17,16 +18,22 @@ from slack_sdk import WebClient
 from bot import campaigns, eligibility
 from bot.campaigns import CampaignView
 from bot.errors import CampaignNotFound
+from bot.sealing import Sealer
 from bot.settings import Settings
 from bot.signatures import (
+    MAX_THRESHOLD,
+    MIN_THRESHOLD,
     CampaignClosed,
+    Choice,
     InvalidName,
     SignOutcome,
     add_signature,
+    change_choice,
     clean_name,
     remove_signature,
     signer_status,
 )
+from bot.subscriptions import Address, NotSigned, subscribe, unsubscribe
 from handlers import blocks
 from handlers.home import publish_home
 from handlers.identity import signer_of
@@ -36,20 +43,23 @@ from storage.db import Database
 logger = logging.getLogger(__name__)
 
 
-def _metadata(slug: str, origin: str) -> str:
-    # Campaign and where the form was opened from; nothing about the person.
-    return json.dumps({"slug": slug, "from": origin})
+def _metadata(slug: str, origin: str, mode: str = "sign") -> str:
+    # Campaign, where the form was opened from, and whether it signs or changes a
+    # signature; nothing about the person.
+    return json.dumps({"slug": slug, "from": origin, "mode": mode})
 
 
-def _read_metadata(view: dict[str, Any]) -> tuple[str, str]:
+def _read_metadata(view: dict[str, Any]) -> tuple[str, str, str]:
+    """(campaign slug, where the form was opened, "sign" or "change")."""
     try:
         data = json.loads(view.get("private_metadata") or "{}")
     except ValueError:
         data = {}
     if not isinstance(data, dict):
         data = {}
-    slug, origin = data.get("slug"), data.get("from")
-    return (slug if isinstance(slug, str) else ""), (origin if isinstance(origin, str) else "")
+    values = [data.get(key) for key in ("slug", "from", "mode")]
+    slug, origin, mode = (v if isinstance(v, str) else "" for v in values)
+    return slug, origin, mode
 
 
 def _origin(body: dict[str, Any]) -> str:
@@ -153,12 +163,67 @@ def _sign_start(
     _show(client, trigger_id, blocks.sign_modal(found, metadata, eligibility.suggested_name(user)))
 
 
-def _choice(view: dict[str, Any]) -> tuple[str | None, str | None]:
+@dataclass(frozen=True)
+class SignForm:
+    how: str | None
+    name: str | None
+    threshold: str | None
+    news: bool
+
+
+def _value(values: dict[str, Any], block: str, action: str) -> dict[str, Any]:
+    element = (values.get(block) or {}).get(action)
+    return element if isinstance(element, dict) else {}
+
+
+def _read_form(view: dict[str, Any]) -> SignForm:
     values = (view.get("state") or {}).get("values") or {}
-    how = ((values.get(blocks.HOW_BLOCK) or {}).get(blocks.HOW_ACTION) or {}).get("selected_option")
-    choice = how.get("value") if isinstance(how, dict) else None
-    name = ((values.get(blocks.NAME_BLOCK) or {}).get(blocks.NAME_ACTION) or {}).get("value")
-    return (choice if isinstance(choice, str) else None), (name if isinstance(name, str) else None)
+    if not isinstance(values, dict):
+        values = {}
+    how = _value(values, blocks.HOW_BLOCK, blocks.HOW_ACTION).get("selected_option")
+    name = _value(values, blocks.NAME_BLOCK, blocks.NAME_ACTION).get("value")
+    picked = _value(values, blocks.THRESHOLD_BLOCK, blocks.THRESHOLD_BLOCK).get("selected_option")
+    typed = _value(values, blocks.THRESHOLD_OTHER_BLOCK, blocks.THRESHOLD_OTHER_BLOCK).get("value")
+    news = _value(values, blocks.UPDATES_BLOCK, blocks.UPDATES_BLOCK).get("selected_options")
+    threshold = typed if isinstance(typed, str) and typed.strip() else None
+    if threshold is None and isinstance(picked, dict) and isinstance(picked.get("value"), str):
+        threshold = picked["value"]
+    return SignForm(
+        how=how.get("value")
+        if isinstance(how, dict) and isinstance(how.get("value"), str)
+        else None,
+        name=name if isinstance(name, str) else None,
+        threshold=threshold,
+        news=isinstance(news, list)
+        and any(isinstance(o, dict) and o.get("value") == blocks.UPDATES_VALUE for o in news),
+    )
+
+
+class FormProblem(Exception):
+    def __init__(self, block: str, message: str) -> None:
+        self.block = block
+        super().__init__(message)
+
+
+def _choice_from(form: SignForm) -> Choice:
+    if form.how not in {blocks.ANONYMOUS, blocks.NAMED, blocks.CONDITIONAL}:
+        raise FormProblem(blocks.HOW_BLOCK, "Choose how you want to sign.")
+    if form.how == blocks.ANONYMOUS:
+        return Choice()
+    try:
+        name = clean_name(form.name)
+    except InvalidName as problem:
+        raise FormProblem(blocks.NAME_BLOCK, str(problem)) from None
+    if form.how == blocks.NAMED:
+        return Choice(name=name)
+    raw = (form.threshold or "").strip()
+    if not raw.isdigit() or not MIN_THRESHOLD <= int(raw) <= MAX_THRESHOLD:
+        raise FormProblem(
+            blocks.THRESHOLD_BLOCK,
+            f"Choose how many colleagues must be named first ({MIN_THRESHOLD} to "
+            f"{MAX_THRESHOLD:,}).",
+        )
+    return Choice(name=name, threshold=int(raw))
 
 
 def handle_sign_submit(
@@ -169,19 +234,15 @@ def handle_sign_submit(
     context: BoltContext,
     db: Database,
     settings: Settings,
+    sealer: Sealer,
 ) -> None:
-    slug, origin = _read_metadata(view)
-    choice, raw_name = _choice(view)
-    if choice not in {blocks.ANONYMOUS, blocks.NAMED}:
-        ack(response_action="errors", errors={blocks.HOW_BLOCK: "Choose how you want to sign."})
+    slug, origin, mode = _read_metadata(view)
+    form = _read_form(view)
+    try:
+        choice = _choice_from(form)
+    except FormProblem as problem:
+        ack(response_action="errors", errors={problem.block: str(problem)})
         return
-    name = None
-    if choice == blocks.NAMED:
-        try:
-            name = clean_name(raw_name)
-        except InvalidName as problem:
-            ack(response_action="errors", errors={blocks.NAME_BLOCK: str(problem)})
-            return
     try:
         user = fetch_user(client, context.user_id or "")
     except SlackUnavailable as busy:
@@ -196,9 +257,24 @@ def handle_sign_submit(
         ack(response_action="update", view=blocks.notice_modal("Cannot sign", refusal))
         return
     signer = signer_of(context, settings)
+    address = Address(
+        team_id=context.team_id or context.enterprise_id or "", user_id=context.user_id or ""
+    )
+    changing = mode == "change"
     try:
         with db.write() as session:
-            outcome = add_signature(session, slug, signer, name)
+            if changing:
+                if not change_choice(session, slug, signer, choice, sealer):
+                    raise NotSigned()
+                outcome = SignOutcome.SIGNED
+            else:
+                outcome = add_signature(session, slug, signer, choice=choice, sealer=sealer)
+            if outcome is SignOutcome.SIGNED:
+                if form.news:
+                    subscribe(session, slug, signer, sealer, address)
+                elif changing:
+                    unsubscribe(session, signer, slug)
+            status = signer_status(session, slug, signer)
             title = campaigns.find_public_campaign(session, slug).title
     except CampaignNotFound:
         logger.info("a signing form named an unknown campaign")
@@ -206,6 +282,14 @@ def handle_sign_submit(
             response_action="update",
             view=blocks.notice_modal(
                 "Not found", "This campaign no longer exists. Nothing was recorded."
+            ),
+        )
+        return
+    except NotSigned:
+        ack(
+            response_action="update",
+            view=blocks.notice_modal(
+                "Not signed", "You have not signed this campaign, so there is nothing to change."
             ),
         )
         return
@@ -225,7 +309,15 @@ def handle_sign_submit(
     already = outcome is SignOutcome.ALREADY_SIGNED
     ack(
         response_action="update",
-        view=blocks.signed_modal(title, named=name is not None, already=already),
+        view=blocks.signed_modal(
+            title,
+            named=choice.name is not None and not choice.conditional,
+            already=already,
+            threshold=choice.threshold,
+            named_today=status.named_today,
+            news=status.subscribed,
+            changed=changing,
+        ),
     )
     if origin == "home":
         publish_home(client, db, settings, context)
@@ -277,7 +369,7 @@ def handle_withdraw_submit(
     db: Database,
     settings: Settings,
 ) -> None:
-    slug, origin = _read_metadata(view)
+    slug, origin, _ = _read_metadata(view)
     signer = signer_of(context, settings)
     try:
         with db.write() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -25,12 +26,10 @@ def request(
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        try:
+        # The server may answer (413) and close before a huge body is sent; its
+        # answer is still there to read.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             conn.request(method, path, body=body, headers=headers or {})
-        except (BrokenPipeError, ConnectionResetError):
-            # The server may answer (413) and close before a huge body is sent;
-            # its answer is still there to read.
-            pass
         response = conn.getresponse()
         data = response.read().decode("utf-8", errors="replace")
         return HttpResult(response.status, data, {k.lower(): v for k, v in response.getheaders()})
