@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import secrets
 import threading
 import time
@@ -26,6 +27,7 @@ TEAM_DOMAIN = "undersigned-demo"
 BOT_USER_ID = "U0BOTUSER"
 BOT_ID = "B0BOTBOT1"
 APP_ID = "A0UNDRSGN"
+_MEMBER_ID = re.compile(r"^U[A-Z0-9]{2,}$")
 
 
 @dataclass
@@ -143,6 +145,9 @@ class Workspace:
     changes: list[Change] = field(default_factory=list)
     # Which person each trigger_id was handed to, so views.open knows whose screen.
     triggers: dict[str, str] = field(default_factory=dict)
+    # For load tests: users.info answers any unknown U-id as a full member of this
+    # workspace instead of user_not_found, so thousands of signers need no setup.
+    anyone_is_member: bool = False
 
     def add_user(self, user: FakeUser) -> FakeUser:
         self.users[user.id] = user
@@ -434,7 +439,10 @@ class FakeSlack:
         )
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        user = self.workspace.users.get(str(params.get("user")))
+        user_id = str(params.get("user"))
+        user = self.workspace.users.get(user_id)
+        if user is None and self.workspace.anyone_is_member and _MEMBER_ID.match(user_id):
+            user = FakeUser(id=user_id, name=user_id.lower(), real_name=f"Member {user_id}")
         if user is None:
             return {"ok": False, "error": "user_not_found"}
         return _ok(user=user.as_api())

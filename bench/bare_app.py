@@ -1,0 +1,50 @@
+"""The baseline: a bare slack_bolt App whose listeners only acknowledge.
+
+Served by the same WSGI wrapper (bot.server.SlackWSGI: signature check, body
+limits) on the same waitress server and thread count as `python -m bot serve`,
+so that project/bare measures what our handlers, middleware and storage cost on
+top of Bolt and the HTTP stack. Run by bench/run.py, not by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.server import SlackWSGI, serve
+from storage.db import Database
+
+
+def acknowledge(ack: Ack) -> None:
+    ack()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--database-url", required=True, help="only for GET /healthz")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    secret = os.environ["SLACK_SIGNING_SECRET"]
+    client = WebClient(
+        token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"], timeout=5
+    )
+    # Configured like bot.app.create_app: the same client, auth.test at start-up
+    # and listeners that finish before the answer goes back.
+    app = App(client=client, signing_secret=secret, process_before_response=True)
+    app.command("/demands")(acknowledge)
+    app.view("sign_submit")(acknowledge)
+    app.event("message")(acknowledge)
+    db = Database.from_url(args.database_url)
+    serve(SlackWSGI(app, db, secret), "127.0.0.1", args.port, args.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
