@@ -20,6 +20,7 @@ from bot.errors import CampaignNotFound, DomainError, InvalidCampaign
 from bot.letter import FORMATS, build_letter, render
 from bot.logs import configure_logging
 from bot.organizing import StatusChange
+from bot.sealing import Sealer
 from bot.settings import Settings, SettingsError, load_settings
 from storage.db import Database
 from storage.migrate import upgrade
@@ -122,7 +123,12 @@ def cmd_campaign_letter(settings: Settings, slug: str, fmt: str, output: Path | 
         with db.write() as session:
             text = render(
                 build_letter(
-                    session, _operator(settings), organizing.CLI_ACTOR, slug, _today(settings)
+                    session,
+                    _operator(settings),
+                    organizing.CLI_ACTOR,
+                    slug,
+                    _today(settings),
+                    _sealer(settings),
                 ),
                 fmt,
             )
@@ -157,7 +163,7 @@ def cmd_campaign_forget(settings: Settings, slug: str, yes: bool) -> int:
     try:
         with db.write() as session:
             unlinked = organizing.forget_signers(
-                session, _operator(settings), organizing.CLI_ACTOR, slug
+                session, _operator(settings), organizing.CLI_ACTOR, slug, sealer=_sealer(settings)
             )
         db.compact()
     finally:
@@ -178,6 +184,10 @@ def cmd_campaign_status(settings: Settings, slug: str, change: StatusChange) -> 
         db.dispose()
     print(f"{slug}: {status}")
     return 0
+
+
+def _sealer(settings: Settings) -> Sealer | None:
+    return Sealer(settings.signer_key) if settings.signer_key else None
 
 
 def _today(settings: Settings) -> dt.date:

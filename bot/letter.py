@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.errors import DomainError
 from bot.organizing import Organizers, managed_campaign, record
+from bot.sealing import Sealer
+from bot.signatures import NAME_CONTEXT, naming_state
 from storage.models import Signature
 
 FORMATS = ("md", "html")
@@ -44,17 +47,43 @@ def public_names(names: list[str]) -> tuple[str, ...]:
     return tuple(sorted(chosen, key=lambda n: (n.casefold(), n)))
 
 
-def build_letter(
-    session: Session, organizers: Organizers, actor: str, slug: str, today: dt.date
-) -> Letter:
-    campaign = managed_campaign(session, organizers, actor, slug)
+def named_today(session: Session, campaign_id: int, sealer: Sealer | None) -> list[str]:
+    """Everyone the letter names: public signers, and the conditional signers that
+    the rule names today (their sealed names opened with SIGNER_KEY)."""
     names = list(
         session.scalars(
             select(Signature.name).where(
-                Signature.campaign_id == campaign.id, Signature.name.is_not(None)
+                Signature.campaign_id == campaign_id, Signature.name.is_not(None)
             )
         )
     )
+    _, cutoff = naming_state(session, campaign_id)
+    if cutoff is None:
+        return [n for n in names if n]
+    if sealer is None:
+        raise DomainError("SIGNER_KEY is needed to open the names of conditional signers")
+    sealed = session.scalars(
+        select(Signature.sealed_name).where(
+            Signature.campaign_id == campaign_id,
+            Signature.name_threshold.is_not(None),
+            Signature.name_threshold <= cutoff,
+        )
+    )
+    context = NAME_CONTEXT.format(campaign_id=campaign_id)
+    names += [sealer.open(token, context) for token in sealed if token]
+    return [n for n in names if n]
+
+
+def build_letter(
+    session: Session,
+    organizers: Organizers,
+    actor: str,
+    slug: str,
+    today: dt.date,
+    sealer: Sealer | None = None,
+) -> Letter:
+    campaign = managed_campaign(session, organizers, actor, slug)
+    names = named_today(session, campaign.id, sealer)
     record(session, actor, "letter", slug)
     return Letter(
         slug=campaign.slug,
@@ -63,7 +92,7 @@ def build_letter(
         demands=tuple(d.text for d in campaign.demands),
         count=campaign.signature_count,
         date=today,
-        names=public_names([n for n in names if n]),
+        names=public_names(names),
     )
 
 

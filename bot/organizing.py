@@ -14,11 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.campaigns import CampaignSpec, is_open, upsert_campaign
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
+from bot.sealing import Sealer
+from bot.signatures import NAME_CONTEXT, naming_state
 from storage.models import (
     Announcement,
     AnnouncementKind,
@@ -28,6 +30,7 @@ from storage.models import (
     CampaignOrganizer,
     CampaignStatus,
     Signature,
+    Subscriber,
 )
 
 logger = logging.getLogger(__name__)
@@ -180,6 +183,7 @@ def forget_signers(
     actor: str,
     slug: str,
     now: dt.datetime | None = None,
+    sealer: Sealer | None = None,
 ) -> int:
     """Cut the link between signatures and people, for good.
 
@@ -195,6 +199,10 @@ def forget_signers(
         raise CannotForget(
             "close the campaign and deliver the letter before forgetting its signers"
         )
+    _settle_conditional_names(session, campaign.id, sealer)
+    # News subscriptions hold sealed Slack ids: the one thing that could still
+    # reach a signer. They go first.
+    session.execute(delete(Subscriber).where(Subscriber.campaign_id == campaign.id))
     hashes = list(
         session.scalars(select(Signature.signer_hash).where(Signature.campaign_id == campaign.id))
     )
@@ -206,6 +214,43 @@ def forget_signers(
     return len(hashes)
 
 
+def _settle_conditional_names(session: Session, campaign_id: int, sealer: Sealer | None) -> None:
+    """Write down for good the names the rule gives today (the letter's), and drop
+    the sealed names of conditional signers it does not name: they stay anonymous."""
+    conditional = session.scalar(
+        select(Signature.signer_hash)
+        .where(Signature.campaign_id == campaign_id, Signature.name_threshold.is_not(None))
+        .limit(1)
+    )
+    if conditional is None:
+        return
+    _, cutoff = naming_state(session, campaign_id)
+    if cutoff is not None:
+        if sealer is None:
+            raise CannotForget("SIGNER_KEY is needed to settle the names of conditional signers")
+        context = NAME_CONTEXT.format(campaign_id=campaign_id)
+        rows = session.execute(
+            select(Signature.signer_hash, Signature.sealed_name).where(
+                Signature.campaign_id == campaign_id,
+                Signature.name_threshold.is_not(None),
+                Signature.name_threshold <= cutoff,
+            )
+        ).all()
+        for row in rows:
+            session.execute(
+                update(Signature)
+                .where(
+                    Signature.campaign_id == campaign_id, Signature.signer_hash == row.signer_hash
+                )
+                .values(name=sealer.open(row.sealed_name, context))
+            )
+    session.execute(
+        update(Signature)
+        .where(Signature.campaign_id == campaign_id)
+        .values(name_threshold=None, sealed_name=None)
+    )
+
+
 def _replace_hashes(session: Session, campaign_id: int, hashes: Iterable[str]) -> None:
     for old in hashes:
         session.execute(
@@ -215,7 +260,9 @@ def _replace_hashes(session: Session, campaign_id: int, hashes: Iterable[str]) -
         )
 
 
-def forget_due(session: Session, now: dt.datetime | None = None) -> list[str]:
+def forget_due(
+    session: Session, now: dt.datetime | None = None, sealer: Sealer | None = None
+) -> list[str]:
     """Campaigns whose `forget_after_days` have passed since closing: forget them."""
     now = now or dt.datetime.now(dt.UTC)
     forgotten = []
@@ -229,7 +276,7 @@ def forget_due(session: Session, now: dt.datetime | None = None) -> list[str]:
         if closed_at is None or is_open(campaign, now):
             continue
         if now >= closed_at + dt.timedelta(days=campaign.forget_after_days or 0):
-            forget_signers(session, Organizers(frozenset()), CLI_ACTOR, campaign.slug, now)
+            forget_signers(session, Organizers(frozenset()), CLI_ACTOR, campaign.slug, now, sealer)
             forgotten.append(campaign.slug)
     return forgotten
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from bot.campaigns import CampaignView, campaign_view, is_open
 from bot.errors import CampaignNotFound, DomainError
 from bot.naming import is_named, naming_cutoff
-from bot.sealing import Sealer
+from bot.sealing import CannotOpen, Sealer
 from storage.models import NAME_MAX, Campaign, CampaignStatus, Signature, Subscriber
 
 
@@ -168,6 +168,26 @@ def change_choice(
         .values(**_row_values(campaign.id, choice, sealer))
     ).rowcount
     return bool(changed)
+
+
+def current_name(session: Session, slug: str, signer: str, sealer: Sealer | None) -> str | None:
+    """The name on this signature (opened, for a conditional one), for the signer only."""
+    campaign = _campaign(session, slug)
+    row = session.execute(
+        select(Signature.name, Signature.sealed_name).where(
+            Signature.campaign_id == campaign.id, Signature.signer_hash == signer
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    if row.name is not None:
+        return row.name
+    if row.sealed_name and sealer is not None:
+        try:
+            return sealer.open(row.sealed_name, NAME_CONTEXT.format(campaign_id=campaign.id))
+        except CannotOpen:
+            return None
+    return None
 
 
 def naming_state(session: Session, campaign_id: int) -> tuple[int, int | None]:

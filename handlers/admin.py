@@ -20,6 +20,7 @@ from bot.campaigns import CampaignSpec, is_open, parse_campaign, spec_of
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
 from bot.letter import build_letter, render
 from bot.organizing import Organizers, StatusChange
+from bot.sealing import Sealer
 from bot.settings import Settings
 from handlers import blocks
 from handlers.slackapi import SlackUnavailable, call_quietly, check_channel, send_file_dm
@@ -369,6 +370,7 @@ def handle_letter(
     context: BoltContext,
     db: Database,
     settings: Settings,
+    sealer: Sealer | None,
 ) -> None:
     ack()
     actor = context.user_id or ""
@@ -378,7 +380,7 @@ def handle_letter(
     today = dt.datetime.now(settings.timezone).date()
     try:
         with db.write() as session:
-            letter = build_letter(session, _organizers(settings), actor, slug, today)
+            letter = build_letter(session, _organizers(settings), actor, slug, today, sealer)
     except NotAnOrganizer:
         _refuse("letter")
         respond(text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False)
@@ -427,7 +429,12 @@ def handle_forget(
 
 
 def handle_forget_confirm(
-    ack: Ack, view: dict, context: BoltContext, db: Database, settings: Settings
+    ack: Ack,
+    view: dict,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    sealer: Sealer | None,
 ) -> None:
     try:
         slug = json.loads(view.get("private_metadata") or "{}").get("slug", "")
@@ -443,7 +450,7 @@ def handle_forget_confirm(
     try:
         with db.write() as session:
             unlinked = organizing.forget_signers(
-                session, _organizers(settings), context.user_id or "", slug
+                session, _organizers(settings), context.user_id or "", slug, sealer=sealer
             )
         db.compact()
     except NotAnOrganizer:

@@ -462,12 +462,36 @@ class StatusLine:
     view: CampaignView
     signed: bool
     named: bool
+    threshold: int | None = None
+    named_today: bool = False
+    subscribed: bool = False
+
+
+SIGN_CHANGE_ACTION = "sign_change"
 
 
 def _status_words(line: StatusLine) -> str:
     if not line.signed:
         return "You have not signed."
-    return "You have signed with your name." if line.named else "You have signed anonymously."
+    if line.threshold is not None:
+        words = f"You have signed {_conditional_words(line.threshold, line.named_today)}."
+    elif line.named:
+        words = "You have signed with your name."
+    else:
+        words = "You have signed anonymously."
+    if line.subscribed:
+        words += " You get news about this campaign."
+    return words
+
+
+def _signer_buttons(line: StatusLine) -> list[dict[str, Any]]:
+    buttons = []
+    if line.view.is_open and not line.signed:
+        buttons.append(_button("Sign privately", SIGN_ACTION, line.view.slug, primary=True))
+    if line.signed:
+        buttons.append(_button("Change how I sign", SIGN_CHANGE_ACTION, line.view.slug))
+        buttons.append(_button("Withdraw", WITHDRAW_ACTION, line.view.slug))
+    return buttons
 
 
 def status_message(lines: list[StatusLine], tz: ZoneInfo) -> tuple[str, list[Block]]:
@@ -483,6 +507,8 @@ def status_message(lines: list[StatusLine], tz: ZoneInfo) -> tuple[str, list[Blo
                 f"{status_line(line.view, tz)}"
             )
         )
+        if line.signed:
+            content.append({"type": "actions", "elements": _signer_buttons(line)})
     content.append(_context("Only you can see this answer."))
     return "Your signatures", content
 
@@ -493,6 +519,7 @@ def dm_help_message() -> tuple[str, list[Block]]:
         "`sign` or `sign SLUG`: open the signing form for a campaign.\n"
         "`status`: whether you have signed each open campaign, and how.\n"
         "`withdraw` or `withdraw SLUG`: take your signature back (it is deleted).\n"
+        "`stop updates`: no more news about any campaign (your Slack ID is deleted).\n"
         "`help`: this message.\n"
         "You can also use `/demands` in any channel, or my Home tab. My answers here are "
         "visible only to you and are not kept as messages; what you type stays in this "
@@ -520,11 +547,7 @@ def home_view(lines: list[StatusLine], tz: ZoneInfo) -> dict[str, Any]:
                 f"{status_line(line.view, tz)}\n{_status_words(line)}"
             )
         )
-        buttons = []
-        if line.view.is_open and not line.signed:
-            buttons.append(_button("Sign privately", SIGN_ACTION, line.view.slug, primary=True))
-        if line.signed:
-            buttons.append(_button("Withdraw", WITHDRAW_ACTION, line.view.slug))
+        buttons = _signer_buttons(line)
         if buttons:
             content.append({"type": "actions", "elements": buttons})
         content.append({"type": "divider"})

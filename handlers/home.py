@@ -19,7 +19,17 @@ def status_lines(db: Database, settings: Settings, context: BoltContext) -> list
     signer = signer_of(context, settings)
     with db.read() as session:
         overview = signer_overview(session, signer)
-    return [blocks.StatusLine(view, status.signed, status.named) for view, status in overview]
+    return [
+        blocks.StatusLine(
+            view,
+            status.signed,
+            status.named,
+            threshold=status.threshold,
+            named_today=status.named_today,
+            subscribed=status.subscribed,
+        )
+        for view, status in overview
+    ]
 
 
 def publish_home(client: WebClient, db: Database, settings: Settings, context: BoltContext) -> None:

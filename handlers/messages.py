@@ -15,8 +15,10 @@ from slack_sdk import WebClient
 from bot import campaigns
 from bot.errors import CampaignNotFound
 from bot.settings import Settings
+from bot.subscriptions import unsubscribe
 from handlers import blocks
 from handlers.home import status_lines
+from handlers.identity import signer_of
 from handlers.slackapi import call_quietly
 from storage.db import Database
 
@@ -99,6 +101,15 @@ def handle_message(
         _reply(
             client, event, _campaign_answer(db, argument, blocks.WITHDRAW_ACTION, settings, signed)
         )
+    elif verb == "stop" and argument and argument.lower().startswith("update"):
+        removed = _stop_updates(db, settings, context)
+        text = (
+            "Done: you will get no more news from the bot, and the encrypted copy of your "
+            "Slack ID kept for it is deleted."
+            if removed
+            else "You were not getting news about any campaign; nothing to stop."
+        )
+        _reply(client, event, (text, [blocks._section(text)]))
     elif verb == "status":
         _reply(
             client,
@@ -108,6 +119,11 @@ def handle_message(
     else:
         # Garbled or unknown text gets help; the text itself is neither logged nor kept.
         _reply(client, event, blocks.dm_help_message())
+
+
+def _stop_updates(db: Database, settings: Settings, context: BoltContext) -> int:
+    with db.write() as session:
+        return unsubscribe(session, signer_of(context, settings))
 
 
 def register(app: App) -> None:

@@ -30,6 +30,7 @@ from bot.signatures import (
     add_signature,
     change_choice,
     clean_name,
+    current_name,
     remove_signature,
     signer_status,
 )
@@ -161,6 +162,65 @@ def _sign_start(
         return
     metadata = _metadata(found.slug, _origin(body))
     _show(client, trigger_id, blocks.sign_modal(found, metadata, eligibility.suggested_name(user)))
+
+
+def handle_sign_change(
+    ack: Ack,
+    body: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    sealer: Sealer,
+) -> None:
+    """ "Change how I sign": the same form, showing the current choice."""
+    ack()
+    try:
+        _sign_change(body, client, context, db, settings, sealer)
+    finally:
+        _clear_dm_prompt(body, respond)
+
+
+def _sign_change(
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    sealer: Sealer,
+) -> None:
+    trigger_id = body.get("trigger_id")
+    slug = _clicked_slug(body)
+    found = _find(db, slug)
+    if isinstance(found, CampaignNotFound):
+        _show(
+            client,
+            trigger_id,
+            blocks.notice_modal("Not found", blocks.not_found_text(slug, found.known)),
+        )
+        return
+    signer = signer_of(context, settings)
+    with db.read() as session:
+        status = signer_status(session, found.slug, signer)
+        stored_name = current_name(session, found.slug, signer, sealer)
+    if not status.signed:
+        _show(client, trigger_id, blocks.withdrawn_modal(found.title, had_signed=False))
+        return
+    how = blocks.ANONYMOUS
+    if status.threshold is not None:
+        how = blocks.CONDITIONAL
+    elif status.named:
+        how = blocks.NAMED
+    state = blocks.SignFormState(how=how, threshold=status.threshold, news=status.subscribed)
+    suggestion = stored_name
+    if suggestion is None:
+        try:
+            suggestion = eligibility.suggested_name(fetch_user(client, context.user_id or ""))
+        except SlackUnavailable:
+            suggestion = None
+    metadata = _metadata(found.slug, _origin(body), "change")
+    _show(client, trigger_id, blocks.sign_modal(found, metadata, suggestion, state, changing=True))
 
 
 @dataclass(frozen=True)
@@ -388,6 +448,7 @@ def handle_withdraw_submit(
 
 def register(app: App) -> None:
     app.action(blocks.SIGN_ACTION)(handle_sign_start)
+    app.action(blocks.SIGN_CHANGE_ACTION)(handle_sign_change)
     app.view(blocks.SIGN_VIEW)(handle_sign_submit)
     app.action(blocks.WITHDRAW_ACTION)(handle_withdraw_start)
     app.view(blocks.WITHDRAW_VIEW)(handle_withdraw_submit)

@@ -379,7 +379,10 @@ def test_signing_from_app_home_refreshes_it(bot):
     home = home_of(bot)
     assert "You have signed anonymously." in view_text(home)
     buttons = [e for b in home["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert [(b["action_id"], b["value"]) for b in buttons] == [("withdraw_start", SLUG)]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        ("sign_change", SLUG),
+        ("withdraw_start", SLUG),
+    ]
 
 
 def test_the_messages_tab_does_not_publish_a_home(bot):
