@@ -1,0 +1,191 @@
+"""Conditional names and news subscriptions, end to end through the signing form."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from bot.fakeslack import FakeUser
+from bot.letter import build_letter, render
+from bot.naming import named_count
+from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_signers
+from bot.sealing import Sealer
+from storage.models import Campaign, Signature, Subscriber
+from tests.conftest import ALICE, RunningBot, response_json
+from tests.test_signing import SLUG, ephemerals_to, open_sign_form, opened_views, view_text
+
+
+def values(
+    how: str,
+    name: str | None = None,
+    threshold: str | None = None,
+    other: str | None = None,
+    news: bool = False,
+) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "how": {"choice": {"type": "radio_buttons", "selected_option": {"value": how}}},
+        "name": {"name": {"type": "plain_text_input", "value": name}},
+        "threshold": {
+            "threshold": {
+                "type": "static_select",
+                "selected_option": {"value": threshold} if threshold else None,
+            }
+        },
+        "threshold_other": {"threshold_other": {"type": "number_input", "value": other}},
+        "updates": {
+            "updates": {
+                "type": "checkboxes",
+                "selected_options": [{"value": "news"}] if news else [],
+            }
+        },
+    }
+    return state
+
+
+def person(bot: RunningBot, n: int) -> str:
+    user = FakeUser(f"U0P{n:07d}", f"p{n}", f"Person {n}")
+    bot.fake.workspace.add_user(user)
+    return user.id
+
+
+def sign_as(bot: RunningBot, user: str, **choice: Any) -> dict[str, Any]:
+    form = open_sign_form(bot, user)
+    return response_json(bot.slack.submit(form, values(**choice), user=user))
+
+
+@pytest.fixture
+def bot(running_bot: RunningBot) -> RunningBot:
+    running_bot.import_campaign()
+    return running_bot
+
+
+@pytest.fixture
+def letter(bot: RunningBot):  # type: ignore[no-untyped-def]
+    """The names on the letter, as `campaign letter` writes them."""
+
+    def read() -> list[str]:
+        sealer = Sealer(bot.settings.require_signer_key())
+        with bot.db.write() as session:
+            built = build_letter(
+                session, Organizers(frozenset()), CLI_ACTOR, SLUG, dt.date.today(), sealer
+            )
+        return [line[2:] for line in render(built, "md").splitlines() if line.startswith("- ")]
+
+    return read
+
+
+def test_conditional_signers_are_named_exactly_when_the_rule_says(bot, letter):
+    # Three wait for 3 others; one waits for 10. Nobody is named yet.
+    waiting = [person(bot, i) for i in range(4)]
+    for i, user in enumerate(waiting[:3]):
+        answer = sign_as(
+            bot, user, how="conditional", name=f"Wait Three {i}", threshold="10", other="3"
+        )
+        assert "would not appear yet" in view_text(answer["view"])
+    sign_as(bot, waiting[3], how="conditional", name="Wait Ten", threshold="10")
+    assert letter() == []
+    # One public signer: now each of the three has 1 + 2 others = 3. The 10 stays out.
+    sign_as(bot, person(bot, 50), how="named", name="Open Signer")
+    assert sorted(letter()) == ["Open Signer", "Wait Three 0", "Wait Three 1", "Wait Three 2"]
+    assert named_count(1, [3, 3, 3, 10]) == 3
+    # status tells each conditional signer where they stand today.
+    bot.slack.dm("status", user=waiting[0])
+    assert "your name would appear" in view_text(ephemerals_to(bot, waiting[0])[-1])
+    bot.slack.dm("status", user=waiting[3])
+    assert "would not appear yet" in view_text(ephemerals_to(bot, waiting[3])[-1])
+
+
+def test_a_conditional_name_is_sealed_in_the_database(bot, database_url):
+    user = person(bot, 1)
+    sign_as(bot, user, how="conditional", name="Zelda Sealed", threshold="25")
+    with bot.db.read() as session:
+        [row] = session.scalars(select(Signature)).all()
+    assert row.name is None
+    assert row.name_threshold == 25
+    assert row.sealed_name
+    path = Path(make_url(database_url).database or "")
+    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    assert b"Zelda Sealed" not in raw
+
+
+def test_the_form_refuses_a_conditional_choice_without_a_number_or_a_name(bot):
+    form = open_sign_form(bot)
+    answer = response_json(bot.slack.submit(form, values("conditional", name="A")))
+    assert "threshold" in answer["errors"]
+    answer = response_json(bot.slack.submit(form, values("conditional", threshold="10")))
+    assert "name" in answer["errors"]
+    answer = response_json(bot.slack.submit(form, values("conditional", "A", other="0")))
+    assert "threshold" in answer["errors"]
+
+
+def test_a_signer_can_change_their_choice_any_time(bot, letter):
+    sign_as(bot, ALICE.id, how="anonymous")
+    assert letter() == []
+    bot.slack.dm("status")
+    change = [b for b in ephemerals_to(bot, ALICE.id)[-1]["blocks"] if b["type"] == "actions"]
+    assert ("sign_change", SLUG) in [(e["action_id"], e["value"]) for e in change[0]["elements"]]
+    bot.slack.click("sign_change", SLUG)
+    form = opened_views(bot)[-1]
+    assert form["title"]["text"] == "Change how you sign"
+    answer = response_json(bot.slack.submit(form, values("named", name="Alice Public")))
+    assert "now sign" in view_text(answer["view"])
+    assert letter() == ["Alice Public"]
+    bot.slack.click("sign_change", SLUG)
+    form = opened_views(bot)[-1]
+    how = next(b for b in form["blocks"] if b.get("block_id") == "how")
+    assert how["element"]["initial_option"]["value"] == "named"
+    response_json(bot.slack.submit(form, values("anonymous")))
+    assert letter() == []
+    with bot.db.read() as session:
+        assert session.scalar(select(Signature.name)) is None
+
+
+def test_news_opt_in_is_sealed_and_stop_updates_deletes_it(bot, database_url):
+    answer = sign_as(bot, ALICE.id, how="anonymous", news=True)
+    assert "You will get news" in view_text(answer["view"])
+    with bot.db.read() as session:
+        [sub] = session.scalars(select(Subscriber)).all()
+    assert ALICE.id not in sub.sealed_address
+    path = Path(make_url(database_url).database or "")
+    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    assert ALICE.id.encode() not in raw
+    bot.slack.dm("status")
+    assert "You get news" in view_text(ephemerals_to(bot, ALICE.id)[-1])
+    bot.slack.dm("stop updates")
+    assert "no more news" in ephemerals_to(bot, ALICE.id)[-1]["text"]
+    with bot.db.read() as session:
+        assert session.scalars(select(Subscriber)).all() == []
+    bot.slack.dm("stop updates")
+    assert "nothing to stop" in ephemerals_to(bot, ALICE.id)[-1]["text"]
+
+
+def test_withdrawing_ends_the_subscription(bot):
+    sign_as(bot, ALICE.id, how="anonymous", news=True)
+    bot.slack.click("withdraw_start", SLUG)
+    response_json(bot.slack.submit(opened_views(bot)[-1], {}))
+    with bot.db.read() as session:
+        assert session.scalars(select(Subscriber)).all() == []
+
+
+def test_forget_settles_conditional_names_into_the_letter(bot, letter):
+    sign_as(bot, person(bot, 1), how="named", name="Open One")
+    sign_as(bot, person(bot, 2), how="conditional", name="Now Named", threshold="10", other="1")
+    sign_as(bot, person(bot, 3), how="conditional", name="Never Named", threshold="100", news=True)
+    before = letter()
+    assert sorted(before) == ["Now Named", "Open One"]
+    sealer = Sealer(bot.settings.require_signer_key())
+    operator = Organizers(frozenset())
+    with bot.db.write() as session:
+        change_status(session, operator, CLI_ACTOR, SLUG, StatusChange.CLOSE)
+        forget_signers(session, operator, CLI_ACTOR, SLUG, sealer=sealer)
+    assert sorted(letter()) == sorted(before)
+    with bot.db.read() as session:
+        rows = session.scalars(select(Signature)).all()
+        assert all(r.sealed_name is None and r.name_threshold is None for r in rows)
+        assert session.scalars(select(Subscriber)).all() == []
+        assert session.scalar(select(Campaign.signature_count)) == 3
