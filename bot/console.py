@@ -79,7 +79,7 @@ What you can type (as the person in the prompt):
 In a form: answer each field in turn (Enter keeps the value shown in [brackets],
 `-` empties an optional field, choices by number or name, several separated by
 commas, multi-line text ends with a line holding a single `.`), then `submit` or
-`cancel`; `fill` goes through the fields again."""
+`cancel`; either also works at any field. `fill` goes through the fields again."""
 
 
 def _json(body: str) -> dict[str, Any]:
@@ -483,7 +483,13 @@ class Console:
 
     def fill(self, view: dict[str, Any], fields: list[Field]) -> None:
         """Ask for each field in turn, as the person tabs through the form."""
-        if self.prompts.fill(self._form(view), fields, self.directory()):
+        outcome = self.prompts.fill(self._form(view), fields, self.directory())
+        if outcome == "submit":
+            self.submit(view)
+        elif outcome == "cancel":
+            self.fake.close_view(self.user.id, str(view.get("id")))
+            self.show_changes()
+        elif outcome == "done":
             what = "submit" if view.get("submit") else "close"
             self.note(f"Type `{what}` to send the form, `cancel` to close it, `fill` to change it.")
 

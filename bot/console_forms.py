@@ -35,6 +35,10 @@ PICKERS: dict[str, tuple[str, str, str, bool]] = {
     "multi_users_select": ("selected_users", "initial_users", "user", True),
 }
 CLEAR = "-"  # typed at a field prompt: empty an optional field
+# Typed at a field prompt: press the form's button at once, as one can in Slack
+# without going through every field (and what keeps scripts working when a form
+# gains a field).
+BUTTONS = ("submit", "cancel")
 
 
 @dataclass(frozen=True)
@@ -326,11 +330,16 @@ class FormPrompts:
             lines.append(style.red(f"  ! {form.errors[fld.block_id]}"))
         return lines
 
-    def fill(self, form: Form, fields: list[Field], directory: Directory) -> bool:
-        """Ask for each field in turn; False when input ran out."""
-        return all(self.ask(fld, form, directory) for fld in fields)
+    def fill(self, form: Form, fields: list[Field], directory: Directory) -> str:
+        """Ask for each field in turn. Returns "done", "eof" (input ran out), or the
+        button typed instead of a value ("submit" or "cancel")."""
+        for fld in fields:
+            outcome = self.ask(fld, form, directory)
+            if outcome != "done":
+                return outcome
+        return "done"
 
-    def ask(self, fld: Field, form: Form, directory: Directory) -> bool:
+    def ask(self, fld: Field, form: Form, directory: Directory) -> str:
         options = choices(fld, directory)
         current = describe(fld, form.value(fld), directory)
         if options and fld.kind not in RADIO_LIKE:
@@ -346,9 +355,11 @@ class FormPrompts:
             else:
                 answer = self.read(f"  {fld.label}{optional} [{default}]: ")
             if answer is None:
-                return False
+                return "eof"
+            if answer.strip() in BUTTONS:
+                return answer.strip()
             if answer.strip() == "":
-                return True  # Enter keeps what is there
+                return "done"  # Enter keeps what is there
             if answer.strip() == CLEAR and not fld.optional:
                 self.say(self.style.red("  ! This field is required; it cannot be emptied."))
                 continue
@@ -357,7 +368,7 @@ class FormPrompts:
             except ValueError as problem:
                 self.say(self.style.red(f"  ! {problem}"))
                 continue
-            return True
+            return "done"
 
     def _read_lines(self, fld: Field, current: str) -> str | None:
         first_line = current.split("\n")[0] if current else ""
@@ -368,8 +379,8 @@ class FormPrompts:
             line = self.read(prompt if not collected else "  ... ")
             if line is None:
                 return None
-            if not collected and line.strip() == "":
-                return ""
+            if not collected and line.strip() in {"", *BUTTONS}:
+                return line.strip()
             if line.strip() == ".":
                 return "\n".join(collected)
             collected.append(line)
