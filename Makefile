@@ -1,7 +1,8 @@
 # Every target that needs Python builds .venv first, so `make run` and `make test`
 # work on a fresh clone with no other step.
 #
-#   make run     start the bot (reads .env; see .env.example)
+#   make run     start the bot (reads .env; see .env.example); without Slack
+#                tokens, the offline console
 #   make test    run the test suite
 #   make lint    ruff check + ruff format --check
 #   make keygen  print a fresh SIGNER_KEY line for .env
@@ -19,7 +20,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help setup run test lint keygen
 
 help:
-	@echo "make run     start the bot (configure .env first; see README.md)"
+	@echo "make run     start the bot (without Slack tokens in .env: the offline console)"
 	@echo "make test    run the tests"
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make keygen  print a fresh SIGNER_KEY"
