@@ -12,6 +12,7 @@ import handlers
 from bot.ratelimit import RateLimiter
 from bot.sealing import Sealer
 from bot.settings import Settings
+from bot.update_sender import BackgroundSender
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -43,12 +44,14 @@ def create_app(settings: Settings, db: Database, client: WebClient | None = None
     )
 
     sealer = Sealer(settings.signer_key) if settings.signer_key else None
+    send_updates = BackgroundSender(db, client, sealer) if sealer else (lambda: None)
 
     def provide(context: BoltContext, next: Callable[[], None]) -> None:
         # Handlers declare `db`, `settings` and `sealer`; Bolt injects them from context.
         context["db"] = db
         context["settings"] = settings
         context["sealer"] = sealer
+        context["send_updates"] = send_updates
         next()
 
     app.use(provide)

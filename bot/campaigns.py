@@ -80,6 +80,8 @@ class CampaignView:
     is_open: bool
     status: CampaignStatus
     closes_at: dt.datetime | None
+    delivered_on: dt.date | None = None
+    employer_answer: str | None = None
 
 
 def _text(data: dict[str, Any], key: str, limit: int, *, required: bool = True) -> str | None:
@@ -332,6 +334,8 @@ def campaign_view(campaign: Campaign, now: dt.datetime) -> CampaignView:
         is_open=is_open(campaign, now),
         status=campaign.status,
         closes_at=campaign.closes_at,
+        delivered_on=campaign.delivered_on,
+        employer_answer=campaign.employer_answer,
     )
 
 

@@ -14,16 +14,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dotenv import load_dotenv
+from slack_sdk import WebClient
 
-from bot import campaigns, organizing
+from bot import campaigns, organizing, updates
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign
 from bot.letter import FORMATS, build_letter, render
 from bot.logs import configure_logging
 from bot.organizing import StatusChange
 from bot.sealing import Sealer
 from bot.settings import Settings, SettingsError, load_settings
+from bot.update_sender import SendReport
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.models import UpdateKind
 
 logger = logging.getLogger("bot")
 
@@ -59,10 +62,22 @@ def _parser() -> argparse.ArgumentParser:
     forget = campaign_sub.add_parser("forget", help="cut the link between signatures and people")
     forget.add_argument("slug")
     forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    news = campaign_sub.add_parser(
+        "update", help="send news to the signers who asked for it (or record an outcome)"
+    )
+    news.add_argument("slug")
+    news.add_argument("--kind", choices=[k.value for k in UpdateKind], default="news")
+    source = news.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the update")
+    source.add_argument("--file", type=Path, help="read the update from this file")
+    news.add_argument(
+        "--record-only", action="store_true", help="record a delivery or answer, send nothing"
+    )
     for change in StatusChange:
         status = campaign_sub.add_parser(change.value, help=f"{change.value} a campaign")
         status.add_argument("slug")
     sub.add_parser("keygen", help="print a fresh SIGNER_KEY")
+    sub.add_parser("send-updates", help="send queued news now (resumes after a crash) and exit")
     backup = sub.add_parser("backup", help="a consistent copy of the live database")
     backup.add_argument("path", type=Path, help="the new file to write")
     return parser
@@ -72,6 +87,76 @@ def _open_database(settings: Settings) -> Database:
     db = Database.from_url(settings.database_url)
     upgrade(db.engine)
     return db
+
+
+def _news_client(settings: Settings) -> WebClient:
+    settings.require_signer_key()
+    if not settings.slack_bot_token:
+        raise SettingsError("SLACK_BOT_TOKEN is not set: sending news needs the bot token")
+    return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
+
+
+def _send_queued(settings: Settings, db: Database) -> int:
+    from bot.update_sender import send_pending
+
+    def show(report: SendReport) -> None:
+        print(f"\rsent {report.sent}, unreachable {report.failed}", end="", file=sys.stderr)
+
+    report = send_pending(
+        db, _news_client(settings), Sealer(settings.require_signer_key()), on_progress=show
+    )
+    print(file=sys.stderr)
+    with db.read() as session:
+        left = updates.pending_count(session)
+    print(f"sent {report.sent}, unreachable {report.failed}, still queued {left}")
+    if report.stopped_by:
+        print(f"paused: {report.stopped_by}; run again to resume", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_send_updates(settings: Settings) -> int:
+    _news_client(settings)  # check the settings before touching anything
+    db = _open_database(settings)
+    try:
+        return _send_queued(settings, db)
+    finally:
+        db.dispose()
+
+
+def cmd_campaign_update(settings: Settings, args: argparse.Namespace) -> int:
+    text = args.text if args.text is not None else args.file.read_text(encoding="utf-8")
+    kind = UpdateKind(args.kind)
+    if not args.record_only:
+        _news_client(settings)
+    db = _open_database(settings)
+    try:
+        with db.write() as session:
+            if args.record_only:
+                updates.record_outcome(
+                    session,
+                    _operator(settings),
+                    organizing.CLI_ACTOR,
+                    args.slug,
+                    kind,
+                    text,
+                    _today(settings),
+                )
+                print(f"recorded the {kind.value} for {args.slug}")
+                return 0
+            queued = updates.create_update(
+                session,
+                _operator(settings),
+                organizing.CLI_ACTOR,
+                args.slug,
+                kind,
+                text,
+                _today(settings),
+            ).recipients
+        print(f"queued for {queued} subscribers")
+        return _send_queued(settings, db)
+    finally:
+        db.dispose()
 
 
 def cmd_backup(settings: Settings, path: Path) -> int:
@@ -270,6 +355,8 @@ def _campaign_command(settings: Settings, args: argparse.Namespace) -> int:
             return cmd_campaign_list(settings, args.json)
         if action == "letter":
             return cmd_campaign_letter(settings, args.slug, args.format, args.output)
+        if action == "update":
+            return cmd_campaign_update(settings, args)
         if action == "forget":
             return cmd_campaign_forget(settings, args.slug, args.yes)
         return cmd_campaign_status(settings, args.slug, StatusChange(action))
@@ -296,6 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_serve(settings, args.host, args.port, args.threads)
         if args.command == "backup":
             return cmd_backup(settings, args.path)
+        if args.command == "send-updates":
+            return cmd_send_updates(settings)
         if args.command == "console":
             return cmd_console(settings, args.script)
         return cmd_run(settings)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import organizing
+from bot import organizing, updates
 from bot.campaigns import CampaignSpec, is_open, parse_campaign, spec_of
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
 from bot.letter import build_letter, render
@@ -25,7 +26,7 @@ from bot.settings import Settings
 from handlers import blocks
 from handlers.slackapi import SlackUnavailable, call_quietly, check_channel, send_file_dm
 from storage.db import Database
-from storage.models import Campaign, CampaignStatus
+from storage.models import Campaign, CampaignStatus, UpdateKind
 
 logger = logging.getLogger(__name__)
 
@@ -348,6 +349,15 @@ def handle_history(
                 blocks.HistoryLine(at, text)
                 for at, text in organizing.milestone_history(session, campaign)
             ]
+            news = [
+                blocks.HistoryLine(
+                    p.created_at,
+                    f"{p.kind.value}: {p.sent:,} of {p.recipients:,} sent"
+                    + (f", {p.failed:,} unreachable" if p.failed else "")
+                    + ("" if p.done else " (sending)"),
+                )
+                for p in updates.progress(session, campaign.id)
+            ]
     except NotAnOrganizer:
         _refuse("history")
         _notice(client, body, "Organizers only", blocks.not_organizer_text())
@@ -355,7 +365,7 @@ def handle_history(
     except CampaignNotFound as missing:
         _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
         return
-    _open(client, body, blocks.history_modal(row, milestones, audit, settings.timezone))
+    _open(client, body, blocks.history_modal(row, milestones, audit, settings.timezone, news))
 
 
 def _actor(actor: str) -> str:
@@ -482,3 +492,139 @@ def register(app: App) -> None:
     app.action(blocks.ADMIN_FORGET)(handle_forget)
     app.view(blocks.ADMIN_SAVE_VIEW)(handle_save)
     app.view(blocks.ADMIN_FORGET_VIEW)(handle_forget_confirm)
+    register_updates(app)
+
+
+# -- updates to signers --------------------------------------------------------------
+
+
+def handle_update_open(
+    ack: Ack,
+    body: dict,
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+) -> None:
+    ack()
+    slug = _slug(body)
+    try:
+        with db.read() as session:
+            campaign = organizing.managed_campaign(
+                session, _organizers(settings), context.user_id or "", slug
+            )
+            subscribers = updates.subscriber_count(session, campaign.id)
+    except NotAnOrganizer:
+        _refuse("update")
+        _notice(client, body, "Organizers only", blocks.not_organizer_text())
+        return
+    except CampaignNotFound as missing:
+        _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
+        return
+    _open(client, body, blocks.update_form(slug, subscribers))
+
+
+def handle_update_preview(
+    ack: Ack, view: dict, context: BoltContext, db: Database, settings: Settings
+) -> None:
+    slug = view.get("private_metadata") if isinstance(view.get("private_metadata"), str) else ""
+    state = _state(view)
+    kind = (state.get(blocks.UPDATE_KIND_BLOCK, {}).get("selected_option") or {}).get("value")
+    if kind not in blocks.UPDATE_KINDS:
+        ack(response_action="errors", errors={blocks.UPDATE_KIND_BLOCK: "Choose what it is."})
+        return
+    chosen = state.get(blocks.UPDATE_SEND_BLOCK, {}).get("selected_options")
+    send = isinstance(chosen, list) and bool(chosen)
+    if kind == "news" and not send:
+        send = True  # news is only ever sent; there is nothing to record
+    try:
+        text = updates.clean_text(_text(state, blocks.UPDATE_TEXT_BLOCK))
+        with db.read() as session:
+            campaign = organizing.managed_campaign(
+                session, _organizers(settings), context.user_id or "", slug
+            )
+            title, subscribers = campaign.title, updates.subscriber_count(session, campaign.id)
+    except updates.InvalidUpdate as problem:
+        ack(response_action="errors", errors={blocks.UPDATE_TEXT_BLOCK: str(problem)})
+        return
+    except NotAnOrganizer:
+        _refuse("update")
+        ack(
+            response_action="update",
+            view=blocks.notice_modal("Organizers only", blocks.not_organizer_text()),
+        )
+        return
+    except CampaignNotFound:
+        ack(
+            response_action="update",
+            view=blocks.notice_modal("Not found", "This campaign no longer exists."),
+        )
+        return
+    metadata = json.dumps(
+        {"slug": slug, "kind": kind, "text": text, "send": send}, ensure_ascii=False
+    )
+    if len(metadata) > 3000:
+        ack(
+            response_action="errors",
+            errors={blocks.UPDATE_TEXT_BLOCK: "Please shorten the update a little."},
+        )
+        return
+    ack(
+        response_action="update",
+        view=blocks.update_preview(slug, title, kind, text, send, subscribers, metadata),
+    )
+
+
+def handle_update_send(
+    ack: Ack,
+    view: dict,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    send_updates: Callable[[], None],
+) -> None:
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+        slug, kind, text, send = meta["slug"], UpdateKind(meta["kind"]), meta["text"], meta["send"]
+    except (ValueError, KeyError, TypeError):
+        ack(
+            response_action="update",
+            view=blocks.notice_modal("Not sent", "That form was damaged; please start again."),
+        )
+        return
+    actor = context.user_id or ""
+    recorded = {UpdateKind.DELIVERED: "the delivery", UpdateKind.ANSWER: "the answer"}.get(kind)
+    today = dt.datetime.now(settings.timezone).date()
+    try:
+        with db.write() as session:
+            if send:
+                recipients = updates.create_update(
+                    session, _organizers(settings), actor, slug, kind, text, today
+                ).recipients
+            else:
+                updates.record_outcome(
+                    session, _organizers(settings), actor, slug, kind, text, today
+                )
+                recipients = 0
+    except NotAnOrganizer:
+        _refuse("update")
+        ack(
+            response_action="update",
+            view=blocks.notice_modal("Organizers only", blocks.not_organizer_text()),
+        )
+        return
+    except DomainError as problem:
+        ack(response_action="update", view=blocks.notice_modal("Not sent", str(problem)))
+        return
+    ack(
+        response_action="update",
+        view=blocks.notice_modal("Done", blocks.update_started_text(recipients, recorded)),
+    )
+    if recipients:
+        send_updates()
+
+
+def register_updates(app: App) -> None:
+    app.action(blocks.ADMIN_UPDATE)(handle_update_open)
+    app.view(blocks.ADMIN_UPDATE_VIEW)(handle_update_preview)
+    app.view(blocks.ADMIN_UPDATE_SEND_VIEW)(handle_update_send)

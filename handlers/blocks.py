@@ -94,6 +94,9 @@ def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]
         for number, demand in enumerate(view.demands, start=1)
     )
     blocks.append(_context(f"Signed so far: *{count}*  ·  {status_line(view, tz)}"))
+    outcome = outcome_lines(view.delivered_on, view.employer_answer)
+    if outcome:
+        blocks.append(_section(outcome))
     if view.is_open:
         blocks.append(
             {
@@ -560,6 +563,14 @@ def slack_busy_text(retry_after: int | None) -> str:
     return f"Slack is busy right now. Nothing was recorded; please try again {wait}."
 
 
+def form_not_opened_text() -> str:
+    # A timeout leaves it unknown whether the form appeared: say both.
+    return (
+        "Slack did not open the form just now. Nothing was recorded; if the form is not "
+        "on your screen, please click the button again in a minute."
+    )
+
+
 def closed_text(view: CampaignView, tz: ZoneInfo) -> str:
     return (
         f"*{escape(view.title)}* is closed and no longer takes signatures "
@@ -657,6 +668,8 @@ def admin_panel(rows: list[AdminRow], tz: ZoneInfo, may_create: bool) -> tuple[s
             else:
                 buttons.append(_button("Reopen", ADMIN_REOPEN, row.slug))
         buttons.append(_button("History", ADMIN_HISTORY, row.slug))
+        if not row.forgotten:
+            buttons.append(_button("Update signers", ADMIN_UPDATE, row.slug))
         buttons.append(_button("Letter (HTML)", ADMIN_LETTER_HTML, row.slug))
         buttons.append(_button("Letter (Markdown)", ADMIN_LETTER_MD, row.slug))
         if not row.forgotten and not row.is_open and row.status != "draft":
@@ -842,7 +855,11 @@ class HistoryLine:
 
 
 def history_modal(
-    row: AdminRow, milestones: list[HistoryLine], audit: list[HistoryLine], tz: ZoneInfo
+    row: AdminRow,
+    milestones: list[HistoryLine],
+    audit: list[HistoryLine],
+    tz: ZoneInfo,
+    news: list[HistoryLine] | None = None,
 ) -> dict[str, Any]:
     def lines(items: list[HistoryLine], empty: str) -> str:
         if not items:
@@ -852,9 +869,10 @@ def history_modal(
     content = [
         _section(f"*{escape(row.title)}*  `{row.slug}`\nExact count: *{row.count:,}*"),
         _section("*Milestones*\n" + lines(milestones, "None announced yet.")),
+        _section("*Updates to signers*\n" + lines(news or [], "None sent yet.")),
         _section("*Organizer actions*\n" + lines(audit, "None yet.")),
     ]
-    return _view("History", [*content[:2], {"type": "divider"}, content[2]])
+    return _view("History", [*content[:3], {"type": "divider"}, content[3]])
 
 
 def forget_modal(row: AdminRow, metadata: str) -> dict[str, Any]:
@@ -953,3 +971,118 @@ def rate_limited_text() -> str:
         "That was a lot of requests in a short time, so the bot is pausing yours for a "
         "moment. Nothing was changed; please try again in a minute."
     )
+
+
+# -- news to signers ------------------------------------------------------------------
+
+ADMIN_UPDATE = "admin_update"
+ADMIN_UPDATE_VIEW = "admin_update_preview"
+ADMIN_UPDATE_SEND_VIEW = "admin_update_send"
+UPDATE_KIND_BLOCK = "kind"
+UPDATE_TEXT_BLOCK = "text"
+UPDATE_SEND_BLOCK = "send"
+UPDATE_KINDS = {
+    "news": "News (next steps, an event, anything)",
+    "delivered": "The letter was delivered (records today's date)",
+    "answer": "The employer's answer (records it for /demands)",
+}
+_UPDATE_HEADINGS = {
+    "news": "News",
+    "delivered": "The letter was delivered",
+    "answer": "The employer answered",
+}
+
+
+def update_message(title: str, kind: str, text: str) -> tuple[str, list[Block]]:
+    """The DM a subscriber gets. Says nothing about whether or how they signed."""
+    heading = _UPDATE_HEADINGS.get(kind, "News")
+    content = [
+        _section(f"*{heading}: {escape(title)}*"),
+        _section(escape(text)),
+        _context("You asked for news about this campaign. Send `stop updates` to stop."),
+    ]
+    return clip(f"{heading}: {title}", FALLBACK_LIMIT), content
+
+
+def update_form(slug: str, subscribers: int) -> dict[str, Any]:
+    kinds = [{"text": _plain(label, 75), "value": value} for value, label in UPDATE_KINDS.items()]
+    send_option = _option("Also send it to the people who asked for news", "yes")
+    return _view(
+        "Update signers",
+        [
+            _section(
+                f"*{subscribers:,}* signers of `{slug}` asked for news. You will see a preview "
+                "before anything is sent."
+            ),
+            _input(
+                UPDATE_KIND_BLOCK,
+                "What is it?",
+                {
+                    "type": "static_select",
+                    "options": kinds,
+                    "initial_option": kinds[0],
+                },
+            ),
+            _input(
+                UPDATE_TEXT_BLOCK, "The update", _text_input("", multiline=True, max_length=2500)
+            ),
+            _input(
+                UPDATE_SEND_BLOCK,
+                "Send",
+                {
+                    "type": "checkboxes",
+                    "options": [send_option],
+                    "initial_options": [send_option],
+                },
+                optional=True,
+                hint="Untick to only record a delivery or an answer.",
+            ),
+        ],
+        callback_id=ADMIN_UPDATE_VIEW,
+        private_metadata=slug,
+        submit=_plain("Preview", 24),
+        close=_plain("Cancel", 24),
+    )
+
+
+def update_preview(
+    slug: str, title: str, kind: str, text: str, send: bool, subscribers: int, metadata: str
+) -> dict[str, Any]:
+    _, message = update_message(title, kind, text)
+    if send:
+        intro = f"*Preview.* This goes to {subscribers:,} people as a direct message:"
+        action = f"Send to {subscribers:,}" if subscribers else "Record it"
+    else:
+        intro = "*Preview.* This is recorded and shown in `/demands`; nothing is sent."
+        action = "Record it"
+    return _view(
+        "Preview",
+        [_section(intro), {"type": "divider"}, *message, {"type": "divider"}],
+        callback_id=ADMIN_UPDATE_SEND_VIEW,
+        private_metadata=metadata,
+        submit=_plain(clip(action, 24), 24),
+        close=_plain("Back out", 24),
+    )
+
+
+def update_started_text(recipients: int, recorded: str | None) -> str:
+    parts = []
+    if recorded:
+        parts.append(f"Recorded {recorded}.")
+    if recipients:
+        parts.append(
+            f"Sending to {recipients:,} people, a few a second; *History* in the organizer "
+            "view shows the progress. Nobody gets it twice, even if the bot restarts."
+        )
+    elif not recorded:
+        parts.append("Nobody has asked for news yet, so nothing was sent.")
+    return " ".join(parts)
+
+
+def outcome_lines(delivered_on: dt.date | None, answer: str | None) -> str | None:
+    lines = []
+    if delivered_on:
+        lines.append(f"*Delivered* on {delivered_on.day} {delivered_on:%B %Y}.")
+    if answer:
+        lines.append(f"*The employer's answer:* {escape(clip(answer, 1500))}")
+    return "\n".join(lines) or None

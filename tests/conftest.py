@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import pytest
+from slack_sdk import WebClient
 from sqlalchemy import update
 
 from bot import campaigns
@@ -130,6 +131,11 @@ class RunningBot:
     db: Database
     slack: SlackDriver
     fake: FakeSlack
+
+    @property
+    def app_client(self) -> WebClient:
+        """A Web API client like the app's, for jobs run by the test itself."""
+        return WebClient(token="xoxb-test-token", base_url=self.fake.api_url, timeout=10)
 
     def import_campaign(self, **fields: Any) -> None:
         data = {

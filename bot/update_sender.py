@@ -1,0 +1,248 @@
+"""Sending queued updates: paced, resumable, and never twice to the same person.
+
+Module-level functions taking plain values, so the scheduler, the CLI and the
+admin view all run the same code. Slack ids are opened from their sealed form
+in memory only and never logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot import updates
+from bot.sealing import CannotOpen, Sealer
+from bot.subscriptions import open_address
+from handlers import blocks
+from storage.db import Database
+from storage.models import DeliveryState, Subscriber
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPE = "undersigned_update"
+# Slack lets an app post about one message a second to a conversation, with
+# bursts; each DM is its own conversation, but the workspace has a ceiling too.
+DEFAULT_PACE_SECONDS = 0.2
+MAX_RETRY_AFTER_WAIT = 30.0
+# Errors that mean this person cannot be reached any more: give up on them.
+UNREACHABLE = {
+    "user_not_found",
+    "account_inactive",
+    "cannot_dm_bot",
+    "user_disabled",
+    "channel_not_found",
+    "is_archived",
+    "not_allowed_token_type",
+    "invalid_users",
+}
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    stopped_by: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _error_code(error: SlackApiError) -> str:
+    return str(error.response.get("error") if error.response is not None else "unknown")
+
+
+def _retry_after(error: SlackApiError) -> float:
+    headers = getattr(error.response, "headers", None) or {}
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            try:
+                return float(value if isinstance(value, str) else value[0])
+            except (TypeError, ValueError, IndexError):
+                break
+    return 1.0
+
+
+def _already_delivered(client: WebClient, channel: str, update_id: int, since: dt.datetime) -> bool:
+    """Look in the DM for our own message about this update, posted since `since`."""
+    oldest = f"{since.timestamp() - 60:.6f}"
+    cursor = None
+    for _ in range(10):  # bounded: a DM with the bot holds few messages
+        response = client.conversations_history(
+            channel=channel, oldest=oldest, include_all_metadata=True, limit=100, cursor=cursor
+        )
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == EVENT_TYPE and payload.get("update") == update_id:
+                return True
+        cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return False
+    return False
+
+
+def _send_one(db: Database, client: WebClient, sealer: Sealer, claimed: updates.Claimed) -> str:
+    """Deliver one claimed row. Returns sent, failed, retry or stop."""
+    if claimed.sealed_address is None:
+        # They opted out after the update was written: they must not hear from us.
+        with db.write() as session:
+            updates.finish(session, claimed, DeliveryState.FAILED)
+        return "failed"
+    try:
+        address = open_address(
+            sealer,
+            Subscriber(
+                campaign_id=claimed.campaign_id,
+                signer_hash=claimed.signer_hash,
+                sealed_address=claimed.sealed_address,
+            ),
+        )
+    except CannotOpen:
+        logger.error("a subscriber's address cannot be opened: was SIGNER_KEY rotated?")
+        with db.write() as session:
+            updates.finish(session, claimed, DeliveryState.FAILED)
+        return "failed"
+    channel = (client.conversations_open(users=address.user_id).get("channel") or {}).get("id")
+    if not channel:
+        raise SlackClientError("conversations.open gave no channel")
+    if claimed.in_doubt_since is not None and _already_delivered(
+        client, channel, claimed.update_id, claimed.in_doubt_since
+    ):
+        with db.write() as session:
+            updates.finish(session, claimed, DeliveryState.SENT)
+        return "sent"
+    with db.write() as session:
+        if not updates.begin_attempt(session, claimed):
+            return "retry"  # someone else took it over after our lease ran out
+    text, content = blocks.update_message(claimed.title, claimed.kind.value, claimed.text)
+    client.chat_postMessage(
+        channel=channel,
+        text=text,
+        blocks=content,
+        metadata={"event_type": EVENT_TYPE, "event_payload": {"update": claimed.update_id}},
+        unfurl_links=False,
+        unfurl_media=False,
+    )
+    with db.write() as session:
+        updates.finish(session, claimed, DeliveryState.SENT)
+    return "sent"
+
+
+def send_pending(
+    db: Database,
+    client: WebClient,
+    sealer: Sealer,
+    *,
+    pace_seconds: float = DEFAULT_PACE_SECONDS,
+    max_seconds: float = 600.0,
+    sleep: Callable[[float], None] = time.sleep,
+    on_progress: Callable[[SendReport], None] | None = None,
+) -> SendReport:
+    """Send queued updates until none is left, Slack needs a break, or time is up."""
+    report = SendReport()
+    deadline = time.monotonic() + max_seconds
+    while time.monotonic() < deadline:
+        with db.write() as session:
+            claimed = updates.claim_next(session)
+        if claimed is None:
+            break
+        try:
+            outcome = _send_one(db, client, sealer, claimed)
+        except SlackApiError as error:
+            code = _error_code(error)
+            status = getattr(error.response, "status_code", None)
+            if status == 429 or code == "ratelimited":
+                wait = min(_retry_after(error), MAX_RETRY_AFTER_WAIT)
+                logger.warning("Slack rate limited news DMs; waiting %.0f s", wait)
+                with db.write() as session:
+                    # Nothing was posted: a 429 is answered before the call acts.
+                    updates.release(session, claimed, clear_doubt=False)
+                report.retried += 1
+                if time.monotonic() + wait >= deadline:
+                    report.stopped_by = "rate limit"
+                    break
+                sleep(wait)
+                continue
+            if code in UNREACHABLE:
+                logger.info("a subscriber cannot be reached (%s); giving up on them", code)
+                with db.write() as session:
+                    updates.finish(session, claimed, DeliveryState.FAILED)
+                outcome = "failed"
+            else:
+                logger.warning("sending news stopped on a Slack error (%s); will resume", code)
+                with db.write() as session:
+                    updates.release(session, claimed, clear_doubt=False)
+                report.stopped_by = code
+                report.errors.append(code)
+                break
+        except (SlackClientError, OSError) as error:
+            logger.warning("sending news stopped (%s); will resume", type(error).__name__)
+            with db.write() as session:
+                updates.release(session, claimed, clear_doubt=False)
+            report.stopped_by = type(error).__name__
+            break
+        if outcome == "sent":
+            report.sent += 1
+        elif outcome == "failed":
+            report.failed += 1
+        if on_progress is not None:
+            on_progress(report)
+        if pace_seconds:
+            sleep(pace_seconds)
+    return report
+
+
+def send_pending_job(database_url: str, token: str, api_url: str, signer_key: bytes) -> None:
+    """The scheduler's entry point: plain values in, everything built inside."""
+    db = Database.from_url(database_url)
+    try:
+        client = WebClient(token=token, base_url=api_url, timeout=10)
+        report = send_pending(db, client, Sealer(signer_key), max_seconds=50)
+        if report.sent or report.failed or report.stopped_by:
+            logger.info(
+                "news: %d sent, %d unreachable%s",
+                report.sent,
+                report.failed,
+                f", paused ({report.stopped_by})" if report.stopped_by else "",
+            )
+    finally:
+        db.dispose()
+
+
+class BackgroundSender:
+    """Starts sending queued updates in a thread of this process, one at a time.
+
+    Called after an organizer confirms an update, so the request returns at once;
+    the scheduler's job resumes whatever this does not finish.
+    """
+
+    def __init__(self, db: Database, client: WebClient, sealer: Sealer) -> None:
+        self._db = db
+        self._client = client
+        self._sealer = sealer
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._run, name="news", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            send_pending(self._db, self._client, self._sealer)
+        except Exception:
+            logger.exception("sending news failed; the scheduler will resume it")
+
+    def join(self, timeout: float | None = None) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)

@@ -1,0 +1,233 @@
+"""News to signers who asked for it: the organizer's flow, pacing, 429s, a kill in
+the middle, and never the same update twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot import updates
+from bot.fakeslack import FakeUser, Fault, dm_channel_for
+from bot.organizing import CLI_ACTOR, Organizers
+from bot.sealing import Sealer
+from bot.update_sender import EVENT_TYPE, send_pending
+from storage.models import Campaign, UpdateDelivery, UpdateKind
+from tests.conftest import SIGNER_KEY, RunningBot, response_json
+from tests.test_admin import DANA
+from tests.test_conditional import sign_as
+from tests.test_signing import SLUG, ephemerals_to, opened_views, view_text
+
+
+@pytest.fixture
+def extra_settings() -> dict[str, str]:
+    return {"ORGANIZERS": DANA.id}
+
+
+@pytest.fixture
+def bot(running_bot: RunningBot) -> RunningBot:
+    running_bot.fake.workspace.add_user(DANA)
+    running_bot.import_campaign()
+    return running_bot
+
+
+def _people(bot: RunningBot, count: int, news: bool, start: int = 0) -> list[str]:
+    ids = []
+    for n in range(start, start + count):
+        user = FakeUser(f"U0N{n:07d}", f"n{n}", f"News {n}")
+        bot.fake.workspace.add_user(user)
+        sign_as(bot, user.id, how="anonymous", news=news)
+        ids.append(user.id)
+    return ids
+
+
+def _news_posts(bot: RunningBot) -> list[dict[str, Any]]:
+    return [
+        c.params
+        for c in bot.fake.calls_to("chat.postMessage")
+        if (c.params.get("metadata") or {}).get("event_type") == EVENT_TYPE
+    ]
+
+
+def _received(bot: RunningBot) -> Counter[str]:
+    """How many news messages each DM holds."""
+    counts: Counter[str] = Counter()
+    for message in bot.fake.workspace.messages:
+        metadata = message.get("metadata") or {}
+        if metadata.get("event_type") == EVENT_TYPE:
+            counts[message["channel"]] += 1
+    return counts
+
+
+def _wait_for(condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def _sent_so_far(bot: RunningBot) -> int:
+    with bot.db.read() as session:
+        return sum(p.sent for p in updates.progress(session, 1))
+
+
+def _queue(bot: RunningBot, text: str = "We delivered the letter today.") -> int:
+    with bot.db.write() as session:
+        return updates.create_update(
+            session, Organizers(frozenset()), CLI_ACTOR, SLUG, UpdateKind.NEWS, text
+        ).recipients
+
+
+def _sealer(bot: RunningBot) -> Sealer:
+    return Sealer(bot.settings.require_signer_key())
+
+
+def test_an_organizer_previews_then_sends_to_exactly_the_subscribers(bot):
+    subscribers = _people(bot, 3, news=True)
+    others = _people(bot, 2, news=False, start=10)
+    bot.slack.click("admin_update", SLUG, user=DANA.id)
+    form = opened_views(bot)[-1]
+    assert "*3* signers" in view_text(form)
+    state = {
+        "kind": {"kind": {"type": "static_select", "selected_option": {"value": "news"}}},
+        "text": {"text": {"type": "plain_text_input", "value": "Meeting <!channel> Friday & all"}},
+        "send": {"send": {"type": "checkboxes", "selected_options": [{"value": "yes"}]}},
+    }
+    preview = response_json(bot.slack.submit(form, state, user=DANA.id))
+    assert preview["response_action"] == "update"
+    shown = view_text(preview["view"])
+    assert "Meeting &lt;!channel&gt; Friday &amp; all" in shown
+    assert preview["view"]["submit"]["text"] == "Send to 3"
+    assert _news_posts(bot) == []  # nothing before the confirmation
+    done = response_json(bot.slack.submit(preview["view"], {}, user=DANA.id))
+    assert "Sending to 3 people" in view_text(done["view"])
+    _wait_for(lambda: len(_news_posts(bot)) == 3)
+    assert _received(bot) == Counter({dm_channel_for(u): 1 for u in subscribers})
+    for user in others:
+        assert dm_channel_for(user) not in _received(bot)
+    post = _news_posts(bot)[0]
+    assert post["metadata"]["event_payload"] == {"update": 1}
+    for user in subscribers:
+        assert user not in str(post)
+    _wait_for(lambda: _sent_so_far(bot) == 3)
+    bot.slack.click("admin_history", SLUG, user=DANA.id)
+    assert "news: 3 of 3 sent" in view_text(opened_views(bot)[-1])
+    with bot.db.read() as session:
+        # Gone out to everyone: the rows keyed by signer hashes are deleted.
+        assert session.scalars(select(UpdateDelivery)).all() == []
+
+
+def test_recording_a_delivery_and_an_answer_shows_in_demands(bot):
+    _people(bot, 1, news=True)
+    bot.slack.click("admin_update", SLUG, user=DANA.id)
+    form = opened_views(bot)[-1]
+    state = {
+        "kind": {"kind": {"type": "static_select", "selected_option": {"value": "answer"}}},
+        "text": {"text": {"type": "plain_text_input", "value": "We will <b>review</b> it."}},
+        "send": {"send": {"type": "checkboxes", "selected_options": []}},
+    }
+    preview = response_json(bot.slack.submit(form, state, user=DANA.id))
+    assert "nothing is sent" in view_text(preview["view"])
+    response_json(bot.slack.submit(preview["view"], {}, user=DANA.id))
+    with bot.db.write() as session:
+        updates.record_outcome(
+            session, Organizers(frozenset()), CLI_ACTOR, SLUG, UpdateKind.DELIVERED, ""
+        )
+    answer = response_json(bot.slack.command(""))
+    text = view_text({"blocks": answer["blocks"]})
+    assert "*Delivered* on" in text
+    assert "We will &lt;b&gt;review&lt;/b&gt; it." in text
+    assert _news_posts(bot) == []
+
+
+def test_a_worker_cannot_send_updates(bot):
+    _people(bot, 1, news=True)
+    form = {
+        "callback_id": "admin_update_send",
+        "private_metadata": '{"slug": "wewontbuildit", "kind": "news", "text": "x", "send": true}',
+    }
+    answer = response_json(bot.slack.submit(form, {}, user="U0N0000000"))
+    assert "for the campaign's organizers" in view_text(answer["view"])
+    with bot.db.read() as session:
+        assert session.scalar(select(Campaign.employer_answer)) is None
+    assert _news_posts(bot) == []
+
+
+def test_someone_who_opts_out_after_the_update_is_written_does_not_get_it(bot):
+    subscribers = _people(bot, 2, news=True)
+    _queue(bot)
+    bot.slack.dm("stop updates", user=subscribers[0])
+    assert "no more news" in ephemerals_to(bot, subscribers[0])[-1]["text"]
+    report = send_pending(bot.db, bot.app_client, _sealer(bot), pace_seconds=0)
+    assert (report.sent, report.failed) == (1, 1)
+    assert _received(bot) == Counter({dm_channel_for(subscribers[1]): 1})
+
+
+def test_rate_limits_are_waited_out_and_nobody_gets_it_twice(bot):
+    subscribers = _people(bot, 4, news=True)
+    _queue(bot)
+    bot.fake.fail("chat.postMessage", Fault(status=429, retry_after=2), times=3)
+    waits: list[float] = []
+    report = send_pending(bot.db, bot.app_client, _sealer(bot), pace_seconds=0, sleep=waits.append)
+    assert report.sent == 4
+    assert report.retried == 3
+    assert waits == [2.0, 2.0, 2.0]
+    assert _received(bot) == Counter({dm_channel_for(u): 1 for u in subscribers})
+
+
+def test_an_outage_pauses_sending_and_the_next_run_resumes(bot):
+    subscribers = _people(bot, 3, news=True)
+    _queue(bot)
+    bot.fake.fail("chat.postMessage", Fault(status=500))
+    first = send_pending(bot.db, bot.app_client, _sealer(bot), pace_seconds=0)
+    assert first.stopped_by is not None
+    second = send_pending(bot.db, bot.app_client, _sealer(bot), pace_seconds=0)
+    assert first.sent + second.sent == 3
+    assert _received(bot) == Counter({dm_channel_for(u): 1 for u in subscribers})
+
+
+def test_a_kill_in_the_middle_then_a_restart_sends_each_update_once(bot, database_url):
+    subscribers = _people(bot, 6, news=True)
+    _queue(bot)
+    # Each post takes effect, then its answer is held back: the process is killed
+    # while it waits, with a message in Slack it never recorded.
+    bot.fake.delay("chat.postMessage", 30)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(
+        DATABASE_URL=database_url,
+        SIGNER_KEY=SIGNER_KEY,
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_API_URL=bot.fake.api_url,
+    )
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "bot", "send-updates"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: len(_news_posts(bot)) >= 1, seconds=60)
+    finally:
+        sender.send_signal(signal.SIGKILL)
+        sender.wait(timeout=10)
+    bot.fake.delay("chat.postMessage", 0)
+    with bot.db.read() as session:
+        in_doubt = session.scalars(
+            select(UpdateDelivery).where(UpdateDelivery.in_doubt_since.is_not(None))
+        ).all()
+    assert len(in_doubt) == 1
+    # The lease of the killed process has to run out before its row is taken over.
+    with bot.db.write() as session:
+        session.execute(UpdateDelivery.__table__.update().values(claimed_at=None))
+    report = send_pending(bot.db, bot.app_client, _sealer(bot), pace_seconds=0)
+    assert report.sent == 6  # one found already delivered, five posted now
+    assert _received(bot) == Counter({dm_channel_for(u): 1 for u in subscribers})
