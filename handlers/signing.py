@@ -90,11 +90,30 @@ def _clear_dm_prompt(body: dict[str, Any], respond: Respond) -> None:
             logger.info("could not remove a DM prompt")
 
 
+class FormNotOpened(Exception):
+    """Slack did not confirm that a modal opened (rate limit, outage, timeout)."""
+
+
 def _show(client: WebClient, trigger_id: str | None, view: dict[str, Any]) -> None:
     if not trigger_id:
         logger.warning("a form could not be opened: the click carried no trigger_id")
+        raise FormNotOpened()
+    if not call_quietly("views.open", client.views_open, trigger_id=trigger_id, view=view):
+        raise FormNotOpened()
+
+
+def _form_not_opened(body: dict[str, Any], respond: Respond) -> None:
+    """A click that opened nothing would look like a dead button: say so, and leave
+    the DM prompt in place to be clicked again. (A click on the Home tab carries no
+    response URL; the tab is still there to click.)"""
+    if not body.get("response_url"):
         return
-    call_quietly("views.open", client.views_open, trigger_id=trigger_id, view=view)
+    try:
+        respond(
+            text=blocks.form_not_opened_text(), response_type="ephemeral", replace_original=False
+        )
+    except Exception:  # Slack is failing already; the log line above says why
+        logger.info("could not say that a form did not open")
 
 
 def _find(db: Database, slug: str) -> CampaignView | CampaignNotFound:
@@ -117,7 +136,9 @@ def handle_sign_start(
     ack()
     try:
         _sign_start(body, client, context, db, settings)
-    finally:
+    except FormNotOpened:
+        _form_not_opened(body, respond)
+    else:
         # After the form is open: the trigger_id expires in three seconds.
         _clear_dm_prompt(body, respond)
 
@@ -178,7 +199,9 @@ def handle_sign_change(
     ack()
     try:
         _sign_change(body, client, context, db, settings, sealer)
-    finally:
+    except FormNotOpened:
+        _form_not_opened(body, respond)
+    else:
         _clear_dm_prompt(body, respond)
 
 
@@ -395,7 +418,9 @@ def handle_withdraw_start(
     ack()
     try:
         _withdraw_start(body, client, context, db, settings)
-    finally:
+    except FormNotOpened:
+        _form_not_opened(body, respond)
+    else:
         _clear_dm_prompt(body, respond)
 
 

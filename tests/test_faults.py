@@ -1,0 +1,308 @@
+"""Slack's Web API misbehaving on every call the bot makes: rate limits with
+Retry-After, server errors, timeouts, a refused connection and error codes such as
+`invalid_blocks`. The person gets a clear "try again" where it matters, nothing
+half-done is stored, and the server keeps serving.
+
+Each test walks through every fault on one running bot, with a different person
+for each, and checks that the next request after each fault works."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+
+import pytest
+from slack_bolt import App
+from slack_sdk import WebClient
+from sqlalchemy import func, select
+
+from bot.app import create_app
+from bot.fakeslack import FakeChannel, FakeSlack, FakeUser, Fault, dm_channel_for
+from bot.jobs import run_announcements
+from bot.server import BackgroundServer, SlackWSGI
+from storage.db import Database
+from storage.models import Campaign, Signature
+from tests.conftest import ALICE, SIGNING_SECRET, RunningBot, SlackDriver, make_settings
+from tests.test_admin import DANA, NEW_CAMPAIGN, editor_values, open_editor
+from tests.test_announcements import add_signers
+from tests.test_signing import SLUG, open_sign_form, sign_values, view_text
+
+# The bot's Web API client gives up after this long here (5 s in production), so
+# that a timeout costs the suite little.
+CLIENT_TIMEOUT = 0.5
+
+FAULTS = {
+    "rate limited": Fault(status=429, retry_after=30),
+    "server error": Fault(status=500),
+    "timeout": Fault(delay=CLIENT_TIMEOUT + 0.5),
+    "invalid_blocks": Fault(error="invalid_blocks"),
+}
+
+
+@pytest.fixture
+def app_and_bot(
+    fake_slack: FakeSlack, db: Database, database_url: str
+) -> Iterator[tuple[App, RunningBot]]:
+    settings = make_settings(fake_slack, database_url, ORGANIZERS=DANA.id)
+    client = WebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=CLIENT_TIMEOUT
+    )
+    app = create_app(settings, db, client=client)
+    server = BackgroundServer(SlackWSGI(app, db, SIGNING_SECRET)).start()
+    fake_slack.workspace.add_user(DANA)
+    fake_slack.workspace.add_channel(FakeChannel("C0ANNOUNCE", "announcements"))
+    bot = RunningBot(settings, db, SlackDriver(server.url, fake_slack), fake_slack)
+    bot.import_campaign()
+    try:
+        yield app, bot
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bot(app_and_bot: tuple[App, RunningBot]) -> RunningBot:
+    return app_and_bot[1]
+
+
+def people(bot: RunningBot, prefix: str) -> Iterator[tuple[str, Fault, str]]:
+    """Each fault, with a person of its own (the per-person rate limit stays out of it)."""
+    for number, (name, fault) in enumerate(FAULTS.items()):
+        user = FakeUser(f"U0{prefix}{number:04d}", f"p{number}", f"Person {number}")
+        bot.fake.workspace.add_user(user)
+        yield name, fault, user.id
+
+
+def shown_to(bot: RunningBot, user: str) -> str:
+    """What reached this person through response URLs (the clicks carry none else)."""
+    return json.dumps([c.params for c in bot.fake.calls_to("response_url")] + [user])
+
+
+def signatures(bot: RunningBot) -> tuple[int, int]:
+    """Rows, and the count kept beside them: they must always agree."""
+    with bot.db.read() as session:
+        rows = session.scalar(select(func.count()).select_from(Signature))
+        kept = session.scalar(select(Campaign.signature_count).where(Campaign.slug == SLUG))
+    return rows, kept
+
+
+def no_tracebacks(bot: RunningBot) -> None:
+    sent = json.dumps([c.params for c in bot.fake.calls])
+    assert "Traceback" not in sent
+    assert "Something went wrong" not in sent, "a fault reached the generic error handler"
+
+
+def signs_normally(bot: RunningBot, user: str = ALICE.id, **click: object) -> None:
+    form = open_sign_form(bot, user, **click)
+    answer = json.loads(bot.slack.submit(form, sign_values(), user=user).body)
+    assert answer["view"]["title"]["text"] == "Signed", answer
+
+
+# -- signing --------------------------------------------------------------------------
+
+
+def test_users_info_failing_on_the_sign_button_says_try_again(bot):
+    for name, fault, user in people(bot, "UIB"):
+        bot.fake.fail("users.info", fault)
+        view = open_sign_form(bot, user)
+        assert "try again" in view_text(view), name
+        assert "callback_id" not in view, name
+        assert signatures(bot) == (0, 0), name
+    for _, _, user in people(bot, "UIB"):
+        signs_normally(bot, user)
+    assert signatures(bot) == (len(FAULTS), len(FAULTS))
+    no_tracebacks(bot)
+
+
+def test_users_info_failing_on_submit_says_try_again_and_records_nothing(bot):
+    forms = {}
+    for name, fault, user in people(bot, "UIS"):
+        form = forms[user] = open_sign_form(bot, user)
+        bot.fake.fail("users.info", fault)
+        result = bot.slack.submit(form, sign_values(), user=user)
+        assert result.status == 200, name
+        answer = json.loads(result.body)
+        assert answer["response_action"] == "errors", name
+        assert "try again" in answer["errors"]["how"], name
+        assert signatures(bot) == (0, 0), name
+    # The same forms, submitted again once Slack answers, sign once each.
+    for user, form in forms.items():
+        answer = json.loads(bot.slack.submit(form, sign_values(), user=user).body)
+        assert answer["view"]["title"]["text"] == "Signed"
+    assert signatures(bot) == (len(FAULTS), len(FAULTS))
+    no_tracebacks(bot)
+
+
+@pytest.mark.parametrize("action", ["sign_start", "withdraw_start"])
+def test_a_form_slack_would_not_open_gets_a_try_again(bot, action):
+    for name, fault, user in people(bot, "VO" + action[0].upper()):
+        if action == "withdraw_start":
+            signs_normally(bot, user)
+        before = signatures(bot)
+        bot.fake.fail("views.open", fault)
+        assert bot.slack.click(action, SLUG, user=user).status == 200, name
+        assert "click the button again" in shown_to(bot, user), name
+        assert signatures(bot) == before, name
+        # The button works once Slack does.
+        assert bot.slack.click(action, SLUG, user=user).status == 200
+        assert bot.fake.calls_to("views.open")[-1].params["view"].get("callback_id"), name
+    no_tracebacks(bot)
+
+
+def test_a_dm_prompt_whose_form_did_not_open_stays_to_be_clicked_again(bot):
+    dm = dm_channel_for(ALICE.id)
+    bot.slack.dm("sign")
+    bot.fake.fail("views.open", Fault(status=500))
+    bot.slack.click("sign_start", SLUG, channel_id=dm)
+    sent = [c.params for c in bot.fake.calls_to("response_url")]
+    assert not any(p.get("delete_original") for p in sent)
+    assert "click the button again" in json.dumps(sent)
+    # Once the form opens, the prompt is removed as usual.
+    open_sign_form(bot, channel_id=dm)
+    assert bot.fake.calls_to("response_url")[-1].params.get("delete_original") is True
+
+
+def test_a_home_tab_that_cannot_be_refreshed_still_signs(bot):
+    from_home = {
+        "container": {"type": "view", "view_id": "VHOME"},
+        "view": {"type": "home", "id": "VHOME"},
+        "response_url": None,
+        "channel_id": None,
+    }
+    for name, fault, user in people(bot, "HOM"):
+        form = open_sign_form(bot, user, **from_home)
+        bot.fake.fail("views.publish", fault)
+        answer = json.loads(bot.slack.submit(form, sign_values(), user=user).body)
+        # The signature is committed before the answer; the tab is only a mirror.
+        assert answer["view"]["title"]["text"] == "Signed", name
+        assert bot.slack.open_home(user).status == 200
+        home_view = bot.fake.calls_to("views.publish")[-1].params["view"]
+        assert "You have signed" in view_text(home_view), name
+    assert signatures(bot) == (len(FAULTS), len(FAULTS))
+    no_tracebacks(bot)
+
+
+def test_dm_replies_that_fail_do_not_stop_the_next_one(bot):
+    for name, fault, user in people(bot, "DMR"):
+        bot.fake.fail("chat.postEphemeral", fault)
+        assert bot.slack.dm("status", user=user).status == 200, name
+        assert bot.slack.dm("help", user=user).status == 200, name
+        last = bot.fake.calls_to("chat.postEphemeral")[-1].params
+        assert "What you can send me" in last["text"], name
+    no_tracebacks(bot)
+
+
+def test_a_response_url_that_fails_does_not_stop_the_next_click(bot):
+    bot.import_campaign(slug="fair-pay", title="Fair pay")
+    for name, fault, user in people(bot, "RSP"):
+        bot.fake.fail("response_url", fault)
+        assert bot.slack.click("campaign_show", SLUG, user=user).status == 200, name
+        assert bot.slack.click("campaign_show", "fair-pay", user=user).status == 200, name
+        assert "Fair pay" in json.dumps(bot.fake.calls_to("response_url")[-1].params), name
+    no_tracebacks(bot)
+
+
+# -- organizers -----------------------------------------------------------------------
+
+
+def test_a_channel_check_that_fails_says_try_again_and_creates_nothing(bot):
+    def created() -> bool:
+        with bot.db.read() as session:
+            return session.scalar(select(Campaign).where(Campaign.slug == "fair-pay")) is not None
+
+    form = open_editor(bot, "admin_new", "new")
+    for name, fault in FAULTS.items():
+        bot.fake.fail("conversations.info", fault)
+        result = bot.slack.submit(form, editor_values(**NEW_CAMPAIGN), user=DANA.id)
+        answer = json.loads(result.body)
+        assert answer["response_action"] == "errors", name
+        assert "try again" in answer["errors"]["channel"], name
+        assert not created(), name
+    answer = json.loads(bot.slack.submit(form, editor_values(**NEW_CAMPAIGN), user=DANA.id).body)
+    assert answer["response_action"] == "update"
+    assert created()
+    no_tracebacks(bot)
+
+
+@pytest.mark.parametrize(
+    "method", ["conversations.open", "files.getUploadURLExternal", "files.completeUploadExternal"]
+)
+def test_a_letter_that_cannot_be_delivered_says_try_again(bot, method):
+    for name, fault in FAULTS.items():
+        bot.fake.fail(method, fault)
+        assert bot.slack.click("admin_letter_md", SLUG, user=DANA.id).status == 200, name
+        last = bot.fake.calls_to("response_url")[-1].params
+        assert "try again" in last["text"], name
+        assert bot.fake.workspace.files == [], name
+    assert bot.slack.click("admin_letter_md", SLUG, user=DANA.id).status == 200
+    [letter] = bot.fake.workspace.files
+    assert "We won't build it" in letter["content"]
+    no_tracebacks(bot)
+
+
+# -- announcements --------------------------------------------------------------------
+
+
+def test_an_announcement_survives_every_fault_and_posts_each_milestone_once(bot):
+    thresholds = [5 * (n + 1) for n in range(len(FAULTS))]
+    bot.import_campaign(milestones=thresholds)
+    api = bot.fake.api_url
+    client = WebClient(token="xoxb-test", base_url=api, timeout=CLIENT_TIMEOUT, retry_handlers=[])
+    for number, (name, fault) in enumerate(FAULTS.items()):
+        add_signers(bot.db, bot.settings, 5, start=5 * number)
+        bot.fake.fail("chat.postMessage", fault)
+        assert run_announcements(bot.db, client).posted == [], name
+        assert len(bot.fake.messages_in("C0ANNOUNCE")) == number, name
+        # The next run posts it, after looking in the channel if the post may have landed.
+        report = run_announcements(bot.db, client)
+        assert [d.threshold for d in report.posted] == [thresholds[number]], name
+    run_announcements(bot.db, client)
+    posts = bot.fake.messages_in("C0ANNOUNCE")
+    assert [m["metadata"]["event_payload"]["threshold"] for m in posts] == thresholds
+
+
+# -- a connection refused ---------------------------------------------------------------
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Closed now: nothing listens there, so a connection is refused at once.
+    return f"http://127.0.0.1:{port}/api/"
+
+
+def test_slack_unreachable_says_try_again_and_the_server_keeps_serving(app_and_bot):
+    app, bot = app_and_bot
+    working = app.client.base_url
+    # As if SLACK_API_URL named a closed port from here on (the bot was built
+    # while Slack answered, as it must be: the app checks its token at start).
+    app.client.base_url = _closed_port_url()
+    try:
+        form = {"callback_id": "sign_submit", "private_metadata": json.dumps({"slug": SLUG})}
+        answer = json.loads(bot.slack.submit(form, sign_values()).body)
+        assert "try again" in answer["errors"]["how"]
+        # The button cannot open a form: the click's response URL says so.
+        assert bot.slack.click("sign_start", SLUG).status == 200
+        assert "click the button again" in shown_to(bot, ALICE.id)
+        # What needs no Web API call still works.
+        answer = json.loads(bot.slack.command("").body)
+        assert "We won't build it" in answer["text"]
+        assert bot.slack.dm("status").status == 200
+        assert signatures(bot) == (0, 0)
+    finally:
+        app.client.base_url = working
+    signs_normally(bot)
+    assert signatures(bot) == (1, 1)
+    no_tracebacks(bot)
+
+
+def test_announcements_with_slack_unreachable_post_once_when_it_is_back(bot):
+    bot.import_campaign(milestones=[5])
+    add_signers(bot.db, bot.settings, 5)
+    unreachable = WebClient(token="xoxb-test", base_url=_closed_port_url(), retry_handlers=[])
+    assert run_announcements(bot.db, unreachable).posted == []
+    reachable = WebClient(token="xoxb-test", base_url=bot.fake.api_url, retry_handlers=[])
+    assert [d.threshold for d in run_announcements(bot.db, reachable).posted] == [5]
+    run_announcements(bot.db, reachable)
+    assert len(bot.fake.messages_in("C0ANNOUNCE")) == 1
