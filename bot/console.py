@@ -71,6 +71,7 @@ What you can type (as the person in the prompt):
   dm                show your DM with the bot: what Slack keeps of it
   home              open the bot's Home tab
   N or click N      click button [N] among what was shown last
+  click LABEL       click the button with that label (`click Open demo`: label and value)
   as NAME           become someone else (see `who`)
   #CHANNEL          go to a channel and show its messages (#general, #announcements)
   announce          run the announcement job now, as the scheduler would
@@ -127,7 +128,8 @@ class Console:
         self.channel: FakeChannel = self.workspace.channels[GENERAL.id]
         self.numberings: dict[str, Numbering] = {}
         self.forms: dict[str, Form] = {}
-        self.cursor = len(self.workspace.changes)
+        self.cursor = self.started = len(self.workspace.changes)
+        self.last_seen: dict[str, int] = {}
         self.problems = 0
         self.names = Names(user=self._user_name, channel=self._channel_name)
         self.prompts = FormPrompts(lines.read, self.say, style, self.names)
@@ -200,6 +202,13 @@ class Console:
         if verb in {"help", "?"}:
             self.say(HELP)
             return True
+        if verb in {"as", "who"}:
+            # Someone else's screen, or the list of people: an open form stays open.
+            if verb == "as":
+                self.become(rest.strip())
+            else:
+                self.who()
+            return True
         modal = self.workspace.modal_of(self.user.id)
         if modal is not None and self._form_command(modal, verb, rest.strip()):
             return True
@@ -211,14 +220,10 @@ class Console:
             self.direct_message(rest.strip())
         elif verb == "home":
             self.open_home()
-        elif verb == "as":
-            self.become(rest.strip())
         elif verb.startswith("#"):
             self.go_to(text)
         elif verb == "announce":
             self.announce()
-        elif verb == "who":
-            self.who()
         else:
             self.problem(f"Unknown command {word!r}. Type `help` for the list.")
         return True
@@ -310,10 +315,13 @@ class Console:
         if user is None or user.is_bot:
             self.problem(f"Nobody called {name!r} here. Type `who` for the people.")
             return
+        self.last_seen[self.user.id] = len(self.workspace.changes)
         self.user = user
-        self.cursor = len(self.workspace.changes)
         role = role_of(user, self.organizers)
         self.say(self.style.dim(f"You are {user.real_name} (@{user.name}, {role})."))
+        # What the bot sent to their DM while someone else was being played.
+        self.cursor = self.last_seen.get(user.id, self.started)
+        self.show_changes(dm_only=True)
         modal = self.workspace.modal_of(user.id)
         if modal is not None:
             self.show_modal(modal)
@@ -354,18 +362,35 @@ class Console:
 
     # -- buttons --------------------------------------------------------------------
     def click(self, token: str) -> None:
-        if not token.isdigit():
+        """Click button [N], or the button labelled TOKEN (with its value when several
+        share a label: `click Open second-wind`)."""
+        numbering = self.numberings.get(self.user.id) or Numbering()
+        modal = self.workspace.modal_of(self.user.id)
+        shown = [
+            c
+            for c in numbering.clickables
+            if modal is None or c.surface.item.get("id") == modal.get("id")
+        ]
+        if not token:
             self.problem("Click what? Give the number shown in [brackets], e.g. `click 1`.")
             return
-        modal = self.workspace.modal_of(self.user.id)
-        numbering = self.numberings.get(self.user.id)
-        target = numbering.get(int(token)) if numbering else None
-        if modal is not None:
-            in_modal = target is not None and target.surface.item.get("id") == modal.get("id")
-            target = target if in_modal else None
-        if target is None:
-            self.problem(f"There is no button [{token}] on screen.")
+        if token.isdigit():
+            found = [c for c in shown if c.number == int(token)]
+        else:
+            wanted = " ".join(token.lower().split())
+            labelled = [c for c in shown if c.label.lower() == wanted]
+            valued = [
+                c for c in shown if f"{c.label} {c.element.get('value', '')}".lower() == wanted
+            ]
+            found = labelled if len(labelled) == 1 else valued
+            if len(labelled) > 1 and len(found) != 1:
+                numbers = " ".join(f"[{c.number}]" for c in labelled)
+                self.problem(f"Several buttons are called {token!r}: {numbers}. Give the number.")
+                return
+        if len(found) != 1:
+            self.problem(f"There is no button {token!r} on screen.")
             return
+        target = found[0]
         if not self._still_there(target.surface):
             self.problem("That message is gone.")
             return
@@ -550,10 +575,27 @@ class Console:
             note=note,
         )
 
-    def show_changes(self, show_home: bool = False, everywhere: bool = False) -> None:
-        """Show what changed for this person since the last command, as Slack would."""
+    def show_changes(
+        self, show_home: bool = False, everywhere: bool = False, dm_only: bool = False
+    ) -> None:
+        """Show what changed for this person since the last command, as Slack would.
+
+        dm_only: only what stays in their DM (messages and files), for a person
+        coming back to the screen.
+        """
         changes = self.workspace.changes[self.cursor :]
         self.cursor = len(self.workspace.changes)
+        if dm_only:
+            dm = dm_channel_for(self.user.id)
+            changes = [
+                c
+                for c in changes
+                if c.kind in {"message", "file", "updated", "deleted"}
+                and c.channel == dm
+                and c.item.get("user") is None
+            ]
+            if changes:
+                self.note("In your DM with the bot while you were away:")
         numbering = Numbering()
         order: dict[int, tuple[str, Change]] = {}
         modal_moved = False

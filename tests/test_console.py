@@ -13,11 +13,17 @@ import subprocess
 import sys
 import termios
 import time
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from slack_sdk import WebClient
 
+from bot.console import Console
+from bot.console_io import ScriptLines
 from bot.console_render import Names, Numbering, Style, mrkdwn, render_message
+from bot.console_setup import ALICE, demo_workspace
+from bot.fakeslack import FakeSlack, dm_channel_for
 from tests.test_cli import _base_env
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,7 +62,7 @@ def sign(person: str, how: str = "1") -> list[str]:
 
     `submit` typed at a field prompt sends the form at once, so these scripts do
     not depend on how many optional fields the form has."""
-    return [f"as {person}", "/demands", "1", how, "submit", "close"]
+    return [f"as {person}", "/demands", "click Sign privately", how, "submit", "close"]
 
 
 def flat(text: str) -> str:
@@ -69,14 +75,14 @@ def test_a_scripted_rehearsal_of_the_whole_campaign(console):
         # Read the demands.
         "/demands",
         # Sign anonymously as alice, from the button under /demands.
-        "1",
+        "click Sign privately",
         "1",
         "submit",
         "close",
         # Sign with a name as bob, from a DM.
         "as bob",
         "dm sign",
-        "1",
+        "click Open the signing form",
         "2",
         "Bob O.",
         "submit",
@@ -84,7 +90,7 @@ def test_a_scripted_rehearsal_of_the_whole_campaign(console):
         # The guest is refused.
         "as gus",
         "/demands",
-        "1",
+        "click Sign privately",
         "close",
         # Status.
         "as alice",
@@ -95,14 +101,14 @@ def test_a_scripted_rehearsal_of_the_whole_campaign(console):
         *sign("erin"),
         *sign("frank"),
         "dm withdraw",
-        "1",
+        "click Withdraw my signature",
         "submit",
         "close",
         "dm status",
         # The organizer creates a second campaign and opens it.
         "as dana",
         "/demands admin",
-        "6",  # New campaign
+        "click New campaign",
         "second-wind",
         "A second campaign",
         "We ask for more.",
@@ -115,12 +121,12 @@ def test_a_scripted_rehearsal_of_the_whole_campaign(console):
         "submit",
         "close",
         "/demands admin",
-        "7",  # Open, on the new campaign's row
+        "click Open second-wind",
         # The announcement job posts the milestone in #announcements.
         "announce",
         "#announcements",
         # The letter for delivery arrives in the organizer's DM.
-        "5",  # Letter (Markdown), on the first campaign's row
+        "click Letter (Markdown) demo",
         "dm",
         # Workers now choose between two campaigns.
         "as alice",
@@ -143,16 +149,16 @@ def test_a_scripted_rehearsal_of_the_whole_campaign(console):
     assert "(the bot removed its message in your DM with the bot)" in out
     assert "(optional) [Bob Okafor]: Bob O." in out
     assert "You signed *Fair schedules now* with your name. Thank you." in text
-    assert "gus in #general> 1" in out
+    assert "gus in #general> click Sign privately" in out
     assert "Only full members of this workspace can sign" in text
     assert "You have signed anonymously." in out
     assert "Your signature on *Fair schedules now* was deleted." in text
     # The organizer's view and forms.
     assert "dana in #general> /demands admin" in out
     assert "Organizer view" in out
-    assert "[6] New campaign" in out
+    assert "] New campaign" in out
     assert "Created `second-wind` as a *draft*" in text
-    assert "[7] Open" in out
+    assert "] Open" in out
     assert "(updated)" in out
     assert "*A second campaign*  `second-wind`" in out
     assert "Status: open" in out
@@ -176,16 +182,33 @@ def test_a_scripted_rehearsal_of_the_whole_campaign(console):
 
 
 def test_a_script_with_an_unknown_command_fails_but_runs_to_the_end(console):
-    done = console.script("frobnicate", "who")
+    done = console.script("frobnicate", "/demands", "click Nope", "click 9", "who")
     assert done.returncode == 1
     assert "Unknown command 'frobnicate'" in done.stdout
+    assert "There is no button 'Nope' on screen." in done.stdout
+    assert "There is no button '9' on screen." in done.stdout
     assert "alice  Alice Moreau" in done.stdout
+
+
+def test_what_the_bot_sent_to_a_dm_is_shown_when_its_person_comes_back():
+    out = StringIO()
+    with FakeSlack(demo_workspace()) as fake:
+        console = Console(fake, None, ScriptLines([], out), out, Style())  # type: ignore[arg-type]
+        console.execute("as bob")
+        client = WebClient(base_url=fake.api_url, token="xoxb-test")
+        client.chat_postMessage(channel=dm_channel_for(ALICE.id), text="News for you")
+        console.execute("as alice")
+        console.execute("as bob")
+        console.execute("as alice")
+    shown = out.getvalue()
+    assert shown.count("News for you") == 1
+    assert "In your DM with the bot while you were away:" in shown
 
 
 def test_the_app_refusing_a_form_asks_again_for_the_field_at_fault(console):
     done = console.script(
         "/demands",
-        "1",
+        "click Sign privately",
         "2",
         "-",  # no name: the name is optional to Slack, the app then asks for one
         "submit",
@@ -202,7 +225,7 @@ def test_required_fields_are_asked_for_before_anything_is_sent(console):
     done = console.script(
         "as dana",
         "/demands admin",
-        "6",  # New campaign
+        "click New campaign",
         "Not A Slug",
         "submit",  # Slack itself refuses: title, statement and demands are required
         "A title",
