@@ -53,9 +53,15 @@ class Due:
     threshold: int
     channel_id: str
 
-    def describe(self) -> str:
+    @property
+    def label(self) -> str:
+        """For log lines: the campaign and milestone (logs mask channel ids anyway)."""
         what = "final count" if self.kind is AnnouncementKind.FINAL else f"{self.threshold}"
-        return f"{self.slug} {what} in {self.channel_id}"
+        return f"{self.slug} {what}"
+
+    def describe(self) -> str:
+        """For the operator's `announce` summary: where it goes, too."""
+        return f"{self.label} in {self.channel_id}"
 
 
 @dataclass
@@ -95,21 +101,30 @@ class Claimed:
 # -- closing -----------------------------------------------------------------------
 
 
+def _past_closing(now: dt.datetime, slug: str | None):  # type: ignore[no-untyped-def]
+    query = select(Campaign).where(
+        Campaign.status == CampaignStatus.OPEN,
+        Campaign.closes_at.is_not(None),
+        Campaign.closes_at <= now,
+    )
+    return query if slug is None else query.where(Campaign.slug == slug)
+
+
+def closing_due(session: Session, now: dt.datetime | None = None, slug: str | None = None) -> bool:
+    """Whether an open campaign (or `slug`) has passed its closing date: a read,
+    so that checking often costs no write lock."""
+    query = _past_closing(now or utcnow(), slug).with_only_columns(Campaign.id).limit(1)
+    return session.scalar(query) is not None
+
+
 def close_due_campaigns(
     session: Session, now: dt.datetime | None = None, slug: str | None = None
 ) -> list[str]:
     """Close every open campaign whose closing date has passed (or just `slug`),
     and queue its final count. Returns the slugs closed by this call."""
     now = now or utcnow()
-    query = select(Campaign).where(
-        Campaign.status == CampaignStatus.OPEN,
-        Campaign.closes_at.is_not(None),
-        Campaign.closes_at <= now,
-    )
-    if slug is not None:
-        query = query.where(Campaign.slug == slug)
     closed = []
-    for campaign in session.scalars(query.order_by(Campaign.id)).all():
+    for campaign in session.scalars(_past_closing(now, slug).order_by(Campaign.id)).all():
         # Conditional, so that of two schedulers closing at once only one queues.
         won = session.execute(
             update(Campaign)

@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     for change in StatusChange:
         status = campaign_sub.add_parser(change.value, help=f"{change.value} a campaign")
         status.add_argument("slug")
+    sub.add_parser("announce", help="run the announcement job once, now, and exit")
     sub.add_parser("keygen", help="print a fresh SIGNER_KEY")
     sub.add_parser("send-updates", help="send queued news now (resumes after a crash) and exit")
     backup = sub.add_parser("backup", help="a consistent copy of the live database")
@@ -299,15 +300,35 @@ def cmd_campaign_list(settings: Settings, as_json: bool) -> int:
     return 0
 
 
+def cmd_announce(settings: Settings) -> int:
+    from bot.jobs import announce_job
+
+    if not settings.slack_bot_token:
+        raise SettingsError(
+            "SLACK_BOT_TOKEN is not set: put the bot token (xoxb-...) in the environment or .env"
+        )
+    _open_database(settings).dispose()  # applies migrations
+    report = announce_job(settings.database_url, settings.slack_api_url, settings.slack_bot_token)
+    print("\n".join(report.summary()))
+    return 0
+
+
 def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> int:
     from bot.app import create_app
+    from bot.scheduler import start_scheduler
     from bot.server import SlackWSGI, serve
 
     settings.require_http()
     db = _open_database(settings)
     app = create_app(settings, db)
     assert settings.slack_signing_secret is not None
-    serve(SlackWSGI(app, db, settings.slack_signing_secret), host, port or settings.port, threads)
+    scheduler = start_scheduler(settings)
+    try:
+        serve(
+            SlackWSGI(app, db, settings.slack_signing_secret), host, port or settings.port, threads
+        )
+    finally:
+        scheduler.shutdown(wait=False)
     return 0
 
 
@@ -316,12 +337,17 @@ def cmd_run(settings: Settings) -> int:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         from bot.app import create_app
+        from bot.scheduler import start_scheduler
 
         settings.require_socket()
         db = _open_database(settings)
         app = create_app(settings, db)
+        scheduler = start_scheduler(settings)
         logger.info("connecting to Slack in Socket Mode")
-        SocketModeHandler(app, settings.slack_app_token).start()
+        try:
+            SocketModeHandler(app, settings.slack_app_token).start()
+        finally:
+            scheduler.shutdown(wait=False)
         return 0
     if settings.mode == "http":
         return cmd_serve(settings, "0.0.0.0", None, 16)  # noqa: S104 - Slack must reach it
@@ -387,6 +413,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_send_updates(settings)
         if args.command == "console":
             return cmd_console(settings, args.script)
+        if args.command == "announce":
+            return cmd_announce(settings)
         return cmd_run(settings)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)

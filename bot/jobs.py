@@ -41,7 +41,10 @@ HISTORY_PAGE_SIZE = 200
 HISTORY_PAGES = 20
 # Our clock and Slack's may differ a little; look a bit earlier than the attempt.
 CLOCK_MARGIN = dt.timedelta(minutes=5)
-INVITE_HINT = "invite the bot with `/invite @Undersigned` in that channel"
+INVITE_HINT = (
+    "invite the bot with `/invite @Undersigned` in the campaign's announcement channel "
+    "(`campaign list` shows which)"
+)
 CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found"})
 
 
@@ -116,8 +119,11 @@ def run_announcements(db: Database, client: WebClient) -> RunReport:
 
 def run_closing(db: Database, client: WebClient, slug: str | None = None) -> RunReport:
     report = RunReport()
-    with db.write() as session:
-        report.closed = announcements.close_due_campaigns(session, slug=slug)
+    with db.read() as session:
+        due = announcements.closing_due(session, slug=slug)
+    if due:
+        with db.write() as session:
+            report.closed = announcements.close_due_campaigns(session, slug=slug)
     _post_due(db, _Slack(client), report, (AnnouncementKind.FINAL,))
     _finish(db, report)
     return report
@@ -135,7 +141,7 @@ def _finish(db: Database, report: RunReport) -> None:
             slug,
         )
     for due in report.superseded:
-        logger.info("not announcing %s: overtaken by a later announcement", due.describe())
+        logger.info("not announcing %s: overtaken by a later announcement", due.label)
 
 
 # -- Slack ------------------------------------------------------------------------
@@ -282,7 +288,7 @@ def _post_due(
         except Exception:
             # A bug or a database failure: the claim expires and the next run,
             # seeing the row in doubt, looks in the channel before posting.
-            logger.exception("announcing %s failed", claimed.due.describe())
+            logger.exception("announcing %s failed", claimed.due.label)
 
 
 def _post_one(db: Database, slack: _Slack, claimed: Claimed, report: RunReport) -> None:
@@ -297,14 +303,14 @@ def _post_one(db: Database, slack: _Slack, claimed: Claimed, report: RunReport) 
                 logger.info(
                     "found %s already in the channel (an earlier run stopped before recording "
                     "it); recorded, not posted again",
-                    due.describe(),
+                    due.label,
                 )
                 report.found.append(due)
                 return
         if claimed.moot is not None:
             with db.write() as session:
                 announcements.set_aside(session, claimed)
-            logger.info("not announcing %s: %s", due.describe(), claimed.moot)
+            logger.info("not announcing %s: %s", due.label, claimed.moot)
             report.superseded.append(due)
             return
         with db.write() as session:
@@ -335,8 +341,8 @@ def _post_one(db: Database, slack: _Slack, claimed: Claimed, report: RunReport) 
             session, claimed, claimed.channel_id, str(response.get("ts"))
         )
     if not recorded:
-        logger.warning("posted %s, but another run had recorded it meanwhile", due.describe())
-    logger.info("announced %s", due.describe())
+        logger.warning("posted %s, but another run had recorded it meanwhile", due.label)
+    logger.info("announced %s", due.label)
     report.posted.append(due)
 
 
@@ -346,7 +352,7 @@ def _log_failure(due: Due, failure: _Failure, stage: str) -> None:
         logger.warning(
             "cannot announce %s (%s while %s): %s, or fix the campaign's channel id; "
             "the announcement is kept and retried at the next run",
-            due.describe(),
+            due.label,
             failure.code,
             what,
             INVITE_HINT,
@@ -356,7 +362,7 @@ def _log_failure(due: Due, failure: _Failure, stage: str) -> None:
             "Slack rate limit (retry after %s s) while %s %s: it waits for the next run",
             failure.retry_after,
             what,
-            due.describe(),
+            due.label,
         )
     elif failure.kind == UNAVAILABLE:
         logger.warning(
@@ -364,12 +370,12 @@ def _log_failure(due: Due, failure: _Failure, stage: str) -> None:
             "posts it if it is not there",
             failure.code,
             what,
-            due.describe(),
+            due.label,
         )
     else:
         logger.error(
             "Slack refused %s %s (%s): it is kept and retried at the next run",
             what,
-            due.describe(),
+            due.label,
             failure.code,
         )

@@ -350,7 +350,8 @@ def test_a_channel_the_bot_cannot_post_in_is_logged_for_the_operator_and_retried
     [line] = [r for r in caplog.records if code in r.getMessage()]
     assert line.levelno == logging.WARNING
     assert "/invite @Undersigned" in line.getMessage()
-    assert CHANNEL in line.getMessage()
+    assert SLUG in line.getMessage()
+    assert "campaign list" in line.getMessage()
     # Once the bot is invited, the next run posts it, without a look: nothing was posted.
     assert [d.threshold for d in run(settings).posted] == [5]
     assert not fake_slack.calls_to("conversations.history")

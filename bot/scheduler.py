@@ -1,0 +1,177 @@
+"""APScheduler wiring: the announcement schedule and campaigns' closing dates.
+
+The durable truth is in our tables; the scheduler only holds times. Jobs are the
+module-level functions in bot/jobs.py with plain arguments, fixed ids and
+`replace_existing=True`, in an in-memory job store rebuilt from the database at
+every start (the bot token in a job's arguments is never written anywhere).
+
+At start-up, before anything runs:
+- the announcement job is scheduled from ANNOUNCE_SCHEDULE in TIMEZONE; if one or
+  more of its runs fell while the bot was down, it runs once now (coalesced);
+- every open campaign with a closing date gets a date job, run now when that date
+  passed while the bot was down.
+
+Organizers can set or move a closing date from Slack while the bot runs; a light
+check every minute closes any campaign whose date passed without a date job, so
+a closing never waits for the next restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
+
+from bot import announcements, jobs
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import Campaign, CampaignStatus
+
+logger = logging.getLogger(__name__)
+
+ANNOUNCE_JOB_ID = jobs.ANNOUNCE_JOB_ID
+CLOSE_JOB_PREFIX = "close:"
+CLOSE_CHECK_JOB_ID = "close-check"
+CLOSE_CHECK_SECONDS = 60
+# A run may start this late (a busy machine, a suspended laptop) and still run,
+# once: coalesce=True folds any backlog into one run.
+MISFIRE_GRACE_SECONDS = 3600
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS}
+
+
+def build_scheduler(settings: Settings) -> BackgroundScheduler:
+    return BackgroundScheduler(timezone=settings.timezone, job_defaults=dict(JOB_DEFAULTS))
+
+
+def _slack_args(settings: Settings) -> tuple[str, str, str]:
+    if not settings.slack_bot_token:
+        raise ValueError("the scheduler needs SLACK_BOT_TOKEN")
+    return settings.database_url, settings.slack_api_url, settings.slack_bot_token
+
+
+def announce_trigger(settings: Settings) -> CronTrigger:
+    return CronTrigger.from_crontab(settings.announce_schedule, timezone=settings.timezone)
+
+
+def missed_announcement(settings: Settings, last_run: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a scheduled run fell between the last run and now."""
+    if last_run is None:
+        return False
+    due = announce_trigger(settings).get_next_fire_time(
+        None, last_run.astimezone(settings.timezone)
+    )
+    return due is not None and due <= now
+
+
+def schedule_announcements(
+    scheduler: BackgroundScheduler, settings: Settings, now: dt.datetime | None = None
+) -> bool:
+    """Add the announcement job; run it once now if runs were missed. Returns
+    whether a catch-up run was scheduled."""
+    now = now or announcements.utcnow()
+    db = Database.from_url(settings.database_url)
+    try:
+        with db.read() as session:
+            last = announcements.last_run(session, ANNOUNCE_JOB_ID)
+        if last is None:
+            # First start: nothing can have been missed; count from now.
+            with db.write() as session:
+                announcements.record_run(session, ANNOUNCE_JOB_ID, now)
+    finally:
+        db.dispose()
+    catch_up = missed_announcement(settings, last, now)
+    extra = {"next_run_time": now} if catch_up else {}
+    scheduler.add_job(
+        jobs.announce_job,
+        trigger=announce_trigger(settings),
+        args=_slack_args(settings),
+        id=ANNOUNCE_JOB_ID,
+        name="announce milestones",
+        replace_existing=True,
+        **extra,
+    )
+    if catch_up:
+        logger.info("announcement runs were missed while the bot was down: catching up once now")
+    return catch_up
+
+
+def reconcile_closing_jobs(
+    scheduler: BackgroundScheduler, settings: Settings, now: dt.datetime | None = None
+) -> list[str]:
+    """One date job per open campaign with a closing date; none for the others.
+
+    Safe to call again after campaigns change. A date already past runs at once.
+    Returns the slugs that have a closing job.
+    """
+    now = now or announcements.utcnow()
+    db = Database.from_url(settings.database_url)
+    try:
+        with db.read() as session:
+            rows = session.execute(
+                select(Campaign.slug, Campaign.closes_at).where(
+                    Campaign.status == CampaignStatus.OPEN, Campaign.closes_at.is_not(None)
+                )
+            ).all()
+    finally:
+        db.dispose()
+    wanted: dict[str, dt.datetime] = {row.slug: row.closes_at for row in rows}
+    for job in scheduler.get_jobs():
+        if job.id.startswith(CLOSE_JOB_PREFIX) and job.id[len(CLOSE_JOB_PREFIX) :] not in wanted:
+            scheduler.remove_job(job.id)
+    for slug, closes_at in wanted.items():
+        scheduler.add_job(
+            jobs.close_job,
+            trigger=DateTrigger(run_date=max(closes_at, now)),
+            args=(*_slack_args(settings), slug),
+            id=CLOSE_JOB_PREFIX + slug,
+            name=f"close {slug}",
+            replace_existing=True,
+            # A closing date runs however late it is noticed.
+            misfire_grace_time=None,
+        )
+        if closes_at <= now:
+            logger.info("campaign %s passed its closing date while the bot was down", slug)
+    return sorted(wanted)
+
+
+def schedule_close_check(
+    scheduler: BackgroundScheduler, settings: Settings, every_seconds: int = CLOSE_CHECK_SECONDS
+) -> None:
+    """The safety net for closing dates set or moved while the bot runs."""
+    scheduler.add_job(
+        jobs.close_job,
+        trigger=IntervalTrigger(seconds=every_seconds),
+        args=_slack_args(settings),
+        id=CLOSE_CHECK_JOB_ID,
+        name="close campaigns past their date",
+        replace_existing=True,
+    )
+
+
+def start_scheduler(
+    settings: Settings, close_check_seconds: int = CLOSE_CHECK_SECONDS
+) -> BackgroundScheduler:
+    """Start paused, reconcile the jobs with the database, then resume."""
+    scheduler = build_scheduler(settings)
+    scheduler.start(paused=True)
+    try:
+        schedule_announcements(scheduler, settings)
+        reconcile_closing_jobs(scheduler, settings)
+        schedule_close_check(scheduler, settings, close_check_seconds)
+    except Exception:
+        scheduler.shutdown(wait=False)
+        raise
+    scheduler.resume()
+    job = scheduler.get_job(ANNOUNCE_JOB_ID)
+    logger.info(
+        "announcements scheduled (%s, %s); next run %s",
+        settings.announce_schedule,
+        settings.timezone.key,
+        job.next_run_time if job else None,
+    )
+    return scheduler
