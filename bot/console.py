@@ -104,6 +104,8 @@ class Surface:
 
 
 class Console:
+    """The REPL: one person at a time, in one channel, with their own screen."""
+
     def __init__(
         self,
         fake: FakeSlack,
@@ -295,13 +297,14 @@ class Console:
             self.note("  (nothing)")
         for message in kept:
             author = self._user_name(str(message.get("user"))) or "undersigned"
-            self.say(f"  {self.style.bold(author)}: {mrkdwn(str(message.get('text') or ''))}")
+            text = mrkdwn(str(message.get("text") or ""), self.names, self.style)
+            self.say(f"  {self.style.bold(author)}: {text}")
         for upload in self.workspace.files:
             if upload.get("channel") == channel:
                 self.say(f"  {self.style.bold('undersigned')}: file {upload.get('filename')}")
         self.note(
-            "The bot's answers here were visible only to you and are not kept as messages; "
-            "what you typed stays in the DM."
+            "This is what Slack keeps (and workspace owners may export): what you typed and "
+            "what the bot posted. Its answers marked (only visible to you) are not kept."
         )
 
     def open_home(self) -> None:

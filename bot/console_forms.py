@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -316,7 +317,16 @@ class FormPrompts:
             for number, (text, _) in enumerate(choices(fld, directory), start=1):
                 mark = "(•)" if number in chosen else "( )"
                 option = mrkdwn(text, self.names, style)
-                lines.extend(wrap(f"  {mark} {number}. {option}", style.width - 2))
+                prefix = f"  {mark} {number}. "
+                lines.extend(
+                    textwrap.wrap(
+                        option,
+                        width=style.width - 2,
+                        initial_indent=prefix,
+                        subsequent_indent=" " * len(prefix),
+                        break_long_words=False,
+                    )
+                )
         else:
             current = describe(fld, state, directory)
             placeholder = plain(fld.element.get("placeholder"))
