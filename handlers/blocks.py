@@ -571,14 +571,6 @@ def form_not_opened_text() -> str:
     )
 
 
-def form_not_opened_text() -> str:
-    # A timeout leaves it unknown whether the form appeared: say both.
-    return (
-        "Slack did not open the form just now. Nothing was recorded; if the form is not "
-        "on your screen, please click the button again in a minute."
-    )
-
-
 def closed_text(view: CampaignView, tz: ZoneInfo) -> str:
     return (
         f"*{escape(view.title)}* is closed and no longer takes signatures "
