@@ -110,6 +110,8 @@ def run_announcements(db: Database, client: WebClient) -> RunReport:
         plan = announcements.plan_milestones(session)
     report.superseded.extend(plan.superseded)
     report.no_channel.extend(plan.no_channel)
+    for due in plan.superseded:
+        logger.info("not announcing %s: overtaken by a higher milestone", due.label)
     _post_due(db, _Slack(client), report, tuple(AnnouncementKind))
     with db.write() as session:
         announcements.record_run(session, ANNOUNCE_JOB_ID, started)
@@ -118,12 +120,16 @@ def run_announcements(db: Database, client: WebClient) -> RunReport:
 
 
 def run_closing(db: Database, client: WebClient, slug: str | None = None) -> RunReport:
+    """Close what is due and post those final counts. When nothing is due it does
+    nothing at all (it runs every minute): a final count that could not be posted
+    at closing is retried by the announcement runs, not every minute."""
     report = RunReport()
     with db.read() as session:
         due = announcements.closing_due(session, slug=slug)
-    if due:
-        with db.write() as session:
-            report.closed = announcements.close_due_campaigns(session, slug=slug)
+    if not due:
+        return report
+    with db.write() as session:
+        report.closed = announcements.close_due_campaigns(session, slug=slug)
     _post_due(db, _Slack(client), report, (AnnouncementKind.FINAL,))
     _finish(db, report)
     return report
@@ -140,8 +146,6 @@ def _finish(db: Database, report: RunReport) -> None:
             "in its campaign file to announce it",
             slug,
         )
-    for due in report.superseded:
-        logger.info("not announcing %s: overtaken by a later announcement", due.label)
 
 
 # -- Slack ------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from bot import announcements, campaigns
 from bot.errors import InvalidCampaign
 from bot.fakeslack import FakeSlack, Fault
-from bot.jobs import EVENT_TYPE, RunReport, announce_job, run_announcements
+from bot.jobs import EVENT_TYPE, RunReport, announce_job, close_job, run_announcements
 from bot.settings import Settings
 from bot.signatures import add_signature, remove_signature, signer_hash
 from handlers import blocks
@@ -439,3 +439,23 @@ def test_closing_posts_the_final_count_once_and_drops_waiting_milestones(
             "closed"
         )
     assert rows(db)[("milestone", 5)].state is AnnouncementState.SUPERSEDED
+
+
+def test_a_final_count_slack_refused_waits_for_the_announcement_run(campaign, settings, fake_slack):
+    db = campaign
+    add_signers(db, settings, 5)
+    with db.write() as session:
+        session.execute(
+            update(Campaign)
+            .where(Campaign.slug == SLUG)
+            .values(closes_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
+    fake_slack.fail("chat.postMessage", Fault(error="not_in_channel"))
+    token = settings.slack_bot_token
+    assert close_job(settings.database_url, settings.slack_api_url, token).closed == [SLUG]
+    # The minute check does not retry it (nor log about it) every minute...
+    assert close_job(settings.database_url, settings.slack_api_url, token).closed == []
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    # ...the next announcement run posts it.
+    assert [d.kind for d in run(settings).posted] == [AnnouncementKind.FINAL]
+    assert announced(fake_slack) == [("final", 0)]
