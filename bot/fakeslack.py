@@ -205,6 +205,8 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self._response_targets: dict[str, ResponseTarget] = {}
         self._uploads: dict[str, dict[str, Any]] = {}
+        # Socket Mode: the ws:// URL apps.connections.open hands out (None: not offered).
+        self.socket_mode_url: str | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -224,6 +226,7 @@ class FakeSlack:
             "views.publish": self._views_publish,
             "files.getUploadURLExternal": self._files_upload_url,
             "files.completeUploadExternal": self._files_complete,
+            "apps.connections.open": self._apps_connections_open,
         }
 
     # -- lifecycle ---------------------------------------------------------
@@ -316,6 +319,11 @@ class FakeSlack:
     # -- Web API methods -----------------------------------------------------
     def _new_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def _apps_connections_open(self, _params: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_mode_url is None:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return _ok(url=self.socket_mode_url)
 
     def _auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
         return _ok(
