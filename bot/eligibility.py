@@ -9,18 +9,22 @@ GUEST = (
     "campaign speaks for the people who work here."
 )
 EXTERNAL = (
-    "Only members of this workspace can sign. Your account belongs to another "
+    "Only members of this organization can sign. Your account belongs to another "
     "organization (Slack Connect)."
 )
 BOT = "Bots and apps cannot sign."
 DEACTIVATED = "This account is deactivated and cannot sign."
 
 
-def refusal(user: dict[str, Any], team_id: str | None) -> str | None:
+def refusal(
+    user: dict[str, Any], team_id: str | None, enterprise_id: str | None = None
+) -> str | None:
     """Why this Slack user may not sign, or None if they may.
 
     Works on the `user` object of users.info; unknown or missing flags count
-    against signing, so a malformed answer never lets someone through.
+    against signing, so a malformed answer never lets someone through. In an
+    Enterprise Grid (`enterprise_id` given) a member of any of the organization's
+    workspaces may sign; outside one, only members of this workspace.
     """
     if not isinstance(user, dict) or not user.get("id"):
         return GUEST
@@ -30,7 +34,11 @@ def refusal(user: dict[str, Any], team_id: str | None) -> str | None:
         return DEACTIVATED
     if user.get("is_stranger"):
         return EXTERNAL
-    if team_id and user.get("team_id") and user.get("team_id") != team_id:
+    if enterprise_id:
+        member_of = user.get("enterprise_user")
+        if not isinstance(member_of, dict) or member_of.get("enterprise_id") != enterprise_id:
+            return EXTERNAL
+    elif team_id and user.get("team_id") and user.get("team_id") != team_id:
         return EXTERNAL
     if user.get("is_restricted") or user.get("is_ultra_restricted") or user.get("is_invited_user"):
         return GUEST

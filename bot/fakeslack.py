@@ -67,9 +67,10 @@ class FakeUser:
     is_restricted: bool = False
     is_ultra_restricted: bool = False
     is_stranger: bool = False
+    enterprise_id: str | None = None  # set for members of an Enterprise Grid org
 
     def as_api(self) -> dict[str, Any]:
-        return {
+        user = {
             "id": self.id,
             "team_id": self.team_id,
             "name": self.name,
@@ -89,6 +90,16 @@ class FakeUser:
                 "team": self.team_id,
             },
         }
+        if self.enterprise_id:
+            user["enterprise_user"] = {
+                "id": self.id,
+                "enterprise_id": self.enterprise_id,
+                "enterprise_name": "Undersigned Org",
+                "is_admin": False,
+                "is_owner": False,
+                "teams": [self.team_id],
+            }
+        return user
 
 
 @dataclass
@@ -133,6 +144,8 @@ class Workspace:
 
     users: dict[str, FakeUser] = field(default_factory=dict)
     channels: dict[str, FakeChannel] = field(default_factory=dict)
+    # Set when the fake plays an Enterprise Grid organization (see Grid).
+    grid: Grid | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -326,7 +339,8 @@ class FakeSlack:
         return _ok(url=self.socket_mode_url)
 
     def _auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
-        return _ok(
+        grid = self.workspace.grid
+        answer = _ok(
             url=f"https://{TEAM_DOMAIN}.slack.com/",
             team="Undersigned Demo",
             user="undersigned",
@@ -335,6 +349,12 @@ class FakeSlack:
             bot_id=BOT_ID,
             is_enterprise_install=False,
         )
+        if grid is not None:
+            answer.update(enterprise_id=grid.enterprise_id, is_enterprise_install=grid.org_install)
+            if grid.org_install:
+                answer.pop("team_id")
+                answer.pop("team")
+        return answer
 
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel")
@@ -737,6 +757,20 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, st
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
+@dataclass(frozen=True)
+class Grid:
+    """The shape of requests from an Enterprise Grid organization.
+
+    With an org-wide install Slack sends `team: null` on interactions and no team
+    in the event authorizations; with a workspace install inside a Grid the team
+    is set and the enterprise is named beside it.
+    """
+
+    enterprise_id: str = "E0UNDRSGN"
+    enterprise_name: str = "Undersigned Org"
+    org_install: bool = True
+
+
 def slash_command_body(
     command: str,
     text: str,
@@ -748,6 +782,7 @@ def slash_command_body(
     channel_name: str = "general",
     user_name: str = "someone",
     trigger_id: str | None = None,
+    grid: Grid | None = None,
 ) -> bytes:
     """A slash command form, in the field order of a real capture."""
     fields = {
@@ -766,6 +801,10 @@ def slash_command_body(
         "trigger_id": trigger_id
         or f"{int(time.time())}.1234.{hashlib.md5(text.encode()).hexdigest()}",  # noqa: S324
     }
+    if grid is not None:
+        fields["is_enterprise_install"] = "true" if grid.org_install else "false"
+        fields["enterprise_id"] = grid.enterprise_id
+        fields["enterprise_name"] = grid.enterprise_name
     return urlencode(fields).encode()
 
 
@@ -782,6 +821,7 @@ def block_actions_body(
     block_id: str = "b1",
     text: str = "button",
     trigger_id: str | None = None,
+    grid: Grid | None = None,
 ) -> bytes:
     payload: dict[str, Any] = {
         "type": "block_actions",
@@ -811,7 +851,24 @@ def block_actions_body(
         payload["response_url"] = response_url
     if view is not None:
         payload["view"] = view
+    _grid_shape(payload, team_id, grid)
     return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def _grid_shape(payload: dict[str, Any], team_id: str, grid: Grid | None) -> None:
+    if grid is None:
+        return
+    payload["enterprise"] = {"id": grid.enterprise_id, "name": grid.enterprise_name}
+    payload["is_enterprise_install"] = grid.org_install
+    if grid.org_install:
+        payload["team"] = None
+    else:
+        payload["team"] = {
+            "id": team_id,
+            "domain": TEAM_DOMAIN,
+            "enterprise_id": grid.enterprise_id,
+            "enterprise_name": grid.enterprise_name,
+        }
 
 
 def view_submission_body(
@@ -821,6 +878,7 @@ def view_submission_body(
     team_id: str = TEAM_ID,
     *,
     trigger_id: str | None = None,
+    grid: Grid | None = None,
 ) -> bytes:
     """A modal submission: the view Slack holds, with the person's input in state."""
     submitted = {
@@ -849,11 +907,14 @@ def view_submission_body(
         "is_enterprise_install": False,
         "enterprise": None,
     }
+    _grid_shape(payload, team_id, grid)
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
-def _event_envelope(event: dict[str, Any], team_id: str) -> dict[str, Any]:
-    return {
+def _event_envelope(
+    event: dict[str, Any], team_id: str, grid: Grid | None = None
+) -> dict[str, Any]:
+    envelope = {
         "token": "verification-token-unused",
         "team_id": team_id,
         "api_app_id": APP_ID,
@@ -872,6 +933,18 @@ def _event_envelope(event: dict[str, Any], team_id: str) -> dict[str, Any]:
         ],
         "is_ext_shared_channel": False,
     }
+    if grid is not None:
+        envelope["enterprise_id"] = grid.enterprise_id
+        envelope["authorizations"] = [
+            {
+                "enterprise_id": grid.enterprise_id,
+                "team_id": None if grid.org_install else team_id,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": grid.org_install,
+            }
+        ]
+    return envelope
 
 
 _event_ids = itertools.count(1)
@@ -881,7 +954,9 @@ def dm_channel_for(user_id: str) -> str:
     return "D" + user_id.lstrip("UW")[:10]
 
 
-def message_im_body(text: str, user_id: str, team_id: str = TEAM_ID, **extra: Any) -> bytes:
+def message_im_body(
+    text: str, user_id: str, team_id: str = TEAM_ID, grid: Grid | None = None, **extra: Any
+) -> bytes:
     event = {
         "client_msg_id": f"msg-{next(_event_ids)}",
         "type": "message",
@@ -894,10 +969,12 @@ def message_im_body(text: str, user_id: str, team_id: str = TEAM_ID, **extra: An
         "channel_type": "im",
         **extra,
     }
-    return json.dumps(_event_envelope(event, team_id)).encode()
+    return json.dumps(_event_envelope(event, team_id, grid)).encode()
 
 
-def app_home_opened_body(user_id: str, team_id: str = TEAM_ID, tab: str = "home") -> bytes:
+def app_home_opened_body(
+    user_id: str, team_id: str = TEAM_ID, tab: str = "home", grid: Grid | None = None
+) -> bytes:
     event = {
         "type": "app_home_opened",
         "user": user_id,
@@ -905,4 +982,4 @@ def app_home_opened_body(user_id: str, team_id: str = TEAM_ID, tab: str = "home"
         "tab": tab,
         "event_ts": f"{time.time():.6f}",
     }
-    return json.dumps(_event_envelope(event, team_id)).encode()
+    return json.dumps(_event_envelope(event, team_id, grid)).encode()

@@ -13,15 +13,23 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from bot.campaigns import CampaignView, campaign_view, is_open
+from bot.campaigns import PUBLIC_CAMPAIGNS, CampaignView, campaign_view, is_open
 from bot.errors import CampaignNotFound, DomainError
 from bot.naming import is_named, naming_cutoff
 from bot.sealing import CannotOpen, Sealer
-from storage.models import NAME_MAX, Campaign, CampaignStatus, Signature, Subscriber
+from storage.models import (
+    NAME_MAX,
+    Campaign,
+    CampaignStatus,
+    Signature,
+    Subscriber,
+    UpdateDelivery,
+)
 
 
 class SignOutcome(StrEnum):
@@ -81,10 +89,34 @@ def signer_hash(key: bytes, team_id: str, user_id: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+# The statements of signing and checking are built once (see bot/campaigns.py).
+_CAMPAIGN_BY_SLUG = select(Campaign).where(
+    Campaign.slug == bindparam("slug"), Campaign.status != CampaignStatus.DRAFT
+)
+_SIGNED = select(Signature.signer_hash).where(
+    Signature.campaign_id == bindparam("campaign"), Signature.signer_hash == bindparam("signer")
+)
+# Campaign and signer together are the primary key of the signatures, so this is a
+# search by key whatever the number of signatures; the signer alone would be a scan.
+_SIGNED_AMONG = select(Signature.campaign_id).where(
+    Signature.campaign_id.in_(bindparam("campaigns", expanding=True)),
+    Signature.signer_hash == bindparam("signer"),
+)
+# INSERT ... ON CONFLICT DO NOTHING where the database has it: one statement where
+# a savepoint around the insert takes three.
+_INSERT_IF_NEW = {
+    "sqlite": sqlite.insert(Signature.__table__).on_conflict_do_nothing(),
+    "postgresql": postgresql.insert(Signature.__table__).on_conflict_do_nothing(),
+}
+_COUNT_ONE_MORE = (
+    update(Campaign.__table__)
+    .where(Campaign.__table__.c.id == bindparam("campaign"))
+    .values(signature_count=Campaign.__table__.c.signature_count + 1)
+)
+
+
 def _campaign(session: Session, slug: str) -> Campaign:
-    campaign = session.scalars(
-        select(Campaign).where(Campaign.slug == slug, Campaign.status != CampaignStatus.DRAFT)
-    ).one_or_none()
+    campaign = session.scalars(_CAMPAIGN_BY_SLUG, {"slug": slug}).one_or_none()
     if campaign is None:
         raise CampaignNotFound(slug, [])
     return campaign
@@ -106,31 +138,27 @@ def add_signature(
     campaign = _campaign(session, slug)
     if not is_open(campaign, now):
         raise CampaignClosed()
-    exists = session.scalar(
-        select(Signature.signer_hash).where(
-            Signature.campaign_id == campaign.id, Signature.signer_hash == signer
-        )
-    )
+    exists = session.scalar(_SIGNED, {"campaign": campaign.id, "signer": signer})
     if exists is not None:
         return SignOutcome.ALREADY_SIGNED
-    try:
-        with session.begin_nested():
-            session.execute(
-                insert(Signature).values(
-                    campaign_id=campaign.id,
-                    signer_hash=signer,
-                    signed_on=today or dt.date.today(),
-                    **_row_values(campaign.id, choice, sealer),
-                )
-            )
-    except IntegrityError:
-        # A concurrent request for the same signer got there first.
-        return SignOutcome.ALREADY_SIGNED
-    session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign.id)
-        .values(signature_count=Campaign.signature_count + 1)
-    )
+    row = {
+        "campaign_id": campaign.id,
+        "signer_hash": signer,
+        "signed_on": today or dt.date.today(),
+        **_row_values(campaign.id, choice, sealer),
+    }
+    insert_if_new = _INSERT_IF_NEW.get(session.get_bind().dialect.name)
+    if insert_if_new is not None:
+        if not session.execute(insert_if_new, row).rowcount:
+            return SignOutcome.ALREADY_SIGNED  # a concurrent request got there first
+    else:
+        try:
+            with session.begin_nested():
+                session.execute(insert(Signature).values(**row))
+        except IntegrityError:
+            # A concurrent request for the same signer got there first.
+            return SignOutcome.ALREADY_SIGNED
+    session.execute(_COUNT_ONE_MORE, {"campaign": campaign.id})
     return SignOutcome.SIGNED
 
 
@@ -259,19 +287,84 @@ def signer_overview(
 ) -> list[tuple[CampaignView, SignerStatus]]:
     """Every open campaign, and every other one this signer is still on."""
     now = now or dt.datetime.now(dt.UTC)
-    signed_ids = set(
-        session.scalars(select(Signature.campaign_id).where(Signature.signer_hash == signer))
+    campaigns = session.scalars(PUBLIC_CAMPAIGNS).all()
+    signed_ids = (
+        set(
+            session.scalars(
+                _SIGNED_AMONG, {"campaigns": [c.id for c in campaigns], "signer": signer}
+            )
+        )
+        if campaigns
+        else set()
     )
     rows = []
-    for campaign in session.scalars(
-        select(Campaign)
-        .where(Campaign.status != CampaignStatus.DRAFT)
-        .options(selectinload(Campaign.demands))
-        .order_by(Campaign.created_at, Campaign.id)
-    ):
+    for campaign in campaigns:
         signed = campaign.id in signed_ids
         if not (is_open(campaign, now) or signed):
             continue
         status = _status(session, campaign.id, signer) if signed else SignerStatus(False, False)
         rows.append((campaign_view(campaign, now), status))
     return rows
+
+
+def adopt_signer(session: Session, signer: str, former: str) -> int:
+    """Move a person's rows from their former hash to their current one.
+
+    When a workspace joins an Enterprise Grid, its members' hashes change from
+    (workspace, user) to (organization, user). Their next request carries both,
+    and their signatures, subscriptions and queued news move over, except where
+    the new hash already has a row for that campaign (then the old one is a
+    duplicate of the same person: it is removed and the count corrected).
+    """
+    moved = 0
+    for campaign_id in session.scalars(
+        select(Signature.campaign_id).where(Signature.signer_hash == former)
+    ).all():
+        clash = session.get(Signature, (campaign_id, signer))
+        if clash is None:
+            session.execute(
+                update(Signature)
+                .where(Signature.campaign_id == campaign_id, Signature.signer_hash == former)
+                .values(signer_hash=signer)
+            )
+            moved += 1
+        else:
+            session.execute(
+                delete(Signature).where(
+                    Signature.campaign_id == campaign_id, Signature.signer_hash == former
+                )
+            )
+            session.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign_id)
+                .values(signature_count=Campaign.signature_count - 1)
+            )
+    for campaign_id in session.scalars(
+        select(Subscriber.campaign_id).where(Subscriber.signer_hash == former)
+    ).all():
+        if session.get(Subscriber, (campaign_id, signer)) is None:
+            session.execute(
+                update(Subscriber)
+                .where(Subscriber.campaign_id == campaign_id, Subscriber.signer_hash == former)
+                .values(signer_hash=signer)
+            )
+        else:
+            session.execute(
+                delete(Subscriber).where(
+                    Subscriber.campaign_id == campaign_id, Subscriber.signer_hash == former
+                )
+            )
+    for update_id in session.scalars(
+        select(UpdateDelivery.update_id).where(UpdateDelivery.signer_hash == former)
+    ).all():
+        mine = (UpdateDelivery.update_id == update_id) & (UpdateDelivery.signer_hash == former)
+        if session.get(UpdateDelivery, (update_id, signer)) is None:
+            session.execute(
+                update(UpdateDelivery)
+                .where(mine)
+                .values(signer_hash=signer)
+                .execution_options(synchronize_session=False)
+            )
+        else:
+            session.execute(delete(UpdateDelivery).where(mine))
+    return moved

@@ -1,4 +1,10 @@
-"""Who is asking, reduced at once to the keyed hash that storage knows them by."""
+"""Who is asking, reduced at once to the keyed hash that storage knows them by.
+
+In an Enterprise Grid a person has one user id across every workspace of the
+organization, so the hash is taken over the organization and user id: signing
+from a second workspace finds the first signature. Outside a Grid it is the
+workspace and user id.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,15 @@ class UnknownRequester(Exception):
 
 
 def signer_of(context: BoltContext, settings: Settings) -> str:
-    team = context.team_id or context.enterprise_id
+    scope = context.enterprise_id or context.team_id
     user = context.user_id
-    if not team or not user:
+    if not scope or not user:
         raise UnknownRequester()
-    return signer_hash(settings.require_signer_key(), team, user)
+    return signer_hash(settings.require_signer_key(), scope, user)
+
+
+def workspace_signer_of(context: BoltContext, settings: Settings) -> str | None:
+    """The hash this person had before their workspace joined a Grid, if it differs."""
+    if not context.enterprise_id or not context.team_id or not context.user_id:
+        return None
+    return signer_hash(settings.require_signer_key(), context.team_id, context.user_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -12,8 +13,10 @@ from slack_sdk import WebClient
 
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
+from bot.signatures import adopt_signer
 from handlers import blocks
-from handlers.identity import UnknownRequester, signer_of
+from handlers.identity import UnknownRequester, signer_of, workspace_signer_of
+from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -69,22 +72,65 @@ def _tell(body: dict[str, Any], client: WebClient, title: str, text: str) -> Bol
     return BoltResponse(status=200, body="")
 
 
+def _from_elsewhere(
+    context: BoltContext, installed_team: str | None, installed_enterprise: str | None
+) -> bool:
+    """True when a request names an organization or workspace we are not installed in.
+
+    Installed in a Grid (org-wide, or a workspace inside one): any workspace of
+    that organization is home, any other organization is not. Installed in a
+    single workspace: only that workspace.
+    """
+    if installed_enterprise:
+        return context.enterprise_id != installed_enterprise
+    if installed_team:
+        return bool(context.enterprise_id) or context.team_id != installed_team
+    return False
+
+
 def installed_workspace_only(installed_team: str | None, installed_enterprise: str | None):  # type: ignore[no-untyped-def]
     def check(
         body: dict, context: BoltContext, client: WebClient, next: Callable[[], BoltResponse]
     ) -> BoltResponse:
-        team = context.team_id
-        if (
-            _kind(body) in _PERSONAL
-            and installed_team
-            and team
-            and team != installed_team
-            and not (installed_enterprise and context.enterprise_id == installed_enterprise)
+        if _kind(body) in _PERSONAL and _from_elsewhere(
+            context, installed_team, installed_enterprise
         ):
             logger.warning(
                 "refused a %s request from a workspace the app is not installed in", _kind(body)
             )
             return _tell(body, client, "Not available", blocks.other_workspace_text())
+        return next()
+
+    return check
+
+
+def adopt_grid_identity(adopted: set[str], lock: threading.Lock):  # type: ignore[no-untyped-def]
+    """Carry a person's signatures over when their workspace has joined a Grid."""
+
+    def check(
+        body: dict,
+        context: BoltContext,
+        settings: Settings,
+        db: Database,
+        next: Callable[[], BoltResponse],
+    ) -> BoltResponse:
+        if _kind(body) not in _PERSONAL:
+            return next()
+        try:
+            former = workspace_signer_of(context, settings)
+            current = signer_of(context, settings) if former else None
+        except UnknownRequester:
+            return next()
+        if former and current and former != current:
+            with lock:
+                done = current in adopted
+            if not done:
+                with db.write() as session:
+                    adopt_signer(session, current, former)
+                with lock:
+                    if len(adopted) > 100_000:
+                        adopted.clear()
+                    adopted.add(current)
         return next()
 
     return check
@@ -121,3 +167,5 @@ def register(
     app.middleware(skip_event_retries)
     app.middleware(installed_workspace_only(installed_team, installed_enterprise))
     app.middleware(rate_limited(limiter))
+    if installed_enterprise:
+        app.middleware(adopt_grid_identity(set(), threading.Lock()))

@@ -176,7 +176,7 @@ def _sign_start(
             blocks.notice_modal("Try again", blocks.slack_busy_text(busy.retry_after)),
         )
         return
-    refusal = eligibility.refusal(user, context.team_id)
+    refusal = eligibility.refusal(user, context.team_id, context.enterprise_id)
     if refusal:
         logger.info("an ineligible account was refused the signing form")
         _show(client, trigger_id, blocks.notice_modal("Cannot sign", refusal))
@@ -334,7 +334,7 @@ def handle_sign_submit(
             errors={blocks.HOW_BLOCK: blocks.slack_busy_text(busy.retry_after)},
         )
         return
-    refusal = eligibility.refusal(user, context.team_id)
+    refusal = eligibility.refusal(user, context.team_id, context.enterprise_id)
     if refusal:
         logger.info("an ineligible account's signature was refused")
         ack(response_action="update", view=blocks.notice_modal("Cannot sign", refusal))

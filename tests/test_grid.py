@@ -1,0 +1,159 @@
+"""Enterprise Grid: one signer across the organization's workspaces, org-wide and
+workspace installs, Slack Connect users refused, other organizations refused."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot import campaigns
+from bot.app import create_app
+from bot.fakeslack import FakeSlack, FakeUser, Grid, view_submission_body
+from bot.server import BackgroundServer, SlackWSGI
+from bot.signatures import add_signature, signer_hash
+from storage.db import Database
+from storage.models import Campaign, Signature
+from tests.conftest import SIGNING_SECRET, RunningBot, SlackDriver, make_settings, response_json
+from tests.test_signing import SLUG, ephemerals_to, opened_views, sign_values, view_text
+
+ORG = "E0UNDRSGN"
+WORKSPACE_A = "T0WORKSPA"
+WORKSPACE_B = "T0WORKSPB"
+WENDY = FakeUser("W0WENDY001", "wendy", "Wendy Grid", team_id=WORKSPACE_A, enterprise_id=ORG)
+OUTSIDER = FakeUser(
+    "W0OUTSID01", "out", "Outside Org", team_id="T0OTHER01", enterprise_id="E0OTHERORG"
+)
+
+
+def _start(
+    fake: FakeSlack, database_url: str, db: Database, *, with_campaign: bool = True
+) -> Iterator[RunningBot]:
+    settings = make_settings(fake, database_url)
+    app = create_app(settings, db)
+    server = BackgroundServer(SlackWSGI(app, db, SIGNING_SECRET)).start()
+    bot = RunningBot(settings, db, SlackDriver(server.url, fake), fake)
+    if with_campaign:
+        bot.import_campaign()
+    try:
+        yield bot
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=[True, False], ids=["org-wide install", "workspace install in a Grid"])
+def grid(request: pytest.FixtureRequest) -> Grid:
+    return Grid(enterprise_id=ORG, org_install=request.param)
+
+
+@pytest.fixture
+def grid_bot(grid: Grid, database_url: str, db: Database) -> Iterator[RunningBot]:
+    with FakeSlack() as fake:
+        fake.workspace.grid = grid
+        fake.workspace.add_user(WENDY)
+        fake.workspace.add_user(OUTSIDER)
+        yield from _start(fake, database_url, db)
+
+
+def _click(bot: RunningBot, action: str, user: str, team: str, grid: Grid) -> dict[str, Any]:
+    assert bot.slack.click(action, SLUG, user=user, team_id=team, grid=grid).status == 200
+    return opened_views(bot)[-1]
+
+
+def _submit(
+    bot: RunningBot, view: dict[str, Any], values: dict[str, Any], user: str, team: str, grid: Grid
+) -> dict[str, Any]:
+    body = view_submission_body(view, user, values, team_id=team, grid=grid)
+    return response_json(bot.slack.post(body, "application/x-www-form-urlencoded"))
+
+
+def _count(bot: RunningBot) -> int:
+    with bot.db.read() as session:
+        return session.scalar(select(Campaign.signature_count))
+
+
+def test_one_signer_across_the_organizations_workspaces(grid_bot, grid):
+    bot = grid_bot
+    form = _click(bot, "sign_start", WENDY.id, WORKSPACE_A, grid)
+    answer = _submit(bot, form, sign_values(), WENDY.id, WORKSPACE_A, grid)
+    assert "anonymously" in view_text(answer["view"])
+    assert _count(bot) == 1
+    # From a second workspace of the same organization: already signed.
+    again = _click(bot, "sign_start", WENDY.id, WORKSPACE_B, grid)
+    assert "already signed" in view_text(again)
+    bot.slack.dm("status", user=WENDY.id, team_id=WORKSPACE_B, grid=grid)
+    assert "You have signed anonymously." in view_text(ephemerals_to(bot, WENDY.id)[-1])
+    # Withdraw from the second workspace.
+    confirm = _click(bot, "withdraw_start", WENDY.id, WORKSPACE_B, grid)
+    done = _submit(bot, confirm, {}, WENDY.id, WORKSPACE_B, grid)
+    assert "was deleted" in view_text(done["view"])
+    assert _count(bot) == 0
+    with bot.db.read() as session:
+        assert session.scalars(select(Signature)).all() == []
+
+
+def test_slash_commands_and_home_work_in_grid_shapes(grid_bot, grid):
+    bot = grid_bot
+    answer = response_json(bot.slack.command("", user=WENDY.id, team_id=WORKSPACE_B, grid=grid))
+    assert answer["blocks"][0]["text"]["text"] == "We won't build it"
+    from bot.fakeslack import app_home_opened_body
+
+    bot.slack.post(
+        app_home_opened_body(WENDY.id, team_id=WORKSPACE_A, grid=grid), "application/json"
+    )
+    [published] = bot.fake.calls_to("views.publish")
+    assert "You have not signed." in view_text(published.params["view"])
+
+
+def test_a_slack_connect_user_is_refused(grid_bot, grid):
+    bot = grid_bot
+    form = _click(bot, "sign_start", OUTSIDER.id, WORKSPACE_A, grid)
+    assert "another organization" in view_text(form)
+    forged = {"callback_id": "sign_submit", "private_metadata": json.dumps({"slug": SLUG})}
+    answer = _submit(bot, forged, sign_values(), OUTSIDER.id, WORKSPACE_A, grid)
+    assert "another organization" in view_text(answer["view"])
+    assert _count(bot) == 0
+
+
+def test_requests_from_another_organization_are_refused(grid_bot, grid):
+    bot = grid_bot
+    other = Grid(enterprise_id="E0OTHERORG", org_install=grid.org_install)
+    answer = response_json(bot.slack.command("", user=WENDY.id, team_id="T0OTHER01", grid=other))
+    assert "not installed in your workspace" in answer["text"]
+    # And a plain workspace request, naming no organization, is not ours either.
+    answer = response_json(bot.slack.command("", user=WENDY.id, team_id="T0LONELY1"))
+    assert "not installed in your workspace" in answer["text"]
+
+
+def test_a_workspace_that_joins_a_grid_keeps_its_signers(database_url, db):
+    # Before: a plain workspace install, where Wendy signed (hash of workspace + user).
+    settings_key = make_settings(FakeSlack(), database_url).require_signer_key()
+    spec = campaigns.parse_campaign(
+        {"slug": SLUG, "title": "We won't build it", "statement": "S", "demands": ["D"]},
+        make_settings(FakeSlack(), database_url).timezone,
+    )
+    with db.write() as session:
+        campaigns.upsert_campaign(session, spec)
+        add_signature(
+            session, SLUG, signer_hash(settings_key, WORKSPACE_A, WENDY.id), name="Wendy Grid"
+        )
+    # After: the workspace is in a Grid and the app is installed org-wide.
+    grid = Grid(enterprise_id=ORG, org_install=True)
+    with FakeSlack() as fake:
+        fake.workspace.grid = grid
+        fake.workspace.add_user(WENDY)
+        for bot in _start(fake, database_url, db, with_campaign=False):
+            # Her first request from her workspace, now in the Grid, carries her
+            # signature over; from then on every workspace of the org finds it.
+            form = _click(bot, "sign_start", WENDY.id, WORKSPACE_A, grid)
+            assert "already signed" in view_text(form)
+            form = _click(bot, "sign_start", WENDY.id, WORKSPACE_B, grid)
+            assert "already signed" in view_text(form)
+            assert _count(bot) == 1
+            with bot.db.read() as session:
+                [row] = session.scalars(select(Signature)).all()
+            assert row.signer_hash == signer_hash(settings_key, ORG, WENDY.id)
+            assert row.name == "Wendy Grid"
