@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.errors import CampaignNotFound, DemandsLocked, InvalidCampaign
@@ -339,15 +339,25 @@ def campaign_view(campaign: Campaign, now: dt.datetime) -> CampaignView:
     )
 
 
+# Built once: /demands, status and the signing form run these on every request,
+# and building a statement and its cache key each time is wasted work.
+PUBLIC_CAMPAIGNS = (
+    select(Campaign)
+    .where(Campaign.status != CampaignStatus.DRAFT)
+    .options(selectinload(Campaign.demands))
+    .order_by(Campaign.created_at, Campaign.id)
+)
+_PUBLIC_BY_SLUG = (
+    select(Campaign)
+    .where(Campaign.slug == bindparam("slug"), Campaign.status != CampaignStatus.DRAFT)
+    .options(selectinload(Campaign.demands))
+)
+
+
 def public_campaigns(session: Session, now: dt.datetime | None = None) -> list[CampaignView]:
     """Every campaign a worker may read (drafts are for organizers only)."""
     now = now or dt.datetime.now(dt.UTC)
-    campaigns = session.scalars(
-        select(Campaign)
-        .where(Campaign.status != CampaignStatus.DRAFT)
-        .options(selectinload(Campaign.demands))
-        .order_by(Campaign.created_at, Campaign.id)
-    ).all()
+    campaigns = session.scalars(PUBLIC_CAMPAIGNS).all()
     return [campaign_view(c, now) for c in campaigns]
 
 
@@ -355,11 +365,7 @@ def find_public_campaign(
     session: Session, slug: str, now: dt.datetime | None = None
 ) -> CampaignView:
     now = now or dt.datetime.now(dt.UTC)
-    campaign = session.scalars(
-        select(Campaign)
-        .where(Campaign.slug == slug.strip().lower(), Campaign.status != CampaignStatus.DRAFT)
-        .options(selectinload(Campaign.demands))
-    ).one_or_none()
+    campaign = session.scalars(_PUBLIC_BY_SLUG, {"slug": slug.strip().lower()}).one_or_none()
     if campaign is None:
         known = [v.slug for v in public_campaigns(session, now)]
         raise CampaignNotFound(slug, known)

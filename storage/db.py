@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,6 +76,13 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+class DatabaseBusy(TimeoutError):
+    """Another write held the database for longer than the busy timeout."""
+
+    def __init__(self) -> None:
+        super().__init__("the database is busy with other writes; try again")
+
+
 class Database:
     """Owns the engine; hands out sessions as one read or one write transaction."""
 
@@ -84,6 +92,13 @@ class Database:
         self._writes = sessionmaker(
             engine.execution_options(**{_WRITE: True}), expire_on_commit=False
         )
+        # SQLite has one writer per file. Writers of this process take turns here
+        # first: a thread blocked on a lock is woken as soon as it is free, where
+        # SQLite's busy handler sleeps and retries, and under a burst of signers
+        # lets one starve until the busy timeout and fail. Other processes (the
+        # CLI, a backup) still meet the busy timeout. Re-entrant, so that a write
+        # nested in a write behaves as before.
+        self._write_turn = threading.RLock() if self.is_sqlite else None
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -101,8 +116,18 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """Commit on success, roll back on any error."""
-        with self._writes.begin() as session:
-            yield session
+        turn = self._write_turn
+        if turn is None:
+            with self._writes.begin() as session:
+                yield session
+            return
+        if not turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise DatabaseBusy()
+        try:
+            with self._writes.begin() as session:
+                yield session
+        finally:
+            turn.release()
 
     def ping(self) -> bool:
         try:
