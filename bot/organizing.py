@@ -17,6 +17,7 @@ from enum import StrEnum
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from bot.announcements import queue_final_count
 from bot.campaigns import CampaignSpec, is_open, upsert_campaign
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
 from bot.sealing import Sealer
@@ -163,6 +164,10 @@ def change_status(
         if before is CampaignStatus.CLOSED:
             return campaign
         campaign.status = CampaignStatus.CLOSED
+        if before is CampaignStatus.OPEN:
+            # The channel hears the final count at the next announcement run, once.
+            session.flush()
+            queue_final_count(session, campaign.id)
     else:
         if change is StatusChange.OPEN and before is CampaignStatus.CLOSED:
             change = StatusChange.REOPEN
@@ -334,3 +339,21 @@ def milestone_history(session: Session, campaign: Campaign) -> list[tuple[dt.dat
 
 def _epoch() -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def forget_due_job(database_url: str, signer_key: bytes) -> list[str]:
+    """The scheduler's entry point for `forget_after_days`: plain values in."""
+    from storage.db import Database
+
+    db = Database.from_url(database_url)
+    try:
+        with db.write() as session:
+            forgotten = forget_due(session, sealer=Sealer(signer_key))
+        if forgotten:
+            db.compact()
+            logger.info(
+                "forgot the signers of %d campaigns, as their settings asked", len(forgotten)
+            )
+        return forgotten
+    finally:
+        db.dispose()

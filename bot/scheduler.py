@@ -27,7 +27,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
-from bot import announcements, jobs
+from bot import announcements, jobs, organizing, update_sender
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import Campaign, CampaignStatus
@@ -153,6 +153,39 @@ def schedule_close_check(
     )
 
 
+NEWS_JOB_ID = "send-updates"
+NEWS_SECONDS = 60
+FORGET_JOB_ID = "forget-due"
+FORGET_SECONDS = 3600
+
+
+def schedule_upkeep(scheduler: BackgroundScheduler, settings: Settings) -> None:
+    """Resume queued news (after a restart or a pause), and forget campaigns whose
+    `forget_after_days` have run out. Both do nothing when there is nothing to do."""
+    key = settings.signer_key
+    if key is None:
+        return
+    database_url, api_url, token = _slack_args(settings)
+    scheduler.add_job(
+        update_sender.send_pending_job,
+        trigger=IntervalTrigger(seconds=NEWS_SECONDS),
+        args=(database_url, token, api_url, key),
+        id=NEWS_JOB_ID,
+        name="send queued news",
+        replace_existing=True,
+        next_run_time=announcements.utcnow(),
+    )
+    scheduler.add_job(
+        organizing.forget_due_job,
+        trigger=IntervalTrigger(seconds=FORGET_SECONDS),
+        args=(database_url, key),
+        id=FORGET_JOB_ID,
+        name="forget campaigns due",
+        replace_existing=True,
+        next_run_time=announcements.utcnow(),
+    )
+
+
 def start_scheduler(
     settings: Settings, close_check_seconds: int = CLOSE_CHECK_SECONDS
 ) -> BackgroundScheduler:
@@ -163,6 +196,7 @@ def start_scheduler(
         schedule_announcements(scheduler, settings)
         reconcile_closing_jobs(scheduler, settings)
         schedule_close_check(scheduler, settings, close_check_seconds)
+        schedule_upkeep(scheduler, settings)
     except Exception:
         scheduler.shutdown(wait=False)
         raise

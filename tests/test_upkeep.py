@@ -1,0 +1,97 @@
+"""What the scheduler does besides announcements: resume queued news, forget
+campaigns whose time is up; and a campaign closed by hand posts its final count."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from bot import updates
+from bot.fakeslack import FakeUser
+from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_due
+from bot.scheduler import FORGET_JOB_ID, NEWS_JOB_ID
+from bot.sealing import Sealer
+from bot.signatures import signer_hash, signer_status
+from bot.update_sender import EVENT_TYPE
+from storage.models import AuditEntry, Campaign, UpdateKind
+from tests.conftest import RunningBot
+from tests.test_conditional import sign_as
+from tests.test_scheduler import NEVER_SOON, start, wait_for
+from tests.test_signing import SLUG
+
+OPERATOR = Organizers(frozenset())
+
+
+@pytest.fixture
+def started() -> Iterator[list[BackgroundScheduler]]:
+    schedulers: list[BackgroundScheduler] = []
+    yield schedulers
+    for scheduler in schedulers:
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+
+
+def test_the_scheduler_resumes_queued_news(running_bot: RunningBot, started, database_url):
+    from tests.conftest import make_settings
+
+    bot = running_bot
+    bot.import_campaign()
+    for n in range(3):
+        user = FakeUser(f"U0S{n:07d}", f"s{n}", f"Sub {n}")
+        bot.fake.workspace.add_user(user)
+        sign_as(bot, user.id, how="anonymous", news=True)
+    with bot.db.write() as session:
+        updates.create_update(session, OPERATOR, CLI_ACTOR, SLUG, UpdateKind.NEWS, "Hello")
+    settings = make_settings(bot.fake, database_url, ANNOUNCE_SCHEDULE=NEVER_SOON)
+    scheduler = start(settings, started)
+    news = scheduler.get_job(NEWS_JOB_ID)
+    assert news.func.__module__ == "bot.update_sender"
+    assert scheduler.get_job(FORGET_JOB_ID).func.__module__ == "bot.organizing"
+
+    def sent() -> int:
+        return sum(
+            1
+            for m in bot.fake.workspace.messages
+            if (m.get("metadata") or {}).get("event_type") == EVENT_TYPE
+        )
+
+    assert wait_for(lambda: sent() == 3)
+
+
+def test_closing_by_hand_posts_the_final_count_once(running_bot: RunningBot):
+    from bot.jobs import announce_job
+
+    bot = running_bot
+    bot.import_campaign()
+    with bot.db.write() as session:
+        change_status(session, OPERATOR, CLI_ACTOR, SLUG, StatusChange.CLOSE)
+    args = (bot.settings.database_url, bot.fake.api_url, "xoxb-test-token")
+    announce_job(*args)
+    announce_job(*args)
+    posts = [m for m in bot.fake.workspace.messages if m["channel"] == "C0ANNOUNCE"]
+    assert len(posts) == 1
+    assert "fewer than 5" in str(posts[0]["blocks"])
+
+
+def test_forget_after_days_forgets_once_the_days_have_passed(running_bot: RunningBot):
+    bot = running_bot
+    bot.import_campaign(forget_after_days=30)
+    user = FakeUser("U0FORGET01", "f", "Forget Me")
+    bot.fake.workspace.add_user(user)
+    sign_as(bot, user.id, how="anonymous")
+    sealer = Sealer(bot.settings.require_signer_key())
+    with bot.db.write() as session:
+        change_status(session, OPERATOR, CLI_ACTOR, SLUG, StatusChange.CLOSE)
+    with bot.db.write() as session:
+        closed_at = session.scalar(select(AuditEntry.at).where(AuditEntry.action == "close"))
+        assert forget_due(session, closed_at + dt.timedelta(days=29), sealer) == []
+        assert forget_due(session, closed_at + dt.timedelta(days=30, seconds=1), sealer) == [SLUG]
+    key = bot.settings.require_signer_key()
+    with bot.db.read() as session:
+        assert session.scalar(select(Campaign.forgotten_at)) is not None
+        assert session.scalar(select(Campaign.signature_count)) == 1
+        assert not signer_status(session, SLUG, signer_hash(key, "T0UNDRSGN", user.id)).signed
