@@ -963,6 +963,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--bulk", type=int, help="signatures in the large campaign (default 1000000; 0 skips it)"
     )
     parser.add_argument(
+        "--scenarios", help=f"which scenarios, comma separated (default {','.join(SCENARIOS)})"
+    )
+    parser.add_argument(
         "--threads", type=int, default=16, help="waitress threads in both servers (default 16)"
     )
     parser.add_argument(
@@ -985,6 +988,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.clients = [int(c) for c in (args.clients or ("1,2" if quick else "1,4,16")).split(",")]
     if any(c < 1 or c > 64 for c in args.clients):
         parser.error("--clients must be between 1 and 64")
+    args.scenarios = (args.scenarios or ",".join(SCENARIOS)).split(",")
+    if set(args.scenarios) - set(SCENARIOS):
+        parser.error(f"--scenarios takes {', '.join(SCENARIOS)}")
     args.requests = args.requests or (10 if quick else 20_000)
     args.duration = args.duration or (5.0 if quick else 6.0)
     args.bulk = (1_000 if quick else 1_000_000) if args.bulk is None else args.bulk
@@ -1011,7 +1017,7 @@ def main(argv: list[str] | None = None) -> int:
         bare = start_bare(workdir, env, options.threads)
         procs += [project, bare]
         for clients in options.clients:
-            for i, scenario in enumerate(SCENARIOS):
+            for i, scenario in enumerate(options.scenarios):
                 # Alternate who goes first, so drift on a shared machine favours neither.
                 order = [("bare", bare), ("project", project)]
                 if (i + clients) % 2:
@@ -1044,7 +1050,7 @@ def main(argv: list[str] | None = None) -> int:
             procs.append(big)
             bulk_signers = itertools.count()
             for clients in options.clients:
-                for scenario in SCENARIOS:
+                for scenario in options.scenarios:
                     load = make_load(scenario, "project", fake.api_url, bulk_signers)
                     phase = run_phase(
                         big,

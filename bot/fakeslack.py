@@ -200,6 +200,13 @@ class Workspace:
         return self.views.get(stack[-1]) if stack else None
 
 
+class _Server(ThreadingHTTPServer):
+    # The app opens a new connection for every Web API call; with the default
+    # backlog of 5, a burst from many worker threads overflows it and the kernel
+    # drops connections, which the client only retries a second later.
+    request_queue_size = 128
+
+
 def _ok(**fields: Any) -> dict[str, Any]:
     return {"ok": True, **fields}
 
@@ -220,7 +227,7 @@ class FakeSlack:
         self._uploads: dict[str, dict[str, Any]] = {}
         # Socket Mode: the ws:// URL apps.connections.open hands out (None: not offered).
         self.socket_mode_url: str | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
