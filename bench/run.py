@@ -504,7 +504,7 @@ def query_plans(database_url: str, signer_key: bytes) -> list[tuple[str, str, st
     from sqlalchemy import event
 
     from bot import campaigns
-    from bot.signatures import add_signature, signer_hash, signer_overview
+    from bot.signatures import add_signature, signer_hash, signer_overview, signer_status
     from storage.db import Database
 
     db = Database.from_url(database_url)
@@ -525,11 +525,14 @@ def query_plans(database_url: str, signer_key: bytes) -> list[tuple[str, str, st
         current[0] = "sign"
         with db.write() as session:
             add_signature(session, SLUG, signer)
-            campaigns.find_public_campaign(session, SLUG)
-            session.rollback()
-        current[0] = "status"
-        with db.read() as session:
+            signer_status(session, SLUG, signer)
+            campaigns.public_title(session, SLUG)
+            # status, for somebody who has signed (rolled back below)
+            current[0] = "status"
+            views = campaigns.public_campaigns(session)
+            signer_overview(session, signer, views=views)
             signer_overview(session, signer)
+            session.rollback()
         event.remove(db.engine, "before_cursor_execute", capture)
         scans = []
         with db.engine.connect() as conn:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+import time
 import tomllib
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
@@ -25,6 +29,9 @@ from storage.models import (
     Demand,
     Milestone,
 )
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 # Below this many signatures the count is shown as "fewer than 5": an exact small
 # number lets a watcher tie a change to the one colleague who just signed.
@@ -361,6 +368,19 @@ def public_campaigns(session: Session, now: dt.datetime | None = None) -> list[C
     return [campaign_view(c, now) for c in campaigns]
 
 
+_TITLE_BY_SLUG = select(Campaign.title).where(
+    Campaign.slug == bindparam("slug"), Campaign.status != CampaignStatus.DRAFT
+)
+
+
+def public_title(session: Session, slug: str) -> str:
+    """A public campaign's title: all a confirmation needs, without its demands."""
+    title = session.scalar(_TITLE_BY_SLUG, {"slug": slug.strip().lower()})
+    if title is None:
+        raise CampaignNotFound(slug, [v.slug for v in public_campaigns(session)])
+    return title
+
+
 def find_public_campaign(
     session: Session, slug: str, now: dt.datetime | None = None
 ) -> CampaignView:
@@ -370,6 +390,90 @@ def find_public_campaign(
         known = [v.slug for v in public_campaigns(session, now)]
         raise CampaignNotFound(slug, known)
     return campaign_view(campaign, now)
+
+
+# How old the shared copy of the public campaigns may get before it is read again.
+# Writes made through this process's database are seen at once; a campaign edited
+# by another process (the CLI, another replica) shows within this time.
+SNAPSHOT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    views: tuple[CampaignView, ...]
+    generation: int
+    taken_at: float
+
+
+class PublicCampaigns:
+    """What workers may see of every campaign, read once and shared by requests.
+
+    /demands is what a viral campaign is asked most (most of the load on a
+    petition site is people checking the count), and its answer is the same for
+    everyone: rather than a query per request, it is read again only once the
+    database has changed through this process, or it is SNAPSHOT_SECONDS old.
+    Views are immutable and hold nothing about any signer.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        max_age: float = SNAPSHOT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._max_age = max_age
+        self._clock = clock
+        self._snapshot: _Snapshot | None = None
+        self._refreshing = threading.Lock()
+
+    def _fresh(self, snapshot: _Snapshot | None, generation: int) -> bool:
+        return (
+            snapshot is not None
+            and snapshot.generation == generation
+            and self._clock() - snapshot.taken_at < self._max_age
+        )
+
+    def views(self) -> tuple[CampaignView, ...]:
+        """Like public_campaigns(), at most SNAPSHOT_SECONDS old."""
+        snapshot = self._snapshot
+        if self._fresh(snapshot, self._db.generation):
+            return snapshot.views  # type: ignore[union-attr]
+        with self._refreshing:  # one thread reads; the others wait and share it
+            # The generation is taken before reading, so a commit that lands
+            # while reading makes this snapshot stale at once.
+            generation, taken_at = self._db.generation, self._clock()
+            snapshot = self._snapshot
+            if self._fresh(snapshot, generation):
+                return snapshot.views  # type: ignore[union-attr]
+            with self._db.read() as session:
+                views = tuple(public_campaigns(session))
+            self._snapshot = _Snapshot(views, generation, taken_at)
+            return views
+
+    def find(self, slug: str) -> CampaignView:
+        """Like find_public_campaign(), from the shared copy."""
+        wanted = slug.strip().lower()
+        views = self.views()
+        for view in views:
+            if view.slug == wanted:
+                return view
+        raise CampaignNotFound(slug, [v.slug for v in views])
+
+
+_shared: weakref.WeakKeyDictionary[Database, PublicCampaigns] = weakref.WeakKeyDictionary()
+_shared_lock = threading.Lock()
+
+
+def public_snapshot(db: Database) -> PublicCampaigns:
+    """The one PublicCampaigns of this database in this process."""
+    with _shared_lock:
+        found = _shared.get(db)
+        if found is None:
+            # By a weak reference: a strong one would keep the database (and its
+            # connections) alive for as long as the process.
+            found = _shared[db] = PublicCampaigns(weakref.proxy(db))
+        return found
 
 
 def all_campaigns(session: Session) -> list[Campaign]:

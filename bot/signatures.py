@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -101,6 +102,18 @@ _SIGNED = select(Signature.signer_hash).where(
 _SIGNED_AMONG = select(Signature.campaign_id).where(
     Signature.campaign_id.in_(bindparam("campaigns", expanding=True)),
     Signature.signer_hash == bindparam("signer"),
+)
+# The campaigns this signer is on, by key as above: for each campaign, a search
+# of the signatures by (campaign_id, signer_hash). Not a join, for which SQLite
+# would rather scan the signatures and look each campaign up.
+_SIGNED_CAMPAIGNS = select(Campaign.slug, Campaign.id).where(
+    Campaign.status != CampaignStatus.DRAFT,
+    select(Signature.signer_hash)
+    .where(Signature.campaign_id == Campaign.id, Signature.signer_hash == bindparam("signer"))
+    .exists(),
+)
+_CAMPAIGN_ID_BY_SLUG = select(Campaign.id).where(
+    Campaign.slug == bindparam("slug"), Campaign.status != CampaignStatus.DRAFT
 )
 # INSERT ... ON CONFLICT DO NOTHING where the database has it: one statement where
 # a savepoint around the insert takes three.
@@ -234,8 +247,10 @@ def naming_state(session: Session, campaign_id: int) -> tuple[int, int | None]:
 
 
 def signer_status(session: Session, slug: str, signer: str) -> SignerStatus:
-    campaign = _campaign(session, slug)
-    return _status(session, campaign.id, signer)
+    campaign_id = session.scalar(_CAMPAIGN_ID_BY_SLUG, {"slug": slug})
+    if campaign_id is None:
+        raise CampaignNotFound(slug, [])
+    return _status(session, campaign_id, signer)
 
 
 def _status(session: Session, campaign_id: int, signer: str) -> SignerStatus:
@@ -283,9 +298,28 @@ def clean_name(raw: str | None) -> str:
 
 
 def signer_overview(
-    session: Session, signer: str, now: dt.datetime | None = None
+    session: Session,
+    signer: str,
+    now: dt.datetime | None = None,
+    views: Sequence[CampaignView] | None = None,
 ) -> list[tuple[CampaignView, SignerStatus]]:
-    """Every open campaign, and every other one this signer is still on."""
+    """Every open campaign, and every other one this signer is still on.
+
+    `views` are the public campaigns when the caller has them already (the shared
+    copy, bot/campaigns.public_snapshot): then only the signer's rows are read.
+    """
+    if views is not None:
+        signed: dict[str, int] = dict(
+            session.execute(_SIGNED_CAMPAIGNS, {"signer": signer}).all()  # type: ignore[arg-type]
+        )
+        rows = []
+        for view in views:
+            campaign_id = signed.get(view.slug)
+            if campaign_id is not None:
+                rows.append((view, _status(session, campaign_id, signer)))
+            elif view.is_open:
+                rows.append((view, SignerStatus(False, False)))
+        return rows
     now = now or dt.datetime.now(dt.UTC)
     campaigns = session.scalars(PUBLIC_CAMPAIGNS).all()
     signed_ids = (

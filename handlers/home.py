@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+from bot import campaigns
 from bot.settings import Settings
 from bot.signatures import signer_overview
 from handlers import blocks
@@ -17,8 +18,11 @@ from storage.db import Database
 
 def status_lines(db: Database, settings: Settings, context: BoltContext) -> list[blocks.StatusLine]:
     signer = signer_of(context, settings)
+    # The campaigns come from the copy /demands shares; only this signer's own
+    # rows are read from the database.
+    views = campaigns.public_snapshot(db).views()
     with db.read() as session:
-        overview = signer_overview(session, signer)
+        overview = signer_overview(session, signer, views=views)
     return [
         blocks.StatusLine(
             view,

@@ -358,7 +358,7 @@ def handle_sign_submit(
                 elif changing:
                     unsubscribe(session, signer, slug)
             status = signer_status(session, slug, signer)
-            title = campaigns.find_public_campaign(session, slug).title
+            title = campaigns.public_title(session, slug)
     except CampaignNotFound:
         logger.info("a signing form named an unknown campaign")
         ack(
@@ -459,7 +459,7 @@ def handle_withdraw_submit(
     try:
         with db.write() as session:
             had_signed = remove_signature(session, slug, signer)
-            title = campaigns.find_public_campaign(session, slug).title
+            title = campaigns.public_title(session, slug)
     except CampaignNotFound:
         ack(
             response_action="update",

@@ -44,6 +44,21 @@ def _on_sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
         conn.exec_driver_sql("BEGIN")
 
 
+# Statements that cannot change a row: a transaction that ran only these changed
+# nothing, whatever its commit says.
+_READ_ONLY = ("SELECT", "BEGIN", "PRAGMA", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT")
+_WROTE = "undersigned_wrote"
+
+
+def _note_change(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+    if not statement.lstrip()[:9].upper().startswith(_READ_ONLY):
+        conn.info[_WROTE] = True
+
+
+def _forget_change(conn) -> None:  # type: ignore[no-untyped-def]
+    conn.info.pop(_WROTE, None)
+
+
 def _owner_only(path: Path) -> None:
     """Create the file readable and writable by its owner only, or make it so.
 
@@ -99,6 +114,29 @@ class Database:
         # CLI, a backup) still meet the busy timeout. Re-entrant, so that a write
         # nested in a write behaves as before.
         self._write_turn = threading.RLock() if self.is_sqlite else None
+        # Bumped by every commit of this engine that changed something, so that a
+        # cache of what is stored (bot/campaigns.py) can tell that it is stale: as
+        # the commit starts and, for write(), again once it is done, so that a
+        # reader that refreshed in between does not keep what it read.
+        self._generation = 0
+        self._generation_lock = threading.Lock()
+        event.listen(engine, "after_cursor_execute", _note_change)
+        event.listen(engine, "commit", self._committed)
+        event.listen(engine, "rollback", _forget_change)
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever a transaction that changed something commits through
+        this engine. Writes by other processes do not change it."""
+        return self._generation
+
+    def _committed(self, conn) -> None:  # type: ignore[no-untyped-def]
+        if conn.info.pop(_WROTE, False):
+            self._bump()
+
+    def _bump(self) -> None:
+        with self._generation_lock:
+            self._generation += 1
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -120,6 +158,7 @@ class Database:
         if turn is None:
             with self._writes.begin() as session:
                 yield session
+            self._bump()
             return
         if not turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
             raise DatabaseBusy()
@@ -128,6 +167,7 @@ class Database:
                 yield session
         finally:
             turn.release()
+        self._bump()
 
     def ping(self) -> bool:
         try:

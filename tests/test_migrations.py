@@ -168,12 +168,9 @@ def test_a_write_takes_the_lock_up_front_and_the_next_write_waits_for_it(db):
     def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         name = threading.current_thread().name
         statements.setdefault(name, []).append(statement)
-        if name == "second-writer" and statement.startswith("BEGIN"):
-            second_begins.set()
 
     first_holds = threading.Event()
     release_first = threading.Event()
-    second_begins = threading.Event()
     outcome: dict[str, object] = {}
 
     def first_writer() -> None:
@@ -214,7 +211,10 @@ def test_a_write_takes_the_lock_up_front_and_the_next_write_waits_for_it(db):
 
         second = threading.Thread(target=second_writer, name="second-writer")
         second.start()
-        assert second_begins.wait(timeout=30)
+        # It waits for its turn, and has read nothing yet.
+        second.join(timeout=0.5)
+        assert second.is_alive()
+        assert "second_saw" not in outcome
     finally:
         release_first.set()
         first.join(timeout=30)
