@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.announcements import channels_changed
 from bot.errors import CampaignNotFound, DemandsLocked, InvalidCampaign
 from storage.models import (
     DEMAND_MAX,
@@ -24,6 +25,7 @@ from storage.models import (
     STATEMENT_MAX,
     TITLE_MAX,
     Campaign,
+    CampaignChannel,
     CampaignOrganizer,
     CampaignStatus,
     Demand,
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
 SMALL_COUNT = 5
 MAX_DEMANDS = 20  # keeps the /demands answer inside Slack's 50-block limit
 MAX_MILESTONES = 20
+# Announcement channels beside `channel`: enough for one in each workspace of a
+# large Grid, few enough that a run posts them all in reasonable time.
+MAX_CHANNELS = 100
 
 SLUG_RE = re.compile(rf"^[a-z0-9][a-z0-9-]{{1,{SLUG_MAX - 1}}}$")
 CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]{2,}$")
@@ -51,6 +56,7 @@ CAMPAIGN_FIELDS = frozenset(
         "demands",
         "milestones",
         "channel",
+        "channels",
         "closes",
         "status",
         "organizers",
@@ -73,6 +79,8 @@ class CampaignSpec:
     status: CampaignStatus
     organizers: tuple[str, ...] = ()
     forget_after_days: int | None = None
+    # More announcement channels beside channel_id, sorted, without it.
+    channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +182,25 @@ def _organizers(raw: object) -> tuple[str, ...]:
     return tuple(sorted(set(raw)))
 
 
+def _channels(raw: object, channel: str | None) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(
+        isinstance(c, str) and CHANNEL_RE.match(c) for c in raw
+    ):
+        raise InvalidCampaign(
+            "`channels` must be a list of Slack channel ids such as C0123456789", "channels"
+        )
+    others = tuple(sorted(set(raw) - {channel}))
+    if others and channel is None:
+        raise InvalidCampaign(
+            "`channels` are announcement channels beside `channel`: set `channel` too", "channels"
+        )
+    if len(others) > MAX_CHANNELS:
+        raise InvalidCampaign(f"`channels` has more than {MAX_CHANNELS} entries", "channels")
+    return others
+
+
 def _forget_after(raw: object) -> int | None:
     if raw is None:
         return None
@@ -221,6 +248,7 @@ def parse_campaign(data: dict[str, Any], tz: ZoneInfo) -> CampaignSpec:
         status=status,
         organizers=_organizers(data.get("organizers")),
         forget_after_days=_forget_after(data.get("forget_after_days")),
+        channels=_channels(data.get("channels"), channel),
     )
 
 
@@ -251,9 +279,15 @@ def upsert_campaign(
             selectinload(Campaign.demands),
             selectinload(Campaign.milestones),
             selectinload(Campaign.organizers),
+            selectinload(Campaign.extra_channels),
         )
     ).one_or_none()
     changes: list[str] = []
+    channels_before = (
+        (campaign.channel_id, frozenset(c.channel_id for c in campaign.extra_channels))
+        if campaign is not None
+        else None
+    )
     if campaign is None:
         campaign = Campaign(slug=spec.slug, signature_count=0)
         session.add(campaign)
@@ -302,7 +336,21 @@ def upsert_campaign(
         session.flush()
         campaign.organizers.extend(CampaignOrganizer(user_id=u) for u in spec.organizers)
         changes.append("organizers")
+    if tuple(sorted(c.channel_id for c in campaign.extra_channels)) != spec.channels:
+        wanted = set(spec.channels)
+        for extra in list(campaign.extra_channels):
+            if extra.channel_id not in wanted:
+                campaign.extra_channels.remove(extra)
+        session.flush()
+        have = {c.channel_id for c in campaign.extra_channels}
+        campaign.extra_channels.extend(
+            CampaignChannel(channel_id=c) for c in spec.channels if c not in have
+        )
+        changes.append("channels")
     session.flush()
+    if channels_before is not None and {"channel_id", "channels"} & set(changes):
+        # A channel added hears the next milestone, not the ones it missed.
+        channels_changed(session, campaign.id, *channels_before)
     if "created" in changes:
         changes = ["created"]
     return campaign, changes
@@ -321,6 +369,7 @@ def spec_of(campaign: Campaign) -> CampaignSpec:
         status=campaign.status,
         organizers=tuple(o.user_id for o in campaign.organizers),
         forget_after_days=campaign.forget_after_days,
+        channels=tuple(sorted(c.channel_id for c in campaign.extra_channels)),
     )
 
 
@@ -491,6 +540,7 @@ def campaign_summary(campaign: Campaign, now: dt.datetime | None = None) -> dict
         "open": is_open(campaign, now),
         "signatures": campaign.signature_count,
         "channel": campaign.channel_id,
+        "channels": sorted(c.channel_id for c in campaign.extra_channels),
         "closes_at": campaign.closes_at.isoformat() if campaign.closes_at else None,
     }
 

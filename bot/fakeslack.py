@@ -363,10 +363,17 @@ class FakeSlack:
                 answer.pop("team")
         return answer
 
+    def _outside(self, channel: Any) -> bool:
+        """A channel the fake knows of, where the bot has not been invited."""
+        known = self.workspace.channels.get(str(channel))
+        return known is not None and not known.bot_is_member
+
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel")
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
+        if self._outside(channel):
+            return {"ok": False, "error": "not_in_channel"}
         message = {
             "type": "message",
             "channel": channel,
@@ -449,6 +456,8 @@ class FakeSlack:
         Like Slack, message metadata is only included with include_all_metadata.
         """
         channel = params.get("channel")
+        if self._outside(channel):
+            return {"ok": False, "error": "not_in_channel"}
         oldest = float(params.get("oldest") or 0)
         latest = float(params.get("latest") or "inf")
         limit = max(1, min(int(params.get("limit") or 100), 999))

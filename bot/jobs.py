@@ -156,6 +156,9 @@ REFUSED = "refused"  # an error code: certainly not posted
 UNAVAILABLE = "unavailable"  # 5xx, timeout, connection: it may have been posted
 
 
+EVERY_CHANNEL = "*"
+
+
 class _Failure(Exception):
     def __init__(self, kind: str, code: str, retry_after: int | None = None) -> None:
         self.kind = kind
@@ -176,13 +179,24 @@ def _retry_after(error: SlackApiError) -> int | None:
 
 
 class _Slack:
-    """The Web API for one run, with a bounded budget for honouring Retry-After."""
+    """The Web API for one run, with a bounded budget for honouring Retry-After.
+
+    A rate limit that outlasts the budget holds back the channel it came from for
+    the rest of the run. Slack counts posting limits per channel (and apart for
+    each workspace of a Grid), so other channels go on: one busy channel neither
+    delays nor repeats another's announcement.
+    """
 
     def __init__(self, client: WebClient) -> None:
         self.client = client
         self.wait_budget = RATE_LIMIT_BUDGET_SECONDS
-        self.rate_limited = False
+        self.rate_limited: set[str] = set()
         self._bot_id: str | None = None
+
+    def held_back(self, *channels: str | None) -> bool:
+        if EVERY_CHANNEL in self.rate_limited:
+            return True
+        return any(c in self.rate_limited for c in channels if c)
 
     def call(self, method: str, fn: Callable[..., SlackResponse], **kwargs: Any) -> SlackResponse:
         while True:
@@ -200,7 +214,9 @@ class _Slack:
                         logger.info("%s rate limited; retrying in %d s", method, wait)
                         time.sleep(wait)
                         continue
-                    self.rate_limited = True
+                    # A method that names no channel (auth.test) holds back them all.
+                    channel = kwargs.get("channel")
+                    self.rate_limited.add(channel if isinstance(channel, str) else EVERY_CHANNEL)
                     raise _Failure(RATE_LIMITED, "ratelimited", wait) from None
                 if status >= 500:
                     raise _Failure(UNAVAILABLE, f"http_{status}") from None
@@ -279,14 +295,19 @@ def _post_due(
     db: Database, slack: _Slack, report: RunReport, kinds: tuple[AnnouncementKind, ...]
 ) -> None:
     with db.read() as session:
-        ids = announcements.claimable_ids(session, kinds=kinds)
-    for announcement_id in ids:
-        if slack.rate_limited:
-            break  # the rest waits for the next run, as Retry-After asks
+        due = announcements.claimable(session, kinds=kinds)
+    for announcement_id, channel_id in due:
+        if slack.held_back(channel_id):
+            continue  # this channel waits for the next run, as Retry-After asks
         with db.write() as session:
             claimed = announcements.claim(session, announcement_id)
         if claimed is None:
             continue  # another run holds it, or it is done
+        if slack.held_back(claimed.channel_id):
+            # Moving to a channel that is rate limited: give it back untouched.
+            with db.write() as session:
+                announcements.release(session, claimed, posted_maybe=True, error="ratelimited")
+            continue
         try:
             _post_one(db, slack, claimed, report)
         except Exception:

@@ -319,6 +319,8 @@ def milestone_history(session: Session, campaign: Campaign) -> list[tuple[dt.dat
         .where(Announcement.campaign_id == campaign.id)
         .order_by(Announcement.threshold)
     ).all()
+    # With several channels, say which channel each line is about.
+    where = (lambda row: f" in <#{row.channel_id}>") if campaign.extra_channels else (lambda _: "")
     history = []
     for row in rows:
         what = "final count" if row.kind is AnnouncementKind.FINAL else f"{row.threshold:,}"
@@ -328,12 +330,15 @@ def milestone_history(session: Session, campaign: Campaign) -> list[tuple[dt.dat
             history.append(
                 (
                     row.posted_at or row.claimed_at or _epoch(),
-                    f"{what} passed, announced together with a higher milestone or not at all",
+                    f"{what} passed, announced together with a higher milestone or not at all"
+                    + where(row),
                 )
             )
         else:
             problem = f" (last error: {row.last_error})" if row.last_error else ""
-            history.append((row.claimed_at or _epoch(), f"{what} due at the next run{problem}"))
+            history.append(
+                (row.claimed_at or _epoch(), f"{what} due at the next run{where(row)}{problem}")
+            )
     return history
 
 

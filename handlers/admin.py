@@ -51,6 +51,7 @@ def _row(campaign: Campaign, now: dt.datetime) -> blocks.AdminRow:
         channel_id=campaign.channel_id,
         closes_at=campaign.closes_at,
         forgotten=campaign.forgotten_at is not None,
+        more_channels=len(campaign.extra_channels),
     )
 
 
@@ -111,6 +112,7 @@ def _editor_values(campaign: Campaign, tz: Any) -> blocks.EditorValues:
         closes_on=closes_on,
         organizers=tuple(o.user_id for o in campaign.organizers),
         forget_after_days=campaign.forget_after_days,
+        channels=tuple(sorted(c.channel_id for c in campaign.extra_channels)),
     )
 
 
@@ -195,6 +197,9 @@ def spec_from_form(
     channel = state.get("channel", {}).get("selected_conversation")
     if isinstance(channel, str) and channel:
         data["channel"] = channel
+    more = state.get("channels", {}).get("selected_conversations")
+    if isinstance(more, list) and more:
+        data["channels"] = more  # parse_campaign checks each id
     closes = state.get("closes", {}).get("selected_date")
     if isinstance(closes, str) and closes:
         try:
@@ -232,6 +237,7 @@ _FORM_FIELDS = {
     "demands",
     "milestones",
     "channel",
+    "channels",
     "closes",
     "organizers",
     "forget_after_days",
@@ -263,6 +269,9 @@ def handle_save(
         spec = spec_from_form(view, existing, settings)
         if spec.channel_id and spec.channel_id != (existing.channel_id if existing else None):
             check_channel(client, spec.channel_id)
+        known = {existing.channel_id, *existing.channels} if existing else set()
+        for added in (c for c in spec.channels if c not in known):
+            check_channel(client, added, field="channels")
         with db.write() as session:
             _, changes = organizing.save_campaign(
                 session, organizers, actor, spec, creating=creating

@@ -615,6 +615,7 @@ class AdminRow:
     channel_id: str | None
     closes_at: dt.datetime | None
     forgotten: bool
+    more_channels: int = 0  # announcement channels beside channel_id
 
 
 def _confirm(title: str, text: str, yes: str) -> dict[str, Any]:
@@ -646,6 +647,8 @@ def admin_panel(rows: list[AdminRow], tz: ZoneInfo, may_create: bool) -> tuple[s
         else:
             state = row.status
         channel = f"<#{row.channel_id}>" if row.channel_id else "no announcement channel"
+        if row.more_channels:
+            channel += f" and {row.more_channels} more"
         content.append(
             _section(
                 f"*{escape(row.title)}*  `{row.slug}`\n"
@@ -692,6 +695,10 @@ def not_organizer_text() -> str:
     )
 
 
+# As many as a campaign file allows (bot.campaigns.MAX_CHANNELS).
+MAX_MORE_CHANNELS = 100
+
+
 @dataclass(frozen=True)
 class EditorValues:
     slug: str = ""
@@ -703,6 +710,7 @@ class EditorValues:
     closes_on: dt.date | None = None
     organizers: tuple[str, ...] = ()
     forget_after_days: int | None = None
+    channels: tuple[str, ...] = ()
 
 
 def _input(
@@ -785,6 +793,13 @@ def campaign_editor(
     }
     if values.channel_id:
         channel["initial_conversation"] = values.channel_id
+    more_channels: dict[str, Any] = {
+        "type": "multi_conversations_select",
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+        "max_selected_items": MAX_MORE_CHANNELS,
+    }
+    if values.channels:
+        more_channels["initial_conversations"] = list(values.channels)
     closes: dict[str, Any] = {"type": "datepicker"}
     if values.closes_on:
         closes["initial_date"] = values.closes_on.isoformat()
@@ -805,6 +820,13 @@ def campaign_editor(
             channel,
             optional=True,
             hint="Invite the bot there first: /invite @Undersigned",
+        ),
+        _input(
+            "channels",
+            "More announcement channels (one per workspace, or a shared org-wide channel)",
+            more_channels,
+            optional=True,
+            hint="Each hears every milestone once, from the next one on. Invite the bot to each.",
         ),
         _input(
             "closes",

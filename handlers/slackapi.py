@@ -74,8 +74,9 @@ def _unavailable(method: str, error: Exception) -> SlackUnavailable:
     return SlackUnavailable(method)
 
 
-def check_channel(client: WebClient, channel_id: str) -> None:
-    """Raise InvalidCampaign unless the bot can post in this channel."""
+def check_channel(client: WebClient, channel_id: str, field: str = "channel") -> None:
+    """Raise InvalidCampaign (naming the form's `field`) unless the bot can post in
+    this channel."""
     from bot.errors import InvalidCampaign
 
     try:
@@ -83,21 +84,25 @@ def check_channel(client: WebClient, channel_id: str) -> None:
     except SlackApiError as error:
         code = error.response.get("error") if error.response is not None else None
         if code in {"channel_not_found", "not_in_channel"}:
+            which = "this channel" if field == "channel" else "one of these channels"
             raise InvalidCampaign(
-                "The bot cannot see this channel. If it is private, invite the bot first: "
+                f"The bot cannot see {which}. If it is private, invite the bot first: "
                 "/invite @Undersigned",
-                "channel",
+                field,
             ) from None
         raise _unavailable("conversations.info", error) from None
     except (SlackClientError, OSError) as error:
         raise _unavailable("conversations.info", error) from None
     channel = response.get("channel") or {}
+    # Among several channels, say which one (a form's error is plain text: a name).
+    name = channel.get("name")
+    which = "this channel" if field == "channel" or not name else f"#{name}"
     if channel.get("is_archived"):
-        raise InvalidCampaign("This channel is archived; choose another.", "channel")
+        raise InvalidCampaign(f"{which[0].upper()}{which[1:]} is archived; choose another.", field)
     if not channel.get("is_member"):
         raise InvalidCampaign(
-            "The bot is not in this channel yet: type /invite @Undersigned there, then save.",
-            "channel",
+            f"The bot is not in {which} yet: type /invite @Undersigned there, then save.",
+            field,
         )
 
 

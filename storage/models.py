@@ -128,6 +128,12 @@ class Campaign(Base):
         order_by="CampaignOrganizer.user_id",
         cascade="all, delete-orphan",
     )
+    # Announcement channels beside `channel_id`: one per workspace of a Grid, say.
+    extra_channels: Mapped[list[CampaignChannel]] = relationship(
+        back_populates="campaign",
+        order_by="CampaignChannel.channel_id",
+        cascade="all, delete-orphan",
+    )
 
 
 class Demand(Base):
@@ -195,6 +201,24 @@ class CampaignOrganizer(Base):
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
     campaign: Mapped[Campaign] = relationship(back_populates="organizers")
+
+
+class CampaignChannel(Base):
+    """One more channel a campaign announces in, beside `Campaign.channel_id`.
+
+    In an Enterprise Grid a campaign may announce in a channel of each workspace
+    (or in one shared org-wide channel): every channel hears each milestone once
+    (see bot/announcements.py). A channel id says nothing about any signer.
+    """
+
+    __tablename__ = "campaign_channels"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="extra_channels")
 
 
 class AuditEntry(Base):
