@@ -14,6 +14,16 @@ from http import HTTPStatus
 from typing import Any
 
 from slack_bolt import App, BoltRequest
+from slack_bolt.request.payload_utils import (
+    to_action,
+    to_command,
+    to_event,
+    to_message,
+    to_options,
+    to_shortcut,
+    to_step,
+    to_view,
+)
 from slack_sdk.signature import SignatureVerifier
 
 from storage.db import Database
@@ -40,6 +50,81 @@ def _reply(
 
 def _json(start_response: StartResponse, status: int, payload: dict[str, Any]) -> Iterable[bytes]:
     return _reply(start_response, status, json.dumps(payload), {"Content-Type": "application/json"})
+
+
+# Bolt hands each of these views of the body to every middleware and listener, and
+# takes the shape of the parts they read (`view.type`, `event.type`, `actions[0]`)
+# on trust: Slack's payloads always have it. A signed body without it would
+# raise inside Bolt, outside any handler, and come back as a 500.
+_BOLT_PAYLOAD_VIEWS = (
+    to_options,
+    to_shortcut,
+    to_action,
+    to_view,
+    to_command,
+    to_event,
+    to_message,
+    to_step,
+)
+
+
+# Parts of Slack's payloads that are always objects (or an id, or null), and
+# lists of objects: Bolt reads into them with .get(), `in` and [] as it routes.
+_OBJECT_OR_ID = ("team", "user", "channel", "enterprise")
+_OBJECT_OR_NULL = ("message", "previous_message", "item")
+_OBJECT = ("view", "event", "container", "state")
+_LIST_OF_OBJECTS = ("actions", "authorizations", "response_urls")
+
+
+def _state_has_slacks_shape(state: Any) -> bool:
+    """Form state: {block_id: {action_id: element}}, each element an object."""
+    values = state.get("values", {}) if isinstance(state, dict) else None
+    return isinstance(values, dict) and all(
+        isinstance(block, dict) and all(isinstance(element, dict) for element in block.values())
+        for block in values.values()
+    )
+
+
+def _view_has_slacks_shape(view: dict[str, Any]) -> bool:
+    """A modal as Slack hands it back: blocks, state, and our metadata as text."""
+    blocks = view.get("blocks", [])
+    return (
+        isinstance(blocks, list)
+        and all(isinstance(block, dict) for block in blocks)
+        and _state_has_slacks_shape(view.get("state", {}))
+        and isinstance(view.get("private_metadata", ""), str)
+        and isinstance(view.get("callback_id", ""), str)
+    )
+
+
+def _has_slacks_shape(body: dict[str, Any]) -> bool:
+    if any(not isinstance(body.get(key), dict | str | None) for key in _OBJECT_OR_ID):
+        return False
+    if any(not isinstance(body.get(key), dict | None) for key in _OBJECT_OR_NULL):
+        return False
+    if any(key in body and not isinstance(body[key], dict) for key in _OBJECT):
+        return False
+    for key in _LIST_OF_OBJECTS:
+        items = body.get(key)
+        if items is not None and not (
+            isinstance(items, list) and all(isinstance(item, dict) for item in items)
+        ):
+            return False
+    if body.get("type") == "block_actions" and not all(
+        "action_id" in action for action in body.get("actions") or [{}]
+    ):
+        return False
+    view = body.get("view")
+    if not _state_has_slacks_shape(body.get("state", {})) or (
+        isinstance(view, dict) and not _view_has_slacks_shape(view)
+    ):
+        return False
+    try:
+        for payload_view in _BOLT_PAYLOAD_VIEWS:
+            payload_view(body)
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+        return False
+    return True
 
 
 class SlackWSGI:
@@ -89,11 +174,20 @@ class SlackWSGI:
         try:
             body = raw.decode("utf-8")
             request = BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=headers)
-        except (UnicodeDecodeError, ValueError, TypeError, AttributeError):
+        except (
+            UnicodeDecodeError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            LookupError,
+            RecursionError,
+        ):
+            # Bolt reads some fields as it builds the request (LookupError), and
+            # JSON can nest deeper than the parser's stack (RecursionError).
             logger.warning("refused a signed request whose body could not be parsed")
             return _json(start_response, 400, {"error": "malformed body"})
-        if not isinstance(request.body, dict):
-            logger.warning("refused a signed request whose body is not an object")
+        if not isinstance(request.body, dict) or not _has_slacks_shape(request.body):
+            logger.warning("refused a signed request whose body is not shaped as Slack's are")
             return _json(start_response, 400, {"error": "malformed body"})
         try:
             response = self.app.dispatch(request)
