@@ -11,6 +11,7 @@ import secrets
 from slack_bolt import App, BoltResponse, Respond
 
 from handlers import blocks
+from handlers.identity import UnknownRequester
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,10 @@ def _request_kind(body: dict) -> str:
 
 
 def handle_error(error: Exception, body: dict, respond: Respond) -> BoltResponse:
+    if isinstance(error, UnknownRequester):
+        # Slack always says who acts; a payload that does not is nobody to answer.
+        logger.warning("ignored a %s request that named no person", _request_kind(body))
+        return BoltResponse(status=200, body="")
     reference = secrets.token_hex(4)
     # exc_info gives the operator the traceback; the traceback holds our code's
     # frames, not the request body.
