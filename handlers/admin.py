@@ -211,7 +211,7 @@ def spec_from_form(
         data["organizers"] = [u for u in users if isinstance(u, str)]
     forget = _text(state, "forget_after_days")
     if forget and forget.strip():
-        if not forget.strip().isdigit():
+        if not forget.strip().isdecimal():  # isdigit() takes "²", which int() refuses
             raise InvalidCampaign("give a number of days", "forget_after_days")
         data["forget_after_days"] = int(forget.strip())
     data["status"] = existing.status.value if existing else CampaignStatus.DRAFT.value
@@ -245,7 +245,8 @@ _FORM_FIELDS = {
 
 
 def _field_error(error: InvalidCampaign, view: dict[str, Any]) -> dict[str, str]:
-    present = {b.get("block_id") for b in view.get("blocks", []) if isinstance(b, dict)}
+    shown = view.get("blocks") if isinstance(view.get("blocks"), list) else []
+    present = {b.get("block_id") for b in shown if isinstance(b, dict)} & _FORM_FIELDS
     field = error.field if error.field in _FORM_FIELDS and error.field in present else "title"
     return {field: str(error)[:150]}
 
@@ -256,7 +257,7 @@ def handle_save(
     actor = context.user_id or ""
     try:
         meta = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):  # forged: not text, not JSON, too deep
         meta = {}
     creating = not (isinstance(meta, dict) and meta.get("mode") == "edit")
     slug = meta.get("slug") if isinstance(meta, dict) and isinstance(meta.get("slug"), str) else ""
@@ -457,7 +458,7 @@ def handle_forget_confirm(
 ) -> None:
     try:
         slug = json.loads(view.get("private_metadata") or "{}").get("slug", "")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, TypeError, RecursionError):
         slug = ""
     typed = (_text(_state(view), blocks.FORGET_CONFIRM_BLOCK) or "").strip()
     if not slug or typed != slug:
@@ -595,7 +596,7 @@ def handle_update_send(
     try:
         meta = json.loads(view.get("private_metadata") or "{}")
         slug, kind, text, send = meta["slug"], UpdateKind(meta["kind"]), meta["text"], meta["send"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         ack(
             response_action="update",
             view=blocks.notice_modal("Not sent", "That form was damaged; please start again."),

@@ -54,7 +54,7 @@ def _read_metadata(view: dict[str, Any]) -> tuple[str, str, str]:
     """(campaign slug, where the form was opened, "sign" or "change")."""
     try:
         data = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):  # forged: not text, not JSON, too deep
         data = {}
     if not isinstance(data, dict):
         data = {}
@@ -300,7 +300,8 @@ def _choice_from(form: SignForm) -> Choice:
     if form.how == blocks.NAMED:
         return Choice(name=name)
     raw = (form.threshold or "").strip()
-    if not raw.isdigit() or not MIN_THRESHOLD <= int(raw) <= MAX_THRESHOLD:
+    # isdecimal(), not isdigit(): "²" is a digit that int() refuses.
+    if not raw.isdecimal() or not MIN_THRESHOLD <= int(raw) <= MAX_THRESHOLD:
         raise FormProblem(
             blocks.THRESHOLD_BLOCK,
             f"Choose how many colleagues must be named first ({MIN_THRESHOLD} to "
