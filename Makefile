@@ -4,6 +4,10 @@
 #   make run     start the bot (reads .env; see .env.example); without Slack
 #                tokens, the offline console
 #   make test    run the test suite
+#   make test-postgres
+#                the same suite on PostgreSQL: set UNDERSIGNED_TEST_PG_URL to a role
+#                that may create databases (.ci/postgres start DIR starts a
+#                throwaway server and prints one)
 #   make lint    ruff check + ruff format --check
 #   make keygen  print a fresh SIGNER_KEY line for .env
 #
@@ -17,11 +21,12 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint keygen
+.PHONY: help setup run test test-postgres lint keygen
 
 help:
 	@echo "make run     start the bot (without Slack tokens in .env: the offline console)"
 	@echo "make test    run the tests"
+	@echo "make test-postgres  the tests on PostgreSQL (UNDERSIGNED_TEST_PG_URL)"
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make keygen  print a fresh SIGNER_KEY"
 	@echo "make setup   create .venv and install the project (the targets above do it)"
@@ -53,6 +58,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VPY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: $(STAMP)
+	@if [ -z "$$UNDERSIGNED_TEST_PG_URL" ]; then \
+	  echo "error: set UNDERSIGNED_TEST_PG_URL=postgresql+psycopg://USER:PASSWORD@127.0.0.1:5432/postgres" \
+	    "(a role that may create databases); .ci/postgres start DIR starts a server and prints one" >&2; \
+	  exit 2; \
+	fi
+	UNDERSIGNED_TEST_DATABASE=postgresql $(VPY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
@@ -25,6 +26,8 @@ SIGNER_KEY_MIN_BYTES = 32
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# storage/db.py runs every one of these on psycopg (3).
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
 
 class SettingsError(ValueError):
@@ -180,6 +183,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             "DATABASE_URL is malformed: give a SQLAlchemy URL such as "
             "sqlite:///undersigned.db or postgresql+psycopg://user@host/db"
+        )
+    if database_url.split("://", 1)[0] in _POSTGRES_SCHEMES and find_spec("psycopg") is None:
+        raise SettingsError(
+            "DATABASE_URL names PostgreSQL, but its driver is not installed: "
+            "pip install 'undersigned[postgres]' (psycopg)"
         )
     return Settings(
         slack_bot_token=_parse_token(env, "SLACK_BOT_TOKEN", "xoxb-"),

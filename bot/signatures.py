@@ -116,10 +116,17 @@ _CAMPAIGN_ID_BY_SLUG = select(Campaign.id).where(
     Campaign.slug == bindparam("slug"), Campaign.status != CampaignStatus.DRAFT
 )
 # INSERT ... ON CONFLICT DO NOTHING where the database has it: one statement where
-# a savepoint around the insert takes three.
+# a savepoint around the insert takes three. Its rowcount says whether this request
+# or a concurrent one signed; SQLAlchemy only keeps an INSERT's rowcount when asked
+# (preserve_rowcount), and on psycopg it is -1 otherwise, which would count a
+# signature twice when two replicas take the same submission at once.
 _INSERT_IF_NEW = {
-    "sqlite": sqlite.insert(Signature.__table__).on_conflict_do_nothing(),
-    "postgresql": postgresql.insert(Signature.__table__).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(Signature.__table__)
+    .on_conflict_do_nothing()
+    .execution_options(preserve_rowcount=True),
+    "postgresql": postgresql.insert(Signature.__table__)
+    .on_conflict_do_nothing()
+    .execution_options(preserve_rowcount=True),
 }
 _COUNT_ONE_MORE = (
     update(Campaign.__table__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -10,8 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+logger = logging.getLogger(__name__)
 
 # Long enough to ride out a burst of concurrent signers on one SQLite file,
 # short enough that Slack's 3-second deadline is not blown by a stuck writer.
@@ -28,7 +32,9 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-un
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # Deleted rows (a withdrawn signature, a forgotten hash) are overwritten with
-    # zeros instead of lingering in free pages of the file.
+    # zeros instead of lingering in free pages of the file. PostgreSQL has no such
+    # setting: an old row version stays in the table's files until its space is
+    # reused, or the table is rewritten (Database.compact; DEPLOY.md, "Forgetting").
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
@@ -78,8 +84,21 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database).expanduser()
 
 
-def make_engine(url: str) -> Engine:
+# The one PostgreSQL driver we install (the `postgres` extra). A bare
+# postgresql:// or postgres:// URL, as hosting providers hand them out, means it
+# too, where SQLAlchemy would look for psycopg2.
+_POSTGRES_DRIVER = "postgresql+psycopg"
+
+
+def engine_url(url: str) -> URL:
     parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername=_POSTGRES_DRIVER)
+    return parsed
+
+
+def make_engine(url: str) -> Engine:
+    parsed = engine_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_path(url)
         if path is not None:
@@ -88,7 +107,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # PostgreSQL needs none of the above: row locks and READ COMMITTED make a
+    # write that reads and then updates wait for, then re-check, a concurrent one
+    # (the conditional UPDATEs of claims rely on it), and many processes can write.
+    return create_engine(parsed, pool_pre_ping=True)
 
 
 class DatabaseBusy(TimeoutError):
@@ -177,12 +199,55 @@ class Database:
             return False
         return True
 
+    # What forgetting rewrites on PostgreSQL. Signatures are written out in the
+    # order of their keys (CLUSTER), not in the order they were stored in, which a
+    # PostgreSQL table otherwise keeps: the order in which people signed.
+    _REWRITES = (
+        "CLUSTER signatures USING pk_signatures",
+        "VACUUM FULL subscribers, update_deliveries",
+    )
+    _SIGNER_TABLES = "signatures, subscribers, update_deliveries"
+    # How long a rewrite may wait for its lock before settling for a VACUUM: while
+    # it waits, signers queue behind it.
+    _REWRITE_LOCK_TIMEOUT = "5s"
+
     def compact(self) -> None:
-        """Flush the WAL into the database and empty it, so that rows just
-        overwritten (forgotten signer hashes) leave no copy in the -wal file."""
+        """After rows were overwritten or deleted (forgotten signer hashes), leave
+        no copy of them in the database's files.
+
+        SQLite: secure_delete has zeroed them in the file; flush the WAL into it
+        and empty it, so that they leave no copy in the -wal file either.
+
+        PostgreSQL keeps an old row version in the table's pages after an UPDATE
+        or DELETE, and a plain VACUUM only marks its space free: the bytes stay
+        until something overwrites them. CLUSTER and VACUUM FULL write the signer
+        tables and their indexes out anew and drop the old files. They lock those
+        tables while they run (signers wait, a second or so for a large campaign);
+        if the lock is not had quickly this settles for a VACUUM and says so. The
+        server's WAL archive and base backups keep old versions until deleted.
+        """
         if self.is_sqlite:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            return
+        if self.engine.dialect.name != "postgresql":
+            return
+        # CLUSTER and VACUUM cannot run inside a transaction.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"SET lock_timeout = '{self._REWRITE_LOCK_TIMEOUT}'")
+            try:
+                for statement in self._REWRITES:
+                    conn.exec_driver_sql(statement)
+            except OperationalError:
+                logger.warning(
+                    "could not lock the signer tables to rewrite them; ran VACUUM instead. "
+                    "Old signer rows may stay in their files until, at a quiet moment, "
+                    "you run: %s",
+                    "; ".join(self._REWRITES),
+                )
+                conn.exec_driver_sql(f"VACUUM {self._SIGNER_TABLES}")
+            finally:
+                conn.exec_driver_sql("RESET lock_timeout")
 
     def backup(self, target: Path) -> None:
         """A consistent copy of the live database, taken while it is in use.
@@ -193,7 +258,8 @@ class Database:
         """
         if not self.is_sqlite:
             raise NotImplementedError(
-                "backup copies SQLite databases; for PostgreSQL use pg_dump (see README)"
+                "backup copies SQLite databases; for PostgreSQL use pg_dump, as in "
+                "DEPLOY.md (Backups)"
             )
         target = target.expanduser()
         if target.exists():

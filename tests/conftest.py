@@ -33,6 +33,7 @@ from bot.settings import Settings, load_settings
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Campaign
+from tests.databases import ON_POSTGRES, PG_URL, PG_URL_ENV, PostgresServer
 from tests.httpclient import HttpResult, post
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
@@ -55,9 +56,27 @@ def make_settings(fake: FakeSlack, database_url: str, **extra: str) -> Settings:
     return load_settings(env)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The PostgreSQL server of UNDERSIGNED_TEST_PG_URL; skips the test without one."""
+    if PG_URL is None:
+        pytest.skip(f"needs a PostgreSQL server: set {PG_URL_ENV}")
+    server = PostgresServer(PG_URL)
+    yield server
+    server.close()
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'undersigned.db'}"
+def database_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database of this test's own, migrated to head on PostgreSQL (see
+    tests/databases.py); a new SQLite file, which the app migrates, by default."""
+    if not ON_POSTGRES:
+        yield f"sqlite:///{tmp_path / 'undersigned.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.create()
+    yield url
+    server.drop(url)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Announcement, AnnouncementState
 from tests.conftest import SIGNER_KEY, SIGNING_SECRET, make_settings
+from tests.databases import ON_POSTGRES
 from tests.test_announcements import (
     CHANNEL,
     SLUG,
@@ -32,7 +33,11 @@ from tests.test_scheduler import NEVER_SOON, wait_for
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(database_url: str, tmp_path: Path) -> str:
+    # SQLite: a file in a directory not made yet, which the app makes. PostgreSQL:
+    # the test's own database, from conftest.
+    if ON_POSTGRES:
+        return database_url
     return f"sqlite:///{tmp_path / 'data' / 'undersigned.db'}"
 
 

@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.fakeslack import FakeSlack, sign, slash_command_body
 from bot.settings import load_settings
 from bot.signatures import add_signature, signer_hash
 from storage.db import Database
+from storage.models import Campaign
 from tests.conftest import ALICE, SIGNER_KEY, SIGNING_SECRET
+from tests.databases import ON_POSTGRES
 from tests.httpclient import get, post
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,10 +61,23 @@ def _base_env() -> dict[str, str]:
 
 
 class Cli:
-    def __init__(self, cwd: Path, db_path: Path) -> None:
+    def __init__(self, cwd: Path, db_path: Path, url: str | None = None) -> None:
         self.cwd = cwd
         self.db_path = db_path
-        self.env = {**_base_env(), "DATABASE_URL": f"sqlite:///{db_path}"}
+        # A SQLite file at db_path, or the PostgreSQL database of the test.
+        self.url = url or f"sqlite:///{db_path}"
+        self.env = {**_base_env(), "DATABASE_URL": self.url}
+
+    def holds_nothing(self) -> bool:
+        """No database file was made, or (PostgreSQL) no campaign is in it."""
+        if self.url.startswith("sqlite"):
+            return not self.db_path.exists()
+        db = Database.from_url(self.url)
+        try:
+            with db.read() as session:
+                return not session.scalar(select(func.count()).select_from(Campaign))
+        finally:
+            db.dispose()
 
     def run(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -89,7 +105,15 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
+def cli(tmp_path: Path, request: pytest.FixtureRequest) -> Cli:
+    url = request.getfixturevalue("database_url") if ON_POSTGRES else None
+    return Cli(tmp_path, tmp_path / "data" / "undersigned.db", url)
+
+
+@pytest.fixture
+def sqlite_cli(tmp_path: Path) -> Cli:
+    """On a SQLite file whatever the suite runs on: which file appears tells
+    which setting won."""
     return Cli(tmp_path, tmp_path / "data" / "undersigned.db")
 
 
@@ -132,7 +156,7 @@ def test_list_reports_exact_counts(cli):
     cli.ok("campaign", "import", str(cli.write("b.toml", other)))
 
     key = load_settings({"SIGNER_KEY": SIGNER_KEY}).require_signer_key()
-    db = Database.from_url(f"sqlite:///{cli.db_path}")
+    db = Database.from_url(cli.url)
     try:
         with db.write() as session:
             for i in range(7):
@@ -167,7 +191,7 @@ def test_an_invalid_campaign_file_is_refused_and_creates_nothing(cli, content, n
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert named in _error_line(done)
     assert done.stdout == ""
-    assert not cli.db_path.exists()
+    assert cli.holds_nothing()
 
 
 def test_an_invalid_file_leaves_an_existing_campaign_alone(cli):
@@ -188,11 +212,13 @@ def test_a_missing_campaign_file_is_a_usage_error(cli):
 # -- start-up without or with bad settings ------------------------------------
 
 
-def test_run_without_tokens_starts_the_console_and_says_what_to_set(cli):
+def test_run_without_tokens_starts_the_console_and_says_what_to_set(sqlite_cli):
+    # The console keeps a rehearsal key beside a SQLite file; on PostgreSQL it needs
+    # SIGNER_KEY (bot/console_setup.py).
     done = subprocess.run(
         [sys.executable, "-m", "bot", "run"],
-        cwd=cli.cwd,
-        env=cli.env,
+        cwd=sqlite_cli.cwd,
+        env=sqlite_cli.env,
         input="quit\n",
         capture_output=True,
         text=True,
@@ -237,22 +263,22 @@ def test_a_secret_in_a_malformed_setting_is_not_printed(cli):
 # -- .env -------------------------------------------------------------------
 
 
-def test_dotenv_in_the_working_directory_is_read(cli):
-    env_db = cli.cwd / "from-dotenv.db"
-    cli.write(".env", f"DATABASE_URL=sqlite:///{env_db}\n")
-    del cli.env["DATABASE_URL"]
-    assert cli.campaigns() == []
+def test_dotenv_in_the_working_directory_is_read(sqlite_cli):
+    env_db = sqlite_cli.cwd / "from-dotenv.db"
+    sqlite_cli.write(".env", f"DATABASE_URL=sqlite:///{env_db}\n")
+    del sqlite_cli.env["DATABASE_URL"]
+    assert sqlite_cli.campaigns() == []
     assert env_db.exists()
-    assert not cli.db_path.exists()
-    cli.ok("campaign", "import", str(cli.write("campaign.toml", CAMPAIGN)))
-    assert [c["slug"] for c in cli.campaigns()] == ["wewontbuildit"]
+    assert not sqlite_cli.db_path.exists()
+    sqlite_cli.ok("campaign", "import", str(sqlite_cli.write("campaign.toml", CAMPAIGN)))
+    assert [c["slug"] for c in sqlite_cli.campaigns()] == ["wewontbuildit"]
 
 
-def test_the_environment_wins_over_dotenv(cli):
-    env_db = cli.cwd / "from-dotenv.db"
-    cli.write(".env", f"DATABASE_URL=sqlite:///{env_db}\n")
-    assert cli.campaigns() == []
-    assert cli.db_path.exists()
+def test_the_environment_wins_over_dotenv(sqlite_cli):
+    env_db = sqlite_cli.cwd / "from-dotenv.db"
+    sqlite_cli.write(".env", f"DATABASE_URL=sqlite:///{env_db}\n")
+    assert sqlite_cli.campaigns() == []
+    assert sqlite_cli.db_path.exists()
     assert not env_db.exists()
 
 

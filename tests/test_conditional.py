@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from bot.fakeslack import FakeUser
 from bot.letter import build_letter, render
@@ -17,6 +15,7 @@ from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, f
 from bot.sealing import Sealer
 from storage.models import Campaign, Signature, Subscriber
 from tests.conftest import ALICE, RunningBot, response_json
+from tests.databases import database_bytes
 from tests.test_signing import SLUG, ephemerals_to, open_sign_form, opened_views, view_text
 
 
@@ -108,8 +107,7 @@ def test_a_conditional_name_is_sealed_in_the_database(bot, database_url):
     assert row.name is None
     assert row.name_threshold == 25
     assert row.sealed_name
-    path = Path(make_url(database_url).database or "")
-    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    raw = database_bytes(database_url)
     assert b"Zelda Sealed" not in raw
 
 
@@ -151,8 +149,7 @@ def test_news_opt_in_is_sealed_and_stop_updates_deletes_it(bot, database_url):
     with bot.db.read() as session:
         [sub] = session.scalars(select(Subscriber)).all()
     assert ALICE.id not in sub.sealed_address
-    path = Path(make_url(database_url).database or "")
-    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    raw = database_bytes(database_url)
     assert ALICE.id.encode() not in raw
     bot.slack.dm("status")
     assert "You get news" in view_text(ephemerals_to(bot, ALICE.id)[-1])

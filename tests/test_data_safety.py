@@ -15,6 +15,11 @@ from storage.db import Database, sqlite_path
 from storage.migrate import upgrade
 from storage.models import Campaign, Signature
 from tests.conftest import SIGNER_KEY
+from tests.databases import sqlite_only
+
+# On PostgreSQL the server owns the files and their permissions, and backups are
+# pg_dump's (DEPLOY.md); `backup` refuses there (tests/test_postgres.py).
+pytestmark = sqlite_only("file permissions and the online backup API of a SQLite file")
 
 
 def _mode(path: Path) -> int:

@@ -18,16 +18,26 @@ from sqlalchemy.exc import IntegrityError
 from storage.db import Database
 from storage.migrate import alembic_config, downgrade, upgrade
 from storage.models import Base, Campaign
+from tests.databases import ON_POSTGRES, PostgresServer, sqlite_only
 
 # Every table the models declare must come from the migrations, and nothing more.
 TABLES = set(Base.metadata.tables)
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[Database]:
-    database = Database.from_url(f"sqlite:///{tmp_path / 'fresh.db'}")
+def fresh(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """An empty database: a new SQLite file, or a new PostgreSQL database."""
+    if not ON_POSTGRES:
+        database = Database.from_url(f"sqlite:///{tmp_path / 'fresh.db'}")
+        yield database
+        database.dispose()
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.create(migrated=False)
+    database = Database.from_url(url)
     yield database
     database.dispose()
+    server.drop(url)
 
 
 def _tables(database: Database) -> set[str]:
@@ -112,6 +122,7 @@ def _assert_pragmas(values: tuple[str, int, int]) -> None:
     assert busy_timeout > 0
 
 
+@sqlite_only("PRAGMAs are SQLite's; PostgreSQL needs none of them")
 def test_every_connection_gets_the_pragmas(db):
     with db.engine.connect() as first, db.engine.connect() as second:
         _assert_pragmas(_pragmas(first.execute))
@@ -153,6 +164,7 @@ def _write_lock_is_free(path: str) -> bool:
     return True
 
 
+@sqlite_only("one write lock per file is SQLite's; PostgreSQL locks rows")
 def test_a_read_does_not_take_the_write_lock(db):
     path = db.engine.url.database
     with db.read() as session:
@@ -160,6 +172,7 @@ def test_a_read_does_not_take_the_write_lock(db):
         assert _write_lock_is_free(path)
 
 
+@sqlite_only("BEGIN IMMEDIATE is SQLite's; PostgreSQL locks rows")
 def test_a_write_takes_the_lock_up_front_and_the_next_write_waits_for_it(db):
     path = db.engine.url.database
     statements: dict[str, list[str]] = {}

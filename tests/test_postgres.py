@@ -1,0 +1,198 @@
+"""The privacy promises that SQLite keeps with its file format, kept on PostgreSQL
+by other means: what a pg_dump holds, what the table files hold after forgetting,
+and a signatures table with no sequence and no time finer than the day.
+
+Run in PostgreSQL mode only (UNDERSIGNED_TEST_DATABASE=postgresql); the file
+scans also need the server's data directory (UNDERSIGNED_TEST_PG_DATA).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import zoneinfo
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import ProgrammingError
+
+from bot import campaigns
+from bot.organizing import (
+    CLI_ACTOR,
+    Organizers,
+    StatusChange,
+    change_status,
+    forget_signers,
+)
+from bot.sealing import Sealer
+from bot.signatures import SignOutcome, add_signature, remove_signature, signer_hash
+from bot.subscriptions import Address, subscribe
+from storage.db import Database
+from storage.models import Signature
+from tests.conftest import SIGNER_KEY
+from tests.databases import ON_POSTGRES, PG_DATA, PG_DATA_ENV, database_bytes
+
+pytestmark = pytest.mark.skipif(
+    not ON_POSTGRES, reason="PostgreSQL mode only (UNDERSIGNED_TEST_DATABASE=postgresql)"
+)
+
+SLUG = "wewontbuildit"
+KEY = SIGNER_KEY.encode()
+OPERATOR = Organizers(frozenset())
+PEOPLE = 60
+
+
+def _campaign(db: Database) -> None:
+    spec = campaigns.parse_campaign(
+        {
+            "slug": SLUG,
+            "title": "We won't build it",
+            "statement": "We, the undersigned, ask our employer to stop.",
+            "demands": ["Cancel the contract"],
+            "milestones": [10],
+        },
+        zoneinfo.ZoneInfo("Europe/London"),
+    )
+    with db.write() as session:
+        campaigns.upsert_campaign(session, spec)
+
+
+def _hash(n: int) -> str:
+    return signer_hash(KEY, "T0UNDRSGN", f"U0PERSON{n:04d}")
+
+
+def _table_files(db: Database, *relations: str) -> bytes:
+    """The bytes of these tables' and indexes' files, flushed to disk first."""
+    assert PG_DATA is not None
+    raw = b""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        try:
+            conn.execute(text("CHECKPOINT"))
+        except ProgrammingError:
+            pytest.skip("the role may not CHECKPOINT (GRANT pg_checkpoint, PostgreSQL 15+)")
+        for relation in relations:
+            path = conn.execute(
+                text("SELECT pg_relation_filepath(:r)"), {"r": relation}
+            ).scalar_one()
+            base = Path(PG_DATA) / path
+            for segment in sorted(base.parent.glob(base.name + "*")):
+                if segment.name == base.name or segment.name.startswith(base.name + "."):
+                    raw += segment.read_bytes()
+    return raw
+
+
+def _physical_order(db: Database) -> list[str]:
+    query = text("SELECT signer_hash FROM signatures ORDER BY ctid")
+    with db.engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def test_signatures_have_no_sequence_and_no_time(db):
+    with db.engine.connect() as conn:
+        columns = conn.execute(
+            text(
+                "SELECT column_name, data_type, column_default, is_identity "
+                "FROM information_schema.columns WHERE table_name = 'signatures'"
+            )
+        ).all()
+    assert columns
+    for name, data_type, default, identity in columns:
+        assert default is None, name  # no nextval(), no now()
+        assert identity == "NO", name
+        assert "time" not in data_type, name
+    assert {c.column_name: c.data_type for c in columns}["signed_on"] == "date"
+
+
+def _sign_twice_at_once(db: Database, signer: str) -> list[SignOutcome]:
+    """Two requests for one person, each in its own transaction, both past the
+    "already signed?" read before either inserts."""
+    barrier = threading.Barrier(2)
+    outcomes: list[SignOutcome] = []
+
+    def sign() -> None:
+        with db.write() as session:
+            barrier.wait(timeout=10)
+            outcomes.append(add_signature(session, SLUG, signer))
+
+    threads = [threading.Thread(target=sign) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+def test_two_sessions_signing_the_same_person_at_once_count_once(db):
+    # The insert's conflict decides, and only the one that inserted counts.
+    _campaign(db)
+    for n in range(20):
+        outcomes = _sign_twice_at_once(db, _hash(n))
+        assert sorted(outcomes) == [SignOutcome.ALREADY_SIGNED, SignOutcome.SIGNED], n
+    with db.read() as session:
+        rows = session.scalars(select(Signature.signer_hash)).all()
+        count = campaigns.campaign_summary(campaigns.all_campaigns(session)[0])["signatures"]
+    assert len(rows) == count == 20
+
+
+def _sign_everyone(db: Database) -> list[str]:
+    sealer = Sealer(KEY)
+    hashes = [_hash(n) for n in range(PEOPLE)]
+    for n, signer in enumerate(hashes):
+        with db.write() as session:
+            add_signature(session, SLUG, signer, today=dt.date(2026, 11, 20))
+            if n % 3 == 0:
+                subscribe(session, SLUG, signer, sealer, Address("T0UNDRSGN", f"U0PERSON{n:04d}"))
+    return hashes
+
+
+def test_a_pg_dump_after_forgetting_holds_no_signer_hash(db, database_url):
+    _campaign(db)
+    hashes = _sign_everyone(db)
+    assert hashes[0].encode() in database_bytes(database_url), "the scan would prove nothing"
+    with db.write() as session:
+        change_status(session, OPERATOR, CLI_ACTOR, SLUG, StatusChange.CLOSE)
+        forget_signers(session, OPERATOR, CLI_ACTOR, SLUG, sealer=Sealer(KEY))
+    db.compact()
+    dump = database_bytes(database_url)
+    assert [h for h in hashes if h.encode() in dump] == []
+    assert b"sealed" not in dump.lower() or b"COPY public.subscribers" in dump
+
+
+@pytest.mark.skipif(PG_DATA is None, reason=f"needs the server's data directory: {PG_DATA_ENV}")
+def test_forgetting_leaves_no_old_hash_in_the_table_files(db):
+    _campaign(db)
+    hashes = _sign_everyone(db)
+    withdrawn = hashes[-1]
+    with db.write() as session:
+        assert remove_signature(session, SLUG, withdrawn)
+    files = ("signatures", "pk_signatures", "subscribers", "pk_subscribers")
+    # The scan sees what is stored: every hash is in the files before forgetting
+    # (the withdrawn one too: PostgreSQL does not overwrite a deleted row).
+    before = _table_files(db, *files)
+    assert all(h.encode() in before for h in hashes)
+    # And the heap keeps the order in which they were stored.
+    assert _physical_order(db) == hashes[:-1]
+
+    with db.write() as session:
+        change_status(session, OPERATOR, CLI_ACTOR, SLUG, StatusChange.CLOSE)
+        forget_signers(session, OPERATOR, CLI_ACTOR, SLUG, sealer=Sealer(KEY))
+    db.compact()
+
+    after = _table_files(db, *files)
+    assert [h for h in hashes if h.encode() in after] == []
+    current = _physical_order(db)
+    assert len(current) == PEOPLE - 1
+    assert all(h.encode() in after for h in current), "the scan would prove nothing"
+    # Rewritten in the order of the (new, random) keys: not the order of signing.
+    assert current == sorted(current)
+
+
+def test_backup_points_to_pg_dump(database_url, tmp_path, monkeypatch, capsys):
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(["backup", str(tmp_path / "copy.db")]) == 2
+    assert "pg_dump" in capsys.readouterr().err
+    assert not (tmp_path / "copy.db").exists()
