@@ -81,6 +81,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("send-updates", help="send queued news now (resumes after a crash) and exit")
     backup = sub.add_parser("backup", help="a consistent copy of the live database")
     backup.add_argument("path", type=Path, help="the new file to write")
+    database = sub.add_parser("db", help="move the data between databases")
+    database_sub = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    copy = database_sub.add_parser(
+        "copy", help="copy every table into a new, empty database (SQLite to PostgreSQL)"
+    )
+    copy.add_argument("source", metavar="FROM_URL", help="e.g. sqlite:///undersigned.db")
+    copy.add_argument(
+        "target", metavar="TO_URL", help="e.g. postgresql+psycopg://user:password@host/db"
+    )
     return parser
 
 
@@ -170,6 +179,49 @@ def cmd_backup(settings: Settings, path: Path) -> int:
     finally:
         db.dispose()
     print(f"backed up to {path} (integrity check ok)")
+    return 0
+
+
+def cmd_db_copy(source_url: str, target_url: str) -> int:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+    from storage.copy import CopyRefused, copy_database
+
+    try:
+        source, target = (
+            make_url(u).render_as_string(hide_password=True) for u in (source_url, target_url)
+        )
+    except ArgumentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    def show(table: str, rows: int) -> None:
+        print(f"  {table}: {rows}", file=sys.stderr)
+
+    print(f"copying {source} to {target}", file=sys.stderr)
+    try:
+        report = copy_database(source_url, target_url, on_table=show)
+    except CopyRefused as exc:
+        print(f"error: {exc}; nothing was copied", file=sys.stderr)
+        return EXIT_USAGE
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        print(
+            f"error: {exc}; for PostgreSQL install the extra: pip install 'undersigned[postgres]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except OperationalError as exc:
+        print(f"error: cannot use the database: {exc.orig or exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        # The counts did not match after the copy: say so, and that it is not done.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"copied {report.total} rows in {len(report.rows)} tables; row counts match. "
+        f"Set DATABASE_URL to the new database and start the bot."
+    )
     return 0
 
 
@@ -409,6 +461,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_serve(settings, args.host, args.port, args.threads)
         if args.command == "backup":
             return cmd_backup(settings, args.path)
+        if args.command == "db":
+            return cmd_db_copy(args.source, args.target)
         if args.command == "send-updates":
             return cmd_send_updates(settings)
         if args.command == "console":
