@@ -45,7 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot import eligibility
 from bot.fakeslack import (
+    TEAM_ID,
     message_im_body,
     sign,
     slash_command_body,
@@ -89,13 +91,18 @@ def response_url(fake_api_url: str, n: int) -> str:
     return fake_api_url.removesuffix("api/") + f"response/{n}"
 
 
-def sign_form_view() -> dict[str, Any]:
-    # The form as the app opened it: the callback, and the campaign and where it was
-    # opened from in private_metadata (handlers/signing.py).
+def sign_form_view(user: str, signer_key: bytes | None) -> dict[str, Any]:
+    """The form as the app opened it (handlers/signing.py): the callback, and in
+    private_metadata the campaign, where it was opened from, and the pass that
+    says its signer was found eligible a moment ago (bot/eligibility.py)."""
+    metadata = {"slug": SLUG, "from": "message", "mode": "sign"}
+    issue_pass = getattr(eligibility, "issue_pass", None)  # absent before it existed
+    if issue_pass is not None and signer_key is not None:
+        metadata["pass"] = issue_pass(signer_key, TEAM_ID, TEAM_ID, user, SLUG)
     return {
         "id": "V0BENCH0001",
         "callback_id": "sign_submit",
-        "private_metadata": json.dumps({"slug": SLUG, "from": "message"}),
+        "private_metadata": json.dumps(metadata),
         "title": {"type": "plain_text", "text": "Sign"},
         "blocks": [],
     }
@@ -115,7 +122,13 @@ class Load:
     check: Callable[[int, bytes], bool]
 
 
-def make_load(scenario: str, target: str, fake_api_url: str, signers: Iterator[int]) -> Load:
+def make_load(
+    scenario: str,
+    target: str,
+    fake_api_url: str,
+    signers: Iterator[int],
+    signer_key: bytes | None = None,
+) -> Load:
     bare = target == "bare"
     if scenario == "demands":
 
@@ -129,11 +142,11 @@ def make_load(scenario: str, target: str, fake_api_url: str, signers: Iterator[i
 
         return Load(build, check)
     if scenario == "sign":
-        view = sign_form_view()
 
         def build(n: int) -> tuple[bytes, str]:
             # Every confirmation comes from somebody new: each one is a new signature.
             user = f"US{next(signers):08d}"
+            view = sign_form_view(user, signer_key)
             return view_submission_body(
                 view, user, SIGN_VALUES
             ), "application/x-www-form-urlencoded"
@@ -1007,7 +1020,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     options = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="undersigned-bench-"))
-    signer_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    key = secrets.token_bytes(32)
+    signer_key = base64.urlsafe_b64encode(key).decode().rstrip("=")
     results = Results(options, machine())
     procs: list[Proc] = []
     fake = FakeSlackProcess(workdir)
@@ -1027,7 +1041,7 @@ def main(argv: list[str] | None = None) -> int:
                     order.reverse()
                 done: dict[str, Phase] = {}
                 for target, proc in order:
-                    load = make_load(scenario, target, fake.api_url, signers[target])
+                    load = make_load(scenario, target, fake.api_url, signers[target], key)
                     phase = Phase("empty", scenario, target, clients)
                     done[target] = run_phase(
                         proc, phase, load, options.requests, options.duration, options.warmup
@@ -1047,14 +1061,14 @@ def main(argv: list[str] | None = None) -> int:
             results.bulk_count = options.bulk
             results.bulk_seconds = bulk_sign(path, options.bulk)
             say(f"loaded {signature_count(path):,} signatures in {results.bulk_seconds:.1f} s")
-            results.scans = query_plans(bulk_url, base64.urlsafe_b64decode(signer_key + "=="))
+            results.scans = query_plans(bulk_url, key)
             env = server_env(fake.api_url, bulk_url, signer_key)
             big = start_project(workdir, env, options.threads, "bulk")
             procs.append(big)
             bulk_signers = itertools.count()
             for clients in options.clients:
                 for scenario in options.scenarios:
-                    load = make_load(scenario, "project", fake.api_url, bulk_signers)
+                    load = make_load(scenario, "project", fake.api_url, bulk_signers, key)
                     phase = run_phase(
                         big,
                         Phase("bulk", scenario, "project", clients),

@@ -1,7 +1,17 @@
-"""Who may sign: full members of the workspace, decided from Slack's users.info."""
+"""Who may sign: full members of the workspace, decided from Slack's users.info.
+
+Eligibility is asked of Slack when the signing form is opened, and the form
+carries a pass saying so (see `issue_pass`), so that confirming it does not ask
+Slack again: users.info is rate limited (Tier 4, about 100 calls a minute),
+which a viral campaign of a large workplace would exceed twice over, and every
+call adds a round trip to Slack before the signature can be acknowledged.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from typing import Any
 
 GUEST = (
@@ -56,3 +66,56 @@ def suggested_name(user: dict[str, Any]) -> str | None:
         if isinstance(candidate, str) and candidate.strip():
             return candidate.strip()
     return None
+
+
+# How long after the form was opened its pass stands in for asking Slack again.
+# Long enough to read the demands and think; a form submitted later is checked
+# with users.info as before.
+PASS_SECONDS = 15 * 60
+_PASS_CONTEXT = b"undersigned: eligible to sign"
+
+
+def _pass_mac(key: bytes, minute: int, scope: str, team: str, user: str, slug: str) -> str:
+    # A key of its own, derived from SIGNER_KEY, so that a pass can never be
+    # mistaken for a signer hash or anything else made with that key.
+    pass_key = hmac.new(key, _PASS_CONTEXT, hashlib.sha256).digest()
+    message = f"{minute}:{scope}:{team}:{user}:{slug}".encode()
+    return hmac.new(pass_key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def issue_pass(
+    key: bytes, scope: str, team: str, user: str, slug: str, now: float | None = None
+) -> str:
+    """A pass for the signing form of `slug`, given once users.info found this
+    person eligible: the minute it was issued and a MAC under SIGNER_KEY over that,
+    the organization or workspace, the workspace, the user and the campaign.
+
+    It travels in the form's private_metadata (set by the app, returned unchanged
+    by Slack in the signed submission). It names nobody: without the key it cannot
+    be tied to a person, and it changes every minute.
+    """
+    minute = int(time.time() if now is None else now) // 60
+    return f"{minute}.{_pass_mac(key, minute, scope, team, user, slug)}"
+
+
+def pass_holds(
+    key: bytes,
+    token: object,
+    scope: str,
+    team: str,
+    user: str,
+    slug: str,
+    now: float | None = None,
+) -> bool:
+    """Whether `token` is a pass this app issued to this person for this campaign
+    within the last PASS_SECONDS."""
+    if not isinstance(token, str) or token.count(".") != 1:
+        return False
+    minute_text, mac = token.split(".")
+    if not minute_text.isdecimal() or len(minute_text) > 12:
+        return False
+    minute = int(minute_text)
+    age = int(time.time() if now is None else now) - minute * 60
+    if not 0 <= age <= PASS_SECONDS + 60:  # issued within the window (to the minute)
+        return False
+    return hmac.compare_digest(mac, _pass_mac(key, minute, scope, team, user, slug))

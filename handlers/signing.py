@@ -44,10 +44,35 @@ from storage.db import Database
 logger = logging.getLogger(__name__)
 
 
-def _metadata(slug: str, origin: str, mode: str = "sign") -> str:
+def _metadata(slug: str, origin: str, mode: str = "sign", form_pass: str | None = None) -> str:
     # Campaign, where the form was opened from, and whether it signs or changes a
-    # signature; nothing about the person.
-    return json.dumps({"slug": slug, "from": origin, "mode": mode})
+    # signature; nothing about the person. A signing form also carries the pass
+    # saying its signer was found eligible (bot/eligibility.issue_pass), which
+    # names nobody either.
+    data = {"slug": slug, "from": origin, "mode": mode}
+    if form_pass is not None:
+        data["pass"] = form_pass
+    return json.dumps(data)
+
+
+def _pass_subject(context: BoltContext) -> tuple[str, str, str]:
+    # Who a pass is for: organization (or workspace), workspace and user.
+    return (
+        context.enterprise_id or context.team_id or "",
+        context.team_id or "",
+        context.user_id or "",
+    )
+
+
+def _passed(view: dict[str, Any], context: BoltContext, settings: Settings, slug: str) -> bool:
+    """Whether this form carries a fresh pass of ours for this person and campaign."""
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except (ValueError, TypeError, RecursionError):
+        return False
+    token = data.get("pass") if isinstance(data, dict) else None
+    key = settings.require_signer_key()
+    return eligibility.pass_holds(key, token, *_pass_subject(context), slug)
 
 
 def _read_metadata(view: dict[str, Any]) -> tuple[str, str, str]:
@@ -181,7 +206,10 @@ def _sign_start(
         logger.info("an ineligible account was refused the signing form")
         _show(client, trigger_id, blocks.notice_modal("Cannot sign", refusal))
         return
-    metadata = _metadata(found.slug, _origin(body))
+    form_pass = eligibility.issue_pass(
+        settings.require_signer_key(), *_pass_subject(context), found.slug
+    )
+    metadata = _metadata(found.slug, _origin(body), form_pass=form_pass)
     _show(client, trigger_id, blocks.sign_modal(found, metadata, eligibility.suggested_name(user)))
 
 
@@ -327,19 +355,22 @@ def handle_sign_submit(
     except FormProblem as problem:
         ack(response_action="errors", errors={problem.block: str(problem)})
         return
-    try:
-        user = fetch_user(client, context.user_id or "")
-    except SlackUnavailable as busy:
-        ack(
-            response_action="errors",
-            errors={blocks.HOW_BLOCK: blocks.slack_busy_text(busy.retry_after)},
-        )
-        return
-    refusal = eligibility.refusal(user, context.team_id, context.enterprise_id)
-    if refusal:
-        logger.info("an ineligible account's signature was refused")
-        ack(response_action="update", view=blocks.notice_modal("Cannot sign", refusal))
-        return
+    # Eligibility was asked of Slack when this form opened, minutes ago at most, if
+    # it carries our pass; otherwise (an older form, or none of ours) ask now.
+    if not _passed(view, context, settings, slug):
+        try:
+            user = fetch_user(client, context.user_id or "")
+        except SlackUnavailable as busy:
+            ack(
+                response_action="errors",
+                errors={blocks.HOW_BLOCK: blocks.slack_busy_text(busy.retry_after)},
+            )
+            return
+        refusal = eligibility.refusal(user, context.team_id, context.enterprise_id)
+        if refusal:
+            logger.info("an ineligible account's signature was refused")
+            ack(response_action="update", view=blocks.notice_modal("Cannot sign", refusal))
+            return
     signer = signer_of(context, settings)
     address = Address(
         team_id=context.team_id or context.enterprise_id or "", user_id=context.user_id or ""

@@ -213,6 +213,11 @@ def test_users_info_rate_limit_asks_to_try_again_and_stores_nothing(bot):
     assert "try again in 7 seconds" in view_text(view)
     # The next attempt works.
     form = open_sign_form(bot)
+    # A form without a fresh eligibility pass (opened too long ago) asks users.info
+    # again when submitted (tests/test_form_pass.py).
+    metadata = json.loads(form["private_metadata"])
+    del metadata["pass"]
+    form["private_metadata"] = json.dumps(metadata)
     bot.fake.fail("users.info", Fault(status=500))
     answer = response_json(bot.slack.submit(form, sign_values()))
     assert answer["response_action"] == "errors"
