@@ -24,6 +24,19 @@ logger = logging.getLogger(__name__)
 _PERSONAL = {"block_actions", "view_submission", "event_callback", "slash_command"}
 
 
+def _nowhere_to_respond(*_args: Any, **_kwargs: Any) -> None:
+    logger.info("dropped an answer to a request that carried no response URL")
+
+
+def respond_needs_a_response_url(context: BoltContext, next: Callable[[], BoltResponse]) -> None:
+    """Slack sends a response URL with every click on a message and every command.
+    A request without one (a forged click, say) has nowhere to be answered that way:
+    `respond` then does nothing, where Bolt's would raise inside the listener."""
+    if not context.response_url:
+        context["respond"] = _nowhere_to_respond
+    next()
+
+
 def skip_event_retries(
     request: BoltRequest, body: dict, next: Callable[[], BoltResponse]
 ) -> BoltResponse:
@@ -165,6 +178,7 @@ def register(
     app: App, limiter: RateLimiter, installed_team: str | None, installed_enterprise: str | None
 ) -> None:
     app.middleware(skip_event_retries)
+    app.middleware(respond_needs_a_response_url)
     app.middleware(installed_workspace_only(installed_team, installed_enterprise))
     app.middleware(rate_limited(limiter))
     if installed_enterprise:
