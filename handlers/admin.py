@@ -246,7 +246,9 @@ _FORM_FIELDS = {
 
 def _field_error(error: InvalidCampaign, view: dict[str, Any]) -> dict[str, str]:
     shown = view.get("blocks") if isinstance(view.get("blocks"), list) else []
-    present = {b.get("block_id") for b in shown if isinstance(b, dict)} & _FORM_FIELDS
+    present = {
+        b["block_id"] for b in shown if isinstance(b, dict) and isinstance(b.get("block_id"), str)
+    }
     field = error.field if error.field in _FORM_FIELDS and error.field in present else "title"
     return {field: str(error)[:150]}
 
