@@ -9,6 +9,8 @@ scans also need the server's data directory (UNDERSIGNED_TEST_PG_DATA).
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import threading
 import zoneinfo
 from pathlib import Path
@@ -196,3 +198,36 @@ def test_backup_points_to_pg_dump(database_url, tmp_path, monkeypatch, capsys):
     assert main(["backup", str(tmp_path / "copy.db")]) == 2
     assert "pg_dump" in capsys.readouterr().err
     assert not (tmp_path / "copy.db").exists()
+
+
+def test_replicas_starting_at_once_migrate_once(postgres_server):
+    # Each replica upgrades at start-up; on an empty database they all try at once.
+    url = postgres_server.create(migrated=False)
+    start_up = (
+        "import sys; from storage.db import Database; from storage.migrate import upgrade; "
+        "upgrade(Database.from_url(sys.argv[1]).engine)"
+    )
+    repo = str(Path(__file__).resolve().parent.parent)
+    try:
+        replicas = [
+            subprocess.Popen(
+                [sys.executable, "-c", start_up, url],
+                cwd=repo,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        for replica in replicas:
+            _, err = replica.communicate(timeout=120)
+            assert replica.returncode == 0, err
+        database = Database.from_url(url)
+        try:
+            with database.engine.connect() as conn:
+                versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        finally:
+            database.dispose()
+        assert len(versions) == 1
+    finally:
+        postgres_server.drop(url)

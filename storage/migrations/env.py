@@ -8,6 +8,8 @@ from sqlalchemy import create_engine
 from storage.models import Base
 
 config = context.config
+# Any number, the same in every process: "undersigned" as an int64 of its letters.
+MIGRATION_LOCK = int.from_bytes(b"undrsgnd", "big") >> 1
 target_metadata = Base.metadata
 
 
@@ -27,6 +29,10 @@ def run_migrations_online() -> None:
             compare_type=True,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas starting at once each upgrade at start-up: one migrates
+                # while the others wait here, then find the database at head.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             context.run_migrations()
         connection.commit()
 
