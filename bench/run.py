@@ -430,9 +430,10 @@ def run_phase(
     go.set()
     for thread in threads:
         thread.join(max_seconds + REQUEST_TIMEOUT + 5)
-    phase.elapsed = (max(ends) if ends else time.perf_counter()) - started
-    phase.cpu_seconds = proc.cpu_seconds() - cpu_before
-    phase.peak_kb = proc.phase_peak_kb()
+    # Added to what earlier rounds of the same phase measured.
+    phase.elapsed += (max(ends) if ends else time.perf_counter()) - started
+    phase.cpu_seconds += proc.cpu_seconds() - cpu_before
+    phase.peak_kb = max(phase.peak_kb, proc.phase_peak_kb())
     phase.latencies.sort()
     phase.done = len(phase.latencies)
     return phase
@@ -539,12 +540,15 @@ def query_plans(database_url: str, signer_key: bytes) -> list[tuple[str, str, st
         with db.write() as session:
             add_signature(session, SLUG, signer)
             signer_status(session, SLUG, signer)
-            campaigns.public_title(session, SLUG)
+            # What the confirmation reads; older commits read the whole campaign.
+            title = getattr(campaigns, "public_title", campaigns.find_public_campaign)
+            title(session, SLUG)
             # status, for somebody who has signed (rolled back below)
             current[0] = "status"
             views = campaigns.public_campaigns(session)
-            signer_overview(session, signer, views=views)
             signer_overview(session, signer)
+            with contextlib.suppress(TypeError):  # before status read the shared copy
+                signer_overview(session, signer, views=views)
             session.rollback()
         event.remove(db.engine, "before_cursor_execute", capture)
         scans = []
@@ -794,9 +798,10 @@ def render(results: Results) -> str:
         f"- commit {m['commit']}; Python {m['python']}, SQLite {m['sqlite']}; {m['versions']}",
         f"- machine: {m['cpus']} CPUs ({m['cpu']}), {m['memory']} memory; "
         f"load average at the end {m['load']}",
-        f"- each phase: up to {o.requests:,} requests or {o.duration:g} s, after "
-        f"{o.warmup} unmeasured requests per client; both servers: waitress, "
-        f"{o.threads} threads; `{command}`",
+        f"- each phase: up to {o.requests:,} requests or {o.duration:g} s per server, "
+        f"after {o.warmup} unmeasured requests per client, in {o.rounds} turns with "
+        f"the servers (bare, empty, large campaign) running side by side and "
+        f"alternating; every server: waitress, {o.threads} threads; `{command}`",
         "",
         "### Beside a bare Bolt app (empty campaign)",
         "",
@@ -973,8 +978,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--clients", help="concurrent clients per phase, comma separated (default 1,4,16)"
     )
-    parser.add_argument("--requests", type=int, help="most requests per phase (default 20000)")
-    parser.add_argument("--duration", type=float, help="most seconds per phase (default 6)")
+    parser.add_argument("--requests", type=int, help="most requests per phase (default 30000)")
+    parser.add_argument("--duration", type=float, help="most seconds per phase (default 9)")
     parser.add_argument(
         "--bulk", type=int, help="signatures in the large campaign (default 1000000; 0 skips it)"
     )
@@ -986,6 +991,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--warmup", type=int, default=3, help="unmeasured requests per client first (default 3)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="turns each server takes per phase, sharing its requests and time (default 3)",
     )
     parser.add_argument(
         "--announce-runs", type=int, default=3, help="in-process announce runs (default 3)"
@@ -1007,13 +1017,56 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.scenarios = (args.scenarios or ",".join(SCENARIOS)).split(",")
     if set(args.scenarios) - set(SCENARIOS):
         parser.error(f"--scenarios takes {', '.join(SCENARIOS)}")
-    args.requests = args.requests or (10 if quick else 20_000)
-    args.duration = args.duration or (5.0 if quick else 6.0)
+    args.requests = args.requests or (10 if quick else 30_000)
+    args.duration = args.duration or (5.0 if quick else 9.0)
     args.bulk = (1_000 if quick else 1_000_000) if args.bulk is None else args.bulk
     args.warmup = 1 if quick and args.warmup == 3 else args.warmup
+    args.rounds = max(1, args.rounds or (1 if quick else 3))
     args.announce_runs = 1 if quick and args.announce_runs == 3 else args.announce_runs
     args.argv = argv
     return args
+
+
+def _targets(options: argparse.Namespace) -> list[tuple[str, str]]:
+    """(database, target) of each server, in the order they first go."""
+    targets = [("empty", "bare"), ("empty", "project")]
+    if options.bulk:
+        targets.append(("bulk", "project"))
+    return targets
+
+
+def _measure(
+    options: argparse.Namespace,
+    servers: dict[tuple[str, str], Proc],
+    fake_api_url: str,
+    key: bytes,
+    results: Results,
+) -> None:
+    """Every scenario at every number of clients on every server. The servers run
+    side by side and take turns, `--rounds` times per phase with the order rotated,
+    so that drift on a shared machine falls on all of them alike."""
+    signers = {target: itertools.count() for target in servers}
+    targets = list(servers)
+    for clients in options.clients:
+        for i, scenario in enumerate(options.scenarios):
+            phases = {t: Phase(t[0], scenario, t[1], clients) for t in targets}
+            loads = {t: make_load(scenario, t[1], fake_api_url, signers[t], key) for t in targets}
+            for round_ in range(options.rounds):
+                turn = (i + clients + round_) % len(targets)
+                for t in targets[turn:] + targets[:turn]:
+                    run_phase(
+                        servers[t],
+                        phases[t],
+                        loads[t],
+                        max(1, options.requests // options.rounds),
+                        options.duration / options.rounds,
+                        options.warmup if round_ == 0 else 0,
+                    )
+            results.phases.extend(phases.values())
+            bare = phases[("empty", "bare")]
+            say(describe(bare))
+            for t in targets[1:]:
+                say(describe(phases[t], bare))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1023,70 +1076,36 @@ def main(argv: list[str] | None = None) -> int:
     key = secrets.token_bytes(32)
     signer_key = base64.urlsafe_b64encode(key).decode().rstrip("=")
     results = Results(options, machine())
-    procs: list[Proc] = []
+    servers: dict[tuple[str, str], Proc] = {}
     fake = FakeSlackProcess(workdir)
     try:
         say(f"fake Slack at {fake.api_url}; working in {workdir}")
-        signers = {"project": itertools.count(), "bare": itertools.count()}
-        empty_url = prepare_database(workdir / "empty.db")
-        env = server_env(fake.api_url, empty_url, signer_key)
-        project = start_project(workdir, env, options.threads, "empty")
-        bare = start_bare(workdir, env, options.threads)
-        procs += [project, bare]
-        for clients in options.clients:
-            for i, scenario in enumerate(options.scenarios):
-                # Alternate who goes first, so drift on a shared machine favours neither.
-                order = [("bare", bare), ("project", project)]
-                if (i + clients) % 2:
-                    order.reverse()
-                done: dict[str, Phase] = {}
-                for target, proc in order:
-                    load = make_load(scenario, target, fake.api_url, signers[target], key)
-                    phase = Phase("empty", scenario, target, clients)
-                    done[target] = run_phase(
-                        proc, phase, load, options.requests, options.duration, options.warmup
-                    )
-                    results.phases.append(done[target])
-                say(describe(done["bare"]))
-                say(describe(done["project"], done["bare"]))
-        for proc in (project, bare):
-            proc.stop()
-        results.peaks["project"] = project.peak_kb
-        results.peaks["bare"] = bare.peak_kb
-        procs.clear()
-
+        urls = {"empty": prepare_database(workdir / "empty.db")}
         if options.bulk:
             path = workdir / "bulk.db"
-            bulk_url = prepare_database(path)
+            urls["bulk"] = prepare_database(path)
             results.bulk_count = options.bulk
             results.bulk_seconds = bulk_sign(path, options.bulk)
             say(f"loaded {signature_count(path):,} signatures in {results.bulk_seconds:.1f} s")
-            results.scans = query_plans(bulk_url, key)
-            env = server_env(fake.api_url, bulk_url, signer_key)
-            big = start_project(workdir, env, options.threads, "bulk")
-            procs.append(big)
-            bulk_signers = itertools.count()
-            for clients in options.clients:
-                for scenario in options.scenarios:
-                    load = make_load(scenario, "project", fake.api_url, bulk_signers, key)
-                    phase = run_phase(
-                        big,
-                        Phase("bulk", scenario, "project", clients),
-                        load,
-                        options.requests,
-                        options.duration,
-                        options.warmup,
-                    )
-                    results.phases.append(phase)
-                    say(describe(phase))
-            big.stop()
-            procs.clear()
-            results.peaks["project"] = max(results.peaks["project"], big.peak_kb)
-            results.announce = time_announce(path, env, options.announce_runs)
+            results.scans = query_plans(urls["bulk"], key)
+        for database, target in _targets(options):
+            env = server_env(fake.api_url, urls[database], signer_key)
+            if target == "bare":
+                servers[(database, target)] = start_bare(workdir, env, options.threads)
+            else:
+                servers[(database, target)] = start_project(workdir, env, options.threads, database)
+        _measure(options, servers, fake.api_url, key, results)
+        for (_, target), proc in servers.items():
+            proc.stop()
+            results.peaks[target] = max(results.peaks.get(target, 0), proc.peak_kb)
+        servers.clear()
+        if options.bulk:
+            env = server_env(fake.api_url, urls["bulk"], signer_key)
+            results.announce = time_announce(workdir / "bulk.db", env, options.announce_runs)
             say("\n".join(_render_announce(results)).strip())
         results.fake_calls = fake.counts()
     finally:
-        for proc in procs:
+        for proc in servers.values():
             proc.stop()
         fake.stop()
         if not options.keep:
