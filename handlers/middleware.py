@@ -32,7 +32,7 @@ def respond_needs_a_response_url(context: BoltContext, next: Callable[[], BoltRe
     """Slack sends a response URL with every click on a message and every command.
     A request without one (a forged click, say) has nowhere to be answered that way:
     `respond` then does nothing, where Bolt's would raise inside the listener."""
-    if not context.response_url:
+    if not context.response_url or not isinstance(context.response_url, str):
         context["respond"] = _nowhere_to_respond
     next()
 
