@@ -365,14 +365,33 @@ def cmd_announce(settings: Settings) -> int:
     return 0
 
 
-def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> int:
+def _connect(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    """Build the app, turning a failed auth.test into one line the operator can act on."""
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
     from bot.app import create_app
+
+    try:
+        return create_app(settings, db)
+    except (BoltError, SlackApiError) as exc:
+        raise SettingsError(
+            "Slack refused the bot token (auth.test failed): check SLACK_BOT_TOKEN"
+        ) from exc
+    except (SlackClientError, OSError) as exc:
+        raise SettingsError(
+            f"cannot reach Slack's Web API at {settings.slack_api_url} "
+            f"({type(exc).__name__}): check the network, or SLACK_API_URL"
+        ) from exc
+
+
+def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> int:
     from bot.scheduler import start_scheduler
     from bot.server import SlackWSGI, serve
 
     settings.require_http()
     db = _open_database(settings)
-    app = create_app(settings, db)
+    app = _connect(settings, db)
     assert settings.slack_signing_secret is not None
     scheduler = start_scheduler(settings)
     try:
@@ -388,12 +407,11 @@ def cmd_run(settings: Settings) -> int:
     if settings.mode == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        from bot.app import create_app
         from bot.scheduler import start_scheduler
 
         settings.require_socket()
         db = _open_database(settings)
-        app = create_app(settings, db)
+        app = _connect(settings, db)
         scheduler = start_scheduler(settings)
         logger.info("connecting to Slack in Socket Mode")
         try:

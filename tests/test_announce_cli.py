@@ -196,10 +196,10 @@ def test_serve_starts_the_scheduler_which_closes_on_time(db, settings, env, tmp_
             tmp_path / "serve.log"
         ).read_text()
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
+        assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait(timeout=15)
+            process.wait(timeout=60)
         log.close()
     assert len(fake_slack.calls_to("chat.postMessage")) == 1

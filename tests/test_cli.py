@@ -344,9 +344,9 @@ def test_serve_answers_a_signed_slash_command_end_to_end(cli, fake):
 
         # Ctrl-C (what an operator or a process manager's SIGINT does) exits cleanly.
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
+        assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait(timeout=15)
+            process.wait(timeout=60)
         log.close()

@@ -303,7 +303,7 @@ class Terminal:
         os.close(slave)
         self.seen = ""
 
-    def expect(self, phrase: str, timeout: float = 30) -> str:
+    def expect(self, phrase: str, timeout: float = 90) -> str:
         deadline = time.monotonic() + timeout
         while phrase not in ANSI.sub("", self.seen):
             left = deadline - time.monotonic()
@@ -323,7 +323,7 @@ class Terminal:
     def send(self, keys: str) -> None:
         os.write(self.master, keys.encode())
 
-    def wait(self, timeout: float = 30) -> int:
+    def wait(self, timeout: float = 90) -> int:
         try:
             return self.process.wait(timeout=timeout)
         finally:
