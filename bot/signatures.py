@@ -381,8 +381,12 @@ def adopt_signer(session: Session, signer: str, former: str) -> int:
     duplicate of the same person: it is removed and the count corrected).
     """
     moved = 0
+    # By key: (campaign, hash) for each campaign, never a scan of the signatures.
+    campaign_ids = list(session.scalars(select(Campaign.id)))
     for campaign_id in session.scalars(
-        select(Signature.campaign_id).where(Signature.signer_hash == former)
+        select(Signature.campaign_id).where(
+            Signature.campaign_id.in_(campaign_ids), Signature.signer_hash == former
+        )
     ).all():
         clash = session.get(Signature, (campaign_id, signer))
         if clash is None:
@@ -404,7 +408,9 @@ def adopt_signer(session: Session, signer: str, former: str) -> int:
                 .values(signature_count=Campaign.signature_count - 1)
             )
     for campaign_id in session.scalars(
-        select(Subscriber.campaign_id).where(Subscriber.signer_hash == former)
+        select(Subscriber.campaign_id).where(
+            Subscriber.campaign_id.in_(campaign_ids), Subscriber.signer_hash == former
+        )
     ).all():
         if session.get(Subscriber, (campaign_id, signer)) is None:
             session.execute(
