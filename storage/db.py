@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 # short enough that Slack's 3-second deadline is not blown by a stuck writer.
 SQLITE_BUSY_TIMEOUT_MS = 2500
 _WRITE = "undersigned_write"
+# For code outside this module that opens its own write transaction (migrations).
+WRITE_OPTION = _WRITE
 
 
 def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

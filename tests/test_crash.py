@@ -19,14 +19,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, select, text
 
 from bot import campaigns
 from bot.fakeslack import FakeSlack, FakeUser
 from bot.jobs import announce_job
 from bot.signatures import signer_hash
 from storage.db import Database, sqlite_path
-from storage.migrate import upgrade
+from storage.migrate import alembic_config, upgrade
 from storage.models import Campaign, Signature
 from tests.conftest import SIGNER_KEY, SIGNING_SECRET, SlackDriver, make_settings
 from tests.httpclient import get
@@ -242,3 +243,41 @@ def test_kill_9_under_load_loses_no_acknowledged_signature(fake_slack: FakeSlack
         count = session.scalar(select(func.count()).select_from(Signature))
     assert count == SIGNERS
     db.dispose()
+
+
+def test_a_restart_that_migrates_starts_while_another_process_writes(tmp_path: Path):
+    """A new release migrates at start-up; the scheduler or `announce` of another
+    process may be writing at that moment. The migration waits its turn."""
+    url = f"sqlite:///{tmp_path / 'undersigned.db'}"
+    script = ScriptDirectory.from_config(alembic_config())
+    previous = script.get_revision("head").down_revision
+    assert isinstance(previous, str)
+    old = Database.from_url(url)
+    upgrade(old.engine, previous)
+    stop = threading.Event()
+    writes = [0]
+
+    def another_process_writing() -> None:
+        while not stop.is_set():
+            with old.write() as session:
+                session.execute(
+                    text(
+                        "INSERT INTO audit_entries (at, actor, action, detail) "
+                        "VALUES (CURRENT_TIMESTAMP, 'cli', 'test', '')"
+                    )
+                )
+            writes[0] += 1
+
+    writer = threading.Thread(target=another_process_writing)
+    writer.start()
+    try:
+        while writes[0] < 20:
+            time.sleep(0.01)
+        new = Database.from_url(url)
+        upgrade(new.engine)
+        new.dispose()
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+        old.dispose()
+    assert integrity(url) == "ok"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from storage.db import WRITE_OPTION
 from storage.models import Base
 
 config = context.config
@@ -21,6 +22,13 @@ def run_migrations_online() -> None:
 
         engine = create_engine(load_settings().database_url)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Take the write lock as the transaction begins (BEGIN IMMEDIATE, see
+            # storage/db.py). A deferred one reads the version, then fails at once
+            # with "database is locked" at its first DDL if another process (the
+            # scheduler, `announce`, a replica being replaced) wrote meanwhile: the
+            # new release would not start.
+            connection.execution_options(**{WRITE_OPTION: True})
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
