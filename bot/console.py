@@ -214,7 +214,7 @@ class Console:
         modal = self.workspace.modal_of(self.user.id)
         if modal is not None and self._form_command(modal, verb, rest.strip()):
             return True
-        if verb.isdigit() or verb == "click":
+        if (verb.isascii() and verb.isdigit()) or verb == "click":
             self.click(rest.strip() if verb == "click" else verb)
         elif verb.startswith("/"):
             self.slash_command(verb, rest.strip())
@@ -243,7 +243,7 @@ class Console:
         if verb == "fill":
             self.fill(modal, self._form(modal).fields)
             return True
-        if verb.isdigit() or verb == "click":
+        if (verb.isascii() and verb.isdigit()) or verb == "click":
             return False
         if modal.get("submit") or self._form(modal).fields:
             self.problem(
@@ -377,7 +377,7 @@ class Console:
         if not token:
             self.problem("Click what? Give the number shown in [brackets], e.g. `click 1`.")
             return
-        if token.isdigit():
+        if token.isascii() and token.isdigit():
             found = [c for c in shown if c.number == int(token)]
         else:
             wanted = " ".join(token.lower().split())

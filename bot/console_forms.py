@@ -184,7 +184,7 @@ def selected_numbers(fld: Field, state: State, directory: Directory) -> list[int
 
 def _pick(token: str, options: list[tuple[str, Any]]) -> Any:
     token = token.strip()
-    if token.isdigit() and 1 <= int(token) <= len(options):
+    if token.isascii() and token.isdigit() and 1 <= int(token) <= len(options):
         return options[int(token) - 1][1]
     wanted = token.lstrip("#@").lower()
     for label, value in options:

@@ -129,7 +129,7 @@ def _parse_organizers(raw: str | None) -> frozenset[str]:
 def _parse_port(raw: str | None) -> int:
     if raw is None:
         return 3000
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 65536:
         raise SettingsError("PORT is malformed: give a number between 1 and 65535")
     return int(raw)
 

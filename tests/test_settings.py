@@ -242,3 +242,8 @@ def test_keygen_prints_a_valid_fresh_signer_key():
         load_settings({"SIGNER_KEY": first}).signer_key
         != load_settings({"SIGNER_KEY": second}).signer_key
     )
+
+
+def test_a_port_of_non_ascii_digits_is_malformed_not_a_crash():
+    with pytest.raises(SettingsError, match="PORT"):
+        load_settings({"PORT": "²"})
