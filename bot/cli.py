@@ -9,7 +9,9 @@ import json
 import logging
 import os
 import secrets
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -466,6 +468,11 @@ def _campaign_command(settings: Settings, args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        # A process started in the background by a shell inherits SIGINT ignored,
+        # and Python then never turns Ctrl-C into KeyboardInterrupt: the server
+        # and the console would not stop. Stopping on SIGINT is part of the contract.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.command == "keygen":
         return cmd_keygen()
     # .env is read here and only here, never at import time.
