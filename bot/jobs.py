@@ -23,6 +23,7 @@ from slack_sdk.web import SlackResponse
 from bot import announcements
 from bot.announcements import Claimed, Due
 from handlers import blocks
+from handlers.slackapi import retry_after
 from storage.db import Database
 from storage.models import AnnouncementKind
 
@@ -167,17 +168,6 @@ class _Failure(Exception):
         super().__init__(code)
 
 
-def _retry_after(error: SlackApiError) -> int | None:
-    headers = getattr(error.response, "headers", None) or {}
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            try:
-                return max(1, int(value if isinstance(value, str) else value[0]))
-            except (ValueError, TypeError, IndexError):
-                return None
-    return None
-
-
 class _Slack:
     """The Web API for one run, with a bounded budget for honouring Retry-After.
 
@@ -207,7 +197,7 @@ class _Slack:
                 data = getattr(error.response, "data", None)
                 code = data.get("error") if isinstance(data, dict) else None
                 if status == 429:
-                    wait = _retry_after(error) or 60
+                    wait = retry_after(error) or 60
                     if wait <= self.wait_budget:
                         # Honour Retry-After: no call to Slack before it has passed.
                         self.wait_budget -= wait

@@ -21,6 +21,7 @@ from bot import updates
 from bot.sealing import CannotOpen, Sealer
 from bot.subscriptions import open_address
 from handlers import blocks
+from handlers.slackapi import retry_after
 from storage.db import Database
 from storage.models import DeliveryState, Subscriber
 
@@ -55,17 +56,6 @@ class SendReport:
 
 def _error_code(error: SlackApiError) -> str:
     return str(error.response.get("error") if error.response is not None else "unknown")
-
-
-def _retry_after(error: SlackApiError) -> float:
-    headers = getattr(error.response, "headers", None) or {}
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            try:
-                return float(value if isinstance(value, str) else value[0])
-            except (TypeError, ValueError, IndexError):
-                break
-    return 1.0
 
 
 def _already_delivered(client: WebClient, channel: str, update_id: int, since: dt.datetime) -> bool:
@@ -158,7 +148,7 @@ def send_pending(
             code = _error_code(error)
             status = getattr(error.response, "status_code", None)
             if status == 429 or code == "ratelimited":
-                wait = min(_retry_after(error), MAX_RETRY_AFTER_WAIT)
+                wait = min(float(retry_after(error) or 1), MAX_RETRY_AFTER_WAIT)
                 logger.warning("Slack rate limited news DMs; waiting %.0f s", wait)
                 with db.write() as session:
                     # Nothing was posted: a 429 is answered before the call acts.

@@ -10,21 +10,16 @@ from bot import campaigns
 from bot.errors import CampaignNotFound
 from bot.settings import Settings
 from handlers import blocks
+from handlers.payload import clicked_value
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
 
-def _clicked_slug(body: dict) -> str:
-    actions = body.get("actions") or [{}]
-    value = actions[0].get("value") if isinstance(actions[0], dict) else None
-    return value if isinstance(value, str) else ""
-
-
 def handle_show(ack: Ack, body: dict, respond: Respond, db: Database, settings: Settings) -> None:
     """ "Read" next to a campaign in the list: replace the list with that campaign."""
     ack()
-    slug = _clicked_slug(body)
+    slug = clicked_value(body)
     with db.read() as session:
         try:
             view = campaigns.find_public_campaign(session, slug)

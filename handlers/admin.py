@@ -24,6 +24,7 @@ from bot.organizing import Organizers, StatusChange
 from bot.sealing import Sealer
 from bot.settings import Settings
 from handlers import blocks
+from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, call_quietly, check_channel, send_file_dm
 from storage.db import Database
 from storage.models import Campaign, CampaignStatus, UpdateKind
@@ -81,15 +82,6 @@ def admin_command_answer(
     return answer
 
 
-def _slug(body: dict[str, Any]) -> str:
-    actions = body.get("actions")
-    if isinstance(actions, list) and actions and isinstance(actions[0], dict):
-        value = actions[0].get("value")
-        if isinstance(value, str):
-            return value
-    return ""
-
-
 def _open(client: WebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
     trigger_id = body.get("trigger_id")
     if trigger_id:
@@ -132,7 +124,7 @@ def handle_edit(
     ack: Ack, body: dict, client: WebClient, context: BoltContext, db: Database, settings: Settings
 ) -> None:
     ack()
-    slug = _slug(body)
+    slug = clicked_value(body)
     try:
         with db.read() as session:
             campaign = organizing.managed_campaign(
@@ -317,7 +309,7 @@ def handle_status(
     actor = context.user_id or ""
     action_id = (body.get("actions") or [{}])[0].get("action_id", "")
     change = STATUS_ACTIONS.get(action_id)
-    slug = _slug(body)
+    slug = clicked_value(body)
     if change is None:
         return
     try:
@@ -341,7 +333,7 @@ def handle_history(
     ack: Ack, body: dict, client: WebClient, context: BoltContext, db: Database, settings: Settings
 ) -> None:
     ack()
-    slug = _slug(body)
+    slug = clicked_value(body)
     now = dt.datetime.now(dt.UTC)
     try:
         with db.read() as session:
@@ -398,7 +390,7 @@ def handle_letter(
     actor = context.user_id or ""
     action_id = (body.get("actions") or [{}])[0].get("action_id", "")
     fmt = "html" if action_id == blocks.ADMIN_LETTER_HTML else "md"
-    slug = _slug(body)
+    slug = clicked_value(body)
     today = dt.datetime.now(settings.timezone).date()
     try:
         with db.write() as session:
@@ -432,7 +424,7 @@ def handle_forget(
     ack: Ack, body: dict, client: WebClient, context: BoltContext, db: Database, settings: Settings
 ) -> None:
     ack()
-    slug = _slug(body)
+    slug = clicked_value(body)
     now = dt.datetime.now(dt.UTC)
     try:
         with db.read() as session:
@@ -519,7 +511,7 @@ def handle_update_open(
     settings: Settings,
 ) -> None:
     ack()
-    slug = _slug(body)
+    slug = clicked_value(body)
     try:
         with db.read() as session:
             campaign = organizing.managed_campaign(

@@ -38,6 +38,7 @@ from bot.subscriptions import Address, NotSigned, subscribe, unsubscribe
 from handlers import blocks
 from handlers.home import publish_home
 from handlers.identity import signer_of
+from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, call_quietly, fetch_user
 from storage.db import Database
 
@@ -94,15 +95,6 @@ def _origin(body: dict[str, Any]) -> str:
     if container.get("type") == "view" and view.get("type") == "home":
         return "home"
     return "message"
-
-
-def _clicked_slug(body: dict[str, Any]) -> str:
-    actions = body.get("actions")
-    if isinstance(actions, list) and actions and isinstance(actions[0], dict):
-        value = actions[0].get("value")
-        if isinstance(value, str):
-            return value
-    return ""
 
 
 def _clear_dm_prompt(body: dict[str, Any], respond: Respond) -> None:
@@ -172,7 +164,7 @@ def _sign_start(
     body: dict[str, Any], client: WebClient, context: BoltContext, db: Database, settings: Settings
 ) -> None:
     trigger_id = body.get("trigger_id")
-    slug = _clicked_slug(body)
+    slug = clicked_value(body)
     found = _find(db, slug)
     if isinstance(found, CampaignNotFound):
         logger.info("a sign button named an unknown campaign")
@@ -242,7 +234,7 @@ def _sign_change(
     sealer: Sealer,
 ) -> None:
     trigger_id = body.get("trigger_id")
-    slug = _clicked_slug(body)
+    slug = clicked_value(body)
     found = _find(db, slug)
     if isinstance(found, CampaignNotFound):
         _show(
@@ -460,7 +452,7 @@ def _withdraw_start(
     body: dict[str, Any], client: WebClient, context: BoltContext, db: Database, settings: Settings
 ) -> None:
     trigger_id = body.get("trigger_id")
-    slug = _clicked_slug(body)
+    slug = clicked_value(body)
     found = _find(db, slug)
     if isinstance(found, CampaignNotFound):
         _show(

@@ -21,7 +21,8 @@ class SlackUnavailable(Exception):
         super().__init__(f"{method} unavailable")
 
 
-def _retry_after(error: SlackApiError) -> int | None:
+def retry_after(error: SlackApiError) -> int | None:
+    """Slack's Retry-After on a rate-limited call, in whole seconds (at least 1)."""
     headers = getattr(error.response, "headers", None) or {}
     for key, value in headers.items():
         if key.lower() == "retry-after":
@@ -40,7 +41,7 @@ def fetch_user(client: WebClient, user_id: str) -> dict[str, Any]:
         status = getattr(error.response, "status_code", None)
         code = error.response.get("error") if error.response is not None else None
         logger.warning("users.info failed (status %s, error %s)", status, code)
-        raise SlackUnavailable("users.info", _retry_after(error)) from None
+        raise SlackUnavailable("users.info", retry_after(error)) from None
     except (SlackClientError, OSError) as error:
         logger.warning("users.info failed: %s", type(error).__name__)
         raise SlackUnavailable("users.info") from None
@@ -69,7 +70,7 @@ def _unavailable(method: str, error: Exception) -> SlackUnavailable:
     if isinstance(error, SlackApiError):
         code = error.response.get("error") if error.response is not None else None
         logger.warning("%s failed (error %s)", method, code)
-        return SlackUnavailable(method, _retry_after(error))
+        return SlackUnavailable(method, retry_after(error))
     logger.warning("%s failed: %s", method, type(error).__name__)
     return SlackUnavailable(method)
 
