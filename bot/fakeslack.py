@@ -696,6 +696,10 @@ class FakeSlack:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: with Nagle's algorithm the
+            # body waits for the client's delayed ACK (40 ms) on a kept-alive
+            # connection, which real Slack never makes anyone wait.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
