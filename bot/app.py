@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 import handlers
@@ -13,6 +14,7 @@ from bot.ratelimit import RateLimiter
 from bot.sealing import Sealer
 from bot.settings import Settings
 from bot.update_sender import BackgroundSender
+from bot.webclient import KeptAliveWebClient
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -23,8 +25,30 @@ logger = logging.getLogger(__name__)
 WEB_API_TIMEOUT_SECONDS = 5
 
 
+class Provide(Middleware):
+    """Handlers declare `db`, `settings`, `sealer` and `send_updates`; Bolt injects
+    them from the context, where this puts them. A Middleware object, not a
+    function, which Bolt would build arguments for on every request."""
+
+    def __init__(self, client: WebClient, **services: object) -> None:
+        self.client = client
+        self.services = services
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        context = req.context
+        context.update(self.services)
+        # Bolt makes a plain WebClient for each request: this one is the same (its
+        # token, its workspace), on the app client's kept-alive connections.
+        if isinstance(self.client, KeptAliveWebClient) and context.client is not None:
+            context["client"] = self.client.for_request(context.client)
+        next()
+        return resp
+
+
 def make_client(settings: Settings) -> WebClient:
-    return WebClient(
+    return KeptAliveWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=WEB_API_TIMEOUT_SECONDS,
@@ -46,15 +70,7 @@ def create_app(settings: Settings, db: Database, client: WebClient | None = None
     sealer = Sealer(settings.signer_key) if settings.signer_key else None
     send_updates = BackgroundSender(db, client, sealer) if sealer else (lambda: None)
 
-    def provide(context: BoltContext, next: Callable[[], None]) -> None:
-        # Handlers declare `db`, `settings` and `sealer`; Bolt injects them from context.
-        context["db"] = db
-        context["settings"] = settings
-        context["sealer"] = sealer
-        context["send_updates"] = send_updates
-        next()
-
-    app.use(provide)
+    app.use(Provide(client, db=db, settings=settings, sealer=sealer, send_updates=send_updates))
     # Which workspace (or organization) this token belongs to: requests naming any
     # other are refused.
     installed = client.auth_test()

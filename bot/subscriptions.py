@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
-from bot.errors import DomainError
+from bot.errors import CampaignNotFound, DomainError
 from bot.sealing import Sealer
 from bot.signatures import _campaign
-from storage.models import Signature, Subscriber
+from storage.direct import DirectCursor, of
+from storage.models import Campaign, CampaignStatus, Signature, Subscriber
 
 ADDRESS_CONTEXT = "subscriber:{campaign_id}"
 
@@ -33,24 +34,42 @@ class Address:
     user_id: str
 
 
-def subscribe(session: Session, slug: str, signer: str, sealer: Sealer, address: Address) -> bool:
+_SUB = Subscriber.__table__.c
+_CAMPAIGN_ID = select(Campaign.__table__.c.id).where(
+    Campaign.__table__.c.slug == bindparam("slug"),
+    Campaign.__table__.c.status != CampaignStatus.DRAFT,
+)
+_SIGNED = select(Signature.__table__.c.signer_hash).where(
+    Signature.__table__.c.campaign_id == bindparam("campaign"),
+    Signature.__table__.c.signer_hash == bindparam("signer"),
+)
+_SUBSCRIBED = select(_SUB.signer_hash).where(
+    _SUB.campaign_id == bindparam("campaign"), _SUB.signer_hash == bindparam("signer")
+)
+_ADD = insert(Subscriber.__table__).values(
+    campaign_id=bindparam("campaign"),
+    signer_hash=bindparam("signer"),
+    sealed_address=bindparam("sealed"),
+)
+
+
+def subscribe(
+    unit: Session | DirectCursor, slug: str, signer: str, sealer: Sealer, address: Address
+) -> bool:
     """Opt in; True if this is new. Only signers may."""
-    campaign = _campaign(session, slug)
-    signed = session.scalar(
-        select(Signature.signer_hash).where(
-            Signature.campaign_id == campaign.id, Signature.signer_hash == signer
-        )
-    )
-    if signed is None:
+    work = of(unit)
+    found = work.first(_CAMPAIGN_ID, slug=slug)
+    if found is None:
+        raise CampaignNotFound(slug, [])
+    campaign_id = found[0]
+    if work.first(_SIGNED, campaign=campaign_id, signer=signer) is None:
         raise NotSigned()
-    existing = session.get(Subscriber, (campaign.id, signer))
-    if existing is not None:
+    if work.first(_SUBSCRIBED, campaign=campaign_id, signer=signer) is not None:
         return False
     sealed = sealer.seal(
-        f"{address.team_id}:{address.user_id}", ADDRESS_CONTEXT.format(campaign_id=campaign.id)
+        f"{address.team_id}:{address.user_id}", ADDRESS_CONTEXT.format(campaign_id=campaign_id)
     )
-    session.add(Subscriber(campaign_id=campaign.id, signer_hash=signer, sealed_address=sealed))
-    session.flush()
+    work.run(_ADD, campaign=campaign_id, signer=signer, sealed=sealed)
     return True
 
 

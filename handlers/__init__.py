@@ -16,9 +16,12 @@ def register(
 ) -> None:
     middleware.register(app, limiter, installed_team, installed_enterprise)
     errors.register(app)
+    # Bolt tries listeners in the order they were registered, building arguments
+    # for each matcher it tries: the busiest ones go first (/demands, the DM,
+    # signing's confirmation).
     commands.register(app)
-    actions.register(app)
-    signing.register(app)
     messages.register(app)
+    signing.register(app)
+    actions.register(app)
     home.register(app)
     admin.register(app)

@@ -19,10 +19,10 @@ from storage.db import Database
 def status_lines(db: Database, settings: Settings, context: BoltContext) -> list[blocks.StatusLine]:
     signer = signer_of(context, settings)
     # The campaigns come from the copy /demands shares; only this signer's own
-    # rows are read from the database.
+    # rows are read from the database, directly on the driver (storage/direct.py).
     views = campaigns.public_snapshot(db).views()
-    with db.read() as session:
-        overview = signer_overview(session, signer, views=views)
+    with db.direct.read() as work:
+        overview = signer_overview(work, signer, views=views)
     return [
         blocks.StatusLine(
             view,

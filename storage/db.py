@@ -15,6 +15,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.direct import Direct
+
 logger = logging.getLogger(__name__)
 
 # Long enough to ride out a burst of concurrent signers on one SQLite file,
@@ -147,6 +149,8 @@ class Database:
         event.listen(engine, "after_cursor_execute", _note_change)
         event.listen(engine, "commit", self._committed)
         event.listen(engine, "rollback", _forget_change)
+        # The busiest statements, straight on the driver (storage/direct.py).
+        self.direct = Direct(self)
 
     @property
     def generation(self) -> int:
@@ -178,19 +182,26 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """Commit on success, roll back on any error."""
+        with self.write_turn(), self._writes.begin() as session:
+            yield session
+        self.changed()
+
+    @contextmanager
+    def write_turn(self) -> Iterator[None]:
+        """This process's turn to write (SQLite; PostgreSQL needs none)."""
         turn = self._write_turn
         if turn is None:
-            with self._writes.begin() as session:
-                yield session
-            self._bump()
+            yield
             return
         if not turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
             raise DatabaseBusy()
         try:
-            with self._writes.begin() as session:
-                yield session
+            yield
         finally:
             turn.release()
+
+    def changed(self) -> None:
+        """Say that a write committed (for writes that bypass the engine's events)."""
         self._bump()
 
     def ping(self) -> bool:

@@ -1,0 +1,168 @@
+"""storage/direct.py: statements run on the driver read and write exactly what a
+Session would, on SQLite and on PostgreSQL alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import bindparam, select
+
+from bot import campaigns
+from bot.errors import CampaignNotFound
+from bot.signatures import (
+    CampaignClosed,
+    Choice,
+    SignOutcome,
+    sign,
+    signer_overview,
+    signer_status,
+)
+from storage.db import Database
+from storage.models import Campaign, CampaignStatus, Signature
+
+SLUG = "direct"
+CLOSES = dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
+
+
+def _campaign(db: Database, status: str = "open", closes: dt.datetime = CLOSES) -> None:
+    spec = campaigns.parse_campaign(
+        {
+            "slug": SLUG,
+            "title": "Direct & <fast>",
+            "statement": "We ask.",
+            "demands": ["One."],
+            "milestones": [10],
+            "status": status,
+            "closes": closes,
+        },
+        ZoneInfo("UTC"),
+    )
+    with db.write() as session:
+        campaigns.upsert_campaign(session, spec)
+
+
+_BY_SLUG = select(
+    Campaign.__table__.c.id,
+    Campaign.__table__.c.status,
+    Campaign.__table__.c.closes_at,
+    Campaign.__table__.c.title,
+).where(Campaign.__table__.c.slug == bindparam("slug"))
+
+
+def test_reads_the_values_a_session_reads(db: Database) -> None:
+    _campaign(db)
+    with db.read() as session:
+        expected = session.execute(_BY_SLUG, {"slug": SLUG}).one()
+    with db.direct.read() as work:
+        found = work.first(_BY_SLUG, slug=SLUG)
+    assert found == tuple(expected)
+    _, status, closes_at, title = found
+    assert status is CampaignStatus.OPEN  # the enum, not its stored text
+    assert closes_at == CLOSES
+    assert closes_at.tzinfo is not None  # aware UTC, as the ORM's
+    assert title == "Direct & <fast>"
+    with db.direct.read() as work:
+        assert work.first(_BY_SLUG, slug="nothing-here") is None
+
+
+def test_a_signature_written_directly_reads_back_through_the_orm(db: Database) -> None:
+    _campaign(db)
+    today = dt.date(2030, 1, 2)
+    with db.direct.write() as work:
+        first = sign(work, SLUG, "a" * 64, Choice(name="Ada <Lovelace>"), today=today)
+        again = sign(work, SLUG, "a" * 64, Choice(), today=today)
+        other = sign(work, SLUG, "b" * 64, Choice(), today=today)
+    assert (first.outcome, again.outcome, other.outcome) == (
+        SignOutcome.SIGNED,
+        SignOutcome.ALREADY_SIGNED,
+        SignOutcome.SIGNED,
+    )
+    assert first.title == "Direct & <fast>"
+    with db.read() as session:
+        rows = {s.signer_hash: s for s in session.scalars(select(Signature))}
+        count = session.scalar(select(Campaign.signature_count).where(Campaign.slug == SLUG))
+        assert signer_status(session, SLUG, "a" * 64).named
+    assert count == 2
+    assert rows["a" * 64].name == "Ada <Lovelace>"
+    assert rows["a" * 64].signed_on == today  # a date, stored as the ORM stores dates
+    assert rows["b" * 64].name is None
+
+
+def test_a_failed_write_leaves_nothing(db: Database) -> None:
+    _campaign(db)
+
+    class Boom(Exception):
+        pass
+
+    def sign_then_fail() -> None:
+        with db.direct.write() as work:
+            assert sign(work, SLUG, "c" * 64, Choice()).outcome is SignOutcome.SIGNED
+            raise Boom()
+
+    with pytest.raises(Boom):
+        sign_then_fail()
+    with db.read() as session:
+        assert session.scalar(select(Signature.signer_hash)) is None
+        assert session.scalar(select(Campaign.signature_count)) == 0
+
+
+def test_closed_and_unknown_campaigns_refuse_before_writing(db: Database) -> None:
+    _campaign(db, status="closed")
+    generation = db.generation
+    with pytest.raises(CampaignClosed), db.direct.write() as work:
+        sign(work, SLUG, "d" * 64, Choice())
+    with pytest.raises(CampaignNotFound), db.direct.write() as work:
+        sign(work, "no-such-campaign", "d" * 64, Choice())
+    assert db.generation == generation  # nothing written, nothing to refresh
+    with db.read() as session:
+        assert session.scalar(select(Signature.signer_hash)) is None
+
+
+def test_a_direct_write_makes_cached_campaigns_stale(db: Database) -> None:
+    # The shared copy /demands reads (with the count) is read again after a write.
+    _campaign(db)
+    before = db.generation
+    with db.direct.write() as work:
+        sign(work, SLUG, "e" * 64, Choice())
+    assert db.generation != before
+
+
+def test_session_and_direct_work_in_one_transaction(db: Database) -> None:
+    # Domain functions take either; inside a Session they run on its connection.
+    _campaign(db)
+    with db.write() as session:
+        sign(session, SLUG, "f" * 64, Choice())
+        assert signer_status(session, SLUG, "f" * 64).signed
+        session.rollback()
+    with db.direct.read() as work:
+        assert not signer_status(work, SLUG, "f" * 64).signed
+        views = [campaigns.public_snapshot(db).views()[0]]
+        assert signer_overview(work, "f" * 64, views=views)[0][1].signed is False
+
+
+def test_concurrent_direct_signers_are_counted_exactly(db: Database) -> None:
+    _campaign(db)
+    errors: list[BaseException] = []
+
+    def signer(n: int) -> None:
+        try:
+            for i in range(20):
+                with db.direct.write() as work:
+                    sign(work, SLUG, f"{n:02d}{i:062d}", Choice())
+                    sign(work, SLUG, f"{n:02d}{i:062d}", Choice())  # a double click
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=signer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with db.read() as session:
+        stored = session.scalar(select(Campaign.signature_count).where(Campaign.slug == SLUG))
+        rows = len(session.scalars(select(Signature.signer_hash)).all())
+    assert stored == rows == 160
