@@ -11,6 +11,7 @@ errors reach it as urllib's would, so that its retry handlers treat them alike.
 
 from __future__ import annotations
 
+import copy
 import http.client
 import io
 import select
@@ -59,20 +60,14 @@ class KeptAliveWebClient(WebClient):
         self.connections = connections or Connections()
 
     def for_request(self, client: WebClient) -> KeptAliveWebClient:
-        """A copy of Bolt's client for one request (its token and workspace), on
-        this client's connections."""
-        return KeptAliveWebClient(
-            token=client.token,
-            base_url=client.base_url,
-            timeout=client.timeout,
-            ssl=client.ssl,
-            proxy=client.proxy,
-            headers=client.headers,
-            team_id=client.default_params.get("team_id"),
-            logger=client.logger,
-            retry_handlers=client.retry_handlers,
-            connections=self.connections,
-        )
+        """A copy of this client for one request, with the token and workspace of
+        Bolt's client for it, on this client's connections. A copy, not a new
+        client: making one reads the environment and the platform each time."""
+        mine = copy.copy(self)
+        mine.token = client.token
+        mine.default_params = dict(client.default_params)
+        mine.retry_handlers = client.retry_handlers  # Bolt's copy for this request
+        return mine
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         parts = urlsplit(url)

@@ -26,6 +26,7 @@ from bot.signatures import (
     CampaignClosed,
     Choice,
     InvalidName,
+    SignerStatus,
     SignOutcome,
     change_choice,
     clean_name,
@@ -42,6 +43,7 @@ from handlers.identity import signer_of
 from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, call_quietly, fetch_user
 from storage.db import Database
+from storage.direct import DirectCursor
 
 logger = logging.getLogger(__name__)
 
@@ -382,16 +384,18 @@ def handle_sign_submit(
                 status = signer_status(session, slug, signer)
                 title = campaigns.public_title(session, slug)
         else:
-            # The busiest write there is: straight on the driver (storage/direct.py).
-            with db.direct.write() as work:
+            # The busiest write there is: straight on the driver, and on SQLite
+            # committed together with others waiting (storage/direct.py, batching.py).
+            def record(work: DirectCursor) -> tuple[SignOutcome, str, SignerStatus]:
                 signing = sign(work, slug, signer, choice, sealer)
-                outcome, title = signing.outcome, signing.title
-                if outcome is SignOutcome.SIGNED:
-                    if form.news:
-                        subscribe(work, slug, signer, sealer, address)
-                    status = status_after_signing(work, signing.campaign_id, choice, form.news)
-                else:
-                    status = signer_status(work, slug, signer)
+                if signing.outcome is not SignOutcome.SIGNED:
+                    return signing.outcome, signing.title, signer_status(work, slug, signer)
+                if form.news:
+                    subscribe(work, slug, signer, sealer, address)
+                status = status_after_signing(work, signing.campaign_id, choice, form.news)
+                return signing.outcome, signing.title, status
+
+            outcome, title, status = db.direct.write_batched(record)
     except CampaignNotFound:
         logger.info("a signing form named an unknown campaign")
         ack(

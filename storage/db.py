@@ -292,4 +292,5 @@ class Database:
             raise RuntimeError("the backup failed its integrity check")
 
     def dispose(self) -> None:
+        self.direct.stop()
         self.engine.dispose()

@@ -16,15 +16,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.expression import Select
 
+from storage.batching import WriteBatcher
+
 if TYPE_CHECKING:
     from storage.db import Database
+
+T = TypeVar("T")
 
 Processor = Callable[[Any], Any] | None
 
@@ -142,7 +146,24 @@ class Direct:
     """Read and write units of work on the driver's connection, from the pool."""
 
     def __init__(self, db: Database) -> None:
+        from storage.db import SQLITE_BUSY_TIMEOUT_MS, DatabaseBusy  # it imports this module
+
         self._db = db
+        self._batcher = WriteBatcher(self, DatabaseBusy) if db.is_sqlite else None
+        self._timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
+
+    def write_batched(self, work: Callable[[DirectCursor], T]) -> T:
+        """`work` in a write transaction, committed when this returns. On SQLite it
+        runs in this process's writer thread, in one transaction with the writes
+        that queued up with it (storage/batching.py); elsewhere in one of its own."""
+        if self._batcher is None:
+            with self.write() as cursor:
+                return work(cursor)
+        return self._batcher.run(work, timeout=self._timeout)
+
+    def stop(self) -> None:
+        if self._batcher is not None:
+            self._batcher.stop()
 
     @contextmanager
     def _transaction(self, begin: str | None) -> Iterator[DirectCursor]:

@@ -1,0 +1,131 @@
+"""storage/batching.py: signatures committed together by one writer thread (SQLite),
+each answered only once committed, none lost to another's refusal."""
+
+from __future__ import annotations
+
+import threading
+import time
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bot import campaigns
+from bot.errors import CampaignNotFound
+from bot.signatures import CampaignClosed, Choice, SignOutcome, sign
+from storage.db import Database, DatabaseBusy
+from storage.direct import DirectCursor
+from storage.models import Campaign, Signature
+from tests.databases import sqlite_only
+
+
+def _campaign(db: Database, slug: str, status: str = "open") -> None:
+    spec = campaigns.parse_campaign(
+        {
+            "slug": slug,
+            "title": slug,
+            "statement": "We ask.",
+            "demands": ["One."],
+            "milestones": [10],
+            "status": status,
+        },
+        ZoneInfo("UTC"),
+    )
+    with db.write() as session:
+        campaigns.upsert_campaign(session, spec)
+
+
+def _count(db: Database, slug: str) -> tuple[int, int]:
+    with db.read() as session:
+        kept = session.scalar(select(Campaign.signature_count).where(Campaign.slug == slug))
+        rows = session.scalars(
+            select(Signature.signer_hash).join(Campaign).where(Campaign.slug == slug)
+        ).all()
+    return kept or 0, len(rows)
+
+
+def test_concurrent_signers_each_get_their_own_committed_answer(db: Database) -> None:
+    _campaign(db, "open-one")
+    _campaign(db, "shut", status="closed")
+    answers: dict[int, object] = {}
+    start = threading.Barrier(24)
+
+    def signer(n: int) -> None:
+        slug = "shut" if n % 8 == 0 else "open-one"  # some refusals among the rest
+        start.wait()
+        try:
+            answers[n] = db.direct.write_batched(
+                lambda work: sign(work, slug, f"{n:064d}", Choice()).outcome
+            )
+        except CampaignClosed as refused:
+            answers[n] = refused
+
+    threads = [threading.Thread(target=signer, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = [n for n, a in answers.items() if isinstance(a, CampaignClosed)]
+    signed = [n for n, a in answers.items() if a is SignOutcome.SIGNED]
+    assert sorted(refused) == [0, 8, 16]
+    assert len(signed) == 21
+    assert _count(db, "open-one") == (21, 21)  # the refusals cost nobody else anything
+    assert _count(db, "shut") == (0, 0)
+
+
+def test_a_double_click_in_one_batch_counts_once(db: Database) -> None:
+    _campaign(db, "twice")
+    start = threading.Barrier(6)
+    outcomes: list[SignOutcome] = []
+
+    def click() -> None:
+        start.wait()
+        outcomes.append(
+            db.direct.write_batched(lambda work: sign(work, "twice", "a" * 64, Choice()).outcome)
+        )
+
+    threads = [threading.Thread(target=click) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == sorted([SignOutcome.SIGNED] + [SignOutcome.ALREADY_SIGNED] * 5)
+    assert _count(db, "twice") == (1, 1)
+
+
+def test_an_unknown_campaign_is_the_callers_error(db: Database) -> None:
+    with pytest.raises(CampaignNotFound):
+        db.direct.write_batched(lambda work: sign(work, "nowhere", "b" * 64, Choice()))
+
+
+@sqlite_only("the writer thread is SQLite's")
+def test_a_write_not_begun_in_time_is_withdrawn_and_never_runs(db: Database) -> None:
+    _campaign(db, "late")
+    ran: list[str] = []
+    batcher = db.direct._batcher
+    assert batcher is not None
+
+    def slow(work: DirectCursor) -> None:
+        time.sleep(0.5)  # the writer is busy with this one
+        ran.append("slow")
+
+    def late(work: DirectCursor) -> None:
+        ran.append("late")
+
+    first = threading.Thread(target=batcher.run, args=(slow, 5.0))
+    first.start()
+    time.sleep(0.1)
+    with pytest.raises(DatabaseBusy):
+        batcher.run(late, 0.1)
+    first.join()
+    time.sleep(0.2)
+    assert ran == ["slow"]  # the withdrawn write never ran, not even late
+
+
+@sqlite_only("the writer thread is SQLite's")
+def test_after_stop_writes_are_refused(db: Database) -> None:
+    _campaign(db, "stopped")
+    db.direct.stop()
+    with pytest.raises(DatabaseBusy):
+        db.direct.write_batched(lambda work: sign(work, "stopped", "c" * 64, Choice()))
+    assert _count(db, "stopped") == (0, 0)
