@@ -18,12 +18,19 @@ class UnknownRequester(Exception):
     """The payload did not say which workspace and user it came from."""
 
 
+_SIGNER = "undersigned_signer"
+
+
 def signer_of(context: BoltContext, settings: Settings) -> str:
+    known = context.get(_SIGNER)
+    if known is not None:  # worked out once per request (the rate limiter asks first)
+        return known
     scope = context.enterprise_id or context.team_id
     user = context.user_id
     if not scope or not user:
         raise UnknownRequester()
-    return signer_hash(settings.require_signer_key(), scope, user)
+    context[_SIGNER] = signer = signer_hash(settings.require_signer_key(), scope, user)
+    return signer
 
 
 def workspace_signer_of(context: BoltContext, settings: Settings) -> str | None:

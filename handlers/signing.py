@@ -68,25 +68,27 @@ def _pass_subject(context: BoltContext) -> tuple[str, str, str]:
     )
 
 
-def _passed(view: dict[str, Any], context: BoltContext, settings: Settings, slug: str) -> bool:
-    """Whether this form carries a fresh pass of ours for this person and campaign."""
-    try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except (ValueError, TypeError, RecursionError):
-        return False
-    token = data.get("pass") if isinstance(data, dict) else None
+def _passed(data: dict[str, Any], context: BoltContext, settings: Settings, slug: str) -> bool:
+    """Whether this form's metadata carries a fresh pass of ours for this person
+    and campaign."""
     key = settings.require_signer_key()
-    return eligibility.pass_holds(key, token, *_pass_subject(context), slug)
+    return eligibility.pass_holds(key, data.get("pass"), *_pass_subject(context), slug)
 
 
-def _read_metadata(view: dict[str, Any]) -> tuple[str, str, str]:
-    """(campaign slug, where the form was opened, "sign" or "change")."""
+def _metadata_of(view: dict[str, Any]) -> dict[str, Any]:
+    """What the app put in a form's private_metadata; {} when forged or missing."""
     try:
         data = json.loads(view.get("private_metadata") or "{}")
     except (ValueError, TypeError, RecursionError):  # forged: not text, not JSON, too deep
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_metadata(
+    view: dict[str, Any], data: dict[str, Any] | None = None
+) -> tuple[str, str, str]:
+    """(campaign slug, where the form was opened, "sign" or "change")."""
+    data = _metadata_of(view) if data is None else data
     values = [data.get(key) for key in ("slug", "from", "mode")]
     slug, origin, mode = (v if isinstance(v, str) else "" for v in values)
     return slug, origin, mode
@@ -343,7 +345,8 @@ def handle_sign_submit(
     settings: Settings,
     sealer: Sealer,
 ) -> None:
-    slug, origin, mode = _read_metadata(view)
+    metadata = _metadata_of(view)
+    slug, origin, mode = _read_metadata(view, metadata)
     form = _read_form(view)
     try:
         choice = _choice_from(form)
@@ -352,7 +355,7 @@ def handle_sign_submit(
         return
     # Eligibility was asked of Slack when this form opened, minutes ago at most, if
     # it carries our pass; otherwise (an older form, or none of ours) ask now.
-    if not _passed(view, context, settings, slug):
+    if not _passed(metadata, context, settings, slug):
         try:
             user = fetch_user(client, context.user_id or "")
         except SlackUnavailable as busy:
