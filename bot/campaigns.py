@@ -8,10 +8,10 @@ import threading
 import time
 import tomllib
 import weakref
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
@@ -450,6 +450,8 @@ def find_public_campaign(
     return campaign_view(campaign, now)
 
 
+T = TypeVar("T")
+
 # How old the shared copy of the public campaigns may get before it is read again.
 # Writes made through this process's database are seen at once; a campaign edited
 # by another process (the CLI, another replica) shows within this time.
@@ -461,6 +463,8 @@ class _Snapshot:
     views: tuple[CampaignView, ...]
     generation: int
     taken_at: float
+    # Answers made from these views alone, kept as long as they are (see kept()).
+    answers: dict[Hashable, Any] = field(default_factory=dict)
 
 
 class PublicCampaigns:
@@ -508,6 +512,20 @@ class PublicCampaigns:
                 views = tuple(public_campaigns(session))
             self._snapshot = _Snapshot(views, generation, taken_at)
             return views
+
+    def kept(self, views: tuple[CampaignView, ...], key: Hashable, make: Callable[[], T]) -> T:
+        """`make()`, an answer made from `views` (of this copy) and nothing else
+        that `key` does not say, made once for as long as this copy stands: the
+        /demands answer is the same for everyone, a status answer the same for
+        everyone whose signatures look alike."""
+        snapshot = self._snapshot
+        if snapshot is None or snapshot.views is not views:  # replaced meanwhile
+            return make()
+        try:
+            return snapshot.answers[key]  # type: ignore[no-any-return]
+        except KeyError:
+            answer = snapshot.answers[key] = make()
+            return answer
 
     def find(self, slug: str) -> CampaignView:
         """Like find_public_campaign(), from the shared copy."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App
 
 from bot import campaigns
-from bot.errors import CampaignNotFound
 from bot.settings import Settings
 from handlers import blocks
 from handlers.admin import admin_command_answer
@@ -24,24 +24,37 @@ def demands_answer(db: Database, settings: Settings, text: str) -> tuple[str, li
     argument = text.strip()
     if argument.lower() in {"help", "?"} or len(argument) > MAX_ARGUMENT:
         return blocks.help_message()
-    # The most frequent request of all, with the same answer for everyone: read
-    # from the shared copy of the public campaigns, not the database each time.
+    # The most frequent request of all, with the same answer for everyone: made
+    # from the shared copy of the public campaigns, once per copy, not from the
+    # database each time.
     public = campaigns.public_snapshot(db)
-    if argument:
-        try:
-            view = public.find(argument.split()[0])
-        except CampaignNotFound as missing:
-            logger.info("/demands asked for an unknown campaign")
-            return blocks.unknown_campaign_message(argument, missing.known)
-        return blocks.campaign_message(view, settings.timezone)
+    slug = argument.split()[0].lower() if argument else ""
+    tz = settings.timezone
     views = public.views()
+    if slug and slug not in {v.slug for v in views}:
+        # Not kept: people can type anything here.
+        return _answer(views, slug, argument, tz)
+    return public.kept(
+        views, ("/demands", slug, tz.key), lambda: _answer(views, slug, argument, tz)
+    )
+
+
+def _answer(
+    views: tuple[campaigns.CampaignView, ...], slug: str, argument: str, tz: ZoneInfo
+) -> tuple[str, list[blocks.Block]]:
+    if slug:
+        for view in views:
+            if view.slug == slug:
+                return blocks.campaign_message(view, tz)
+        logger.info("/demands asked for an unknown campaign")
+        return blocks.unknown_campaign_message(argument, [v.slug for v in views])
     open_views = [v for v in views if v.is_open]
-    choices = open_views or views
+    choices = open_views or list(views)
     if not choices:
         return blocks.no_campaigns_message()
     if len(choices) == 1:
-        return blocks.campaign_message(choices[0], settings.timezone)
-    return blocks.campaign_list_message(choices, settings.timezone)
+        return blocks.campaign_message(choices[0], tz)
+    return blocks.campaign_list_message(choices, tz)
 
 
 def handle_demands(ack: Ack, command: dict, db: Database, settings: Settings) -> None:
