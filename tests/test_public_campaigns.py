@@ -141,3 +141,26 @@ def test_one_shared_copy_per_database_which_it_does_not_keep_alive(url):
     del database
     gc.collect()
     assert gone() is None
+
+
+def test_a_kept_answer_lasts_as_long_as_its_copy(db):
+    shared = campaigns.PublicCampaigns(db, clock=Clock())
+    made: list[int] = []
+
+    def answer() -> str:
+        views = shared.views()
+        return shared.kept(views, "count", lambda: made.append(1) or f"{views[0].signatures}")
+
+    assert answer() == "0"
+    assert answer() == "0"
+    assert made == [1]  # made once for this copy
+    with db.direct.write() as work:  # a signature, the way the app records one
+        add_signature(work, "first", "b" * 64)
+    assert answer() == "1"  # a new copy, a new answer
+    assert made == [1, 1]
+    # An answer made from a copy that has since been replaced is not kept.
+    stale = shared.views()
+    _import(db, "second")
+    assert len(shared.views()) == 2  # read again: the copy is replaced
+    assert shared.kept(stale, "count", lambda: "from the old copy") == "from the old copy"
+    assert answer() == "1"
