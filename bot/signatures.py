@@ -199,7 +199,8 @@ def sign(
     """Record a signature once, and say which campaign it went to (its id and title,
     read by the statement that checks that it is open)."""
     work = of(unit)
-    found = work.first(_OPENNESS, slug=slug)
+    # Once per batch of signatures committed together (storage/batching.py).
+    found = work.first_kept(_OPENNESS, slug=slug)
     if found is None:
         raise CampaignNotFound(slug, [])
     campaign_id, status, closes_at, title = found

@@ -107,6 +107,7 @@ class DirectCursor:
         self._dialect = dialect
         self.dialect_name: str = dialect.name
         self.wrote = False
+        self._kept: dict[tuple[int, tuple[tuple[str, Any], ...]], tuple[Any, ...] | None] = {}
 
     def _compile(self, statement: Executable) -> Compiled:
         return compiled(statement, self._dialect)
@@ -119,6 +120,15 @@ class DirectCursor:
     def first(self, statement: Executable, **values: Any) -> tuple[Any, ...] | None:
         found = self.rows(statement, **values)
         return found[0] if found else None
+
+    def first_kept(self, statement: Executable, **values: Any) -> tuple[Any, ...] | None:
+        """first(), asked of the database once per unit of work: only for rows that
+        no statement in it changes (a campaign's openness, during a batch of
+        signatures: closing one is a write of its own, which waits its turn)."""
+        key = (id(statement), tuple(sorted(values.items())))
+        if key not in self._kept:
+            self._kept[key] = self.first(statement, **values)
+        return self._kept[key]
 
     def run(self, statement: Executable, **values: Any) -> int:
         """A statement that changes rows; how many it changed."""
