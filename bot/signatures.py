@@ -149,6 +149,7 @@ _COUNT_ONE_MORE = (
     .where(_C.id == bindparam("campaign"))
     .values(signature_count=_C.signature_count + 1)
 )
+# Both read partial indexes of just those rows (storage/models.py, Signature).
 _NAMED_COUNT = select(func.count()).where(
     _S.campaign_id == bindparam("campaign"), _S.name.is_not(None)
 )

@@ -16,11 +16,13 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -170,7 +172,26 @@ class Signature(Base):
     __tablename__ = "signatures"
     # No autoincrement id and no rowid: either would keep the order in which people
     # signed, finer than the day. Rows are stored in the order of their hashes.
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    # The conditional naming rule (bot/naming.py) needs the named signers' count
+    # and every conditional threshold of a campaign: partial indexes hold just
+    # those rows, so that reading them does not read the whole campaign.
+    __table_args__ = (
+        Index(
+            "ix_signatures_named",
+            "campaign_id",
+            "name",
+            sqlite_where=text("name IS NOT NULL"),
+            postgresql_where=text("name IS NOT NULL"),
+        ),
+        Index(
+            "ix_signatures_conditional",
+            "campaign_id",
+            "name_threshold",
+            sqlite_where=text("name_threshold IS NOT NULL"),
+            postgresql_where=text("name_threshold IS NOT NULL"),
+        ),
+        {"sqlite_with_rowid": False},
+    )
 
     campaign_id: Mapped[int] = mapped_column(
         ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
