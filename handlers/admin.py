@@ -84,8 +84,23 @@ def admin_command_answer(
 
 def _open(client: WebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
     trigger_id = body.get("trigger_id")
-    if trigger_id:
-        call_quietly("views.open", client.views_open, trigger_id=trigger_id, view=view)
+    if trigger_id and call_quietly(
+        "views.open", client.views_open, trigger_id=trigger_id, view=view
+    ):
+        return
+    if not trigger_id:
+        logger.warning("a form could not be opened: the click carried no trigger_id")
+    # A click that opens nothing would look like a dead button: say so, under the
+    # panel that was clicked (its response URL), as the signing forms do.
+    url = body.get("response_url")
+    if not isinstance(url, str) or not url:
+        return
+    try:
+        Respond(response_url=url)(
+            text=blocks.form_not_opened_text(), response_type="ephemeral", replace_original=False
+        )
+    except Exception:  # Slack is failing already; the log line before says why
+        logger.info("could not say that a form did not open")
 
 
 def _notice(client: WebClient, body: dict[str, Any], title: str, text: str) -> None:

@@ -314,3 +314,22 @@ def test_announcements_with_slack_unreachable_post_once_when_it_is_back(bot):
     assert [d.threshold for d in run_announcements(bot.db, reachable).posted] == [5]
     run_announcements(bot.db, reachable)
     assert len(bot.fake.messages_in("C0ANNOUNCE")) == 1
+
+
+@pytest.mark.parametrize(
+    ("action", "value"), [("admin_new", "new"), ("admin_edit", SLUG), ("admin_history", SLUG)]
+)
+def test_an_organizer_form_slack_would_not_open_gets_a_try_again(bot, action, value):
+    for name, fault in FAULTS.items():
+        before = len(bot.fake.calls_to("response_url"))
+        bot.fake.fail("views.open", fault)
+        assert bot.slack.click(action, value, user=DANA.id).status == 200, name
+        said = json.dumps([c.params for c in bot.fake.calls_to("response_url")[before:]])
+        assert "click the button again" in said, name
+    # Once Slack opens it, the form shows and nothing more is said.
+    before = len(bot.fake.calls_to("response_url"))
+    opened = len(bot.fake.calls_to("views.open"))
+    assert bot.slack.click(action, value, user=DANA.id).status == 200
+    assert len(bot.fake.calls_to("views.open")) == opened + 1
+    assert len(bot.fake.calls_to("response_url")) == before
+    no_tracebacks(bot)
