@@ -60,6 +60,21 @@ def _refuse(action: str) -> None:
     logger.warning("refused an organizer action (%s): not an organizer", action)
 
 
+def _refuse_click(client: WebClient, body: dict[str, Any], action: str) -> None:
+    """Refuse a click on an organizer button: in a modal, as its form would have been."""
+    _refuse(action)
+    _notice(client, body, "Organizers only", blocks.not_organizer_text())
+
+
+def _refuse_submission(ack: Ack, action: str) -> None:
+    """Refuse an organizer form's submission: the modal turns into the refusal."""
+    _refuse(action)
+    ack(
+        response_action="update",
+        view=blocks.notice_modal("Organizers only", blocks.not_organizer_text()),
+    )
+
+
 def panel(db: Database, settings: Settings, actor: str) -> tuple[str, list[blocks.Block]] | None:
     """The organizer view for this person, or None if they organize nothing."""
     organizers = _organizers(settings)
@@ -128,8 +143,7 @@ def handle_new(
 ) -> None:
     ack()
     if not _organizers(settings).may_create(context.user_id or ""):
-        _refuse("create")
-        _notice(client, body, "Organizers only", blocks.not_organizer_text())
+        _refuse_click(client, body, "create")
         return
     metadata = json.dumps({"slug": "", "mode": "create"})
     _open(client, body, blocks.campaign_editor(blocks.EditorValues(), metadata, True, False))
@@ -148,8 +162,7 @@ def handle_edit(
             values = _editor_values(campaign, settings.timezone)
             locked = campaign.signature_count > 0
     except NotAnOrganizer:
-        _refuse("edit")
-        _notice(client, body, "Organizers only", blocks.not_organizer_text())
+        _refuse_click(client, body, "edit")
         return
     except CampaignNotFound as missing:
         _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
@@ -287,11 +300,7 @@ def handle_save(
                 session, organizers, actor, spec, creating=creating
             )
     except NotAnOrganizer:
-        _refuse("save")
-        ack(
-            response_action="update",
-            view=blocks.notice_modal("Organizers only", blocks.not_organizer_text()),
-        )
+        _refuse_submission(ack, "save")
         return
     except InvalidCampaign as problem:
         ack(response_action="errors", errors=_field_error(problem, view))
@@ -378,8 +387,7 @@ def handle_history(
                 for p in updates.progress(session, campaign.id)
             ]
     except NotAnOrganizer:
-        _refuse("history")
-        _notice(client, body, "Organizers only", blocks.not_organizer_text())
+        _refuse_click(client, body, "history")
         return
     except CampaignNotFound as missing:
         _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
@@ -448,8 +456,7 @@ def handle_forget(
             )
             row = _row(campaign, now)
     except NotAnOrganizer:
-        _refuse("forget")
-        _notice(client, body, "Organizers only", blocks.not_organizer_text())
+        _refuse_click(client, body, "forget")
         return
     except CampaignNotFound as missing:
         _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
@@ -483,11 +490,7 @@ def handle_forget_confirm(
             )
         db.compact()
     except NotAnOrganizer:
-        _refuse("forget")
-        ack(
-            response_action="update",
-            view=blocks.notice_modal("Organizers only", blocks.not_organizer_text()),
-        )
+        _refuse_submission(ack, "forget")
         return
     except DomainError as problem:
         ack(response_action="update", view=blocks.notice_modal("Not forgotten", str(problem)))
@@ -534,8 +537,7 @@ def handle_update_open(
             )
             subscribers = updates.subscriber_count(session, campaign.id)
     except NotAnOrganizer:
-        _refuse("update")
-        _notice(client, body, "Organizers only", blocks.not_organizer_text())
+        _refuse_click(client, body, "update")
         return
     except CampaignNotFound as missing:
         _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
@@ -567,11 +569,7 @@ def handle_update_preview(
         ack(response_action="errors", errors={blocks.UPDATE_TEXT_BLOCK: str(problem)})
         return
     except NotAnOrganizer:
-        _refuse("update")
-        ack(
-            response_action="update",
-            view=blocks.notice_modal("Organizers only", blocks.not_organizer_text()),
-        )
+        _refuse_submission(ack, "update")
         return
     except CampaignNotFound:
         ack(
@@ -626,11 +624,7 @@ def handle_update_send(
                 )
                 recipients = 0
     except NotAnOrganizer:
-        _refuse("update")
-        ack(
-            response_action="update",
-            view=blocks.notice_modal("Organizers only", blocks.not_organizer_text()),
-        )
+        _refuse_submission(ack, "update")
         return
     except DomainError as problem:
         ack(response_action="update", view=blocks.notice_modal("Not sent", str(problem)))
