@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,6 +139,31 @@ def _form_not_opened(body: dict[str, Any], respond: Respond) -> None:
         logger.info("could not say that a form did not open")
 
 
+def _opening(body: dict[str, Any], respond: Respond, open_form: Callable[[], None]) -> None:
+    """Open a form for a click. If Slack did not, say so and leave the DM prompt to
+    be clicked again; if it did, clear the prompt (after opening it: the
+    trigger_id expires in three seconds)."""
+    try:
+        open_form()
+    except FormNotOpened:
+        _form_not_opened(body, respond)
+    else:
+        _clear_dm_prompt(body, respond)
+
+
+def _clicked_campaign(body: dict[str, Any], client: WebClient, db: Database) -> CampaignView | None:
+    """The public campaign a button names, or None once the clicker was told it
+    does not exist."""
+    slug = clicked_value(body)
+    found = _find(db, slug)
+    if isinstance(found, CampaignNotFound):
+        logger.info("a button named an unknown campaign")
+        text = blocks.not_found_text(slug, found.known)
+        _show(client, body.get("trigger_id"), blocks.notice_modal("Not found", text))
+        return None
+    return found
+
+
 def _find(db: Database, slug: str) -> CampaignView | CampaignNotFound:
     with db.read() as session:
         try:
@@ -156,25 +182,15 @@ def handle_sign_start(
     settings: Settings,
 ) -> None:
     ack()
-    try:
-        _sign_start(body, client, context, db, settings)
-    except FormNotOpened:
-        _form_not_opened(body, respond)
-    else:
-        # After the form is open: the trigger_id expires in three seconds.
-        _clear_dm_prompt(body, respond)
+    _opening(body, respond, lambda: _sign_start(body, client, context, db, settings))
 
 
 def _sign_start(
     body: dict[str, Any], client: WebClient, context: BoltContext, db: Database, settings: Settings
 ) -> None:
     trigger_id = body.get("trigger_id")
-    slug = clicked_value(body)
-    found = _find(db, slug)
-    if isinstance(found, CampaignNotFound):
-        logger.info("a sign button named an unknown campaign")
-        text = blocks.not_found_text(slug, found.known)
-        _show(client, trigger_id, blocks.notice_modal("Not found", text))
+    found = _clicked_campaign(body, client, db)
+    if found is None:
         return
     if not found.is_open:
         _show(
@@ -222,12 +238,7 @@ def handle_sign_change(
 ) -> None:
     """ "Change how I sign": the same form, showing the current choice."""
     ack()
-    try:
-        _sign_change(body, client, context, db, settings, sealer)
-    except FormNotOpened:
-        _form_not_opened(body, respond)
-    else:
-        _clear_dm_prompt(body, respond)
+    _opening(body, respond, lambda: _sign_change(body, client, context, db, settings, sealer))
 
 
 def _sign_change(
@@ -239,14 +250,8 @@ def _sign_change(
     sealer: Sealer,
 ) -> None:
     trigger_id = body.get("trigger_id")
-    slug = clicked_value(body)
-    found = _find(db, slug)
-    if isinstance(found, CampaignNotFound):
-        _show(
-            client,
-            trigger_id,
-            blocks.notice_modal("Not found", blocks.not_found_text(slug, found.known)),
-        )
+    found = _clicked_campaign(body, client, db)
+    if found is None:
         return
     signer = signer_of(context, settings)
     with db.read() as session:
@@ -456,26 +461,15 @@ def handle_withdraw_start(
     settings: Settings,
 ) -> None:
     ack()
-    try:
-        _withdraw_start(body, client, context, db, settings)
-    except FormNotOpened:
-        _form_not_opened(body, respond)
-    else:
-        _clear_dm_prompt(body, respond)
+    _opening(body, respond, lambda: _withdraw_start(body, client, context, db, settings))
 
 
 def _withdraw_start(
     body: dict[str, Any], client: WebClient, context: BoltContext, db: Database, settings: Settings
 ) -> None:
     trigger_id = body.get("trigger_id")
-    slug = clicked_value(body)
-    found = _find(db, slug)
-    if isinstance(found, CampaignNotFound):
-        _show(
-            client,
-            trigger_id,
-            blocks.notice_modal("Not found", blocks.not_found_text(slug, found.known)),
-        )
+    found = _clicked_campaign(body, client, db)
+    if found is None:
         return
     signer = signer_of(context, settings)
     with db.read() as session:
