@@ -25,7 +25,13 @@ from bot.sealing import Sealer
 from bot.settings import Settings
 from handlers import blocks
 from handlers.payload import clicked_value
-from handlers.slackapi import SlackUnavailable, call_quietly, check_channel, send_file_dm
+from handlers.slackapi import (
+    SlackUnavailable,
+    call_quietly,
+    check_channel,
+    say_form_not_opened,
+    send_file_dm,
+)
 from storage.db import Database
 from storage.models import Campaign, CampaignStatus, UpdateKind
 
@@ -105,17 +111,7 @@ def _open(client: WebClient, body: dict[str, Any], view: dict[str, Any]) -> None
         return
     if not trigger_id:
         logger.warning("a form could not be opened: the click carried no trigger_id")
-    # A click that opens nothing would look like a dead button: say so, under the
-    # panel that was clicked (its response URL), as the signing forms do.
-    url = body.get("response_url")
-    if not isinstance(url, str) or not url:
-        return
-    try:
-        Respond(response_url=url)(
-            text=blocks.form_not_opened_text(), response_type="ephemeral", replace_original=False
-        )
-    except Exception:  # Slack is failing already; the log line before says why
-        logger.info("could not say that a form did not open")
+    say_form_not_opened(body)
 
 
 def _notice(client: WebClient, body: dict[str, Any], title: str, text: str) -> None:

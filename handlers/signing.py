@@ -42,7 +42,7 @@ from handlers import blocks
 from handlers.home import publish_home
 from handlers.identity import signer_of
 from handlers.payload import clicked_value
-from handlers.slackapi import SlackUnavailable, call_quietly, fetch_user
+from handlers.slackapi import SlackUnavailable, call_quietly, fetch_user, say_form_not_opened
 from storage.db import Database
 from storage.direct import DirectCursor
 
@@ -125,20 +125,6 @@ def _show(client: WebClient, trigger_id: str | None, view: dict[str, Any]) -> No
         raise FormNotOpened()
 
 
-def _form_not_opened(body: dict[str, Any], respond: Respond) -> None:
-    """A click that opened nothing would look like a dead button: say so, and leave
-    the DM prompt in place to be clicked again. (A click on the Home tab carries no
-    response URL; the tab is still there to click.)"""
-    if not body.get("response_url"):
-        return
-    try:
-        respond(
-            text=blocks.form_not_opened_text(), response_type="ephemeral", replace_original=False
-        )
-    except Exception:  # Slack is failing already; the log line above says why
-        logger.info("could not say that a form did not open")
-
-
 def _opening(body: dict[str, Any], respond: Respond, open_form: Callable[[], None]) -> None:
     """Open a form for a click. If Slack did not, say so and leave the DM prompt to
     be clicked again; if it did, clear the prompt (after opening it: the
@@ -146,7 +132,7 @@ def _opening(body: dict[str, Any], respond: Respond, open_form: Callable[[], Non
     try:
         open_form()
     except FormNotOpened:
-        _form_not_opened(body, respond)
+        say_form_not_opened(body)
     else:
         _clear_dm_prompt(body, respond)
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+
+from handlers import blocks
 
 logger = logging.getLogger(__name__)
 
@@ -115,3 +118,18 @@ def send_file_dm(client: WebClient, user_id: str, filename: str, content: str, t
         client.files_upload_v2(channel=channel, filename=filename, content=content, title=title)
     except (SlackApiError, SlackClientError, OSError) as error:
         raise _unavailable("files.upload", error) from None
+
+
+def say_form_not_opened(body: dict[str, Any]) -> None:
+    """A click whose form Slack did not open would look like a dead button: say so
+    under the message clicked (its response URL), which stays to be clicked again.
+    A click on the Home tab carries no response URL; the tab is still there."""
+    url = body.get("response_url")
+    if not isinstance(url, str) or not url:
+        return
+    try:
+        Respond(response_url=url)(
+            text=blocks.form_not_opened_text(), response_type="ephemeral", replace_original=False
+        )
+    except Exception:  # Slack is failing already; the caller's log line says why
+        logger.info("could not say that a form did not open")
