@@ -187,12 +187,11 @@ class Direct:
             try:
                 yield work
             except BaseException:
-                connection.rollback() if begin is None else cursor.execute("ROLLBACK")  # type: ignore[union-attr]
+                # Both drivers end a transaction they see open, ours (BEGIN on
+                # SQLite) as well as their own (psycopg's implicit one).
+                connection.rollback()  # type: ignore[union-attr]
                 raise
-            if begin is None:
-                connection.commit()  # type: ignore[union-attr]
-            else:
-                cursor.execute("COMMIT")
+            connection.commit()  # type: ignore[union-attr]
             cursor.close()
         finally:
             pooled.close()  # back to the pool, which rolls back anything left open
