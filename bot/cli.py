@@ -26,7 +26,7 @@ from bot.organizing import StatusChange
 from bot.sealing import Sealer
 from bot.settings import Settings, SettingsError, load_settings
 from bot.update_sender import SendReport
-from storage.db import Database
+from storage.db import DEFAULT_POOL_SIZE, Database
 from storage.migrate import upgrade
 from storage.models import UpdateKind
 
@@ -95,8 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open_database(settings: Settings) -> Database:
-    db = Database.from_url(settings.database_url)
+def _open_database(settings: Settings, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
+    db = Database.from_url(settings.database_url, pool_size)
     upgrade(db.engine)
     return db
 
@@ -392,7 +392,9 @@ def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> 
     from bot.server import SlackWSGI, serve
 
     settings.require_http()
-    db = _open_database(settings)
+    # A connection for each server thread, and for the scheduler's jobs, the
+    # signature writer and the news sender.
+    db = _open_database(settings, pool_size=threads + 4)
     app = _connect(settings, db)
     assert settings.slack_signing_secret is not None
     scheduler = start_scheduler(settings)

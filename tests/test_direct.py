@@ -8,7 +8,7 @@ import threading
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, event, select
 
 from bot import campaigns
 from bot.errors import CampaignNotFound
@@ -21,6 +21,7 @@ from bot.signatures import (
     signer_status,
 )
 from storage.db import Database
+from storage.migrate import upgrade
 from storage.models import Campaign, CampaignStatus, Signature
 
 SLUG = "direct"
@@ -166,3 +167,38 @@ def test_concurrent_direct_signers_are_counted_exactly(db: Database) -> None:
         stored = session.scalar(select(Campaign.signature_count).where(Campaign.slug == SLUG))
         rows = len(session.scalars(select(Signature.signer_hash)).all())
     assert stored == rows == 160
+
+
+_CAMPAIGN_IDS = select(Campaign.__table__.c.id)  # built once: direct statements are kept
+
+
+def test_a_pool_as_large_as_the_threads_opens_each_connection_once(database_url: str) -> None:
+    # Past the pool's size, a connection is closed when given back and opened again
+    # on the next busy moment: on SQLite its PRAGMAs and page cache, on PostgreSQL
+    # a login. `serve` sizes the pool to its threads.
+    pool_size = 16
+    db = Database.from_url(database_url, pool_size=pool_size)
+    upgrade(db.engine)
+    db.dispose()  # the migration's connection does not count
+    opened: list[int] = []
+    event.listen(db.engine, "connect", lambda *_: opened.append(1))
+    together = threading.Barrier(pool_size)
+    failures: list[BaseException] = []
+
+    def read_while_everyone_does() -> None:
+        try:
+            for _ in range(3):
+                with db.direct.read() as work:
+                    work.first(_CAMPAIGN_IDS)
+                    together.wait(timeout=10)  # all threads hold a connection at once
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=read_while_everyone_does) for _ in range(pool_size)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    db.dispose()
+    assert not failures
+    assert len(opened) == pool_size
