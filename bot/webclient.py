@@ -11,7 +11,6 @@ errors reach it as urllib's would, so that its retry handlers treat them alike.
 
 from __future__ import annotations
 
-import copy
 import http.client
 import io
 import select
@@ -63,7 +62,8 @@ class KeptAliveWebClient(WebClient):
         """A copy of this client for one request, with the token and workspace of
         Bolt's client for it, on this client's connections. A copy, not a new
         client: making one reads the environment and the platform each time."""
-        mine = copy.copy(self)
+        mine = object.__new__(type(self))  # copy.copy, without its generic protocol
+        mine.__dict__.update(self.__dict__)
         mine.token = client.token
         mine.default_params = dict(client.default_params)
         mine.retry_handlers = client.retry_handlers  # Bolt's copy for this request
