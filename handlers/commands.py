@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from zoneinfo import ZoneInfo
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltResponse
 
 from bot import campaigns
 from bot.settings import Settings
@@ -17,13 +18,14 @@ logger = logging.getLogger(__name__)
 
 # Anything longer than this is not a slug; answering with help beats a lookup.
 MAX_ARGUMENT = 200
+JSON = {"content-type": "application/json;charset=utf-8"}
 
 
-def demands_answer(db: Database, settings: Settings, text: str) -> tuple[str, list[blocks.Block]]:
-    """The ephemeral answer to `/demands TEXT`."""
+def demands_answer(db: Database, settings: Settings, text: str) -> str:
+    """The ephemeral answer to `/demands TEXT`, as the acknowledgement's JSON body."""
     argument = text.strip()
     if argument.lower() in {"help", "?"} or len(argument) > MAX_ARGUMENT:
-        return blocks.help_message()
+        return _ephemeral(blocks.help_message())
     # The most frequent request of all, with the same answer for everyone: made
     # from the shared copy of the public campaigns, once per copy, not from the
     # database each time.
@@ -33,10 +35,17 @@ def demands_answer(db: Database, settings: Settings, text: str) -> tuple[str, li
     views = public.views()
     if slug and slug not in {v.slug for v in views}:
         # Not kept: people can type anything here.
-        return _answer(views, slug, argument, tz)
+        return _ephemeral(_answer(views, slug, argument, tz))
+    # Kept serialized: turning the blocks into JSON cost more than the rest of
+    # this function.
     return public.kept(
-        views, ("/demands", slug, tz.key), lambda: _answer(views, slug, argument, tz)
+        views, ("/demands", slug, tz.key), lambda: _ephemeral(_answer(views, slug, argument, tz))
     )
+
+
+def _ephemeral(answer: tuple[str, list[blocks.Block]]) -> str:
+    fallback, content = answer
+    return json.dumps({"text": fallback, "response_type": "ephemeral", "blocks": content})
 
 
 def _answer(
@@ -59,14 +68,17 @@ def _answer(
 
 def handle_demands(ack: Ack, command: dict, db: Database, settings: Settings) -> None:
     text = command.get("text") if isinstance(command.get("text"), str) else ""
+    # The answer travels in the acknowledgement itself: ephemeral, visible only to
+    # the worker, and not kept by Slack as a message.
     if (text or "").strip().lower() == "admin":
         user = command.get("user_id") if isinstance(command.get("user_id"), str) else ""
         fallback, body = admin_command_answer(db, settings, user)
-    else:
-        fallback, body = demands_answer(db, settings, text or "")
-    # The answer travels in the acknowledgement itself: ephemeral, visible only to
-    # the worker, and not kept by Slack as a message.
-    ack(response_type="ephemeral", text=fallback, blocks=body)
+        ack(response_type="ephemeral", text=fallback, blocks=body)
+        return
+    # As ack() would send it, from JSON made beforehand (see demands_answer).
+    ack.response = BoltResponse(
+        status=200, body=demands_answer(db, settings, text or ""), headers=JSON
+    )
 
 
 def register(app: App) -> None:
