@@ -10,6 +10,7 @@ call adds a round trip to Slack before the signature can be acknowledged.
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import time
 from typing import Any
@@ -79,13 +80,13 @@ _PASS_CONTEXT = b"undersigned: eligible to sign"
 def _pass_key(key: bytes) -> bytes:
     # A key of its own, derived from SIGNER_KEY, so that a pass can never be
     # mistaken for a signer hash or anything else made with that key.
-    return hmac.digest(key, _PASS_CONTEXT, "sha256")
+    return hmac.new(key, _PASS_CONTEXT, hashlib.sha256).digest()
 
 
 def _pass_mac(key: bytes, minute: int, scope: str, team: str, user: str, slug: str) -> str:
     pass_key = _pass_key(key)
     message = f"{minute}:{scope}:{team}:{user}:{slug}".encode()
-    return hmac.digest(pass_key, message, "sha256").hex()[:32]
+    return hmac.new(pass_key, message, hashlib.sha256).hexdigest()[:32]
 
 
 def issue_pass(
