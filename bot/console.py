@@ -668,6 +668,13 @@ def run_console(settings: Settings, script: Path | None = None) -> int:
     interactive = script is None and sys.stdin.isatty()
     out = sys.stdout
     style = Style(color=out.isatty(), width=_width(out))
+    # Before any thread starts: a terminal's lines decide which threads take Ctrl-C.
+    if script is not None:
+        lines: LineSource = ScriptLines(_script_lines(script), out)
+    elif interactive:
+        lines = TerminalLines()
+    else:
+        lines = ScriptLines(sys.stdin, out)
     db = Database.from_url(settings.database_url)
     try:
         upgrade(db.engine)
@@ -685,12 +692,6 @@ def run_console(settings: Settings, script: Path | None = None) -> int:
             client = WebClient(base_url=fake.api_url, token=CONSOLE_TOKEN)
             app = create_app(settings, db, client=client)
             slack = LocalSlack(SlackWSGI(app, db, signing_secret), signing_secret)
-            if script is not None:
-                lines: LineSource = ScriptLines(_script_lines(script), out)
-            elif interactive:
-                lines = TerminalLines()
-            else:
-                lines = ScriptLines(sys.stdin, out)
             console = Console(
                 fake,
                 slack,

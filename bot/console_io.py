@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import signal
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
@@ -24,6 +25,16 @@ class LineSource:
 
 
 class TerminalLines(LineSource):
+    """Lines typed at a terminal, and Ctrl-C to leave.
+
+    Ctrl-C is a SIGINT, which the kernel gives to any thread that does not block
+    it. Given to one of the console's other threads (the fake Slack's, the
+    writer's), it never woke the main thread out of readline's wait for a key:
+    the console sat at its prompt with the interrupt pending. So the main thread
+    blocks SIGINT from the start, every thread it starts inherits that, and it
+    lets SIGINT in only while it waits for a line.
+    """
+
     interactive = True
 
     def __init__(self) -> None:
@@ -31,13 +42,23 @@ class TerminalLines(LineSource):
         # people rehearse typing (names, campaign text) stays off disk.
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401
+        _mask_interrupt(signal.SIG_BLOCK)
 
     def read(self, prompt: str) -> str | None:
         try:
-            return input(prompt)
+            _mask_interrupt(signal.SIG_UNBLOCK)  # a Ctrl-C pending since is raised here
+            try:
+                return input(prompt)
+            finally:
+                _mask_interrupt(signal.SIG_BLOCK)
         except EOFError:
             print()
             return None
+
+
+def _mask_interrupt(how: int) -> None:
+    if hasattr(signal, "pthread_sigmask"):  # POSIX; elsewhere Ctrl-C works as it did
+        signal.pthread_sigmask(how, {signal.SIGINT})
 
 
 class ScriptLines(LineSource):
