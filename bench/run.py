@@ -5,7 +5,8 @@
 
 Starts the real `python -m bot serve` on a temporary SQLite file, and a bare
 slack_bolt App whose listeners only acknowledge (bench/bare_app.py) on the same
-WSGI wrapper and waitress server, both against a fake Slack Web API in its own
+WSGI wrapper and waitress server (and, beside `status`, the same bare app answering
+each DM with one Web API call), all against a fake Slack Web API in its own
 process (bench/fake_api.py). Keep-alive clients, one thread and one connection
 each, send signed requests as Slack does:
   demands  the slash command `/demands`
@@ -304,8 +305,9 @@ def start_project(workdir: Path, env: dict[str, str], threads: int, tag: str) ->
     return proc
 
 
-def start_bare(workdir: Path, env: dict[str, str], threads: int) -> Proc:
+def start_bare(workdir: Path, env: dict[str, str], threads: int, answering: bool = False) -> Proc:
     port = free_port()
+    tag = "answering" if answering else "bare"
     args = [
         sys.executable,
         str(BENCH_DIR / "bare_app.py"),
@@ -314,9 +316,11 @@ def start_bare(workdir: Path, env: dict[str, str], threads: int) -> Proc:
         "--threads",
         str(threads),
         "--database-url",
-        f"sqlite:///{workdir / 'bare-health.db'}",
+        f"sqlite:///{workdir / f'{tag}-health.db'}",
+        *(["--answer-dms"] if answering else []),
     ]
-    proc = Proc("bare Bolt", args, env, port, workdir / "bare.log")
+    name = "bare Bolt answering DMs" if answering else "bare Bolt"
+    proc = Proc(name, args, env, port, workdir / f"{tag}.log")
     proc.wait_healthy()
     return proc
 
@@ -800,8 +804,9 @@ def render(results: Results) -> str:
         f"load average at the end {m['load']}",
         f"- each phase: up to {o.requests:,} requests or {o.duration:g} s per server, "
         f"after {o.warmup} unmeasured requests per client, in {o.rounds} turns with "
-        f"the servers (bare, empty, large campaign) running side by side and "
-        f"alternating; every server: waitress, {o.threads} threads; `{command}`",
+        f"the servers (bare, empty, large campaign; beside `status`, a bare app that "
+        f"answers) running side by side and alternating; every server: waitress, "
+        f"{o.threads} threads; `{command}`",
         "",
         "### Beside a bare Bolt app (empty campaign)",
         "",
@@ -842,6 +847,7 @@ def render(results: Results) -> str:
                     f"{_mb(p.peak_kb)} / {_mb(b.peak_kb)}",
                 )
             )
+    out += _render_answering(results)
     if results.bulk_count:
         out += [
             "",
@@ -900,6 +906,49 @@ def render(results: Results) -> str:
     return "\n".join(out) + "\n"
 
 
+def _render_answering(results: Results) -> list[str]:
+    rows = []
+    for clients in results.options.clients:
+        p = results.find("empty", "status", "project", clients)
+        a = results.find("empty", "status", "answering", clients)
+        b = results.find("empty", "status", "bare", clients)
+        if p and a and b:
+            rows.append(
+                _row(
+                    clients,
+                    f"{p.throughput:.0f}",
+                    f"{a.throughput:.0f}",
+                    f"{ratio(p, a):.2f}",
+                    f"{ratio(a, b):.2f}",
+                    _latency(a, worst=False),
+                    f"{_ms(p.cpu_ms_per_request)} / {_ms(a.cpu_ms_per_request)}",
+                )
+            )
+    if not rows:
+        return []
+    return [
+        "",
+        "### `status` beside a bare Bolt app that answers",
+        "",
+        "Not one of issue 7's targets, which compare with a bare app that only "
+        "acknowledges: the answer to a DM is a Web API call, and this bare app makes "
+        "that one call (a `chat.postEphemeral`, with Bolt's own client) and nothing "
+        "else. The last ratio is what that one call costs any Bolt app.",
+        "",
+        _row(
+            "clients",
+            "project req/s",
+            "answering bare req/s",
+            "project / answering bare",
+            "answering bare / bare",
+            "answering bare p50 / p95 / p99",
+            "CPU ms/req project / answering bare",
+        ),
+        "|---:|---:|---:|---:|---:|---|---|",
+        *rows,
+    ]
+
+
 def _render_announce(results: Results) -> list[str]:
     a = results.announce
     if not a:
@@ -954,13 +1003,13 @@ def say(text: str) -> None:
 
 def describe(phase: Phase, bare: Phase | None = None) -> str:
     line = (
-        f"{phase.database:5} {phase.scenario:7} {phase.target:7} c={phase.clients:<3} "
+        f"{phase.database:5} {phase.scenario:7} {phase.target:9} c={phase.clients:<3} "
         f"{phase.throughput:7.0f} req/s  p50/p95/p99/max {_latency(phase)} ms  "
         f"errors {phase.errors}  cpu {_ms(phase.cpu_ms_per_request)} ms/req  "
         f"peak {_mb(phase.peak_kb)} MB"
     )
     if bare is not None:
-        line += f"  ratio project/bare {ratio(phase, bare):.2f}"
+        line += f"  ratio {phase.target}/bare {ratio(phase, bare):.2f}"
     if phase.first_error:
         line += f"\n      first error: {phase.first_error}"
     return line
@@ -1027,11 +1076,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+# The bare Bolt app that answers DMs (bench/bare_app.py --answer-dms) runs beside
+# `status` only: for the other scenarios it is the bare app.
+ANSWERING = ("empty", "answering")
+
+
 def _targets(options: argparse.Namespace) -> list[tuple[str, str]]:
     """(database, target) of each server, in the order they first go."""
     targets = [("empty", "bare"), ("empty", "project")]
     if options.bulk:
         targets.append(("bulk", "project"))
+    if "status" in options.scenarios:
+        targets.append(ANSWERING)
     return targets
 
 
@@ -1046,9 +1102,9 @@ def _measure(
     side by side and take turns, `--rounds` times per phase with the order rotated,
     so that drift on a shared machine falls on all of them alike."""
     signers = {target: itertools.count() for target in servers}
-    targets = list(servers)
     for clients in options.clients:
         for i, scenario in enumerate(options.scenarios):
+            targets = [t for t in servers if t != ANSWERING or scenario == "status"]
             phases = {t: Phase(t[0], scenario, t[1], clients) for t in targets}
             loads = {t: make_load(scenario, t[1], fake_api_url, signers[t], key) for t in targets}
             for round_ in range(options.rounds):
@@ -1090,8 +1146,10 @@ def main(argv: list[str] | None = None) -> int:
             results.scans = query_plans(urls["bulk"], key)
         for database, target in _targets(options):
             env = server_env(fake.api_url, urls[database], signer_key)
-            if target == "bare":
-                servers[(database, target)] = start_bare(workdir, env, options.threads)
+            if target in ("bare", "answering"):
+                servers[(database, target)] = start_bare(
+                    workdir, env, options.threads, answering=target == "answering"
+                )
             else:
                 servers[(database, target)] = start_project(workdir, env, options.threads, database)
         _measure(options, servers, fake.api_url, key, results)

@@ -47,6 +47,7 @@ def test_the_benchmark_runs_on_a_tiny_load_and_writes_its_report(tmp_path: Path)
     assert text.count("<!-- bench:begin -->") == 1
     for expected in (
         "### Beside a bare Bolt app",
+        "### `status` beside a bare Bolt app that answers",
         "| demands | 2 |",
         "| sign | 1 |",
         "| status | 2 |",
