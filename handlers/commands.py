@@ -6,19 +6,19 @@ import json
 import logging
 from zoneinfo import ZoneInfo
 
-from slack_bolt import Ack, App, BoltResponse
+from slack_bolt import Ack, App
 
 from bot import campaigns
 from bot.settings import Settings
 from handlers import blocks
 from handlers.admin import admin_command_answer
+from handlers.kept import ack_json
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
 # Anything longer than this is not a slug; answering with help beats a lookup.
 MAX_ARGUMENT = 200
-JSON = {"content-type": "application/json;charset=utf-8"}
 
 
 def demands_answer(db: Database, settings: Settings, text: str) -> str:
@@ -75,10 +75,7 @@ def handle_demands(ack: Ack, command: dict, db: Database, settings: Settings) ->
         fallback, body = admin_command_answer(db, settings, user)
         ack(response_type="ephemeral", text=fallback, blocks=body)
         return
-    # As ack() would send it, from JSON made beforehand (see demands_answer).
-    ack.response = BoltResponse(
-        status=200, body=demands_answer(db, settings, text or ""), headers=JSON
-    )
+    ack_json(ack, demands_answer(db, settings, text or ""))
 
 
 def register(app: App) -> None:

@@ -7,6 +7,7 @@ choice a signer makes never lands in an exportable conversation.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from bot.subscriptions import Address, NotSigned, subscribe, unsubscribe
 from handlers import blocks
 from handlers.home import publish_home
 from handlers.identity import signer_of
+from handlers.kept import ack_json
 from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, call_quietly, fetch_user, say_form_not_opened
 from storage.db import Database
@@ -326,6 +328,33 @@ def _choice_from(form: SignForm) -> Choice:
     return Choice(name=name, threshold=int(raw))
 
 
+@functools.lru_cache(maxsize=256)
+def _confirmation(
+    title: str,
+    *,
+    named: bool,
+    already: bool,
+    threshold: int | None,
+    named_today: bool,
+    news: bool,
+    changed: bool,
+) -> str:
+    """The acknowledgement that turns the form into its confirmation, as JSON. It
+    says nothing that tells one signer from another who chose alike, so it is
+    made once for all of them: building it and Bolt serializing it took ~16 us
+    of each signature's ~0.8 ms."""
+    view = blocks.signed_modal(
+        title,
+        named=named,
+        already=already,
+        threshold=threshold,
+        named_today=named_today,
+        news=news,
+        changed=changed,
+    )
+    return json.dumps({"response_action": "update", "view": view})
+
+
 def handle_sign_submit(
     ack: Ack,
     body: dict[str, Any],
@@ -421,9 +450,9 @@ def handle_sign_submit(
         return
     # No log line for a signature: its time is exactly what must not be kept.
     already = outcome is SignOutcome.ALREADY_SIGNED
-    ack(
-        response_action="update",
-        view=blocks.signed_modal(
+    ack_json(
+        ack,
+        _confirmation(
             title,
             named=choice.name is not None and not choice.conditional,
             already=already,
