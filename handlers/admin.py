@@ -27,8 +27,8 @@ from handlers import blocks
 from handlers.payload import clicked_value
 from handlers.slackapi import (
     SlackUnavailable,
-    call_quietly,
     check_channel,
+    open_form,
     say_form_not_opened,
     send_file_dm,
 )
@@ -104,14 +104,8 @@ def admin_command_answer(
 
 
 def _open(client: WebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
-    trigger_id = body.get("trigger_id")
-    if trigger_id and call_quietly(
-        "views.open", client.views_open, trigger_id=trigger_id, view=view
-    ):
-        return
-    if not trigger_id:
-        logger.warning("a form could not be opened: the click carried no trigger_id")
-    say_form_not_opened(body)
+    if not open_form(client, body.get("trigger_id"), view):
+        say_form_not_opened(body)
 
 
 def _notice(client: WebClient, body: dict[str, Any], title: str, text: str) -> None:

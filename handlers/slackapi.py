@@ -120,6 +120,14 @@ def send_file_dm(client: WebClient, user_id: str, filename: str, content: str, t
         raise _unavailable("files.upload", error) from None
 
 
+def open_form(client: WebClient, trigger_id: Any, view: dict[str, Any]) -> bool:
+    """views.open for a click; False, logged, if Slack did not open the form."""
+    if not trigger_id:
+        logger.warning("a form could not be opened: the click carried no trigger_id")
+        return False
+    return call_quietly("views.open", client.views_open, trigger_id=trigger_id, view=view)
+
+
 def say_form_not_opened(body: dict[str, Any]) -> None:
     """A click whose form Slack did not open would look like a dead button: say so
     under the message clicked (its response URL), which stays to be clicked again.
