@@ -234,14 +234,11 @@ def status_after_signing(
 ) -> SignerStatus:
     """The status of a signature just recorded with this choice, without reading it
     back (only the conditional rule needs the campaign's other signatures)."""
-    named_today = False
-    if choice.threshold is not None:
-        named_today = is_named(choice.threshold, naming_state(unit, campaign_id)[1])
     return SignerStatus(
         signed=True,
         named=choice.name is not None and not choice.conditional,
         threshold=choice.threshold,
-        named_today=named_today,
+        named_today=_named_today(unit, campaign_id, choice.threshold),
         subscribed=subscribed,
     )
 
@@ -308,7 +305,7 @@ def naming_state(unit: Session | DirectCursor, campaign_id: int) -> tuple[int, i
     found = work.first(_NAMED_COUNT, campaign=campaign_id)
     named = found[0] if found else 0
     thresholds = [t for (t,) in work.rows(_THRESHOLDS, campaign=campaign_id) if t is not None]
-    return named or 0, naming_cutoff(named or 0, thresholds)
+    return named, naming_cutoff(named, thresholds)
 
 
 def signer_status(unit: Session | DirectCursor, slug: str, signer: str) -> SignerStatus:
@@ -325,17 +322,18 @@ def _status(work: DirectCursor, campaign_id: int, signer: str) -> SignerStatus:
     if row is None:
         return SignerStatus(signed=False, named=False)
     name, threshold = row
-    subscribed = work.first(_SUBSCRIBED, **keys) is not None
-    named_today = False
-    if threshold is not None:
-        named_today = is_named(threshold, naming_state(work, campaign_id)[1])
     return SignerStatus(
         signed=True,
         named=name is not None,
         threshold=threshold,
-        named_today=named_today,
-        subscribed=subscribed,
+        named_today=_named_today(work, campaign_id, threshold),
+        subscribed=work.first(_SUBSCRIBED, **keys) is not None,
     )
+
+
+def _named_today(unit: Session | DirectCursor, campaign_id: int, threshold: int | None) -> bool:
+    """Whether a conditional signature's threshold is met today (False otherwise)."""
+    return threshold is not None and is_named(threshold, naming_state(unit, campaign_id)[1])
 
 
 class InvalidName(DomainError):

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.orm import Session
 
 from bot.errors import CampaignNotFound, DomainError
 from bot.sealing import Sealer
-from bot.signatures import _campaign
+from bot.signatures import _CAMPAIGN_ID_BY_SLUG, _SIGNED, _SUBSCRIBED, _campaign
 from storage.direct import DirectCursor, of
-from storage.models import Campaign, CampaignStatus, Signature, Subscriber
+from storage.models import Subscriber
 
 ADDRESS_CONTEXT = "subscriber:{campaign_id}"
 
@@ -34,18 +34,6 @@ class Address:
     user_id: str
 
 
-_SUB = Subscriber.__table__.c
-_CAMPAIGN_ID = select(Campaign.__table__.c.id).where(
-    Campaign.__table__.c.slug == bindparam("slug"),
-    Campaign.__table__.c.status != CampaignStatus.DRAFT,
-)
-_SIGNED = select(Signature.__table__.c.signer_hash).where(
-    Signature.__table__.c.campaign_id == bindparam("campaign"),
-    Signature.__table__.c.signer_hash == bindparam("signer"),
-)
-_SUBSCRIBED = select(_SUB.signer_hash).where(
-    _SUB.campaign_id == bindparam("campaign"), _SUB.signer_hash == bindparam("signer")
-)
 _ADD = insert(Subscriber.__table__).values(
     campaign_id=bindparam("campaign"),
     signer_hash=bindparam("signer"),
@@ -58,7 +46,7 @@ def subscribe(
 ) -> bool:
     """Opt in; True if this is new. Only signers may."""
     work = of(unit)
-    found = work.first(_CAMPAIGN_ID, slug=slug)
+    found = work.first(_CAMPAIGN_ID_BY_SLUG, slug=slug)
     if found is None:
         raise CampaignNotFound(slug, [])
     campaign_id = found[0]
