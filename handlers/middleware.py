@@ -127,7 +127,7 @@ class Gate(Middleware):
             )
             return _tell(body, context.client, "Not available", blocks.other_workspace_text())
         settings: Settings = context["settings"]
-        refusal = self._rate_limited(body, context, settings)
+        refusal = self._rate_limited(body, kind, context, settings)
         if refusal is not None:
             return refusal
         if self.installed_enterprise:
@@ -136,7 +136,7 @@ class Gate(Middleware):
         return resp
 
     def _rate_limited(
-        self, body: dict[str, Any], context: BoltContext, settings: Settings
+        self, body: dict[str, Any], kind: str, context: BoltContext, settings: Settings
     ) -> BoltResponse | None:
         if not context.user_id:
             return None
@@ -149,7 +149,7 @@ class Gate(Middleware):
             return None
         if self.limiter.allow(key):
             return None
-        logger.warning("rate limited a %s request", _kind(body))
+        logger.warning("rate limited a %s request", kind)
         return _tell(body, context.client, "Slow down", blocks.rate_limited_text())
 
     def _adopt(self, context: BoltContext, settings: Settings, db: Database) -> None:
