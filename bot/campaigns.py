@@ -515,9 +515,8 @@ class PublicCampaigns:
 
     def kept(self, views: tuple[CampaignView, ...], key: Hashable, make: Callable[[], T]) -> T:
         """`make()`, an answer made from `views` (of this copy) and nothing else
-        that `key` does not say, made once for as long as this copy stands: the
-        /demands answer is the same for everyone, a status answer the same for
-        everyone whose signatures look alike."""
+        that `key` does not say, made once for as long as this copy stands (the
+        /demands answer, the same for everyone)."""
         snapshot = self._snapshot
         if snapshot is None or snapshot.views is not views:  # replaced meanwhile
             return make()
