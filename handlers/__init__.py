@@ -5,7 +5,17 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.ratelimit import RateLimiter
-from handlers import actions, admin, commands, errors, home, messages, middleware, signing
+from handlers import (
+    actions,
+    admin,
+    commands,
+    errors,
+    home,
+    messages,
+    middleware,
+    paging,
+    signing,
+)
 
 
 def register(
@@ -25,3 +35,4 @@ def register(
     actions.register(app)
     home.register(app)
     admin.register(app)
+    paging.register(app)

@@ -36,8 +36,11 @@ def status_lines(db: Database, settings: Settings, context: BoltContext) -> list
     ]
 
 
-def publish_home(client: WebClient, db: Database, settings: Settings, context: BoltContext) -> None:
-    view = blocks.home_view(status_lines(db, settings, context), settings.timezone)
+def publish_home(
+    client: WebClient, db: Database, settings: Settings, context: BoltContext, offset: int = 0
+) -> None:
+    """Publish the Home tab, showing the page of campaigns that starts at `offset`."""
+    view = blocks.home_view(status_lines(db, settings, context), settings.timezone, offset)
     call_quietly("views.publish", client.views_publish, user_id=context.user_id, view=view)
 
 

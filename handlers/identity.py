@@ -8,6 +8,8 @@ workspace and user id.
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_bolt import BoltContext
 
 from bot.settings import Settings
@@ -31,6 +33,24 @@ def signer_of(context: BoltContext, settings: Settings) -> str:
         raise UnknownRequester()
     context[_SIGNER] = signer = signer_hash(settings.require_signer_key(), scope, user)
     return signer
+
+
+def own_team_of(body: dict[str, Any], context: BoltContext) -> str | None:
+    """The workspace the person belongs to, read the same way from a click and from
+    the submission of the form it opened: the payload's `user.team_id`.
+
+    Bolt's context.team_id is not that: it prefers `view.app_installed_team_id`,
+    present on a view submission (and on clicks in the Home tab), which in an
+    org-wide install names the workspace the app was installed from rather than
+    the person's own. Slash commands and events carry no `user` object; their
+    context.team_id is the person's workspace.
+    """
+    user = body.get("user")
+    if isinstance(user, dict):
+        team = user.get("team_id")
+        if isinstance(team, str) and team:
+            return team
+    return context.team_id
 
 
 def workspace_signer_of(context: BoltContext, settings: Settings) -> str | None:

@@ -41,7 +41,7 @@ from bot.signatures import (
 from bot.subscriptions import Address, NotSigned, subscribe, unsubscribe
 from handlers import blocks
 from handlers.home import publish_home
-from handlers.identity import signer_of
+from handlers.identity import own_team_of, signer_of
 from handlers.kept import ack_json
 from handlers.payload import clicked_value
 from handlers.slackapi import (
@@ -56,31 +56,49 @@ from storage.direct import DirectCursor
 logger = logging.getLogger(__name__)
 
 
-def _metadata(slug: str, origin: str, mode: str = "sign", form_pass: str | None = None) -> str:
-    # Campaign, where the form was opened from, and whether it signs or changes a
-    # signature; nothing about the person. A signing form also carries the pass
-    # saying its signer was found eligible (bot/eligibility.issue_pass), which
-    # names nobody either.
-    data = {"slug": slug, "from": origin, "mode": mode}
+def _metadata(
+    slug: str, origin: str, mode: str = "sign", form_pass: str | None = None, page: int = 0
+) -> str:
+    # Campaign, where the form was opened from (and which page of the Home tab),
+    # and whether it signs or changes a signature; nothing about the person. A
+    # signing form also carries the pass saying its signer was found eligible
+    # (bot/eligibility.issue_pass), which names nobody either.
+    data: dict[str, Any] = {"slug": slug, "from": origin, "mode": mode}
     if form_pass is not None:
         data["pass"] = form_pass
+    if page:
+        data["page"] = page
     return json.dumps(data)
 
 
-def _pass_subject(context: BoltContext) -> tuple[str, str, str]:
-    # Who a pass is for: organization (or workspace), workspace and user.
-    return (
-        context.enterprise_id or context.team_id or "",
-        context.team_id or "",
-        context.user_id or "",
-    )
+def _home_page(body: dict[str, Any]) -> int:
+    """The page of the Home tab a click came from (0 elsewhere), to show it again."""
+    view = body.get("view") if isinstance(body.get("view"), dict) else {}
+    shown = blocks.read_page_value(str(view.get("private_metadata") or ""))
+    return shown[1] if shown and shown[0] == "home" else 0
 
 
-def _passed(data: dict[str, Any], context: BoltContext, settings: Settings, slug: str) -> bool:
+def _page_of(data: dict[str, Any]) -> int:
+    page = data.get("page")
+    return page if isinstance(page, int) and 0 <= page < 1_000_000 else 0
+
+
+def _pass_subject(body: dict[str, Any], context: BoltContext) -> tuple[str, str, str]:
+    # Who a pass is for: organization (or workspace), workspace and user, read the
+    # same way at the click that issues it and at the submission that checks it
+    # (handlers/identity.own_team_of: Bolt's team id differs between the two in an
+    # org-wide install).
+    team = own_team_of(body, context) or ""
+    return (context.enterprise_id or team, team, context.user_id or "")
+
+
+def _passed(
+    data: dict[str, Any], body: dict[str, Any], context: BoltContext, settings: Settings, slug: str
+) -> bool:
     """Whether this form's metadata carries a fresh pass of ours for this person
     and campaign."""
     key = settings.require_signer_key()
-    return eligibility.pass_holds(key, data.get("pass"), *_pass_subject(context), slug)
+    return eligibility.pass_holds(key, data.get("pass"), *_pass_subject(body, context), slug)
 
 
 def _metadata_of(view: dict[str, Any]) -> dict[str, Any]:
@@ -207,9 +225,9 @@ def _sign_start(
         _show(client, trigger_id, blocks.notice_modal("Cannot sign", refusal))
         return
     form_pass = eligibility.issue_pass(
-        settings.require_signer_key(), *_pass_subject(context), found.slug
+        settings.require_signer_key(), *_pass_subject(body, context), found.slug
     )
-    metadata = _metadata(found.slug, _origin(body), form_pass=form_pass)
+    metadata = _metadata(found.slug, _origin(body), form_pass=form_pass, page=_home_page(body))
     _show(client, trigger_id, blocks.sign_modal(found, metadata, eligibility.suggested_name(user)))
 
 
@@ -259,7 +277,7 @@ def _sign_change(
             suggestion = eligibility.suggested_name(fetch_user(client, context.user_id or ""))
         except SlackUnavailable:
             suggestion = None
-    metadata = _metadata(found.slug, _origin(body), "change")
+    metadata = _metadata(found.slug, _origin(body), "change", page=_home_page(body))
     _show(client, trigger_id, blocks.sign_modal(found, metadata, suggestion, state, changing=True))
 
 
@@ -357,7 +375,7 @@ def handle_sign_submit(
         return
     # Eligibility was asked of Slack when this form opened, minutes ago at most, if
     # it carries our pass; otherwise (an older form, or none of ours) ask now.
-    if not _passed(metadata, context, settings, slug):
+    if not _passed(metadata, body, context, settings, slug):
         try:
             user = fetch_user(client, context.user_id or "")
         except SlackUnavailable as busy:
@@ -373,7 +391,8 @@ def handle_sign_submit(
             return
     signer = signer_of(context, settings)
     address = Address(
-        team_id=context.team_id or context.enterprise_id or "", user_id=context.user_id or ""
+        team_id=own_team_of(body, context) or context.enterprise_id or "",
+        user_id=context.user_id or "",
     )
     changing = mode == "change"
     try:
@@ -445,7 +464,7 @@ def handle_sign_submit(
         ),
     )
     if origin == "home":
-        publish_home(client, db, settings, context)
+        publish_home(client, db, settings, context, _page_of(metadata))
 
 
 def handle_withdraw_start(
@@ -474,7 +493,8 @@ def _withdraw_start(
     if not signed:
         _show(client, trigger_id, blocks.withdrawn_modal(found.title, had_signed=False))
         return
-    _show(client, trigger_id, blocks.withdraw_modal(found, _metadata(found.slug, _origin(body))))
+    metadata = _metadata(found.slug, _origin(body), page=_home_page(body))
+    _show(client, trigger_id, blocks.withdraw_modal(found, metadata))
 
 
 def handle_withdraw_submit(
@@ -485,7 +505,8 @@ def handle_withdraw_submit(
     db: Database,
     settings: Settings,
 ) -> None:
-    slug, origin, _ = _read_metadata(_metadata_of(view))
+    metadata = _metadata_of(view)
+    slug, origin, _ = _read_metadata(metadata)
     signer = signer_of(context, settings)
     try:
         with db.write() as session:
@@ -499,7 +520,7 @@ def handle_withdraw_submit(
         return
     ack(response_action="update", view=blocks.withdrawn_modal(title, had_signed))
     if origin == "home":
-        publish_home(client, db, settings, context)
+        publish_home(client, db, settings, context, _page_of(metadata))
 
 
 def register(app: App) -> None:

@@ -109,6 +109,9 @@ class Campaign(Base):
     signature_count: Mapped[int] = mapped_column(Integer, default=0)
     # When the link between signatures and people was cut for good (see forgetting).
     forgotten_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Put out of the organizer view (closed or forgotten campaigns only); workers'
+    # view of it does not change.
+    archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Forget automatically this many days after the campaign closed; None: never.
     forget_after_days: Mapped[int | None] = mapped_column(Integer)
     # Recorded by organizers, shown in /demands and sent as updates.

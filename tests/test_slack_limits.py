@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from bot.fakeslack import TEAM_ID, FakeChannel, FakeUser, dm_channel_for
+from bot.fakeslack import TEAM_ID, FakeChannel, FakeUser
 from bot.signatures import add_signature, signer_hash
-from bot.subscriptions import Address, subscribe
-from bot.update_sender import send_pending
 from handlers import blocks
 from storage.models import DEMAND_MAX, STATEMENT_MAX, TITLE_MAX
 from tests.conftest import ALICE, RunningBot, response_json
 from tests.test_admin import DANA, editor_values
+from tests.test_conditional import sign_as
 from tests.test_signing import SLUG, ephemerals_to, open_sign_form, opened_views, view_text
+from tests.test_updates import _news_posts, _wait_for
 
 HOSTILE = "<!channel> & <@U0ALICE001> <b>"
 
@@ -57,16 +57,21 @@ def page_button(content: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The "next page" button of a paged list, if there is one."""
     for block in content:
         for element in block.get("elements", []):
-            if element.get("action_id") == blocks.PAGE_ACTION and element["value"].endswith(
-                tuple("0123456789")
-            ):
-                if element.get("text", {}).get("text", "").startswith("Next"):
-                    return element
+            if element.get("type") != "button" or element["action_id"] != blocks.PAGE_ACTION:
+                continue
+            if element["text"]["text"].startswith("Next"):
+                return element
     return None
 
 
 def slugs_in(content: list[dict[str, Any]]) -> list[str]:
-    return re.findall(r"campaign-\d{3}", json.dumps(content))
+    """The campaigns a page has buttons for, in order (each once, however many)."""
+    values = [
+        element.get("value", "")
+        for block in content
+        for element in [*block.get("elements", []), block.get("accessory") or {}]
+    ]
+    return list(dict.fromkeys(v for v in values if re.fullmatch(r"campaign-\d{3}", v)))
 
 
 def walk_pages(bot: RunningBot, first: list[dict[str, Any]], user: str) -> list[str]:
@@ -191,7 +196,9 @@ def test_the_editor_holds_twenty_demands_of_the_longest_length(bot):
     }
     shown = [fields[f"demand_{n}"] for n in range(1, 21)]
     assert shown == demands
-    values = editor_values(title="T" * TITLE_MAX, statement="S" * STATEMENT_MAX, demands=demands)
+    values = editor_values(
+        title="T" * TITLE_MAX, statement="S" * STATEMENT_MAX, demands=demands, channel="C0ANNOUNCE"
+    )
     answer = response_json(bot.slack.submit(form, values, user=DANA.id))
     assert "Nothing changed" in view_text(answer["view"])
 
@@ -235,31 +242,20 @@ def test_titles_in_notification_text_are_escaped(bot):
     assert "<!channel>" not in prompt["text"]
     assert "<@U0ALICE001>" not in prompt["text"]
     # News to a subscriber: a DM whose notification shows the title.
-    key = bot.settings.require_signer_key()
-    signer = signer_hash(key, TEAM_ID, ALICE.id)
-    with bot.db.write() as session:
-        add_signature(session, SLUG, signer)
-        subscribe(session, SLUG, signer, bot_sealer(bot), Address(TEAM_ID, ALICE.id))
+    sign_as(bot, ALICE.id, how="anonymous", news=True)
     assert bot.slack.click("admin_update", SLUG, user=DANA.id).status == 200
     form = opened_views(bot)[-1]
     values = {
         "kind": {"kind": {"type": "static_select", "selected_option": {"value": "news"}}},
         "text": {"text": {"type": "plain_text_input", "value": "Hello"}},
+        "send": {"send": {"type": "checkboxes", "selected_options": [{"value": "yes"}]}},
     }
     preview = response_json(bot.slack.submit(form, values, user=DANA.id))
     response_json(bot.slack.submit(preview["view"], {}, user=DANA.id))
-    send_pending(bot.db, bot.app_client, bot_sealer(bot))
-    sent = bot.fake.messages_in(dm_channel_for(ALICE.id))
-    assert sent
-    for news in sent:
-        assert "<!channel>" not in news["text"]
-        assert "&lt;!channel&gt;" in news["text"]
-
-
-def bot_sealer(bot: RunningBot) -> Any:
-    from bot.sealing import Sealer
-
-    return Sealer(bot.settings.require_signer_key())
+    _wait_for(lambda: _news_posts(bot))
+    [news] = _news_posts(bot)
+    assert "<!channel>" not in news["text"]
+    assert "&lt;!channel&gt;" in news["text"]
 
 
 # -- the strict fake itself ----------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""The "Next" and "Previous" buttons of long lists: each page is made again from
+what is true now and replaces the one clicked (a message through its response URL,
+the Home tab by publishing it again).
+
+Every list keeps to its surface's block limit by showing a page at a time
+(handlers/blocks.py, PAGE_SIZES) and says how many more there are.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot.settings import Settings
+from handlers import admin, blocks, commands, messages
+from handlers.home import publish_home, status_lines
+from handlers.payload import clicked_value
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+
+def _page(
+    surface: str, offset: int, db: Database, settings: Settings, context: BoltContext
+) -> tuple[str, list[blocks.Block]] | None:
+    actor = context.user_id or ""
+    if surface == "demands":
+        return commands.list_page(db, settings, offset)
+    if surface == "status":
+        return blocks.status_message(status_lines(db, settings, context), settings.timezone, offset)
+    if surface == "sign":
+        return messages.chooser_page(db, settings, context, blocks.SIGN_ACTION, offset)
+    if surface == "withdraw":
+        return messages.chooser_page(db, settings, context, blocks.WITHDRAW_ACTION, offset)
+    if surface == "admin":
+        return admin.panel(db, settings, actor, offset)
+    if surface == "archived":
+        return admin.archived_panel(db, settings, actor, offset)
+    return None
+
+
+def handle_page(
+    ack: Ack,
+    body: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+) -> None:
+    ack()
+    wanted = blocks.read_page_value(clicked_value(body))
+    if wanted is None:
+        logger.info("a page button carried an unknown value")
+        return
+    surface, offset = wanted
+    if surface == "home":
+        publish_home(client, db, settings, context, offset)
+        return
+    answer = _page(surface, offset, db, settings, context)
+    if answer is None:  # an organizer page asked for by someone who organizes nothing
+        logger.warning("refused an organizer action (page): not an organizer")
+        respond(text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False)
+        return
+    text, content = answer
+    respond(text=text, blocks=content, replace_original=True)
+
+
+def register(app: App) -> None:
+    app.action(blocks.PAGE_ACTION)(handle_page)
+    app.action(blocks.PAGE_BACK_ACTION)(handle_page)
