@@ -311,8 +311,8 @@ def test_bad_campaign_input_gets_a_clear_answer_and_changes_nothing(bot, field, 
     )
     assert answer["response_action"] == "errors", answer
     # The demands' problems are shown under the first demand's field.
-    assert ("demand_1" if field == "demands" else field) in answer["errors"]
-    assert words in answer["errors"][field]
+    shown_at = "demand_1" if field == "demands" else field
+    assert words in answer["errors"][shown_at]
     with bot.db.read() as session:
         assert session.scalar(select(Campaign).where(Campaign.slug == "fair-pay")) is None
 

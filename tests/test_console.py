@@ -113,9 +113,13 @@ def test_a_scripted_rehearsal_of_the_whole_campaign(console):
         "A second campaign",
         "We ask for more.",
         ".",
+        # One field per demand; Enter leaves the spare ones empty.
         "A first demand",
+        ".",
         "A second demand",
         ".",
+        "",
+        "",
         "5, 50",
         "announcements",
         "submit",

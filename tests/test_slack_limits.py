@@ -268,3 +268,50 @@ def test_a_guest_refusal_and_every_notice_fit(bot):
     assert bot.slack.click("sign_start", SLUG, user=guest.id).status == 200
     assert "Only full members" in view_text(opened_views(bot)[-1])
     assert bot.fake.refusals == []
+
+
+# -- archiving: closed and forgotten campaigns out of the organizer panel ------------------
+
+
+def test_closed_campaigns_can_be_archived_out_of_the_panel_and_back(bot):
+    slugs = many(bot, 3)
+    assert bot.slack.click("admin_close", slugs[1], user=DANA.id).status == 200
+    answer = response_json(bot.slack.command("admin", user=DANA.id))
+    archive = [
+        e
+        for b in answer["blocks"]
+        for e in b.get("elements", [])
+        if e.get("action_id") == blocks.ADMIN_ARCHIVE
+    ]
+    # Only the closed one offers it: an open campaign is never out of sight.
+    assert [e["value"] for e in archive] == [slugs[1]]
+    before = len(bot.fake.calls_to("response_url"))
+    assert bot.slack.click(blocks.ADMIN_ARCHIVE, slugs[1], user=DANA.id).status == 200
+    [refreshed] = bot.fake.calls_to("response_url")[before:]
+    assert slugs_in(refreshed.params["blocks"]) == [slugs[0], slugs[2]]
+    assert "Archived campaigns (1)" in json.dumps(refreshed.params["blocks"])
+    # Reached with its button, and brought back from there.
+    archived = walk_archived(bot)
+    assert slugs_in(archived) == [slugs[1]]
+    assert bot.slack.click(blocks.ADMIN_UNARCHIVE, slugs[1], user=DANA.id).status == 200
+    assert slugs_in(response_json(bot.slack.command("admin", user=DANA.id))["blocks"]) == slugs
+    # Workers still read it, and nobody else may archive.
+    assert "Campaign 001" in json.dumps(response_json(bot.slack.command(slugs[1])))
+    assert bot.slack.click(blocks.ADMIN_ARCHIVE, slugs[1], user=ALICE.id).status == 200
+    assert slugs_in(response_json(bot.slack.command("admin", user=DANA.id))["blocks"]) == slugs
+
+
+def test_an_open_campaign_cannot_be_archived(bot):
+    [slug] = many(bot, 1)
+    before = len(bot.fake.calls_to("response_url"))
+    assert bot.slack.click(blocks.ADMIN_ARCHIVE, slug, user=DANA.id).status == 200
+    [said] = bot.fake.calls_to("response_url")[before:]
+    assert "only a closed or forgotten campaign" in said.params["text"]
+
+
+def walk_archived(bot: RunningBot) -> list[dict[str, Any]]:
+    before = len(bot.fake.calls_to("response_url"))
+    value = blocks.page_value("archived", 0)
+    assert bot.slack.click(blocks.PAGE_ACTION, value, user=DANA.id).status == 200
+    [shown] = bot.fake.calls_to("response_url")[before:]
+    return shown.params["blocks"]
