@@ -91,9 +91,9 @@ class _Bucket:
 class RateTiers:
     """Slack's per-method, per-workspace rate limits (bot/slacklimits.py).
 
-    Each tier allows its documented figure per minute, all of it in one burst if
-    need be and refilled evenly over the minute; chat.postMessage allows one a
-    second per channel with a short burst. `clock` can be a test's own, so that a
+    Each tier allows its documented figure per minute, refilled evenly over the
+    minute, with its burst at once (slacklimits.Tier); chat.postMessage allows one
+    a second per channel with a short burst. `clock` can be a test's own, so that a
     minute passes without waiting for it.
     """
 
@@ -113,7 +113,7 @@ class RateTiers:
             if limit is None:
                 return 0.0
             key = (method, workspace)
-            capacity = float(limit.tier.per_minute)
+            capacity = float(limit.tier.burst)
             rate = limit.tier.per_minute / 60
         with self._lock:
             now = self.clock()

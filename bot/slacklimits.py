@@ -95,12 +95,17 @@ MESSAGE_TEXT = 40_000
 class Tier:
     name: str
     per_minute: int
+    # How many calls may come at once. Slack gives no figure: "a small amount of
+    # burst behavior is tolerated" (Tier 1), "occasional bursts" (2), "sporadic
+    # bursts" (3), "generous burst behavior" (4). Our reading: a minute's worth at
+    # once, and a few for Tier 1 (a Socket Mode reconnect asks for a new URL).
+    burst: int
 
 
-TIER_1 = Tier("Tier 1", 1)
-TIER_2 = Tier("Tier 2", 20)
-TIER_3 = Tier("Tier 3", 50)
-TIER_4 = Tier("Tier 4", 100)
+TIER_1 = Tier("Tier 1", 1, burst=3)
+TIER_2 = Tier("Tier 2", 20, burst=20)
+TIER_3 = Tier("Tier 3", 50, burst=50)
+TIER_4 = Tier("Tier 4", 100, burst=100)
 
 
 @dataclass(frozen=True)

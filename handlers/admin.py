@@ -652,9 +652,9 @@ def handle_update_preview(
             view=blocks.notice_modal("Not found", "This campaign no longer exists."),
         )
         return
-    metadata = json.dumps(
-        {"slug": slug, "kind": kind, "text": text, "send": send}, ensure_ascii=False
-    )
+    # The text as it is, after one line of JSON: as JSON itself, every quote and
+    # backslash would count twice against private_metadata's 3000 characters.
+    metadata = json.dumps([slug, kind, send]) + "\n" + text
     if len(metadata) > 3000:
         ack(
             response_action="errors",
@@ -676,8 +676,11 @@ def handle_update_send(
     send_updates: Callable[[], None],
 ) -> None:
     try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        slug, kind, text, send = meta["slug"], UpdateKind(meta["kind"]), meta["text"], meta["send"]
+        head, _, text = str(view.get("private_metadata") or "").partition("\n")
+        slug, kind_value, send = json.loads(head)
+        kind = UpdateKind(kind_value)
+        if not isinstance(slug, str) or not isinstance(send, bool) or not text:
+            raise ValueError("damaged")
     except (ValueError, KeyError, TypeError, RecursionError):
         ack(
             response_action="update",

@@ -59,10 +59,13 @@ def split_text(escaped: str, limit: int = TEXT_LIMIT) -> list[str]:
     anywhere but inside an entity."""
     pieces: list[str] = []
     rest = escaped
+    # A break is looked for near the end only, so that pieces stay nearly full: at
+    # the largest, a campaign's text needs every block a message has.
+    near = limit - limit // 10
     while len(rest) > limit:
-        cut = rest.rfind("\n", limit // 2, limit + 1)
+        cut = rest.rfind("\n", near, limit + 1)
         if cut == -1:
-            cut = rest.rfind(" ", limit // 2, limit + 1)
+            cut = rest.rfind(" ", near, limit + 1)
         if cut == -1:
             cut = _safe_cut(rest, limit)
             pieces.append(rest[:cut])
@@ -723,7 +726,10 @@ def home_view(lines: list[StatusLine], tz: ZoneInfo, offset: int = 0) -> dict[st
 
 
 def slack_busy_text(retry_after: int | None) -> str:
-    wait = f"in {retry_after} seconds" if retry_after else "in a minute"
+    if not retry_after:
+        wait = "in a minute"
+    else:
+        wait = "in a second" if retry_after == 1 else f"in {retry_after} seconds"
     return f"Slack is busy right now. Nothing was recorded; please try again {wait}."
 
 

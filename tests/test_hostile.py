@@ -211,7 +211,13 @@ def metadata(draw: st.DrawFn) -> str:
             },
         )
     )
-    return draw(st.just(json.dumps(forged)) | nasty_text | junk.map(json.dumps))
+    # The update preview's form: one line of JSON, then the text as it is.
+    update = st.builds(
+        lambda head, text: json.dumps(head) + "\n" + text,
+        st.tuples(slugs | junk, st.sampled_from(["news", "delivered", "answer"]) | junk, junk),
+        nasty_text,
+    )
+    return draw(st.just(json.dumps(forged)) | nasty_text | junk.map(json.dumps) | update)
 
 
 def _paths(data: Any, prefix: tuple = ()) -> Iterator[tuple]:
