@@ -55,8 +55,14 @@ def make_client(settings: Settings) -> WebClient:
     )
 
 
-def create_app(settings: Settings, db: Database, client: WebClient | None = None) -> App:
-    """Build the app. Constructing it calls auth.test on the configured Web API."""
+def create_app(
+    settings: Settings,
+    db: Database,
+    client: WebClient | None = None,
+    limiter: RateLimiter | None = None,
+) -> App:
+    """Build the app. Constructing it calls auth.test on the configured Web API.
+    `limiter` is the per-person rate limit (bot/ratelimit.py's defaults if None)."""
     client = client or make_client(settings)
     app = App(
         client=client,
@@ -76,7 +82,7 @@ def create_app(settings: Settings, db: Database, client: WebClient | None = None
     installed = client.auth_test()
     handlers.register(
         app,
-        RateLimiter(),
+        limiter or RateLimiter(),
         installed_team=installed.get("team_id"),
         installed_enterprise=installed.get("enterprise_id"),
     )

@@ -64,20 +64,25 @@ def page_button(content: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def slugs_in(content: list[dict[str, Any]]) -> list[str]:
+SLUG_PATTERN = r"campaign-\d{3}"
+
+
+def slugs_in(content: list[dict[str, Any]], pattern: str = SLUG_PATTERN) -> list[str]:
     """The campaigns a page has buttons for, in order (each once, however many)."""
     values = [
         element.get("value", "")
         for block in content
         for element in [*block.get("elements", []), block.get("accessory") or {}]
     ]
-    return list(dict.fromkeys(v for v in values if re.fullmatch(r"campaign-\d{3}", v)))
+    return list(dict.fromkeys(v for v in values if re.fullmatch(pattern, v)))
 
 
-def walk_pages(bot: RunningBot, first: list[dict[str, Any]], user: str) -> list[str]:
+def walk_pages(
+    bot: RunningBot, first: list[dict[str, Any]], user: str, pattern: str = SLUG_PATTERN
+) -> list[str]:
     """Every campaign a person reaches by clicking "Next" from the first page, via
     the response URL the click carried (a message replaced in place)."""
-    seen = slugs_in(first)
+    seen = slugs_in(first, pattern)
     content = first
     while (button := page_button(content)) is not None:
         before = len(bot.fake.calls_to("response_url"))
@@ -85,7 +90,7 @@ def walk_pages(bot: RunningBot, first: list[dict[str, Any]], user: str) -> list[
         [posted] = bot.fake.calls_to("response_url")[before:]
         assert posted.params.get("replace_original") in (True, "true")
         content = posted.params["blocks"]
-        seen += slugs_in(content)
+        seen += slugs_in(content, pattern)
     return seen
 
 
