@@ -54,6 +54,13 @@ class Fault:
     error: str | None = None
     retry_after: int | None = None
     delay: float = 0.0
+    # Do what was asked, then drop the connection without answering: a post that
+    # Slack accepted but whose answer never arrived.
+    drop_after: bool = False
+
+
+# _answer's status for "close the connection without a response".
+_DROP = 0
 
 
 @dataclass
@@ -671,6 +678,11 @@ class FakeSlack:
         method = path.removeprefix("/api/")
         self._record(Call(method, params, token))
         fault = self._next_fault(method)
+        if fault is not None and fault.drop_after:
+            handler = self._methods.get(method)
+            if handler is not None:
+                handler(params)
+            return _DROP, "", {}
         if fault is not None:
             time.sleep(fault.delay)
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
@@ -719,6 +731,9 @@ class FakeSlack:
                 token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
                 token = token or params.pop("token", None)
                 status, payload, headers = fake._answer(self.path, params, token)
+                if status == _DROP:
+                    self.close_connection = True
+                    return
                 body = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
                 self.send_response(status)
                 content_type = "text/plain" if isinstance(payload, str) else "application/json"

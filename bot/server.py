@@ -26,6 +26,7 @@ from slack_bolt.request.payload_utils import (
 )
 from slack_sdk.signature import SignatureVerifier
 
+from bot.health import database_problem
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -137,15 +138,19 @@ class SlackWSGI:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == HEALTH_PATH and method in {"GET", "HEAD"}:
-            if self.db.ping():
-                return _json(start_response, 200, {"status": "ok"})
-            logger.error("health check: the database does not answer")
-            return _json(start_response, 503, {"status": "database unavailable"})
+            return self._health(start_response)
         if path != EVENTS_PATH:
             return _json(start_response, 404, {"error": "not found"})
         if method != "POST":
             return _json(start_response, 405, {"error": "method not allowed"})
         return self._events(environ, start_response)
+
+    def _health(self, start_response: StartResponse) -> Iterable[bytes]:
+        problem = database_problem(self.db)
+        if problem is None:
+            return _json(start_response, 200, {"status": "ok"})
+        logger.error("health check failed: %s", problem)
+        return _json(start_response, 503, {"status": problem})
 
     def _events(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:

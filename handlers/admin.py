@@ -104,8 +104,9 @@ def admin_command_answer(
 
 
 def _open(client: WebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
-    if not open_form(client, body.get("trigger_id"), view):
-        say_form_not_opened(body)
+    failure = open_form(client, body.get("trigger_id"), view)
+    if failure is not None:
+        say_form_not_opened(body, failure)
 
 
 def _notice(client: WebClient, body: dict[str, Any], title: str, text: str) -> None:

@@ -7,7 +7,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -70,15 +70,26 @@ def _forget_change(conn) -> None:  # type: ignore[no-untyped-def]
 
 
 def _owner_only(path: Path) -> None:
-    """Create the file readable and writable by its owner only, or make it so.
+    """Make the database file readable and writable by its owner only.
 
-    SQLite gives the -wal and -shm files the database file's permissions.
+    SQLite gives the -wal and -shm files the database file's permissions. An
+    existing file is never opened here, only chmod-ed by its path: SQLite's locks
+    are POSIX advisory locks, which belong to the process, and closing any
+    descriptor of the file drops every lock the process holds on it (SQLite's
+    "How To Corrupt An SQLite Database File", 2.2). A server that had lost its
+    locks would let another process (a `campaign list`) checkpoint and delete the
+    WAL it is still writing into. A file that does not exist yet is created here,
+    which no connection of this process can hold a lock on.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     for existing in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if existing.exists():
-            existing.chmod(0o600)
+        try:
+            if existing.stat().st_mode & 0o077:
+                existing.chmod(0o600)
+        except FileNotFoundError:
+            pass
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -129,6 +140,11 @@ def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
     return create_engine(parsed, pool_size=pool_size, pool_pre_ping=True)
 
 
+# Where Linux shows a process's open files, and how it marks one whose name is gone.
+_OPEN_FILES = "/proc/self/fd"
+_DELETED = " (deleted)"
+
+
 class DatabaseBusy(TimeoutError):
     """Another write held the database for longer than the busy timeout."""
 
@@ -163,6 +179,8 @@ class Database:
         event.listen(engine, "rollback", _forget_change)
         # The busiest statements, straight on the driver (storage/direct.py).
         self.direct = Direct(self)
+        path = sqlite_path(engine.url.render_as_string(hide_password=False))
+        self.sqlite_file: Path | None = path.resolve() if path is not None else None
 
     @property
     def generation(self) -> int:
@@ -215,6 +233,46 @@ class Database:
     def changed(self) -> None:
         """Say that a write committed (for writes that bypass the engine's events)."""
         self._bump()
+
+    def replaced_files(self) -> list[str]:
+        """The database files this process holds open that have since been deleted
+        or replaced by another file at the same path (SQLite; Linux's /proc).
+
+        A process writing into a WAL that no longer has a name loses every write
+        at its next restart. It should stop, loudly, and be restarted: /healthz
+        fails and Socket Mode exits when this is not empty. Nothing is opened
+        here: see _owner_only for why a database file must never be.
+        """
+        if self.sqlite_file is None:
+            return []
+        names = {str(self.sqlite_file) + suffix for suffix in ("", "-wal", "-shm")}
+        replaced: set[str] = set()
+        try:
+            descriptors = os.listdir(_OPEN_FILES)
+        except OSError:
+            return []  # no /proc here: nothing to compare with
+        for fd in descriptors:
+            link = os.path.join(_OPEN_FILES, fd)
+            try:
+                target = os.readlink(link)
+            except OSError:
+                continue  # closed meanwhile
+            gone = target.endswith(_DELETED)
+            name = target[: -len(_DELETED)] if gone else target
+            if name not in names:
+                continue
+            try:
+                held = os.stat(link)
+                current = os.stat(name)
+            except FileNotFoundError:
+                gone = True
+            except OSError:
+                continue
+            else:
+                gone = gone or (held.st_dev, held.st_ino) != (current.st_dev, current.st_ino)
+            if gone:
+                replaced.add(os.path.basename(name))
+        return sorted(replaced)
 
     def ping(self) -> bool:
         try:

@@ -274,7 +274,8 @@ def test_nothing_acknowledged_is_lost_beside_the_operators_commands(
                 trigger = fake_slack.new_trigger(user.id)
                 slack.click("sign_start", slug, user=user.id, trigger_id=trigger)
                 form = _opened_by(fake_slack, trigger)
-                assert form is not None and form.get("callback_id") == "sign_submit"
+                assert form is not None
+                assert form.get("callback_id") == "sign_submit"
                 values = {
                     "how": {
                         "choice": {

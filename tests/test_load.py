@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.fakeslack import FakeChannel, FakeSlack, FakeUser
-from bot.jobs import announce_job
 from bot.server import BackgroundServer, SlackWSGI
 from storage.db import Database
 from storage.models import Campaign, Signature
@@ -132,7 +131,7 @@ def test_two_hundred_signers_while_announcing_and_editing(busy_bot: RunningBot, 
 
     def announce() -> Any:
         # The job exactly as the scheduler and `python -m bot announce` run it.
-        return announce_job(settings.database_url, settings.slack_api_url, settings.slack_bot_token)
+        return announce(settings)
 
     edits = iter(range(1_000_000))
 
