@@ -121,6 +121,9 @@ DEFAULT_POOL_SIZE = 5
 
 
 def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
+    """An engine whose errors never carry a statement's parameters (hide_parameters):
+    a failed insert would otherwise put a signer's name or identity value in an
+    exception's text, and from there in a log line with a timestamp."""
     parsed = engine_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_path(url)
@@ -130,6 +133,7 @@ def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
             url,
             pool_size=pool_size,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
@@ -137,7 +141,7 @@ def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
     # PostgreSQL needs none of the above: row locks and READ COMMITTED make a
     # write that reads and then updates wait for, then re-check, a concurrent one
     # (the conditional UPDATEs of claims rely on it), and many processes can write.
-    return create_engine(parsed, pool_size=pool_size, pool_pre_ping=True)
+    return create_engine(parsed, pool_size=pool_size, pool_pre_ping=True, hide_parameters=True)
 
 
 # Where Linux shows a process's open files, and how it marks one whose name is gone.
