@@ -27,7 +27,7 @@ from bot.sealing import Sealer
 from bot.settings import Settings, SettingsError, load_settings
 from bot.update_sender import SendReport
 from bot.webclient import posting_client
-from storage.db import DEFAULT_POOL_SIZE, Database
+from storage.db import DEFAULT_POOL_SIZE, Database, NotScrubbed
 from storage.migrate import upgrade
 from storage.models import UpdateKind
 
@@ -307,6 +307,11 @@ def cmd_campaign_forget(settings: Settings, slug: str, yes: bool) -> int:
                 session, _operator(settings), organizing.CLI_ACTOR, slug, sealer=_sealer(settings)
             )
         db.compact()
+    except NotScrubbed as exc:
+        # The rows are changed, but their old versions may still be in the WAL: not
+        # forgotten yet. Running the command again finishes the job.
+        print(f"error: {slug} is not forgotten yet: {exc}", file=sys.stderr)
+        return 1
     finally:
         db.dispose()
     print(f"forgot {slug}: {unlinked} signatures unlinked")

@@ -81,6 +81,16 @@ def close_job(db: Database, client: WebClient, slug: str | None = None) -> RunRe
     return run_closing(db, client, slug)
 
 
+def scrub_job(db: Database) -> bool:
+    """Empty SQLite's WAL into the database file, so that a withdrawn signature, a
+    name replaced, or the order of commits stays in the -wal file for a minute at
+    most (the scheduler runs this every minute; README, "What the files keep")."""
+    done = db.scrub()
+    if not done:
+        logger.info("the WAL was busy with readers; emptying it at the next run")
+    return done
+
+
 def run_announcements(db: Database, client: WebClient) -> RunReport:
     report = RunReport()
     started = announcements.utcnow()

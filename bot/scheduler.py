@@ -161,6 +161,26 @@ def schedule_close_check(
     )
 
 
+SCRUB_JOB_ID = "scrub-wal"
+SCRUB_SECONDS = 60
+
+
+def schedule_scrub(
+    scheduler: BackgroundScheduler, db: Database, every_seconds: int = SCRUB_SECONDS
+) -> None:
+    """SQLite only: empty the WAL every minute (bot/jobs.scrub_job)."""
+    if not db.is_sqlite:
+        return
+    scheduler.add_job(
+        jobs.scrub_job,
+        trigger=IntervalTrigger(seconds=every_seconds),
+        args=(db,),
+        id=SCRUB_JOB_ID,
+        name="empty the WAL",
+        replace_existing=True,
+    )
+
+
 NEWS_JOB_ID = "send-updates"
 NEWS_SECONDS = 60
 FORGET_JOB_ID = "forget-due"
@@ -214,6 +234,7 @@ def start_scheduler(
         reconcile_closing_jobs(scheduler, db, client)
         schedule_close_check(scheduler, db, client, close_check_seconds)
         schedule_upkeep(scheduler, settings, db, client)
+        schedule_scrub(scheduler, db)
     except Exception:
         scheduler.shutdown(wait=False)
         raise

@@ -6,6 +6,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -40,6 +41,10 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-un
     # setting: an old row version stays in the table's files until its space is
     # reused, or the table is rewritten (Database.compact; DEPLOY.md, "Forgetting").
     cursor.execute("PRAGMA secure_delete=ON")
+    # When the WAL starts over after a checkpoint, cut it to nothing rather than
+    # writing over its start and leaving older frames (deleted rows, the order
+    # of commits) in the rest of the file until the next full scrub.
+    cursor.execute("PRAGMA journal_size_limit=0")
     cursor.close()
 
 
@@ -147,6 +152,22 @@ def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
 # Where Linux shows a process's open files, and how it marks one whose name is gone.
 _OPEN_FILES = "/proc/self/fd"
 _DELETED = " (deleted)"
+
+
+# How long forgetting keeps trying to empty the WAL while readers hold it, and how
+# often; the scheduled scrub (bot/scheduler.py) tries again every minute anyway.
+SCRUB_TIMEOUT_SECONDS = 10.0
+SCRUB_RETRY_SECONDS = 0.2
+
+
+class NotScrubbed(RuntimeError):
+    """Readers kept the WAL busy: what was deleted may still be in the -wal file."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "other connections kept reading, so the database's WAL could not be emptied: "
+            "what was just deleted may still be in the -wal file. Try again in a minute"
+        )
 
 
 class DatabaseBusy(TimeoutError):
@@ -286,6 +307,30 @@ class Database:
             return False
         return True
 
+    def scrub(self) -> bool:
+        """SQLite: copy the WAL into the database file and empty it. True when done.
+
+        The WAL keeps every page a transaction wrote, deleted rows and the order
+        of commits included, until a checkpoint has copied them into the file
+        (where secure_delete zeroes deleted rows) and the WAL is truncated. A
+        checkpoint cannot finish while another connection reads an older state;
+        it says so (busy) and the caller tries again later. PostgreSQL: nothing to
+        do here (its WAL is the server's; see DEPLOY.md).
+        """
+        if not self.is_sqlite:
+            return True
+        with self.write_turn(), self.engine.connect() as conn:
+            busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        return busy == 0
+
+    def scrub_until_done(self, timeout: float = SCRUB_TIMEOUT_SECONDS) -> None:
+        """scrub(), retried while readers hold the WAL; NotScrubbed after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while not self.scrub():
+            if time.monotonic() >= deadline:
+                raise NotScrubbed()
+            time.sleep(SCRUB_RETRY_SECONDS)
+
     # What forgetting rewrites on PostgreSQL. Signatures are written out in the
     # order of their keys (CLUSTER), not in the order they were stored in, which a
     # PostgreSQL table otherwise keeps: the order in which people signed.
@@ -298,7 +343,7 @@ class Database:
     # it waits, signers queue behind it.
     _REWRITE_LOCK_TIMEOUT = "5s"
 
-    def compact(self) -> None:
+    def compact(self, scrub_timeout: float = SCRUB_TIMEOUT_SECONDS) -> None:
         """After rows were overwritten or deleted (forgotten signer hashes), leave
         no copy of them in the database's files.
 
@@ -314,8 +359,7 @@ class Database:
         server's WAL archive and base backups keep old versions until deleted.
         """
         if self.is_sqlite:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.scrub_until_done(scrub_timeout)
             return
         if self.engine.dialect.name != "postgresql":
             return

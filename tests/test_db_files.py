@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
 
-from bot import health
+from bot import campaigns, health
 from bot.fakeslack import FakeSlack
+from bot.jobs import scrub_job
+from bot.signatures import add_signature
 from storage.db import Database
 from storage.migrate import upgrade
 from tests.databases import sqlite_only
-from tests.support.processes import ServeProcess, bot_env
+from tests.support.processes import ServeProcess, bot_env, run_cli
 
 pytestmark = sqlite_only("the files of a SQLite database")
 
@@ -128,3 +132,49 @@ def test_healthz_fails_on_a_server_whose_wal_was_deleted(fake_slack: FakeSlack, 
         assert "undersigned.db-wal were deleted or replaced" in server.log()
     finally:
         server.stop()
+
+
+def test_scrubbing_empties_the_wal(live):
+    path, db = live
+    _write(db)
+    assert _wal(path).stat().st_size > 0
+    assert scrub_job(db) is True
+    assert _wal(path).stat().st_size == 0
+
+
+def test_forget_fails_loudly_while_readers_keep_the_wal(fake_slack: FakeSlack, tmp_path: Path):
+    """`campaign forget` used to ignore the checkpoint's "busy" and print "forgot"
+    while the old hashes stayed in the WAL. It must fail, and succeed once run
+    again when the readers are gone."""
+    path = tmp_path / "undersigned.db"
+    url = f"sqlite:///{path}"
+    db = Database.from_url(url)
+    upgrade(db.engine)
+    spec = campaigns.parse_campaign(
+        {"slug": "old", "title": "Old", "statement": "S", "demands": ["D"], "milestones": [5]},
+        ZoneInfo("UTC"),
+    )
+    with db.write() as session:
+        campaigns.upsert_campaign(session, spec)
+        add_signature(session, "old", "ab" * 32)
+        add_signature(session, "old", "cd" * 32)
+    env = bot_env(fake_slack, url)
+    assert run_cli(env, tmp_path, "campaign", "close", "old").returncode == 0
+    # A reader on an older state of the database: a checkpoint cannot finish.
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM signatures").fetchone()
+    try:
+        with db.write() as session:  # something newer than what the reader sees
+            session.execute(text("UPDATE campaigns SET title = 'Old, closed'"))
+        refused = run_cli(env, tmp_path, "campaign", "forget", "old", "--yes")
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+        db.dispose()
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "not forgotten yet" in refused.stderr
+    assert "forgot old" not in refused.stdout
+    done = run_cli(env, tmp_path, "campaign", "forget", "old", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert not _wal(path).exists() or _wal(path).stat().st_size == 0
