@@ -30,6 +30,7 @@ from bot.webclient import posting_client
 from storage.db import DEFAULT_POOL_SIZE, Database, NotScrubbed
 from storage.migrate import upgrade
 from storage.models import UpdateKind
+from storage.pgsettings import privacy_risks
 
 logger = logging.getLogger("bot")
 
@@ -100,6 +101,13 @@ def _open_database(settings: Settings, pool_size: int = DEFAULT_POOL_SIZE) -> Da
     db = Database.from_url(settings.database_url, pool_size)
     upgrade(db.engine)
     return db
+
+
+def _warn_about_the_database_server(db: Database) -> None:
+    """Say, at start-up, which settings of the PostgreSQL server defeat the privacy
+    promises (storage/pgsettings.py); the bot runs anyway: it cannot change them."""
+    for risk in privacy_risks(db.engine):
+        logger.warning("PostgreSQL: %s; see DEPLOY.md, 'PostgreSQL settings'", risk)
 
 
 def _news_client(settings: Settings) -> WebClient:
@@ -404,6 +412,7 @@ def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> 
     # A connection for each server thread, and for the scheduler's jobs, the
     # signature writer and the news sender.
     db = _open_database(settings, pool_size=threads + 4)
+    _warn_about_the_database_server(db)
     app = _connect(settings, db)
     assert settings.slack_signing_secret is not None
     scheduler = start_scheduler(settings, db)
@@ -429,6 +438,7 @@ def cmd_run(settings: Settings) -> int:
 
         settings.require_socket()
         db = _open_database(settings, pool_size=SOCKET_MODE_WORKERS + 4)  # as serve's
+        _warn_about_the_database_server(db)
         app = _connect(settings, db)
         scheduler = start_scheduler(settings, db)
         logger.info("connecting to Slack in Socket Mode")

@@ -865,7 +865,7 @@ def block_actions_body(
         "token": "verification-token-unused",
         "container": container
         or {"type": "message", "message_ts": "1700000000.000100", "is_ephemeral": True},
-        "trigger_id": trigger_id or f"{int(time.time())}.1234.abcdef",
+        "trigger_id": trigger_id or _fresh_trigger(),
         "team": {"id": team_id, "domain": TEAM_DOMAIN},
         "enterprise": None,
         "is_enterprise_install": False,
@@ -906,6 +906,12 @@ def _grid_shape(payload: dict[str, Any], team_id: str, grid: Grid | None) -> Non
         }
 
 
+def _fresh_trigger() -> str:
+    """A trigger_id as Slack makes one: new for every interaction (so no two
+    payloads Slack sends are the same bytes, which replay protection relies on)."""
+    return f"{int(time.time())}.{next(_event_ids)}.{secrets.token_hex(16)}"
+
+
 def view_submission_body(
     view: dict[str, Any],
     user_id: str,
@@ -936,7 +942,7 @@ def view_submission_body(
         "user": {"id": user_id, "username": "someone", "name": "someone", "team_id": team_id},
         "api_app_id": APP_ID,
         "token": "verification-token-unused",
-        "trigger_id": trigger_id or f"{int(time.time())}.1234.submit",
+        "trigger_id": trigger_id or _fresh_trigger(),
         "view": submitted,
         "response_urls": [],
         "is_enterprise_install": False,

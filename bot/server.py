@@ -27,6 +27,7 @@ from slack_bolt.request.payload_utils import (
 from slack_sdk.signature import SignatureVerifier
 
 from bot.health import database_problem
+from bot.replay import SeenSignatures
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class SlackWSGI:
         self.app = app
         self.db = db
         self.verifier = SignatureVerifier(signing_secret)
+        self.seen = SeenSignatures()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -175,6 +177,11 @@ class SlackWSGI:
             valid = False
         if not valid:
             logger.warning("refused a request with a missing, forged or stale signature")
+            return _json(start_response, 401, {"error": "invalid request"})
+        if not self.seen.first_time(
+            headers.get("x-slack-signature", ""), headers.get("x-slack-request-timestamp", "")
+        ):
+            logger.warning("refused a signed request seen before (a replay)")
             return _json(start_response, 401, {"error": "invalid request"})
         try:
             body = raw.decode("utf-8")
