@@ -38,9 +38,8 @@ PER_ROUND = 40
 MILESTONES = [10, 20, 30, 40, 50, 60, 70]
 # Signing clients at once: enough that writes overlap the operators' commands.
 CLIENTS = 8
-# Each client signs someone every so often, so that a round outlasts a few of the
-# operator's commands (each a new Python process).
-PACE_SECONDS = 2.0
+# What the operator runs in a round: list, import, backup, announce, forget.
+COMMANDS = 5
 
 SIGNED, REFUSED, UNKNOWN = "signed", "refused", "unknown"
 
@@ -124,6 +123,9 @@ class Operator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._number = 0
+        self._progress = threading.Condition()
+        self.started = 0  # commands begun since start()
+        self.cycle_done = False
 
     def _backup(self) -> subprocess.CompletedProcess[str]:
         self._number += 1
@@ -166,14 +168,36 @@ class Operator:
                         if done_forgetting:
                             continue
                         done_forgetting = True
+                    with self._progress:
+                        self.started += 1
+                        self._progress.notify_all()
                     result = command()
                     self.ran.append(name)
                     if result.returncode != 0:
                         self.failures.append(f"{name}: {result.returncode}: {result.stderr[-500:]}")
+                with self._progress:
+                    self.cycle_done = True
+                    self._progress.notify_all()
 
         self._stop.clear()
+        with self._progress:
+            self.started = 0
+            self.cycle_done = False
         self._thread = threading.Thread(target=loop, daemon=True)
         self._thread.start()
+
+    def wait_started(self, count: int, timeout: float = 300) -> None:
+        with self._progress:
+            assert self._progress.wait_for(lambda: self.started >= count, timeout), (
+                f"the operator's command {count} never started"
+            )
+
+    def wait_cycle(self, timeout: float = 300) -> None:
+        """Until each of the commands has run once."""
+        with self._progress:
+            assert self._progress.wait_for(lambda: self.cycle_done, timeout), (
+                "the operator's commands did not all run"
+            )
 
     def stop(self) -> None:
         self._stop.set()
@@ -216,7 +240,11 @@ def _check(
 
 
 def _round(
-    slack: SlackDriver, users: list[FakeUser], kill: ServeProcess | None = None
+    slack: SlackDriver,
+    users: list[FakeUser],
+    operator: Operator,
+    commands: int,
+    kill: ServeProcess | None = None,
 ) -> dict[str, str]:
     told: dict[str, str] = {}
     lock = threading.Lock()
@@ -231,13 +259,20 @@ def _round(
                 if kill is not None and signed[0] == len(users) // 2:
                     kill.kill_9()
 
-    def paced(share: list[FakeUser]) -> None:
-        for user in share:
-            one(user)
-            time.sleep(PACE_SECONDS)
+    # Signing keeps in step with the operator's commands, however slow the
+    # machine: each person signs once the command whose turn it is has started,
+    # so that every command overlaps some signing.
+    share = len(users) / commands
 
+    def in_step(numbered: list[tuple[int, FakeUser]]) -> None:
+        for number, user in numbered:
+            operator.wait_started(int(number / share) + 1)
+            one(user)
+
+    numbered = list(enumerate(users))
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-        list(pool.map(paced, [users[i::CLIENTS] for i in range(CLIENTS)]))
+        list(pool.map(in_step, [numbered[i::CLIENTS] for i in range(CLIENTS)]))
+    operator.wait_cycle()
     return told
 
 
@@ -289,7 +324,7 @@ def test_nothing_acknowledged_is_lost_beside_the_operators_commands(
 
         # Round one: signing beside the commands, then a clean restart.
         operator.start(forget=CLOSED[0])
-        told = _round(slack, users[:PER_ROUND])
+        told = _round(slack, users[:PER_ROUND], operator, COMMANDS)
         operator.stop()
         first.interrupt()
         second = ServeProcess(env, tmp_path, "second")
@@ -298,7 +333,15 @@ def test_nothing_acknowledged_is_lost_beside_the_operators_commands(
 
         # Round two: the same, and `kill -9` halfway through.
         operator.start(forget=CLOSED[1])
-        told.update(_round(SlackDriver(second.url, fake_slack), users[PER_ROUND:], kill=second))
+        told.update(
+            _round(
+                SlackDriver(second.url, fake_slack),
+                users[PER_ROUND:],
+                operator,
+                COMMANDS,
+                kill=second,
+            )
+        )
         operator.stop()
         third = ServeProcess(env, tmp_path, "third")
         servers.append(third)
