@@ -590,17 +590,24 @@ def _forget_announcements(path: Path) -> None:
 
 
 def time_announce(path: Path, env: dict[str, str], runs: int) -> AnnounceTiming:
-    """The job in this process (its own engine and client, as the scheduler runs it),
+    """The job in this process (on one engine and client, as the scheduler runs it),
     then `python -m bot announce` as a whole, each with the milestone still to post."""
     from bot.jobs import announce_job
+    from bot.webclient import posting_client
+    from storage.db import Database
 
     timing = AnnounceTiming()
-    for _ in range(runs):
-        _forget_announcements(path)
-        started = time.perf_counter()
-        report = announce_job(env["DATABASE_URL"], env["SLACK_API_URL"], BOT_TOKEN)
-        timing.job_seconds.append(time.perf_counter() - started)
-        timing.job_summary = report.summary()
+    db = Database.from_url(env["DATABASE_URL"])
+    client = posting_client(env["SLACK_API_URL"], BOT_TOKEN)
+    try:
+        for _ in range(runs):
+            _forget_announcements(path)
+            started = time.perf_counter()
+            report = announce_job(db, client)
+            timing.job_seconds.append(time.perf_counter() - started)
+            timing.job_summary = report.summary()
+    finally:
+        db.dispose()
     started = time.perf_counter()
     helped = subprocess.run(
         [sys.executable, "-m", "bot", "--help"],
@@ -958,7 +965,7 @@ def _render_announce(results: Results) -> list[str]:
         "",
         f"### `announce` with {results.bulk_count:,} signatures",
         "",
-        "- the job in-process (`bot.jobs.announce_job` with its own engine and client, "
+        "- the job in-process (`bot.jobs.announce_job` on one engine and client, "
         f"a milestone to post each time): {job}",
     ]
     if a.cli_seconds is not None:

@@ -14,7 +14,7 @@ from bot.ratelimit import RateLimiter
 from bot.sealing import Sealer
 from bot.settings import Settings
 from bot.update_sender import BackgroundSender
-from bot.webclient import KeptAliveWebClient
+from bot.webclient import KeptAliveWebClient, answer_retry_handlers, posting_client
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def make_client(settings: Settings) -> WebClient:
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=WEB_API_TIMEOUT_SECONDS,
+        retry_handlers=answer_retry_handlers(),
     )
 
 
@@ -74,7 +75,11 @@ def create_app(
     )
 
     sealer = Sealer(settings.signer_key) if settings.signer_key else None
-    send_updates = BackgroundSender(db, client, sealer) if sealer else (lambda: None)
+    if sealer is not None and settings.slack_bot_token:
+        news_client = posting_client(settings.slack_api_url, settings.slack_bot_token)
+        send_updates: Callable[[], None] = BackgroundSender(db, news_client, sealer)
+    else:
+        send_updates = lambda: None  # noqa: E731 - nothing to send without a key
 
     app.use(Provide(client, db=db, settings=settings, sealer=sealer, send_updates=send_updates))
     # Which workspace (or organization) this token belongs to: requests naming any

@@ -18,7 +18,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 from slack_sdk import WebClient
 
-from bot import campaigns, organizing, updates
+from bot import campaigns, health, organizing, updates
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign
 from bot.letter import FORMATS, build_letter, render
 from bot.logs import configure_logging
@@ -26,9 +26,11 @@ from bot.organizing import StatusChange
 from bot.sealing import Sealer
 from bot.settings import Settings, SettingsError, load_settings
 from bot.update_sender import SendReport
-from storage.db import DEFAULT_POOL_SIZE, Database
+from bot.webclient import posting_client
+from storage.db import DEFAULT_POOL_SIZE, Database, NotScrubbed
 from storage.migrate import upgrade
 from storage.models import UpdateKind
+from storage.pgsettings import privacy_risks
 
 logger = logging.getLogger("bot")
 
@@ -101,11 +103,18 @@ def _open_database(settings: Settings, pool_size: int = DEFAULT_POOL_SIZE) -> Da
     return db
 
 
+def _warn_about_the_database_server(db: Database) -> None:
+    """Say, at start-up, which settings of the PostgreSQL server defeat the privacy
+    promises (storage/pgsettings.py); the bot runs anyway: it cannot change them."""
+    for risk in privacy_risks(db.engine):
+        logger.warning("PostgreSQL: %s; see DEPLOY.md, 'PostgreSQL settings'", risk)
+
+
 def _news_client(settings: Settings) -> WebClient:
     settings.require_signer_key()
     if not settings.slack_bot_token:
         raise SettingsError("SLACK_BOT_TOKEN is not set: sending news needs the bot token")
-    return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
+    return posting_client(settings.slack_api_url, settings.slack_bot_token)
 
 
 def _send_queued(settings: Settings, db: Database) -> int:
@@ -306,6 +315,11 @@ def cmd_campaign_forget(settings: Settings, slug: str, yes: bool) -> int:
                 session, _operator(settings), organizing.CLI_ACTOR, slug, sealer=_sealer(settings)
             )
         db.compact()
+    except NotScrubbed as exc:
+        # The rows are changed, but their old versions may still be in the WAL: not
+        # forgotten yet. Running the command again finishes the job.
+        print(f"error: {slug} is not forgotten yet: {exc}", file=sys.stderr)
+        return 1
     finally:
         db.dispose()
     print(f"forgot {slug}: {unlinked} signatures unlinked")
@@ -361,8 +375,11 @@ def cmd_announce(settings: Settings) -> int:
         raise SettingsError(
             "SLACK_BOT_TOKEN is not set: put the bot token (xoxb-...) in the environment or .env"
         )
-    _open_database(settings).dispose()  # applies migrations
-    report = announce_job(settings.database_url, settings.slack_api_url, settings.slack_bot_token)
+    db = _open_database(settings)
+    try:
+        report = announce_job(db, posting_client(settings.slack_api_url, settings.slack_bot_token))
+    finally:
+        db.dispose()
     print("\n".join(report.summary()))
     return 0
 
@@ -395,9 +412,10 @@ def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> 
     # A connection for each server thread, and for the scheduler's jobs, the
     # signature writer and the news sender.
     db = _open_database(settings, pool_size=threads + 4)
+    _warn_about_the_database_server(db)
     app = _connect(settings, db)
     assert settings.slack_signing_secret is not None
-    scheduler = start_scheduler(settings)
+    scheduler = start_scheduler(settings, db)
     try:
         serve(
             SlackWSGI(app, db, settings.slack_signing_secret), host, port or settings.port, threads
@@ -420,16 +438,18 @@ def cmd_run(settings: Settings) -> int:
 
         settings.require_socket()
         db = _open_database(settings, pool_size=SOCKET_MODE_WORKERS + 4)  # as serve's
+        _warn_about_the_database_server(db)
         app = _connect(settings, db)
-        scheduler = start_scheduler(settings)
+        scheduler = start_scheduler(settings, db)
         logger.info("connecting to Slack in Socket Mode")
+        handler = SocketModeHandler(app, settings.slack_app_token, concurrency=SOCKET_MODE_WORKERS)
         try:
-            SocketModeHandler(
-                app, settings.slack_app_token, concurrency=SOCKET_MODE_WORKERS
-            ).start()
+            handler.connect()
+            # The main thread watches the database while the client's threads work.
+            return health.watch(db, threading.Event())
         finally:
+            handler.close()
             scheduler.shutdown(wait=False)
-        return 0
     if settings.mode == "http":
         return cmd_serve(settings, "0.0.0.0", None, 16)  # noqa: S104 - Slack must reach it
     print(

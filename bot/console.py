@@ -55,6 +55,7 @@ from bot.fakeslack import (
 from bot.jobs import announce_job
 from bot.server import SlackWSGI
 from bot.settings import Settings
+from bot.webclient import posting_client
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -661,11 +662,12 @@ class Console:
 # -- wiring --------------------------------------------------------------------------
 
 
-def _announcer(fake: FakeSlack, settings: Settings) -> Callable[[], str]:
+def _announcer(fake: FakeSlack, db: Database) -> Callable[[], str]:
     """The scheduler's announcement job, run now against the fake workspace."""
+    client = posting_client(fake.api_url, CONSOLE_TOKEN)
 
     def run() -> str:
-        report = announce_job(settings.database_url, fake.api_url, CONSOLE_TOKEN)
+        report = announce_job(db, client)
         return "Announcement job: " + "; ".join(report.summary()) + "."
 
     return run
@@ -708,7 +710,7 @@ def run_console(settings: Settings, script: Path | None = None) -> int:
                 lines,
                 out,
                 style,
-                announce=_announcer(fake, settings),
+                announce=_announcer(fake, db),
                 organizers=settings.organizers,
             )
             if created:

@@ -133,6 +133,13 @@ class Fault:
     error: str | None = None
     retry_after: int | None = None
     delay: float = 0.0
+    # Do what was asked, then drop the connection without answering: a post that
+    # Slack accepted but whose answer never arrived.
+    drop_after: bool = False
+
+
+# _answer's status for "close the connection without a response".
+_DROP = 0
 
 
 @dataclass
@@ -791,6 +798,11 @@ class FakeSlack:
         method = path.removeprefix("/api/")
         self._record(Call(method, params, token))
         fault = self._next_fault(method)
+        if fault is not None and fault.drop_after:
+            handler = self._methods.get(method)
+            if handler is not None:
+                handler(params)
+            return _DROP, "", {}
         if fault is not None:
             time.sleep(fault.delay)
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
@@ -869,6 +881,9 @@ class FakeSlack:
                 token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
                 token = token or params.pop("token", None)
                 status, payload, headers = fake._answer(self.path, params, token)
+                if status == _DROP:
+                    self.close_connection = True
+                    return
                 body = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
                 self.send_response(status)
                 content_type = "text/plain" if isinstance(payload, str) else "application/json"
@@ -1005,7 +1020,7 @@ def block_actions_body(
         "token": "verification-token-unused",
         "container": container
         or {"type": "message", "message_ts": "1700000000.000100", "is_ephemeral": True},
-        "trigger_id": trigger_id or f"{int(time.time())}.1234.abcdef",
+        "trigger_id": trigger_id or _fresh_trigger(),
         "team": {"id": team_id, "domain": TEAM_DOMAIN},
         "enterprise": None,
         "is_enterprise_install": False,
@@ -1048,6 +1063,12 @@ def _grid_shape(payload: dict[str, Any], team_id: str, grid: Grid | None) -> Non
         }
 
 
+def _fresh_trigger() -> str:
+    """A trigger_id as Slack makes one: new for every interaction (so no two
+    payloads Slack sends are the same bytes, which replay protection relies on)."""
+    return f"{int(time.time())}.{next(_event_ids)}.{secrets.token_hex(16)}"
+
+
 def view_submission_body(
     view: dict[str, Any],
     user_id: str,
@@ -1079,7 +1100,7 @@ def view_submission_body(
         "user": {"id": user_id, "username": "someone", "name": "someone", "team_id": team_id},
         "api_app_id": APP_ID,
         "token": "verification-token-unused",
-        "trigger_id": trigger_id or f"{int(time.time())}.1234.submit",
+        "trigger_id": trigger_id or _fresh_trigger(),
         "view": submitted,
         "response_urls": [],
         "is_enterprise_install": False,

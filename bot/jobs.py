@@ -1,10 +1,11 @@
 """Scheduled jobs: the announcement run, and closing a campaign on its date.
 
-Each job is a module-level function taking plain values (the database URL, the
-Web API URL and bot token, a campaign slug). It builds its own engine and Slack
-client and drops them when it ends, so the scheduler holds nothing long-lived,
-and running a job twice, late, or after a crash posts nothing twice: what is due
-and what was posted lives in the database (bot/announcements.py).
+Each job is a module-level function taking the process's `Database` and a Slack
+client for posts, then plain values (a campaign slug). Jobs never build an engine
+of their own: a process has one `Database` (one pool, one write turn), shared by
+the server, its scheduler and its listeners. Running a job twice, late, or after
+a crash posts nothing twice: what is due and what was posted lives in the
+database (bot/announcements.py).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ ANNOUNCE_JOB_ID = "announce"
 # and recording the next run can find its own post in the channel. It names the
 # campaign and the milestone: nothing about any signer.
 EVENT_TYPE = "undersigned_announcement"
-SLACK_TIMEOUT_SECONDS = 15
 # The most a job sleeps for Retry-After in one run; a longer wait leaves the
 # announcement for the next run instead of holding the scheduler's thread.
 RATE_LIMIT_BUDGET_SECONDS = 10
@@ -70,36 +70,25 @@ class RunReport:
         return lines or ["nothing to announce"]
 
 
-def announcement_client(slack_api_url: str, slack_bot_token: str) -> WebClient:
-    # No automatic retries: retrying chat.postMessage after a dropped connection
-    # can post twice. A failed attempt is left in doubt instead, and the next run
-    # looks in the channel before posting again.
-    return WebClient(
-        token=slack_bot_token,
-        base_url=slack_api_url,
-        timeout=SLACK_TIMEOUT_SECONDS,
-        retry_handlers=[],
-    )
+def announce_job(db: Database, client: WebClient) -> RunReport:
+    """The scheduled announcement run (also `python -m bot announce`). `client`
+    makes no automatic retries (bot.webclient.posting_client)."""
+    return run_announcements(db, client)
 
 
-def announce_job(database_url: str, slack_api_url: str, slack_bot_token: str) -> RunReport:
-    """The scheduled announcement run (also `python -m bot announce`)."""
-    db = Database.from_url(database_url)
-    try:
-        return run_announcements(db, announcement_client(slack_api_url, slack_bot_token))
-    finally:
-        db.dispose()
-
-
-def close_job(
-    database_url: str, slack_api_url: str, slack_bot_token: str, slug: str | None = None
-) -> RunReport:
+def close_job(db: Database, client: WebClient, slug: str | None = None) -> RunReport:
     """A campaign's closing date: close it and post its final count, once."""
-    db = Database.from_url(database_url)
-    try:
-        return run_closing(db, announcement_client(slack_api_url, slack_bot_token), slug)
-    finally:
-        db.dispose()
+    return run_closing(db, client, slug)
+
+
+def scrub_job(db: Database) -> bool:
+    """Empty SQLite's WAL into the database file, so that a withdrawn signature, a
+    name replaced, or the order of commits stays in the -wal file for a minute at
+    most (the scheduler runs this every minute; README, "What the files keep")."""
+    done = db.scrub()
+    if not done:
+        logger.info("the WAL was busy with readers; emptying it at the next run")
+    return done
 
 
 def run_announcements(db: Database, client: WebClient) -> RunReport:

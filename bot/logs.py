@@ -12,6 +12,15 @@ import sys
 _SLACK_ID = re.compile(r"\b[UWCGDTE](?=[A-Z]*[0-9])[A-Z0-9]{6,}\b")
 
 
+# A signer's identity value (a hex HMAC), as it would appear in a failed statement.
+_SIGNER_VALUE = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def redact(text: str) -> str:
+    # Plain ASCII: under LANG=C a non-ASCII marker would itself break logging.
+    return _SIGNER_VALUE.sub("[signer]", _SLACK_ID.sub("[id]", text))
+
+
 class RedactSlackIds(logging.Filter):
     """Replace anything shaped like a Slack user, channel or team id in a log line.
 
@@ -21,12 +30,21 @@ class RedactSlackIds(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        # Plain ASCII: under LANG=C a non-ASCII marker would itself break logging.
-        redacted = _SLACK_ID.sub("[id]", message)
+        redacted = redact(message)
         if redacted != message:
             record.msg = redacted
             record.args = None
         return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Redacts the whole line as written, tracebacks and stack included: an
+    exception's text (a failed statement, a library's error) can carry ids that
+    the message alone does not. Statement parameters never reach it at all: every
+    engine is made with hide_parameters (storage/db.py)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -43,7 +61,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def configure_logging(level: str) -> None:
     handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSlackIds())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -22,6 +22,7 @@ from bot.campaigns import CampaignSpec, is_open, upsert_campaign
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
 from bot.sealing import Sealer
 from bot.signatures import NAME_CONTEXT, naming_state
+from storage.db import Database
 from storage.models import (
     Announcement,
     AnnouncementKind,
@@ -372,19 +373,11 @@ def _epoch() -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def forget_due_job(database_url: str, signer_key: bytes) -> list[str]:
-    """The scheduler's entry point for `forget_after_days`: plain values in."""
-    from storage.db import Database
-
-    db = Database.from_url(database_url)
-    try:
-        with db.write() as session:
-            forgotten = forget_due(session, sealer=Sealer(signer_key))
-        if forgotten:
-            db.compact()
-            logger.info(
-                "forgot the signers of %d campaigns, as their settings asked", len(forgotten)
-            )
-        return forgotten
-    finally:
-        db.dispose()
+def forget_due_job(db: Database, sealer: Sealer) -> list[str]:
+    """The scheduler's entry point for `forget_after_days`, on the process's database."""
+    with db.write() as session:
+        forgotten = forget_due(session, sealer=sealer)
+    if forgotten:
+        db.compact()
+        logger.info("forgot the signers of %d campaigns, as their settings asked", len(forgotten))
+    return forgotten

@@ -1,9 +1,11 @@
 """APScheduler wiring: the announcement schedule and campaigns' closing dates.
 
-The durable truth is in our tables; the scheduler only holds times. Jobs are the
-module-level functions in bot/jobs.py with plain arguments, fixed ids and
+The durable truth is in our tables; the scheduler only holds times. Jobs are
+module-level functions (bot/jobs.py and friends) with fixed ids and
 `replace_existing=True`, in an in-memory job store rebuilt from the database at
-every start (the bot token in a job's arguments is never written anywhere).
+every start. They are handed the process's one `Database` and one posting client
+(nothing is serialised: the store is in memory, and the token in the client is
+never written anywhere).
 
 At start-up, before anything runs:
 - the announcement job is scheduled from ANNOUNCE_SCHEDULE in TIMEZONE; if one or
@@ -25,10 +27,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot import announcements, jobs, organizing, update_sender
+from bot.sealing import Sealer
 from bot.settings import Settings
+from bot.webclient import posting_client
 from storage.db import Database
 from storage.models import Campaign, CampaignStatus
 
@@ -48,10 +53,11 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
     return BackgroundScheduler(timezone=settings.timezone, job_defaults=dict(JOB_DEFAULTS))
 
 
-def _slack_args(settings: Settings) -> tuple[str, str, str]:
+def job_client(settings: Settings) -> WebClient:
+    """The scheduler's client for posts (announcements, news): no blind retries."""
     if not settings.slack_bot_token:
         raise ValueError("the scheduler needs SLACK_BOT_TOKEN")
-    return settings.database_url, settings.slack_api_url, settings.slack_bot_token
+    return posting_client(settings.slack_api_url, settings.slack_bot_token)
 
 
 def announce_trigger(settings: Settings) -> CronTrigger:
@@ -69,27 +75,27 @@ def missed_announcement(settings: Settings, last_run: dt.datetime | None, now: d
 
 
 def schedule_announcements(
-    scheduler: BackgroundScheduler, settings: Settings, now: dt.datetime | None = None
+    scheduler: BackgroundScheduler,
+    settings: Settings,
+    db: Database,
+    client: WebClient,
+    now: dt.datetime | None = None,
 ) -> bool:
     """Add the announcement job; run it once now if runs were missed. Returns
     whether a catch-up run was scheduled."""
     now = now or announcements.utcnow()
-    db = Database.from_url(settings.database_url)
-    try:
-        with db.read() as session:
-            last = announcements.last_run(session, ANNOUNCE_JOB_ID)
-        if last is None:
-            # First start: nothing can have been missed; count from now.
-            with db.write() as session:
-                announcements.record_run(session, ANNOUNCE_JOB_ID, now)
-    finally:
-        db.dispose()
+    with db.read() as session:
+        last = announcements.last_run(session, ANNOUNCE_JOB_ID)
+    if last is None:
+        # First start: nothing can have been missed; count from now.
+        with db.write() as session:
+            announcements.record_run(session, ANNOUNCE_JOB_ID, now)
     catch_up = missed_announcement(settings, last, now)
     extra = {"next_run_time": now} if catch_up else {}
     scheduler.add_job(
         jobs.announce_job,
         trigger=announce_trigger(settings),
-        args=_slack_args(settings),
+        args=(db, client),
         id=ANNOUNCE_JOB_ID,
         name="announce milestones",
         replace_existing=True,
@@ -101,7 +107,10 @@ def schedule_announcements(
 
 
 def reconcile_closing_jobs(
-    scheduler: BackgroundScheduler, settings: Settings, now: dt.datetime | None = None
+    scheduler: BackgroundScheduler,
+    db: Database,
+    client: WebClient,
+    now: dt.datetime | None = None,
 ) -> list[str]:
     """One date job per open campaign with a closing date; none for the others.
 
@@ -109,16 +118,12 @@ def reconcile_closing_jobs(
     Returns the slugs that have a closing job.
     """
     now = now or announcements.utcnow()
-    db = Database.from_url(settings.database_url)
-    try:
-        with db.read() as session:
-            rows = session.execute(
-                select(Campaign.slug, Campaign.closes_at).where(
-                    Campaign.status == CampaignStatus.OPEN, Campaign.closes_at.is_not(None)
-                )
-            ).all()
-    finally:
-        db.dispose()
+    with db.read() as session:
+        rows = session.execute(
+            select(Campaign.slug, Campaign.closes_at).where(
+                Campaign.status == CampaignStatus.OPEN, Campaign.closes_at.is_not(None)
+            )
+        ).all()
     wanted: dict[str, dt.datetime] = {row.slug: row.closes_at for row in rows}
     for job in scheduler.get_jobs():
         if job.id.startswith(CLOSE_JOB_PREFIX) and job.id[len(CLOSE_JOB_PREFIX) :] not in wanted:
@@ -127,7 +132,7 @@ def reconcile_closing_jobs(
         scheduler.add_job(
             jobs.close_job,
             trigger=DateTrigger(run_date=max(closes_at, now)),
-            args=(*_slack_args(settings), slug),
+            args=(db, client, slug),
             id=CLOSE_JOB_PREFIX + slug,
             name=f"close {slug}",
             replace_existing=True,
@@ -140,15 +145,38 @@ def reconcile_closing_jobs(
 
 
 def schedule_close_check(
-    scheduler: BackgroundScheduler, settings: Settings, every_seconds: int = CLOSE_CHECK_SECONDS
+    scheduler: BackgroundScheduler,
+    db: Database,
+    client: WebClient,
+    every_seconds: int = CLOSE_CHECK_SECONDS,
 ) -> None:
     """The safety net for closing dates set or moved while the bot runs."""
     scheduler.add_job(
         jobs.close_job,
         trigger=IntervalTrigger(seconds=every_seconds),
-        args=_slack_args(settings),
+        args=(db, client),
         id=CLOSE_CHECK_JOB_ID,
         name="close campaigns past their date",
+        replace_existing=True,
+    )
+
+
+SCRUB_JOB_ID = "scrub-wal"
+SCRUB_SECONDS = 60
+
+
+def schedule_scrub(
+    scheduler: BackgroundScheduler, db: Database, every_seconds: int = SCRUB_SECONDS
+) -> None:
+    """SQLite only: empty the WAL every minute (bot/jobs.scrub_job)."""
+    if not db.is_sqlite:
+        return
+    scheduler.add_job(
+        jobs.scrub_job,
+        trigger=IntervalTrigger(seconds=every_seconds),
+        args=(db,),
+        id=SCRUB_JOB_ID,
+        name="empty the WAL",
         replace_existing=True,
     )
 
@@ -159,17 +187,19 @@ FORGET_JOB_ID = "forget-due"
 FORGET_SECONDS = 3600
 
 
-def schedule_upkeep(scheduler: BackgroundScheduler, settings: Settings) -> None:
+def schedule_upkeep(
+    scheduler: BackgroundScheduler, settings: Settings, db: Database, client: WebClient
+) -> None:
     """Resume queued news (after a restart or a pause), and forget campaigns whose
     `forget_after_days` have run out. Both do nothing when there is nothing to do."""
     key = settings.signer_key
     if key is None:
         return
-    database_url, api_url, token = _slack_args(settings)
+    sealer = Sealer(key)
     scheduler.add_job(
         update_sender.send_pending_job,
         trigger=IntervalTrigger(seconds=NEWS_SECONDS),
-        args=(database_url, token, api_url, key),
+        args=(db, client, sealer),
         id=NEWS_JOB_ID,
         name="send queued news",
         replace_existing=True,
@@ -178,7 +208,7 @@ def schedule_upkeep(scheduler: BackgroundScheduler, settings: Settings) -> None:
     scheduler.add_job(
         organizing.forget_due_job,
         trigger=IntervalTrigger(seconds=FORGET_SECONDS),
-        args=(database_url, key),
+        args=(db, sealer),
         id=FORGET_JOB_ID,
         name="forget campaigns due",
         replace_existing=True,
@@ -187,16 +217,24 @@ def schedule_upkeep(scheduler: BackgroundScheduler, settings: Settings) -> None:
 
 
 def start_scheduler(
-    settings: Settings, close_check_seconds: int = CLOSE_CHECK_SECONDS
+    settings: Settings,
+    db: Database,
+    close_check_seconds: int = CLOSE_CHECK_SECONDS,
+    client: WebClient | None = None,
 ) -> BackgroundScheduler:
-    """Start paused, reconcile the jobs with the database, then resume."""
+    """Start paused, reconcile the jobs with the database, then resume.
+
+    `db` is the process's own: the jobs share its engine with the server.
+    """
+    client = client or job_client(settings)
     scheduler = build_scheduler(settings)
     scheduler.start(paused=True)
     try:
-        schedule_announcements(scheduler, settings)
-        reconcile_closing_jobs(scheduler, settings)
-        schedule_close_check(scheduler, settings, close_check_seconds)
-        schedule_upkeep(scheduler, settings)
+        schedule_announcements(scheduler, settings, db, client)
+        reconcile_closing_jobs(scheduler, db, client)
+        schedule_close_check(scheduler, db, client, close_check_seconds)
+        schedule_upkeep(scheduler, settings, db, client)
+        schedule_scrub(scheduler, db)
     except Exception:
         scheduler.shutdown(wait=False)
         raise

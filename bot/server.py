@@ -26,6 +26,8 @@ from slack_bolt.request.payload_utils import (
 )
 from slack_sdk.signature import SignatureVerifier
 
+from bot.health import database_problem
+from bot.replay import SeenSignatures
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -132,20 +134,25 @@ class SlackWSGI:
         self.app = app
         self.db = db
         self.verifier = SignatureVerifier(signing_secret)
+        self.seen = SeenSignatures()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == HEALTH_PATH and method in {"GET", "HEAD"}:
-            if self.db.ping():
-                return _json(start_response, 200, {"status": "ok"})
-            logger.error("health check: the database does not answer")
-            return _json(start_response, 503, {"status": "database unavailable"})
+            return self._health(start_response)
         if path != EVENTS_PATH:
             return _json(start_response, 404, {"error": "not found"})
         if method != "POST":
             return _json(start_response, 405, {"error": "method not allowed"})
         return self._events(environ, start_response)
+
+    def _health(self, start_response: StartResponse) -> Iterable[bytes]:
+        problem = database_problem(self.db)
+        if problem is None:
+            return _json(start_response, 200, {"status": "ok"})
+        logger.error("health check failed: %s", problem)
+        return _json(start_response, 503, {"status": problem})
 
     def _events(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -170,6 +177,11 @@ class SlackWSGI:
             valid = False
         if not valid:
             logger.warning("refused a request with a missing, forged or stale signature")
+            return _json(start_response, 401, {"error": "invalid request"})
+        if not self.seen.first_time(
+            headers.get("x-slack-signature", ""), headers.get("x-slack-request-timestamp", "")
+        ):
+            logger.warning("refused a signed request seen before (a replay)")
             return _json(start_response, 401, {"error": "invalid request"})
         try:
             body = raw.decode("utf-8")

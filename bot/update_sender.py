@@ -188,21 +188,18 @@ def send_pending(
     return report
 
 
-def send_pending_job(database_url: str, token: str, api_url: str, signer_key: bytes) -> None:
-    """The scheduler's entry point: plain values in, everything built inside."""
-    db = Database.from_url(database_url)
-    try:
-        client = WebClient(token=token, base_url=api_url, timeout=10)
-        report = send_pending(db, client, Sealer(signer_key), max_seconds=50)
-        if report.sent or report.failed or report.stopped_by:
-            logger.info(
-                "news: %d sent, %d unreachable%s",
-                report.sent,
-                report.failed,
-                f", paused ({report.stopped_by})" if report.stopped_by else "",
-            )
-    finally:
-        db.dispose()
+def send_pending_job(db: Database, client: WebClient, sealer: Sealer) -> None:
+    """The scheduler's entry point, on the process's database. `client` makes no
+    automatic retries (bot.webclient.posting_client): a DM that Slack accepted
+    before the connection dropped must not be sent again blindly."""
+    report = send_pending(db, client, sealer, max_seconds=50)
+    if report.sent or report.failed or report.stopped_by:
+        logger.info(
+            "news: %d sent, %d unreachable%s",
+            report.sent,
+            report.failed,
+            f", paused ({report.stopped_by})" if report.stopped_by else "",
+        )
 
 
 class BackgroundSender:

@@ -22,6 +22,14 @@ from urllib.parse import SplitResult, urlsplit
 from urllib.request import Request
 
 from slack_sdk import WebClient
+from slack_sdk.http_retry import (
+    ConnectionErrorRetryHandler,
+    HttpRequest,
+    HttpResponse,
+    RateLimitErrorRetryHandler,
+    RetryHandler,
+    RetryState,
+)
 
 _Key = tuple[str, str, int | None]
 
@@ -113,3 +121,76 @@ def _closed_by_peer(sock: Any) -> bool:
     except (OSError, ValueError):
         return True
     return bool(readable)
+
+
+# Posts that must reach Slack once wait at most this long for an answer.
+POSTING_TIMEOUT_SECONDS = 15
+
+
+def posting_client(api_url: str, token: str) -> WebClient:
+    """A client for posts that must be made exactly once: announcements and news.
+
+    No automatic retries. slack_sdk's default retries a call after a dropped
+    connection, and a chat.postMessage that Slack had accepted before the
+    connection dropped would be posted twice. A failed attempt is left in doubt
+    instead, and whoever takes it up next looks for its own post before posting
+    again (bot/jobs.py, bot/update_sender.py). Rate limits are handled by the
+    callers, who know how long they may wait.
+    """
+    return WebClient(
+        token=token, base_url=api_url, timeout=POSTING_TIMEOUT_SECONDS, retry_handlers=[]
+    )
+
+
+# How long a person's answer may wait out one rate limit, and how many times. Slack's
+# Tier 4 methods (views.open, chat.postEphemeral, views.publish) allow bursts and
+# clear within a second or two; a trigger_id lasts three seconds.
+ANSWER_RETRY_AFTER_LIMIT = 2
+ANSWER_RATE_LIMIT_RETRIES = 1
+
+
+def retry_after_seconds(headers: Any) -> int | None:
+    """Slack's Retry-After, in whole seconds, from headers of any shape slack_sdk
+    hands over (a value or a list of values per name)."""
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list | tuple) and value else value
+            try:
+                return max(1, int(raw))
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+class ShortRateLimitRetry(RateLimitErrorRetryHandler):
+    """slack_sdk's retry of a rate-limited call, for someone waiting on an answer:
+    it waits out Retry-After only when that is short. A longer wait is left to the
+    caller, who can tell the person when to try again or answer them later."""
+
+    def __init__(
+        self,
+        max_wait_seconds: int = ANSWER_RETRY_AFTER_LIMIT,
+        max_retry_count: int = ANSWER_RATE_LIMIT_RETRIES,
+    ) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait_seconds = max_wait_seconds
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = retry_after_seconds(response.headers)
+        return wait is not None and wait <= self.max_wait_seconds
+
+
+def answer_retry_handlers() -> list[RetryHandler]:
+    """The request path's retries: a dropped connection once (slack_sdk's default:
+    an answer sent twice is an ephemeral or a form shown twice, not a post), and a
+    short rate limit."""
+    return [ConnectionErrorRetryHandler(), ShortRateLimitRetry()]

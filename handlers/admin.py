@@ -33,10 +33,14 @@ from handlers.slackapi import (
     say_form_not_opened,
     send_file_dm,
 )
-from storage.db import Database
+from storage.db import Database, NotScrubbed
 from storage.models import Campaign, CampaignStatus, UpdateKind
 
 logger = logging.getLogger(__name__)
+
+# How long forgetting from Slack waits for readers to let go of the WAL: the form's
+# answer is due within three seconds.
+FORGET_SCRUB_SECONDS = 1.5
 
 STATUS_ACTIONS = {
     blocks.ADMIN_OPEN: StatusChange.OPEN,
@@ -148,8 +152,9 @@ def admin_command_answer(
 
 
 def _open(client: WebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
-    if not open_form(client, body.get("trigger_id"), view):
-        say_form_not_opened(body)
+    failure = open_form(client, body.get("trigger_id"), view)
+    if failure is not None:
+        say_form_not_opened(body, failure)
 
 
 def _notice(client: WebClient, body: dict[str, Any], title: str, text: str) -> None:
@@ -561,7 +566,15 @@ def handle_forget_confirm(
             unlinked = organizing.forget_signers(
                 session, _organizers(settings), context.user_id or "", slug, sealer=sealer
             )
-        db.compact()
+        db.compact(scrub_timeout=FORGET_SCRUB_SECONDS)
+    except NotScrubbed:
+        text = (
+            f"The signatures on `{slug}` are unlinked in the database, but the database was "
+            "busy, so their old copies may still be in its files. Forget again in a minute to "
+            "finish."
+        )
+        ack(response_action="update", view=blocks.notice_modal("Not yet forgotten", text))
+        return
     except NotAnOrganizer:
         _refuse_submission(ack, "forget")
         return

@@ -733,12 +733,20 @@ def slack_busy_text(retry_after: int | None) -> str:
     return f"Slack is busy right now. Nothing was recorded; please try again {wait}."
 
 
-def form_not_opened_text() -> str:
+def form_not_opened_text(retry_after: int | None = None) -> str:
     # A timeout leaves it unknown whether the form appeared: say both.
+    when = f"in {_seconds_words(retry_after)}" if retry_after else "in a minute"
     return (
         "Slack did not open the form just now. Nothing was recorded; if the form is not "
-        "on your screen, please click the button again in a minute."
+        f"on your screen, please click the button again {when}."
     )
+
+
+def _seconds_words(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def closed_text(view: CampaignView, tz: ZoneInfo) -> str:

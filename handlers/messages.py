@@ -19,7 +19,7 @@ from bot.subscriptions import unsubscribe
 from handlers import blocks
 from handlers.home import status_lines
 from handlers.identity import signer_of
-from handlers.slackapi import call_quietly
+from handlers.slackapi import answer_privately
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -31,14 +31,7 @@ def _reply(
     client: WebClient, event: dict[str, Any], answer: tuple[str, list[blocks.Block]]
 ) -> None:
     text, content = answer
-    call_quietly(
-        "chat.postEphemeral",
-        client.chat_postEphemeral,
-        channel=event["channel"],
-        user=event["user"],
-        text=text,
-        blocks=content,
-    )
+    answer_privately(client, event["channel"], event["user"], text, content)
 
 
 def _campaign_answer(

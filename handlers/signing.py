@@ -138,10 +138,15 @@ def _clear_dm_prompt(body: dict[str, Any], respond: Respond) -> None:
 class FormNotOpened(Exception):
     """Slack did not confirm that a modal opened (rate limit, outage, timeout)."""
 
+    def __init__(self, failure: SlackUnavailable) -> None:
+        super().__init__("views.open")
+        self.failure = failure
+
 
 def _show(client: WebClient, trigger_id: str | None, view: dict[str, Any]) -> None:
-    if not open_form(client, trigger_id, view):
-        raise FormNotOpened()
+    failure = open_form(client, trigger_id, view)
+    if failure is not None:
+        raise FormNotOpened(failure)
 
 
 def _opening(body: dict[str, Any], respond: Respond, open_form: Callable[[], None]) -> None:
@@ -150,8 +155,8 @@ def _opening(body: dict[str, Any], respond: Respond, open_form: Callable[[], Non
     trigger_id expires in three seconds)."""
     try:
         open_form()
-    except FormNotOpened:
-        say_form_not_opened(body)
+    except FormNotOpened as not_opened:
+        say_form_not_opened(body, not_opened.failure)
     else:
         _clear_dm_prompt(body, respond)
 

@@ -4,12 +4,15 @@ something a person can act on."""
 from __future__ import annotations
 
 import logging
+import random
+import threading
 from typing import Any
 
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.webclient import retry_after_seconds
 from handlers import blocks
 
 logger = logging.getLogger(__name__)
@@ -26,14 +29,7 @@ class SlackUnavailable(Exception):
 
 def retry_after(error: SlackApiError) -> int | None:
     """Slack's Retry-After on a rate-limited call, in whole seconds (at least 1)."""
-    headers = getattr(error.response, "headers", None) or {}
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            try:
-                return max(1, int(value if isinstance(value, str) else value[0]))
-            except (ValueError, TypeError, IndexError):
-                return None
-    return None
+    return retry_after_seconds(getattr(error.response, "headers", None))
 
 
 def fetch_user(client: WebClient, user_id: str) -> dict[str, Any]:
@@ -120,24 +116,78 @@ def send_file_dm(client: WebClient, user_id: str, filename: str, content: str, t
         raise _unavailable("files.upload", error) from None
 
 
-def open_form(client: WebClient, trigger_id: Any, view: dict[str, Any]) -> bool:
-    """views.open for a click; False, logged, if Slack did not open the form."""
+def open_form(client: WebClient, trigger_id: Any, view: dict[str, Any]) -> SlackUnavailable | None:
+    """views.open for a click: None once open, else why not (logged)."""
     if not trigger_id:
         logger.warning("a form could not be opened: the click carried no trigger_id")
-        return False
-    return call_quietly("views.open", client.views_open, trigger_id=trigger_id, view=view)
+        return SlackUnavailable("views.open")
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+    except (SlackApiError, SlackClientError, OSError) as error:
+        return _unavailable("views.open", error)
+    return None
 
 
-def say_form_not_opened(body: dict[str, Any]) -> None:
+def say_form_not_opened(body: dict[str, Any], failure: SlackUnavailable | None = None) -> None:
     """A click whose form Slack did not open would look like a dead button: say so
-    under the message clicked (its response URL), which stays to be clicked again.
-    A click on the Home tab carries no response URL; the tab is still there."""
+    under the message clicked (its response URL), which stays to be clicked again,
+    and when, if Slack said. A click on the Home tab carries no response URL; the
+    tab is still there."""
     url = body.get("response_url")
     if not isinstance(url, str) or not url:
         return
+    wait = failure.retry_after if failure is not None else None
     try:
         Respond(response_url=url)(
-            text=blocks.form_not_opened_text(), response_type="ephemeral", replace_original=False
+            text=blocks.form_not_opened_text(wait),
+            response_type="ephemeral",
+            replace_original=False,
         )
     except Exception:  # Slack is failing already; the caller's log line says why
         logger.info("could not say that a form did not open")
+
+
+# A DM answer that Slack rate limits for longer than a request can wait is sent
+# once Slack allows it, unless that is later than this: the person would have
+# asked again by then.
+ANSWER_LATER_LIMIT_SECONDS = 300
+# Answers waiting at once; past this, a burst of rate-limited answers is dropped
+# (logged) rather than holding a thread each.
+ANSWERS_WAITING_LIMIT = 500
+_waiting = threading.BoundedSemaphore(ANSWERS_WAITING_LIMIT)
+
+
+def answer_privately(client: WebClient, channel: str, user: str, text: str, content: Any) -> None:
+    """An ephemeral answer in a conversation (the DM). Rate limited for longer than
+    the client waits, it is sent when Retry-After has passed, so that the person
+    who asked still gets the answer."""
+
+    def post() -> None:
+        client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=content)
+
+    try:
+        post()
+        return
+    except SlackApiError as error:
+        status = getattr(error.response, "status_code", None)
+        wait = retry_after(error) if status == 429 else None
+        if wait is None or wait > ANSWER_LATER_LIMIT_SECONDS:
+            _unavailable("chat.postEphemeral", error)
+            return
+    except (SlackClientError, OSError) as error:
+        _unavailable("chat.postEphemeral", error)
+        return
+    if not _waiting.acquire(blocking=False):
+        logger.warning("chat.postEphemeral rate limited; too many answers waiting, dropped one")
+        return
+    logger.info("chat.postEphemeral rate limited; answering in %d s", wait)
+
+    def later() -> None:
+        try:
+            call_quietly("chat.postEphemeral", post)
+        finally:
+            _waiting.release()
+
+    timer = threading.Timer(wait + random.random(), later)  # noqa: S311 - jitter, not a secret
+    timer.daemon = True
+    timer.start()

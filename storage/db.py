@@ -6,8 +6,9 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -40,6 +41,10 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-un
     # setting: an old row version stays in the table's files until its space is
     # reused, or the table is rewritten (Database.compact; DEPLOY.md, "Forgetting").
     cursor.execute("PRAGMA secure_delete=ON")
+    # When the WAL starts over after a checkpoint, cut it to nothing rather than
+    # writing over its start and leaving older frames (deleted rows, the order
+    # of commits) in the rest of the file until the next full scrub.
+    cursor.execute("PRAGMA journal_size_limit=0")
     cursor.close()
 
 
@@ -70,15 +75,26 @@ def _forget_change(conn) -> None:  # type: ignore[no-untyped-def]
 
 
 def _owner_only(path: Path) -> None:
-    """Create the file readable and writable by its owner only, or make it so.
+    """Make the database file readable and writable by its owner only.
 
-    SQLite gives the -wal and -shm files the database file's permissions.
+    SQLite gives the -wal and -shm files the database file's permissions. An
+    existing file is never opened here, only chmod-ed by its path: SQLite's locks
+    are POSIX advisory locks, which belong to the process, and closing any
+    descriptor of the file drops every lock the process holds on it (SQLite's
+    "How To Corrupt An SQLite Database File", 2.2). A server that had lost its
+    locks would let another process (a `campaign list`) checkpoint and delete the
+    WAL it is still writing into. A file that does not exist yet is created here,
+    which no connection of this process can hold a lock on.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     for existing in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if existing.exists():
-            existing.chmod(0o600)
+        try:
+            if existing.stat().st_mode & 0o077:
+                existing.chmod(0o600)
+        except FileNotFoundError:
+            pass
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -110,6 +126,9 @@ DEFAULT_POOL_SIZE = 5
 
 
 def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
+    """An engine whose errors never carry a statement's parameters (hide_parameters):
+    a failed insert would otherwise put a signer's name or identity value in an
+    exception's text, and from there in a log line with a timestamp."""
     parsed = engine_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_path(url)
@@ -119,6 +138,7 @@ def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
             url,
             pool_size=pool_size,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
@@ -126,7 +146,28 @@ def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
     # PostgreSQL needs none of the above: row locks and READ COMMITTED make a
     # write that reads and then updates wait for, then re-check, a concurrent one
     # (the conditional UPDATEs of claims rely on it), and many processes can write.
-    return create_engine(parsed, pool_size=pool_size, pool_pre_ping=True)
+    return create_engine(parsed, pool_size=pool_size, pool_pre_ping=True, hide_parameters=True)
+
+
+# Where Linux shows a process's open files, and how it marks one whose name is gone.
+_OPEN_FILES = "/proc/self/fd"
+_DELETED = " (deleted)"
+
+
+# How long forgetting keeps trying to empty the WAL while readers hold it, and how
+# often; the scheduled scrub (bot/scheduler.py) tries again every minute anyway.
+SCRUB_TIMEOUT_SECONDS = 10.0
+SCRUB_RETRY_SECONDS = 0.2
+
+
+class NotScrubbed(RuntimeError):
+    """Readers kept the WAL busy: what was deleted may still be in the -wal file."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "other connections kept reading, so the database's WAL could not be emptied: "
+            "what was just deleted may still be in the -wal file. Try again in a minute"
+        )
 
 
 class DatabaseBusy(TimeoutError):
@@ -163,6 +204,8 @@ class Database:
         event.listen(engine, "rollback", _forget_change)
         # The busiest statements, straight on the driver (storage/direct.py).
         self.direct = Direct(self)
+        path = sqlite_path(engine.url.render_as_string(hide_password=False))
+        self.sqlite_file: Path | None = path.resolve() if path is not None else None
 
     @property
     def generation(self) -> int:
@@ -216,6 +259,46 @@ class Database:
         """Say that a write committed (for writes that bypass the engine's events)."""
         self._bump()
 
+    def replaced_files(self) -> list[str]:
+        """The database files this process holds open that have since been deleted
+        or replaced by another file at the same path (SQLite; Linux's /proc).
+
+        A process writing into a WAL that no longer has a name loses every write
+        at its next restart. It should stop, loudly, and be restarted: /healthz
+        fails and Socket Mode exits when this is not empty. Nothing is opened
+        here: see _owner_only for why a database file must never be.
+        """
+        if self.sqlite_file is None:
+            return []
+        names = {str(self.sqlite_file) + suffix for suffix in ("", "-wal", "-shm")}
+        replaced: set[str] = set()
+        try:
+            descriptors = os.listdir(_OPEN_FILES)
+        except OSError:
+            return []  # no /proc here: nothing to compare with
+        for fd in descriptors:
+            link = os.path.join(_OPEN_FILES, fd)
+            try:
+                target = os.readlink(link)
+            except OSError:
+                continue  # closed meanwhile
+            gone = target.endswith(_DELETED)
+            name = target[: -len(_DELETED)] if gone else target
+            if name not in names:
+                continue
+            try:
+                held = os.stat(link)
+                current = os.stat(name)
+            except FileNotFoundError:
+                gone = True
+            except OSError:
+                continue
+            else:
+                gone = gone or (held.st_dev, held.st_ino) != (current.st_dev, current.st_ino)
+            if gone:
+                replaced.add(os.path.basename(name))
+        return sorted(replaced)
+
     def ping(self) -> bool:
         try:
             with self.engine.connect() as conn:
@@ -223,6 +306,30 @@ class Database:
         except Exception:
             return False
         return True
+
+    def scrub(self) -> bool:
+        """SQLite: copy the WAL into the database file and empty it. True when done.
+
+        The WAL keeps every page a transaction wrote, deleted rows and the order
+        of commits included, until a checkpoint has copied them into the file
+        (where secure_delete zeroes deleted rows) and the WAL is truncated. A
+        checkpoint cannot finish while another connection reads an older state;
+        it says so (busy) and the caller tries again later. PostgreSQL: nothing to
+        do here (its WAL is the server's; see DEPLOY.md).
+        """
+        if not self.is_sqlite:
+            return True
+        with self.write_turn(), self.engine.connect() as conn:
+            busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        return busy == 0
+
+    def scrub_until_done(self, timeout: float = SCRUB_TIMEOUT_SECONDS) -> None:
+        """scrub(), retried while readers hold the WAL; NotScrubbed after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while not self.scrub():
+            if time.monotonic() >= deadline:
+                raise NotScrubbed()
+            time.sleep(SCRUB_RETRY_SECONDS)
 
     # What forgetting rewrites on PostgreSQL. Signatures are written out in the
     # order of their keys (CLUSTER), not in the order they were stored in, which a
@@ -236,7 +343,7 @@ class Database:
     # it waits, signers queue behind it.
     _REWRITE_LOCK_TIMEOUT = "5s"
 
-    def compact(self) -> None:
+    def compact(self, scrub_timeout: float = SCRUB_TIMEOUT_SECONDS) -> None:
         """After rows were overwritten or deleted (forgotten signer hashes), leave
         no copy of them in the database's files.
 
@@ -252,8 +359,7 @@ class Database:
         server's WAL archive and base backups keep old versions until deleted.
         """
         if self.is_sqlite:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.scrub_until_done(scrub_timeout)
             return
         if self.engine.dialect.name != "postgresql":
             return

@@ -156,6 +156,15 @@ def _version_key(path: str) -> tuple[int, ...]:
     return tuple(int(part) for part in path.split("/")[4].split(".") if part.isdigit())
 
 
+def pg_dump_command(url: str) -> tuple[list[str], dict[str, str]]:
+    """The documented backup of a PostgreSQL database: a plain pg_dump, and its
+    environment (the password is passed as libpq reads it, not on the command line)."""
+    parsed = make_url(url)
+    libpq = parsed.set(drivername="postgresql", password=None)
+    env = {**os.environ, "PGPASSWORD": parsed.password or ""}
+    return [_pg_dump(), "--no-owner", "--dbname", libpq.render_as_string(hide_password=False)], env
+
+
 def database_bytes(url: str) -> bytes:
     """Everything a leaked copy of the database would hold, to scan for secrets.
 
@@ -167,15 +176,8 @@ def database_bytes(url: str) -> bytes:
         path = Path(parsed.database or "")
         files = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
         return b"".join(f.read_bytes() for f in files if f.exists())
-    libpq = parsed.set(drivername="postgresql", password=None)
-    env = {**os.environ, "PGPASSWORD": parsed.password or ""}
-    done = subprocess.run(
-        [_pg_dump(), "--no-owner", "--dbname", libpq.render_as_string(hide_password=False)],
-        capture_output=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    command, env = pg_dump_command(url)
+    done = subprocess.run(command, capture_output=True, env=env, timeout=60, check=False)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     assert b"COPY public.signatures" in done.stdout, "pg_dump held no signatures table"
     return done.stdout

@@ -26,6 +26,10 @@ def request(
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
+        # Connected first, so that a server that is gone (killed, restarting) is an
+        # OSError here: suppressed below, http.client would go on to read an answer
+        # from no socket at all and raise AttributeError.
+        conn.connect()
         # The server may answer (413) and close before a huge body is sent; its
         # answer is still there to read.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):

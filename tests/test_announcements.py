@@ -15,13 +15,14 @@ from sqlalchemy import select, update
 from bot import announcements, campaigns
 from bot.errors import InvalidCampaign
 from bot.fakeslack import FakeSlack, Fault
-from bot.jobs import EVENT_TYPE, RunReport, announce_job, close_job, run_announcements
+from bot.jobs import EVENT_TYPE, RunReport, run_announcements
 from bot.settings import Settings
 from bot.signatures import add_signature, remove_signature, signer_hash
 from handlers import blocks
 from storage.db import Database
 from storage.models import Announcement, AnnouncementKind, AnnouncementState, Campaign
 from tests.conftest import ALICE, BOB, RunningBot, make_settings
+from tests.support.jobs import announce, close
 from tests.test_signing import sign
 
 SLUG = "wewontbuildit"
@@ -76,7 +77,7 @@ def rows(db: Database) -> dict[tuple[str, int], Announcement]:
 
 def run(settings: Settings) -> RunReport:
     assert settings.slack_bot_token is not None
-    return announce_job(settings.database_url, settings.slack_api_url, settings.slack_bot_token)
+    return announce(settings)
 
 
 def age_claims(db: Database, by: dt.timedelta = announcements.LEASE * 2) -> None:
@@ -451,10 +452,9 @@ def test_a_final_count_slack_refused_waits_for_the_announcement_run(campaign, se
             .values(closes_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
         )
     fake_slack.fail("chat.postMessage", Fault(error="not_in_channel"))
-    token = settings.slack_bot_token
-    assert close_job(settings.database_url, settings.slack_api_url, token).closed == [SLUG]
+    assert close(settings).closed == [SLUG]
     # The minute check does not retry it (nor log about it) every minute...
-    assert close_job(settings.database_url, settings.slack_api_url, token).closed == []
+    assert close(settings).closed == []
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
     # ...the next announcement run posts it.
     assert [d.kind for d in run(settings).posted] == [AnnouncementKind.FINAL]

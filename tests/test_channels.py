@@ -20,12 +20,13 @@ from sqlalchemy import select, update
 from bot import announcements, campaigns
 from bot.errors import InvalidCampaign
 from bot.fakeslack import FakeChannel, FakeSlack, FakeUser, Fault, Grid
-from bot.jobs import EVENT_TYPE, announce_job
+from bot.jobs import EVENT_TYPE
 from bot.settings import Settings
 from bot.signatures import add_signature, remove_signature, signer_hash
 from storage.db import Database
 from storage.models import Announcement, AnnouncementState, Campaign
 from tests.conftest import RunningBot, make_settings, response_json
+from tests.support.jobs import announce
 from tests.test_announcements import SLUG, age_claims, announced, import_campaign, run
 from tests.test_cli import Cli
 from tests.test_grid import ORG, WENDY, WORKSPACE_A, WORKSPACE_B, _click, _submit
@@ -645,7 +646,7 @@ def test_announce_job_is_the_entry_point(campaign, settings, fake_slack):
     # The scheduler's entry point and `announce` share the run: both channels.
     grid_signers(campaign, settings, 5)
     assert settings.slack_bot_token is not None
-    report = announce_job(settings.database_url, settings.slack_api_url, settings.slack_bot_token)
+    report = announce(settings)
     assert [line for line in report.summary() if line.startswith("posted")] == [
         f"posted: {SLUG} 5 in {CHANNEL_A}",
         f"posted: {SLUG} 5 in {CHANNEL_B}",

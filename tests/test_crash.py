@@ -25,13 +25,13 @@ from sqlalchemy import func, select, text
 
 from bot import campaigns
 from bot.fakeslack import FakeSlack, FakeUser
-from bot.jobs import announce_job
 from bot.signatures import signer_hash
 from storage.db import Database, sqlite_path
 from storage.migrate import alembic_config, upgrade
 from storage.models import Campaign, Signature
 from tests.conftest import SIGNER_KEY, SIGNING_SECRET, SlackDriver, make_settings
 from tests.httpclient import get
+from tests.support.jobs import announce
 from tests.test_load import MILESTONES, SIGNERS, Outcome, opened_by, sign_through, signers
 from tests.test_signing import SLUG, sign_values
 
@@ -150,9 +150,7 @@ def test_kill_9_under_load_loses_no_acknowledged_signature(fake_slack: FakeSlack
     def announce_forever() -> None:
         while not stop.is_set():
             try:
-                runs.append(
-                    announce_job(database_url, settings.slack_api_url, settings.slack_bot_token)
-                )
+                runs.append(announce(settings))
             except Exception as error:  # recorded, and the test fails on it
                 runs.append(error)
             stop.wait(0.05)
@@ -242,8 +240,8 @@ def test_kill_9_under_load_loses_no_acknowledged_signature(fake_slack: FakeSlack
     # Milestones after it all: each one posted at most once, the last one for sure,
     # and no post attempt was wasted on a duplicate.
     assert settings.slack_bot_token is not None
-    announce_job(database_url, settings.slack_api_url, settings.slack_bot_token)
-    announce_job(database_url, settings.slack_api_url, settings.slack_bot_token)
+    announce(settings)
+    announce(settings)
     posted = [m["metadata"]["event_payload"]["threshold"] for m in fake_slack.messages_in(CHANNEL)]
     assert len(posted) == len(set(posted))
     assert SIGNERS in posted

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import time
 from pathlib import Path
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import select
 
-from bot.fakeslack import sign, slash_command_body
+from bot.fakeslack import sign, slash_command_body, view_submission_body
+from storage.models import Campaign
 from tests.conftest import ALICE, SIGNING_SECRET, RunningBot, response_json
 from tests.httpclient import HttpResult, get, post, request
 
@@ -250,3 +253,33 @@ def test_the_servers_verifier_accepts_slacks_test_vector():
     assert verifier.is_valid_request(vector["body"].encode(), vector["headers"])
     tampered = vector["body"].replace("roadrunner", "coyote").encode()
     assert not verifier.is_valid_request(tampered, vector["headers"])
+
+
+def test_a_replayed_signed_request_is_not_acted_on(running_bot, caplog):
+    """A withdrawal captured and sent again within Slack's five minutes used to undo
+    a signature made since. The replay is refused; the signature stays."""
+    bot = running_bot
+    bot.import_campaign()
+    slug = "wewontbuildit"
+
+    def signed(body: bytes) -> dict[str, str]:
+        return {"Content-Type": "application/x-www-form-urlencoded", **sign(SIGNING_SECRET, body)}
+
+    def form_of(action: str) -> dict:
+        bot.slack.click(action, slug, trigger_id=bot.fake.new_trigger(ALICE.id))
+        return bot.fake.calls_to("views.open")[-1].params["view"]
+
+    sign_form = form_of("sign_start")
+    how = {"how": {"choice": {"type": "radio_buttons", "selected_option": {"value": "anonymous"}}}}
+    assert bot.slack.submit(sign_form, how).status == 200
+    withdrawal = view_submission_body(form_of("withdraw_start"), ALICE.id, {})
+    headers = signed(withdrawal)
+    url = bot.slack.base_url + "/slack/events"
+    assert post(url, withdrawal, headers).status == 200
+    assert bot.slack.submit(form_of("sign_start"), how).status == 200
+    with caplog.at_level(logging.WARNING):
+        replayed = post(url, withdrawal, headers)
+    assert replayed.status == 401
+    assert "a replay" in caplog.text
+    with bot.db.read() as session:
+        assert session.scalar(select(Campaign.signature_count).where(Campaign.slug == slug)) == 1

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.fakeslack import FakeChannel, FakeSlack, FakeUser
 from bot.jobs import announce_job
+from bot.scheduler import job_client
 from bot.server import BackgroundServer, SlackWSGI
 from storage.db import Database
 from storage.models import Campaign, Signature
@@ -139,9 +140,11 @@ def test_two_hundred_signers_while_announcing_and_editing(busy_bot: RunningBot, 
     settings = bot.settings
     assert settings.slack_bot_token is not None
 
+    client = job_client(settings)
+
     def announce() -> Any:
-        # The job exactly as the scheduler and `python -m bot announce` run it.
-        return announce_job(settings.database_url, settings.slack_api_url, settings.slack_bot_token)
+        # The job exactly as the server's scheduler runs it: on the server's database.
+        return announce_job(bot.db, client)
 
     edits = iter(range(1_000_000))
 

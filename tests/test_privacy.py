@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from bot.fakeslack import Fault, dm_channel_for
 from bot.logs import configure_logging
@@ -183,3 +184,30 @@ def test_bolt_debug_output_has_every_slack_id_masked(running_bot, debug_logs, ca
     for slack_id in (ALICE.id, BOB.id, dm_channel_for(ALICE.id), "T0UNDRSGN", "C0GENERAL"):
         assert slack_id not in err, slack_id
     assert "[id]" in err
+
+
+def test_a_failed_statement_logs_neither_its_parameters_nor_ids_in_its_traceback(
+    bot, debug_logs, capfd
+):
+    """A database error logged with its traceback: before, the statement's
+    parameters (a name, an identity value) and any Slack id in the exception's
+    text reached the log with a timestamp."""
+    name, identity = "Zelda Distinctive", "ab" * 32
+    with pytest.raises(IntegrityError) as caught, bot.db.write() as session:
+        session.execute(
+            text(
+                "INSERT INTO signatures (campaign_id, signer_hash, name, signed_on) "
+                "VALUES (:campaign, :signer, :name, :day)"
+            ),
+            {"campaign": 999_999, "signer": identity, "name": name, "day": "2026-01-01"},
+        )
+    try:
+        raise RuntimeError(f"while answering {ALICE.id}") from caught.value
+    except RuntimeError:
+        logging.getLogger("bot").exception("signing failed")
+    _, err = capfd.readouterr()
+    assert "signing failed" in err
+    assert "Traceback" in err
+    assert name not in err
+    assert identity not in err
+    assert ALICE.id not in err

@@ -17,13 +17,14 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select, update
 
-from bot import announcements, jobs
+from bot import announcements
 from bot.fakeslack import FakeSlack
 from bot.scheduler import (
     ANNOUNCE_JOB_ID,
     CLOSE_CHECK_JOB_ID,
     MISFIRE_GRACE_SECONDS,
     build_scheduler,
+    job_client,
     reconcile_closing_jobs,
     schedule_announcements,
     start_scheduler,
@@ -32,6 +33,7 @@ from bot.settings import Settings
 from storage.db import Database
 from storage.models import Campaign, CampaignStatus
 from tests.conftest import make_settings
+from tests.support.jobs import close
 from tests.test_announcements import SLUG, add_signers, announced, import_campaign, run
 
 # Far from any test run: the cron job only runs when a test makes it.
@@ -62,8 +64,10 @@ def schedulers() -> Iterator[list[BackgroundScheduler]]:
             scheduler.shutdown(wait=True)
 
 
-def start(settings: Settings, schedulers: list[BackgroundScheduler]) -> BackgroundScheduler:
-    scheduler = start_scheduler(settings)
+def start(
+    settings: Settings, db: Database, schedulers: list[BackgroundScheduler]
+) -> BackgroundScheduler:
+    scheduler = start_scheduler(settings, db)
     schedulers.append(scheduler)
     return scheduler
 
@@ -84,7 +88,7 @@ def test_a_closing_date_closes_the_campaign_and_posts_the_final_count_once(
     closes = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=2)
     import_campaign(db, settings, closes=closes)
     add_signers(db, settings, 6)
-    scheduler = start(settings, schedulers)
+    scheduler = start(settings, db, schedulers)
     job = scheduler.get_job(CLOSE_JOB)
     assert isinstance(job.trigger, DateTrigger)
     assert job.trigger.run_date == closes
@@ -95,7 +99,7 @@ def test_a_closing_date_closes_the_campaign_and_posts_the_final_count_once(
     assert wait_for(lambda: scheduler.get_job(CLOSE_JOB) is None)
     # Whatever runs next, the final count is not posted again.
     run(settings)
-    jobs.close_job(settings.database_url, settings.slack_api_url, "xoxb-test-token", SLUG)
+    close(settings, SLUG)
     assert announced(fake_slack) == [("final", 0)]
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
     [message] = fake_slack.messages_in("C0ANNOUNCE")
@@ -113,7 +117,7 @@ def test_a_closing_date_that_passed_while_the_bot_was_down_is_caught_up_at_start
             .where(Campaign.slug == SLUG)
             .values(closes_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
         )
-    start(settings, schedulers)
+    start(settings, db, schedulers)
     assert wait_for(lambda: announced(fake_slack) == [("final", 0)])
     assert status(db) is CampaignStatus.CLOSED
 
@@ -121,7 +125,7 @@ def test_a_closing_date_that_passed_while_the_bot_was_down_is_caught_up_at_start
 def test_a_closing_date_set_while_the_bot_runs_still_closes_it(
     db, settings, fake_slack, schedulers
 ):
-    scheduler = start_scheduler(settings, close_check_seconds=1)
+    scheduler = start_scheduler(settings, db, close_check_seconds=1)
     schedulers.append(scheduler)
     # An organizer sets a closing date after start-up: no date job knows of it.
     closes = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
@@ -136,7 +140,7 @@ def test_the_real_scheduler_posts_five_then_eight_and_nothing_more(
     db, settings, fake_slack, schedulers
 ):
     import_campaign(db, settings)
-    scheduler = start(settings, schedulers)
+    scheduler = start(settings, db, schedulers)
     finished: list[JobExecutionEvent] = []
 
     def on_finished(event: JobExecutionEvent) -> None:
@@ -171,7 +175,7 @@ def test_runs_missed_while_down_are_caught_up_once_at_start(
     down_since = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
     with db.write() as session:
         announcements.record_run(session, ANNOUNCE_JOB_ID, down_since)
-    scheduler = start(settings, schedulers)
+    scheduler = start(settings, db, schedulers)
     # Three days of 10:00 runs were missed: one run now, not three.
     assert wait_for(lambda: announced(fake_slack) == [("milestone", 5)])
     assert wait_for(lambda: last_run(db) != down_since)
@@ -181,7 +185,7 @@ def test_runs_missed_while_down_are_caught_up_once_at_start(
     again = build_scheduler(settings)
     again.start(paused=True)
     schedulers.append(again)
-    assert schedule_announcements(again, settings) is False
+    assert schedule_announcements(again, settings, db, job_client(settings)) is False
 
 
 def test_the_first_start_misses_nothing_and_the_jobs_are_plain(
@@ -190,7 +194,7 @@ def test_the_first_start_misses_nothing_and_the_jobs_are_plain(
     settings = make_settings(fake_slack, database_url, ANNOUNCE_SCHEDULE="0 10,16 * * mon-fri")
     import_campaign(db, settings, closes=dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
     add_signers(db, settings, 5)
-    scheduler = start(settings, schedulers)
+    scheduler = start(settings, db, schedulers)
     assert last_run(db) is not None  # counting from now on
 
     announce = scheduler.get_job(ANNOUNCE_JOB_ID)
@@ -201,24 +205,26 @@ def test_the_first_start_misses_nothing_and_the_jobs_are_plain(
     for job in (announce, close, scheduler.get_job(CLOSE_CHECK_JOB_ID)):
         assert job.coalesce is True
         assert job.max_instances == 1
-        # Module-level functions with plain arguments: no client, no session.
+        # Module-level functions, on the process's own database (one engine, one
+        # write turn: a second engine per job once cost the server its locks).
         assert job.func.__module__ == "bot.jobs"
-        assert all(isinstance(arg, str) for arg in job.args)
+        assert job.args[0] is db
+        assert all(isinstance(arg, str) for arg in job.args[2:])
     assert announce.misfire_grace_time == MISFIRE_GRACE_SECONDS
     assert close.misfire_grace_time is None  # a closing date runs however late
 
 
 def test_closing_jobs_are_reconciled_with_the_campaigns(db, settings, schedulers):
     import_campaign(db, settings, closes=dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
-    scheduler = start(settings, schedulers)
+    scheduler = start(settings, db, schedulers)
     assert scheduler.get_job(CLOSE_JOB) is not None
     import_campaign(db, settings, closes=None)
-    assert reconcile_closing_jobs(scheduler, settings) == []
+    assert reconcile_closing_jobs(scheduler, db, job_client(settings)) == []
     assert scheduler.get_job(CLOSE_JOB) is None
     later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=60)
     import_campaign(db, settings, closes=later)
-    assert reconcile_closing_jobs(scheduler, settings) == [SLUG]
-    assert reconcile_closing_jobs(scheduler, settings) == [SLUG]  # replace_existing
+    assert reconcile_closing_jobs(scheduler, db, job_client(settings)) == [SLUG]
+    assert reconcile_closing_jobs(scheduler, db, job_client(settings)) == [SLUG]  # replace_existing
     assert scheduler.get_job(CLOSE_JOB).trigger.run_date == later
     import_campaign(db, settings, closes=later, status="draft")
-    assert reconcile_closing_jobs(scheduler, settings) == []
+    assert reconcile_closing_jobs(scheduler, db, job_client(settings)) == []

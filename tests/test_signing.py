@@ -345,11 +345,13 @@ def test_a_slack_retry_of_a_dm_does_not_answer_twice(bot):
     assert len(ephemerals_to(bot, ALICE.id)) == 1
 
 
-def test_a_failing_ephemeral_reply_does_not_break_the_server(bot):
+def test_a_rate_limited_ephemeral_reply_is_retried_and_the_server_goes_on(bot):
     bot.fake.fail("chat.postEphemeral", Fault(status=429, retry_after=1))
     assert bot.slack.dm("status").status == 200
     assert bot.slack.dm("status").status == 200
-    assert len(ephemerals_to(bot, ALICE.id)) == 2
+    # Three calls: the refused one, its retry after Retry-After, the second answer.
+    assert len(ephemerals_to(bot, ALICE.id)) == 3
+    assert len(bot.fake.workspace.ephemerals_for(ALICE.id)) == 2
 
 
 # -- App Home ----------------------------------------------------------------------------

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from bot import updates
 from bot.fakeslack import FakeUser, Fault, dm_channel_for
 from bot.organizing import CLI_ACTOR, Organizers
+from bot.scheduler import job_client
 from bot.sealing import Sealer
-from bot.update_sender import EVENT_TYPE, send_pending
+from bot.update_sender import EVENT_TYPE, send_pending, send_pending_job
 from storage.models import Campaign, UpdateDelivery, UpdateKind
 from tests.conftest import SIGNER_KEY, RunningBot, response_json
 from tests.test_admin import DANA
@@ -231,3 +232,43 @@ def test_a_kill_in_the_middle_then_a_restart_sends_each_update_once(bot, databas
     report = send_pending(bot.db, bot.app_client, _sealer(bot), pace_seconds=0)
     assert report.sent == 6  # one found already delivered, five posted now
     assert _received(bot) == Counter({dm_channel_for(u): 1 for u in subscribers})
+
+
+# -- a post Slack accepted, whose answer was lost --------------------------------------
+
+
+def _organizer_sends(bot: RunningBot, text: str) -> None:
+    bot.slack.click("admin_update", SLUG, user=DANA.id)
+    state = {
+        "kind": {"kind": {"type": "static_select", "selected_option": {"value": "news"}}},
+        "text": {"text": {"type": "plain_text_input", "value": text}},
+        "send": {"send": {"type": "checkboxes", "selected_options": [{"value": "yes"}]}},
+    }
+    preview = response_json(bot.slack.submit(opened_views(bot)[-1], state, user=DANA.id))
+    response_json(bot.slack.submit(preview["view"], {}, user=DANA.id))
+
+
+def test_a_dropped_connection_after_the_post_leaves_one_copy_from_the_app(bot):
+    """The organizer's send runs on the app's own sender. Slack posts the DM, then
+    the connection drops before its answer: slack_sdk's default retry would post
+    it again. Before the fix: two copies in the signer's DM."""
+    [subscriber] = _people(bot, 1, news=True)
+    bot.fake.fail("chat.postMessage", Fault(drop_after=True))
+    _organizer_sends(bot, "We met the CEO.")
+    _wait_for(lambda: len(_news_posts(bot)) >= 1)
+    # The scheduler's run takes up the delivery left in doubt and finds the post.
+    settings = bot.settings
+    send_pending_job(bot.db, job_client(settings), _sealer(bot))
+    assert _received(bot) == Counter({dm_channel_for(subscriber): 1})
+    assert _sent_so_far(bot) == 1
+
+
+def test_a_dropped_connection_after_the_post_leaves_one_copy_from_the_scheduler(bot):
+    [subscriber] = _people(bot, 1, news=True)
+    _queue(bot)
+    bot.fake.fail("chat.postMessage", Fault(drop_after=True))
+    send_pending_job(bot.db, job_client(bot.settings), _sealer(bot))
+    assert _received(bot) == Counter({dm_channel_for(subscriber): 1})
+    send_pending_job(bot.db, job_client(bot.settings), _sealer(bot))
+    assert _received(bot) == Counter({dm_channel_for(subscriber): 1})
+    assert _sent_so_far(bot) == 1

@@ -19,6 +19,7 @@ from bot.signatures import signer_hash, signer_status
 from bot.update_sender import EVENT_TYPE
 from storage.models import AuditEntry, Campaign, UpdateKind
 from tests.conftest import RunningBot
+from tests.support.jobs import announce
 from tests.test_conditional import sign_as
 from tests.test_scheduler import NEVER_SOON, start, wait_for
 from tests.test_signing import SLUG
@@ -47,7 +48,7 @@ def test_the_scheduler_resumes_queued_news(running_bot: RunningBot, started, dat
     with bot.db.write() as session:
         updates.create_update(session, OPERATOR, CLI_ACTOR, SLUG, UpdateKind.NEWS, "Hello")
     settings = make_settings(bot.fake, database_url, ANNOUNCE_SCHEDULE=NEVER_SOON)
-    scheduler = start(settings, started)
+    scheduler = start(settings, bot.db, started)
     news = scheduler.get_job(NEWS_JOB_ID)
     assert news.func.__module__ == "bot.update_sender"
     assert scheduler.get_job(FORGET_JOB_ID).func.__module__ == "bot.organizing"
@@ -63,15 +64,12 @@ def test_the_scheduler_resumes_queued_news(running_bot: RunningBot, started, dat
 
 
 def test_closing_by_hand_posts_the_final_count_once(running_bot: RunningBot):
-    from bot.jobs import announce_job
-
     bot = running_bot
     bot.import_campaign()
     with bot.db.write() as session:
         change_status(session, OPERATOR, CLI_ACTOR, SLUG, StatusChange.CLOSE)
-    args = (bot.settings.database_url, bot.fake.api_url, "xoxb-test-token")
-    announce_job(*args)
-    announce_job(*args)
+    announce(bot.settings)
+    announce(bot.settings)
     posts = [m for m in bot.fake.workspace.messages if m["channel"] == "C0ANNOUNCE"]
     assert len(posts) == 1
     assert "fewer than 5" in str(posts[0]["blocks"])
