@@ -97,6 +97,9 @@ class CampaignView:
     closes_at: dt.datetime | None
     delivered_on: dt.date | None = None
     employer_answer: str | None = None
+    # For looking a signer up, never shown: the row, and its key in the key store.
+    campaign_id: int = 0
+    key_id: str | None = None
 
 
 def _text(data: dict[str, Any], key: str, limit: int, *, required: bool = True) -> str | None:
@@ -399,6 +402,8 @@ def campaign_view(campaign: Campaign, now: dt.datetime) -> CampaignView:
         closes_at=campaign.closes_at,
         delivered_on=campaign.delivered_on,
         employer_answer=campaign.employer_answer,
+        campaign_id=campaign.id,
+        key_id=campaign.key_id,
     )
 
 

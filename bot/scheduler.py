@@ -31,7 +31,7 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot import announcements, jobs, organizing, update_sender
-from bot.sealing import Sealer
+from bot.keyring import Keyring
 from bot.settings import Settings
 from bot.webclient import posting_client
 from storage.db import Database
@@ -188,18 +188,16 @@ FORGET_SECONDS = 3600
 
 
 def schedule_upkeep(
-    scheduler: BackgroundScheduler, settings: Settings, db: Database, client: WebClient
+    scheduler: BackgroundScheduler, db: Database, client: WebClient, keyring: Keyring | None
 ) -> None:
     """Resume queued news (after a restart or a pause), and forget campaigns whose
     `forget_after_days` have run out. Both do nothing when there is nothing to do."""
-    key = settings.signer_key
-    if key is None:
+    if keyring is None:
         return
-    sealer = Sealer(key)
     scheduler.add_job(
         update_sender.send_pending_job,
         trigger=IntervalTrigger(seconds=NEWS_SECONDS),
-        args=(db, client, sealer),
+        args=(db, client, keyring),
         id=NEWS_JOB_ID,
         name="send queued news",
         replace_existing=True,
@@ -208,7 +206,7 @@ def schedule_upkeep(
     scheduler.add_job(
         organizing.forget_due_job,
         trigger=IntervalTrigger(seconds=FORGET_SECONDS),
-        args=(db, sealer),
+        args=(db, keyring),
         id=FORGET_JOB_ID,
         name="forget campaigns due",
         replace_existing=True,
@@ -221,19 +219,22 @@ def start_scheduler(
     db: Database,
     close_check_seconds: int = CLOSE_CHECK_SECONDS,
     client: WebClient | None = None,
+    keyring: Keyring | None = None,
 ) -> BackgroundScheduler:
     """Start paused, reconcile the jobs with the database, then resume.
 
-    `db` is the process's own: the jobs share its engine with the server.
+    `db` and `keyring` are the process's own: the jobs share them with the server.
     """
     client = client or job_client(settings)
+    if keyring is None and settings.signer_key:
+        keyring = settings.keyring()
     scheduler = build_scheduler(settings)
     scheduler.start(paused=True)
     try:
         schedule_announcements(scheduler, settings, db, client)
         reconcile_closing_jobs(scheduler, db, client)
         schedule_close_check(scheduler, db, client, close_check_seconds)
-        schedule_upkeep(scheduler, settings, db, client)
+        schedule_upkeep(scheduler, db, client, keyring)
         schedule_scrub(scheduler, db)
     except Exception:
         scheduler.shutdown(wait=False)

@@ -20,8 +20,14 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(engine: Engine, revision: str = "head", rekeyer: object | None = None) -> None:
+    """Migrate to `revision`. `rekeyer` makes and applies campaign keys for the
+    migration that moves signatures to them (0008); the keys live outside the
+    database, so storage takes the means to make them from its caller."""
+    config = alembic_config(engine)
+    if rekeyer is not None:
+        config.attributes["rekeyer"] = rekeyer
+    command.upgrade(config, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
