@@ -118,7 +118,7 @@ class CampaignKeys:
 
     def signer(self, person: str) -> str:
         """This person's identity value in this campaign."""
-        return hmac.new(self._signer, person.encode("ascii"), hashlib.sha256).hexdigest()
+        return hmac.new(self._signer, person.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def seal(self, plaintext: str, context: str, pad_to: int) -> str:
         nonce = os.urandom(_NONCE_BYTES)

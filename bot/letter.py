@@ -30,6 +30,8 @@ class Letter:
     count: int
     date: dt.date
     names: tuple[str, ...]
+    # The signers were forgotten: the count stays, the names went with the key.
+    forgotten: bool = False
 
     @property
     def anonymous(self) -> int:
@@ -91,6 +93,7 @@ def build_letter(
         count=campaign.signature_count,
         date=today,
         names=public_names(names),
+        forgotten=campaign.forgotten_at is not None,
     )
 
 
@@ -101,6 +104,8 @@ def _long_date(day: dt.date) -> str:
 def _count_sentence(letter: Letter) -> str:
     people = "person has" if letter.count == 1 else "people have"
     sentence = f"{letter.count:,} {people} signed this letter"
+    if letter.forgotten:
+        return sentence + "; their names were deleted when the campaign's signers were forgotten."
     if letter.names and letter.anonymous:
         sentence += f": {len(letter.names):,} with their name, {letter.anonymous:,} anonymously"
     elif letter.count and not letter.names:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from bot.fakeslack import FakeChannel, FakeUser
 from bot.signatures import signer_hash, signer_status
 from storage.models import AuditEntry, Campaign, CampaignStatus, Signature
-from tests.conftest import ALICE, BOB, RunningBot, response_json
+from tests.conftest import ALICE, BOB, SIGNER_KEY, RunningBot, key_store_for, response_json
 from tests.test_signing import opened_views, sign, view_text
 
 DANA = FakeUser(id="U0DANA0001", name="dana", real_name="Dana Organizer")
@@ -334,7 +334,9 @@ def _sign_some(bot: RunningBot) -> None:
 
 def _cli(database_url: str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env["DATABASE_URL"] = database_url
+    env.update(
+        DATABASE_URL=database_url, SIGNER_KEY=SIGNER_KEY, KEY_STORE=key_store_for(database_url)
+    )
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         capture_output=True,
@@ -383,12 +385,16 @@ def test_the_letter_from_the_admin_view_arrives_as_a_file_in_a_dm(bot):
 # -- forgetting -------------------------------------------------------------------------------
 
 
-def test_forget_keeps_counts_and_letter_and_unlinks_every_signer(bot, database_url):
+def test_forget_keeps_the_count_and_destroys_the_key_and_every_link(bot, database_url):
     _sign_some(bot)
     refused = _cli(database_url, "campaign", "forget", SLUG, "--yes")
     assert refused.returncode == 2
     assert "close the campaign" in refused.stderr
     letter_before = _cli(database_url, "campaign", "letter", SLUG).stdout
+    assert "bob builder" in letter_before
+    with bot.db.read() as session:
+        key_id = session.scalar(select(Campaign.key_id))
+    assert bot.keyring.store.exists(key_id)
     assert _cli(database_url, "campaign", "close", SLUG).returncode == 0
     no_tty = _cli(database_url, "campaign", "forget", SLUG, stdin=subprocess.DEVNULL)
     assert no_tty.returncode == 2
@@ -398,14 +404,18 @@ def test_forget_keeps_counts_and_letter_and_unlinks_every_signer(bot, database_u
     assert "5 signatures unlinked" in done.stdout
     listed = json.loads(_cli(database_url, "campaign", "list", "--json").stdout)
     assert listed[0]["signatures"] == 5
-    assert _cli(database_url, "campaign", "letter", SLUG).stdout == letter_before
+    letter_after = _cli(database_url, "campaign", "letter", SLUG).stdout
+    assert "5 people have signed this letter; their names were deleted" in letter_after
+    assert "- " not in letter_after.split("## Signatures")[1]
+    assert not bot.keyring.store.exists(key_id)
     key = bot.settings.require_signer_key()
     with bot.db.read() as session:
         for user in (ALICE.id, BOB.id, "U0NAMED001"):
             known = signer_hash(key, "T0UNDRSGN", user)
-            assert not signer_status(session, SLUG, known).signed
-            assert session.scalar(select(Signature).where(Signature.signer_hash == known)) is None
+            assert not signer_status(session, SLUG, known, bot.keyring).signed
+        assert session.scalars(select(Signature)).all() == []
         assert session.scalar(select(Campaign.forgotten_at)) is not None
+        assert session.scalar(select(Campaign.key_id)) is None
     # Status in the DM now finds nothing, and the campaign cannot be reopened.
     bot.slack.click("admin_reopen", SLUG, user=DANA.id)
     assert campaign(bot).status is CampaignStatus.CLOSED

@@ -39,7 +39,9 @@ def _add_signatures(bot: RunningBot, slug: str, count: int) -> None:
     with bot.db.write() as session:
         start = session.scalar(select(func.count()).select_from(Signature))
         for i in range(start, start + count):
-            add_signature(session, slug, signer_hash(key, "T0UNDRSGN", f"U{i:09d}"))
+            add_signature(
+                session, slug, signer_hash(key, "T0UNDRSGN", f"U{i:09d}"), keyring=bot.keyring
+            )
 
 
 def test_one_campaign_is_shown_ephemerally_with_everything_a_worker_needs(running_bot):

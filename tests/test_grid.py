@@ -138,7 +138,11 @@ def test_a_workspace_that_joins_a_grid_keeps_its_signers(database_url, db):
     with db.write() as session:
         campaigns.upsert_campaign(session, spec)
         add_signature(
-            session, SLUG, signer_hash(settings_key, WORKSPACE_A, WENDY.id), name="Wendy Grid"
+            session,
+            SLUG,
+            signer_hash(settings_key, WORKSPACE_A, WENDY.id),
+            name="Wendy Grid",
+            keyring=make_settings(FakeSlack(), database_url).keyring(),
         )
     # After: the workspace is in a Grid and the app is installed org-wide.
     grid = Grid(enterprise_id=ORG, org_install=True)

@@ -38,6 +38,7 @@ from bot.fakeslack import (
     slash_command_body,
     view_submission_body,
 )
+from bot.keyring import Keyring, KeyStore
 from bot.ratelimit import RateLimiter
 from bot.server import BackgroundServer, SlackWSGI
 from bot.signatures import InvalidName, add_signature, clean_name, signer_hash
@@ -567,12 +568,18 @@ def domain_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     db.dispose()
 
 
+@pytest.fixture(scope="module")
+def domain_keyring(tmp_path_factory: pytest.TempPathFactory) -> Keyring:
+    key = bytes(range(32))
+    return Keyring(key, KeyStore(tmp_path_factory.mktemp("keys"), key))
+
+
 @settings(max_examples=DOMAIN_EXAMPLES, deadline=None)
 @given(slugs, nasty_text, st.none() | nasty_text)
-def test_add_signature_stores_only_what_it_should(domain_db, slug, signer, name):
+def test_add_signature_stores_only_what_it_should(domain_db, domain_keyring, slug, signer, name):
     try:
         with domain_db.write() as session:
-            add_signature(session, slug, signer, name)
+            add_signature(session, slug, signer, name, keyring=domain_keyring)
     except DomainError:
         pass
     with domain_db.read() as session:

@@ -96,11 +96,11 @@ def test_reads_are_shared_until_something_changes(db):
     assert len(queries) == read_once
 
 
-def test_a_write_through_this_process_shows_at_once(db):
+def test_a_write_through_this_process_shows_at_once(db, keyring):
     shared = campaigns.PublicCampaigns(db, clock=Clock())
     assert shared.find("first").signatures == 0
     with db.write() as session:
-        add_signature(session, "first", "a" * 64)
+        add_signature(session, "first", "a" * 64, keyring=keyring)
     assert shared.find("first").signatures == 1
     _import(db, "second")
     assert [v.slug for v in shared.views()] == ["first", "second"]
@@ -143,7 +143,7 @@ def test_one_shared_copy_per_database_which_it_does_not_keep_alive(url):
     assert gone() is None
 
 
-def test_a_kept_answer_lasts_as_long_as_its_copy(db):
+def test_a_kept_answer_lasts_as_long_as_its_copy(db, keyring):
     shared = campaigns.PublicCampaigns(db, clock=Clock())
     made: list[int] = []
 
@@ -155,7 +155,7 @@ def test_a_kept_answer_lasts_as_long_as_its_copy(db):
     assert answer() == "0"
     assert made == [1]  # made once for this copy
     with db.direct.write() as work:  # a signature, the way the app records one
-        add_signature(work, "first", "b" * 64)
+        add_signature(work, "first", "b" * 64, keyring=keyring)
     assert answer() == "1"  # a new copy, a new answer
     assert made == [1, 1]
     # An answer made from a copy that has since been replaced is not kept.

@@ -212,6 +212,48 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError(
-        "per-campaign keys cannot be undone: the old values are not kept (restore a backup)"
+    """Only a database with no signer rows goes back: the old values (a person's
+    digest) are not kept, so signatures cannot be moved back. Restore a backup."""
+    bind = op.get_bind()
+    for table in ("signatures", "subscribers", "update_deliveries"):
+        if bind.execute(sa.text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None:
+            raise RuntimeError(
+                "per-campaign keys cannot be undone with signatures stored: the old values "
+                "are not kept (restore a backup made before the upgrade)"
+            )
+    op.drop_index("ix_signatures_conditional", table_name="signatures")
+    op.drop_index("ix_signatures_named", table_name="signatures")
+    op.drop_table("signatures")
+    op.create_table(
+        "signatures",
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("signer_hash", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=80), nullable=True),
+        sa.Column("signed_on", sa.Date(), nullable=False),
+        sa.Column("name_threshold", sa.Integer(), nullable=True),
+        sa.Column("sealed_name", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name="fk_signatures_campaign_id_campaigns",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("campaign_id", "signer_hash", name="pk_signatures"),
+        sqlite_with_rowid=False,
     )
+    op.create_index(
+        "ix_signatures_named",
+        "signatures",
+        ["campaign_id", "name"],
+        sqlite_where=sa.text("name IS NOT NULL"),
+        postgresql_where=sa.text("name IS NOT NULL"),
+    )
+    op.create_index(
+        "ix_signatures_conditional",
+        "signatures",
+        ["campaign_id", "name_threshold"],
+        sqlite_where=sa.text("name_threshold IS NOT NULL"),
+        postgresql_where=sa.text("name_threshold IS NOT NULL"),
+    )
+    with op.batch_alter_table("campaigns") as batch:
+        batch.drop_column("key_id")
