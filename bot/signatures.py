@@ -34,6 +34,7 @@ from storage.models import (
     NAME_MAX,
     Campaign,
     CampaignStatus,
+    DeliveryState,
     Signature,
     Subscriber,
     Update,
@@ -306,18 +307,39 @@ def remove_signature(session: Session, slug: str, person: str, keyring: Keyring)
 
 
 def drop_subscriber_rows(session: Session, campaign_id: int, signer: str) -> int:
-    """A subscriber of one campaign, and the news queued for them; how many
-    subscriptions went."""
-    session.execute(
-        delete(UpdateDelivery)
-        .where(
-            UpdateDelivery.signer_hash == signer,
-            UpdateDelivery.update_id.in_(
-                select(Update.id).where(Update.campaign_id == campaign_id)
-            ),
-        )
-        .execution_options(synchronize_session=False)
+    """A subscriber of one campaign, and every delivery row of theirs (queued or
+    done); how many subscriptions went. News they will no longer get counts as
+    not delivered, and an update left with nothing to send is finished: its
+    rows, keyed by signers, go."""
+    theirs = (UpdateDelivery.signer_hash == signer) & UpdateDelivery.update_id.in_(
+        select(Update.id).where(Update.campaign_id == campaign_id)
     )
+    waiting = list(
+        session.scalars(
+            select(UpdateDelivery.update_id).where(
+                theirs, UpdateDelivery.state == DeliveryState.PENDING
+            )
+        )
+    )
+    session.execute(
+        delete(UpdateDelivery).where(theirs).execution_options(synchronize_session=False)
+    )
+    for update_id in waiting:
+        session.execute(
+            update(Update).where(Update.id == update_id).values(failed=Update.failed + 1)
+        )
+        left = session.scalar(
+            select(UpdateDelivery.update_id).where(
+                UpdateDelivery.update_id == update_id,
+                UpdateDelivery.state == DeliveryState.PENDING,
+            )
+        )
+        if left is None:
+            session.execute(
+                delete(UpdateDelivery)
+                .where(UpdateDelivery.update_id == update_id)
+                .execution_options(synchronize_session=False)
+            )
     return (
         session.execute(
             delete(Subscriber).where(

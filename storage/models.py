@@ -191,6 +191,7 @@ class Signature(Base):
         Index(
             "ix_signatures_named",
             "campaign_id",
+            "named",
             sqlite_where=text("named = 1"),
             postgresql_where=text("named"),
         ),

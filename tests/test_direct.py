@@ -62,7 +62,7 @@ def test_reads_the_values_a_session_reads(db: Database, keyring: Keyring) -> Non
     with db.direct.read() as work:
         found = work.first(_BY_SLUG, slug=SLUG)
     assert found == tuple(expected)
-    _, status, closes_at, title, _ = found
+    _, status, closes_at, title = found
     assert status is CampaignStatus.OPEN  # the enum, not its stored text
     assert closes_at == CLOSES
     assert closes_at.tzinfo is not None  # aware UTC, as the ORM's

@@ -38,7 +38,7 @@ from bot.fakeslack import (
     slash_command_body,
     view_submission_body,
 )
-from bot.keyring import Keyring, KeyStore
+from bot.keyring import Keyring, KeyStore, name_context
 from bot.ratelimit import RateLimiter
 from bot.server import BackgroundServer, SlackWSGI
 from bot.signatures import InvalidName, add_signature, clean_name, signer_hash
@@ -386,7 +386,8 @@ class Hostile:
         running.import_campaign(slug="closed-one", title="Closed", status="closed")
         running.import_campaign(slug="draft-one", title="Draft", status="draft")
         key = self.settings.require_signer_key()
-        self.allowed = {signer_hash(key, TEAM_ID, user) for user in ELIGIBLE}
+        self.people = {signer_hash(key, TEAM_ID, user) for user in ELIGIBLE}
+        self.keyring = self.settings.keyring()
         self.crashes: list[str] = []
         self._catcher = _Catcher(self.crashes)
         logging.getLogger("handlers.errors").addHandler(self._catcher)
@@ -414,10 +415,17 @@ class Hostile:
                     select(Signature).where(Signature.campaign_id == campaign.id)
                 ).all()
                 assert len(rows) == campaign.signature_count, campaign.slug
-                if campaign.forgotten_at is None:
-                    assert {r.signer_hash for r in rows} <= self.allowed, campaign.slug
-                for row in rows:
-                    assert row.name is None or clean_name(row.name) == row.name
+                if campaign.forgotten_at is None and campaign.key_id is not None:
+                    keys = self.keyring.campaign(campaign.key_id)
+                    allowed = {keys.signer(person) for person in self.people}
+                    assert {r.signer_hash for r in rows} <= allowed, campaign.slug
+                    for row in rows:
+                        name = (
+                            keys.open(row.sealed_name, name_context(campaign.id))
+                            if row.sealed_name
+                            else None
+                        )
+                        assert name is None or clean_name(name) == name
             actors = set(session.scalars(select(AuditEntry.actor)))
             assert actors <= {DANA.id, "cli"}, actors
 

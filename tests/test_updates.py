@@ -168,9 +168,14 @@ def test_someone_who_opts_out_after_the_update_is_written_does_not_get_it(bot):
     _queue(bot)
     bot.slack.dm("stop updates", user=subscribers[0])
     assert "no more news" in ephemerals_to(bot, subscribers[0])[-1]["text"]
+    # Their delivery went with their subscription: nothing keyed by them is left.
     report = send_pending(bot.db, bot.app_client, _keyring(bot), pace_seconds=0)
-    assert (report.sent, report.failed) == (1, 1)
+    assert (report.sent, report.failed) == (1, 0)
     assert _received(bot) == Counter({dm_channel_for(subscribers[1]): 1})
+    with bot.db.read() as session:
+        [done] = updates.progress(session, 1)
+        assert session.scalars(select(UpdateDelivery)).all() == []
+    assert (done.recipients, done.sent, done.failed) == (2, 1, 1)
 
 
 def test_rate_limits_are_waited_out_and_nobody_gets_it_twice(bot):

@@ -198,7 +198,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_signatures_named",
         "signatures",
-        ["campaign_id"],
+        ["campaign_id", "named"],
         sqlite_where=sa.text("named = 1"),
         postgresql_where=sa.text("named"),
     )
@@ -216,7 +216,8 @@ def downgrade() -> None:
     digest) are not kept, so signatures cannot be moved back. Restore a backup."""
     bind = op.get_bind()
     for table in ("signatures", "subscribers", "update_deliveries"):
-        if bind.execute(sa.text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None:
+        rows = bind.execute(sa.select(sa.literal(1)).select_from(sa.table(table)).limit(1))
+        if rows.first() is not None:
             raise RuntimeError(
                 "per-campaign keys cannot be undone with signatures stored: the old values "
                 "are not kept (restore a backup made before the upgrade)"
