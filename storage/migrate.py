@@ -28,6 +28,13 @@ def upgrade(engine: Engine, revision: str = "head", rekeyer: object | None = Non
     if rekeyer is not None:
         config.attributes["rekeyer"] = rekeyer
     command.upgrade(config, revision)
+    if engine.dialect.name == "sqlite":
+        # A migration that rewrote rows (0008 sealed names, re-derived values)
+        # leaves the old pages in the WAL: move it into the file, where
+        # secure_delete has zeroed them, and empty it. Busy readers of another
+        # process leave it to the minute's scrub (bot/jobs.py).
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def downgrade(engine: Engine, revision: str) -> None:

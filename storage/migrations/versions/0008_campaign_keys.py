@@ -50,7 +50,7 @@ def _new_signatures_table() -> None:
         "signatures",
         sa.Column("campaign_id", sa.Integer(), nullable=False),
         sa.Column("signer_hash", sa.String(length=64), nullable=False),
-        sa.Column("named", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("named", sa.Boolean(), nullable=False),
         sa.Column("signed_on", sa.Date(), nullable=False),
         sa.Column("name_threshold", sa.Integer(), nullable=True),
         sa.Column("sealed_name", sa.Text(), nullable=True),
