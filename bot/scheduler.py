@@ -181,6 +181,38 @@ def schedule_scrub(
     )
 
 
+COUNTS_JOB_ID = "public-counts"
+REWRITE_JOB_ID = "rewrite-signers"
+# A quiet hour of the night, in TIMEZONE: the rewrite holds each campaign's
+# write lock for as long as it takes to copy its rows.
+REWRITE_HOUR, REWRITE_MINUTE = 3, 30
+
+
+def schedule_privacy_upkeep(
+    scheduler: BackgroundScheduler, settings: Settings, db: Database, now: dt.datetime
+) -> None:
+    """The counts Slack shows, refreshed on the hour (and now, if the hour's
+    refresh was missed while the bot was down); the signer rows rewritten in key
+    order every night."""
+    scheduler.add_job(
+        jobs.refresh_counts_job,
+        trigger=CronTrigger(minute=0, timezone=settings.timezone),
+        args=(db,),
+        id=COUNTS_JOB_ID,
+        name="refresh the counts Slack shows",
+        replace_existing=True,
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        jobs.rewrite_job,
+        trigger=CronTrigger(hour=REWRITE_HOUR, minute=REWRITE_MINUTE, timezone=settings.timezone),
+        args=(db,),
+        id=REWRITE_JOB_ID,
+        name="rewrite signer rows in key order",
+        replace_existing=True,
+    )
+
+
 NEWS_JOB_ID = "send-updates"
 NEWS_SECONDS = 60
 FORGET_JOB_ID = "forget-due"
@@ -236,6 +268,7 @@ def start_scheduler(
         schedule_close_check(scheduler, db, client, close_check_seconds)
         schedule_upkeep(scheduler, db, client, keyring)
         schedule_scrub(scheduler, db)
+        schedule_privacy_upkeep(scheduler, settings, db, announcements.utcnow())
     except Exception:
         scheduler.shutdown(wait=False)
         raise

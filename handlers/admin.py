@@ -58,7 +58,7 @@ def _row(campaign: Campaign, now: dt.datetime) -> blocks.AdminRow:
         title=campaign.title,
         status=campaign.status.value,
         is_open=is_open(campaign, now),
-        count=campaign.signature_count,
+        count=campaign.public_count,  # the hourly snapshot, as everyone sees it
         channel_id=campaign.channel_id,
         closes_at=campaign.closes_at,
         forgotten=campaign.forgotten_at is not None,

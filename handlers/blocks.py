@@ -639,7 +639,8 @@ def admin_panel(rows: list[AdminRow], tz: ZoneInfo, may_create: bool) -> tuple[s
     content: list[Block] = [
         {"type": "header", "text": _plain("Organizer view")},
         _context(
-            'Exact counts are shown to organizers only; workers see "fewer than 5" below 5. '
+            "Counts are those of the last full hour, as everyone sees them, in full here "
+            '(workers see "fewer than 5" below 5); the letter has the exact count. '
             "Drafts are invisible to workers until you open them."
         ),
     ]
@@ -897,7 +898,9 @@ def history_modal(
         return "\n".join(f"• {format_moment(i.at, tz)}: {i.text}" for i in items)
 
     content = [
-        _section(f"*{escape(row.title)}*  `{row.slug}`\nExact count: *{row.count:,}*"),
+        _section(
+            f"*{escape(row.title)}*  `{row.slug}`\nCount at the last full hour: *{row.count:,}*"
+        ),
         _section("*Milestones*\n" + lines(milestones, "None announced yet.")),
         _section("*Updates to signers*\n" + lines(news or [], "None sent yet.")),
         _section("*Organizer actions*\n" + lines(audit, "None yet.")),

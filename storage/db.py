@@ -44,6 +44,9 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-un
     # writing over its start and leaving older frames (deleted rows, the order
     # of commits) in the rest of the file until the next full scrub.
     cursor.execute("PRAGMA journal_size_limit=0")
+    # Temporary tables and indexes (the nightly rewrite's copy of signer rows, a
+    # sort's spill) stay in memory, never in a file under /tmp.
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 

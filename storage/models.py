@@ -109,8 +109,13 @@ class Campaign(Base):
     closes_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Kept in step with the signatures table inside the same transaction, so that
-    # showing the count never scans the signatures.
+    # showing the count never scans the signatures. Exact: for the operator, the
+    # letter and the milestones, never shown in Slack as it moves.
     signature_count: Mapped[int] = mapped_column(Integer, default=0)
+    # What everyone in Slack sees: the exact count as it was at the last full hour
+    # (bot/counts.py; SECURITY.md, "Counts that cannot be watched").
+    public_count: Mapped[int] = mapped_column(Integer, default=0)
+    public_count_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # When the link between signatures and people was cut for good (see forgetting).
     forgotten_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Forget automatically this many days after the campaign closed; None: never.

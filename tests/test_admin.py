@@ -19,6 +19,7 @@ from bot.fakeslack import FakeChannel, FakeUser
 from bot.signatures import signer_hash, signer_status
 from storage.models import AuditEntry, Campaign, CampaignStatus, Signature
 from tests.conftest import ALICE, BOB, SIGNER_KEY, RunningBot, key_store_for, response_json
+from tests.support.counts import next_hour
 from tests.test_signing import opened_views, sign, view_text
 
 DANA = FakeUser(id="U0DANA0001", name="dana", real_name="Dana Organizer")
@@ -134,11 +135,14 @@ def test_a_forged_save_by_a_worker_is_refused(bot):
         assert session.scalar(select(Campaign).where(Campaign.slug == "fair-pay")) is None
 
 
-def test_the_organizer_view_shows_exact_counts_and_drafts(bot):
+def test_the_organizer_view_shows_the_hours_counts_in_full_and_drafts(bot):
     for user in ("U0S0000001", "U0S0000002", "U0S0000003"):
         bot.fake.workspace.add_user(FakeUser(user, "s", "Signer"))
         sign(bot, user)
     bot.import_campaign(slug="draft-one", title="Secret draft", status="draft")
+    # Not before the hour's refresh: an organizer is no live probe either.
+    assert "Signatures: *0*" in view_text({"blocks": panel(bot)["blocks"]})
+    next_hour(bot.db)
     answer = panel(bot)
     text = view_text({"blocks": answer["blocks"]})
     assert "Signatures: *3*" in text
@@ -446,7 +450,7 @@ def test_the_audit_trail_names_organizers_never_signers(bot):
     bot.slack.click("admin_history", SLUG, user=DANA.id)
     history = opened_views(bot)[-1]
     text = view_text(history)
-    assert "Exact count: *5*" in text
+    assert "Count at the last full hour: *0*" in text
     assert f"<@{DANA.id}> close" in text
     with bot.db.read() as session:
         trail = " ".join(
