@@ -10,11 +10,9 @@ from sqlalchemy import select, text
 
 from bot.jobs import rewrite_job, scrub_job
 from bot.keyring import Keyring
-from bot.settings import load_settings
 from bot.signatures import add_signature, signer_hash
 from storage.db import Database
 from storage.models import Signature
-from tests.conftest import SIGNER_KEY
 from tests.databases import ON_POSTGRES
 from tests.support.signers import TEAM
 
