@@ -484,10 +484,11 @@ def bulk_sign(path: Path, count: int) -> float:
         (campaign_id,) = con.execute("SELECT id FROM campaigns WHERE slug = ?", (SLUG,)).fetchone()
         con.execute(
             """
-            INSERT INTO signatures (campaign_id, signer_hash, name, signed_on)
+            INSERT INTO signatures (campaign_id, signer_hash, named, sealed_name, signed_on)
             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
             SELECT ?, bench_hash(i),
-                   CASE WHEN i % 20 = 0 THEN 'Signer ' || i END,
+                   i % 20 = 0,
+                   CASE WHEN i % 20 = 0 THEN printf('%.552c', 'x') END,
                    date('now', '-' || (i % 90) || ' days')
             FROM n ORDER BY 2
             """,
@@ -522,10 +523,13 @@ def query_plans(database_url: str, signer_key: bytes) -> list[tuple[str, str, st
     from sqlalchemy import event
 
     from bot import campaigns
+    from bot.keyring import Keyring, KeyStore
+    from bot.settings import default_key_store
     from bot.signatures import add_signature, signer_hash, signer_overview, signer_status
     from storage.db import Database
 
     db = Database.from_url(database_url)
+    keyring = Keyring(signer_key, KeyStore(default_key_store(database_url), signer_key))
     captured: list[tuple[str, str, Any]] = []
     current = [""]
 
@@ -542,17 +546,16 @@ def query_plans(database_url: str, signer_key: bytes) -> list[tuple[str, str, st
             campaigns.find_public_campaign(session, SLUG)
         current[0] = "sign"
         with db.write() as session:
-            add_signature(session, SLUG, signer)
-            signer_status(session, SLUG, signer)
+            add_signature(session, SLUG, signer, keyring=keyring)
+            signer_status(session, SLUG, signer, keyring)
             # What the confirmation reads; older commits read the whole campaign.
             title = getattr(campaigns, "public_title", campaigns.find_public_campaign)
             title(session, SLUG)
             # status, for somebody who has signed (rolled back below)
             current[0] = "status"
             views = campaigns.public_campaigns(session)
-            signer_overview(session, signer)
-            with contextlib.suppress(TypeError):  # before status read the shared copy
-                signer_overview(session, signer, views=views)
+            signer_overview(session, signer, keyring)
+            signer_overview(session, signer, keyring, views=views)
             session.rollback()
         event.remove(db.engine, "before_cursor_execute", capture)
         scans = []

@@ -10,8 +10,8 @@ from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 import handlers
+from bot.keyring import Keyring
 from bot.ratelimit import RateLimiter
-from bot.sealing import Sealer
 from bot.settings import Settings
 from bot.update_sender import BackgroundSender
 from bot.webclient import KeptAliveWebClient, answer_retry_handlers, posting_client
@@ -26,7 +26,7 @@ WEB_API_TIMEOUT_SECONDS = 5
 
 
 class Provide(Middleware):
-    """Handlers declare `db`, `settings`, `sealer` and `send_updates`; Bolt injects
+    """Handlers declare `db`, `settings`, `keyring` and `send_updates`; Bolt injects
     them from the context, where this puts them. A Middleware object, not a
     function, which Bolt would build arguments for on every request."""
 
@@ -60,9 +60,11 @@ def create_app(
     settings: Settings,
     db: Database,
     client: WebClient | None = None,
+    keyring: Keyring | None = None,
     limiter: RateLimiter | None = None,
 ) -> App:
     """Build the app. Constructing it calls auth.test on the configured Web API.
+    `keyring` is the process's (the scheduler shares it); made here if not given.
     `limiter` is the per-person rate limit (bot/ratelimit.py's defaults if None)."""
     client = client or make_client(settings)
     app = App(
@@ -74,14 +76,15 @@ def create_app(
         logger=logging.getLogger("slack_bolt"),
     )
 
-    sealer = Sealer(settings.signer_key) if settings.signer_key else None
-    if sealer is not None and settings.slack_bot_token:
+    if keyring is None and settings.signer_key:
+        keyring = settings.keyring()
+    if keyring is not None and settings.slack_bot_token:
         news_client = posting_client(settings.slack_api_url, settings.slack_bot_token)
-        send_updates: Callable[[], None] = BackgroundSender(db, news_client, sealer)
+        send_updates: Callable[[], None] = BackgroundSender(db, news_client, keyring)
     else:
         send_updates = lambda: None  # noqa: E731 - nothing to send without a key
 
-    app.use(Provide(client, db=db, settings=settings, sealer=sealer, send_updates=send_updates))
+    app.use(Provide(client, db=db, settings=settings, keyring=keyring, send_updates=send_updates))
     # Which workspace (or organization) this token belongs to: requests naming any
     # other are refused.
     installed = client.auth_test()

@@ -97,6 +97,9 @@ class CampaignView:
     closes_at: dt.datetime | None
     delivered_on: dt.date | None = None
     employer_answer: str | None = None
+    # For looking a signer up, never shown: the row, and its key in the key store.
+    campaign_id: int = 0
+    key_id: str | None = None
 
 
 def _text(data: dict[str, Any], key: str, limit: int, *, required: bool = True) -> str | None:
@@ -289,7 +292,7 @@ def upsert_campaign(
         else None
     )
     if campaign is None:
-        campaign = Campaign(slug=spec.slug, signature_count=0)
+        campaign = Campaign(slug=spec.slug, signature_count=0, public_count=0)
         session.add(campaign)
         changes.append("created")
     demands_change = tuple(d.text for d in campaign.demands) != spec.demands
@@ -298,9 +301,8 @@ def upsert_campaign(
         # they never saw. Start a new campaign instead (README: "Editing a campaign").
         field = "demands" if demands_change else "statement"
         raise DemandsLocked(
-            f"{campaign.signature_count} people have signed this campaign, so its statement "
-            "and demands can no longer change. Fix typos before anyone signs, or start a "
-            "new campaign.",
+            "People have signed this campaign, so its statement and demands can no longer "
+            "change. Fix typos before anyone signs, or start a new campaign.",
             field,
         )
     if spec.closes_at != campaign.closes_at and spec.closes_at and spec.closes_at <= now:
@@ -393,12 +395,15 @@ def campaign_view(campaign: Campaign, now: dt.datetime) -> CampaignView:
         title=campaign.title,
         statement=campaign.statement,
         demands=tuple(d.text for d in campaign.demands),
-        signatures=campaign.signature_count,
+        # What Slack may show: the hourly snapshot (bot/counts.py), not the live count.
+        signatures=campaign.public_count,
         is_open=is_open(campaign, now),
         status=campaign.status,
         closes_at=campaign.closes_at,
         delivered_on=campaign.delivered_on,
         employer_answer=campaign.employer_answer,
+        campaign_id=campaign.id,
+        key_id=campaign.key_id,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -20,14 +21,14 @@ from slack_sdk import WebClient
 
 from bot import campaigns, health, organizing, updates
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign
+from bot.keyring import Keyring, Rekeyer
 from bot.letter import FORMATS, build_letter, render
 from bot.logs import configure_logging
 from bot.organizing import StatusChange
-from bot.sealing import Sealer
 from bot.settings import Settings, SettingsError, load_settings
 from bot.update_sender import SendReport
 from bot.webclient import posting_client
-from storage.db import DEFAULT_POOL_SIZE, Database, NotScrubbed
+from storage.db import DEFAULT_POOL_SIZE, Database
 from storage.migrate import upgrade
 from storage.models import UpdateKind
 from storage.pgsettings import privacy_risks
@@ -97,9 +98,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@functools.cache
+def keyring_of(settings: Settings) -> Keyring:
+    """The process's one keyring (it caches the campaign keys it has read)."""
+    return settings.keyring()
+
+
 def _open_database(settings: Settings, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
     db = Database.from_url(settings.database_url, pool_size)
-    upgrade(db.engine)
+    # Moving signatures to campaign keys (migration 0008) needs the keys; a
+    # database that has nothing to move migrates without them.
+    rekeyer = Rekeyer(keyring_of(settings), settings.signer_key) if settings.signer_key else None
+    try:
+        upgrade(db.engine, rekeyer=rekeyer)
+    except Exception:
+        db.dispose()
+        raise
     return db
 
 
@@ -123,9 +137,7 @@ def _send_queued(settings: Settings, db: Database) -> int:
     def show(report: SendReport) -> None:
         print(f"\rsent {report.sent}, unreachable {report.failed}", end="", file=sys.stderr)
 
-    report = send_pending(
-        db, _news_client(settings), Sealer(settings.require_signer_key()), on_progress=show
-    )
+    report = send_pending(db, _news_client(settings), keyring_of(settings), on_progress=show)
     print(file=sys.stderr)
     with db.read() as session:
         left = updates.pending_count(session)
@@ -277,7 +289,7 @@ def cmd_campaign_letter(settings: Settings, slug: str, fmt: str, output: Path | 
                     organizing.CLI_ACTOR,
                     slug,
                     _today(settings),
-                    _sealer(settings),
+                    keyring_of(settings) if settings.signer_key else None,
                 ),
                 fmt,
             )
@@ -293,9 +305,11 @@ def cmd_campaign_letter(settings: Settings, slug: str, fmt: str, output: Path | 
 
 FORGET_WARNING = (
     "This cuts the link between every signature on {slug} and the person who made it, "
-    "for good.\nThe count and the names on the letter stay. Afterwards nobody, not even "
-    "with SIGNER_KEY, can tell\nwho signed, signers can no longer check or withdraw, and "
-    "the campaign stays closed.\nBackups made before now still hold the link: delete them too."
+    "for good:\nits signatures are deleted and its key is destroyed. The count stays; the "
+    "names go (make the\nletter first). Afterwards nobody, not even with SIGNER_KEY and "
+    "old backups of the database,\ncan tell who signed; signers can no longer check or "
+    "withdraw, and the campaign stays closed.\nBackups of the key store made before now "
+    "still hold its key: delete them too."
 )
 
 
@@ -310,19 +324,16 @@ def cmd_campaign_forget(settings: Settings, slug: str, yes: bool) -> int:
             return 1
     db = _open_database(settings)
     try:
-        with db.write() as session:
-            unlinked = organizing.forget_signers(
-                session, _operator(settings), organizing.CLI_ACTOR, slug, sealer=_sealer(settings)
-            )
-        db.compact()
-    except NotScrubbed as exc:
-        # The rows are changed, but their old versions may still be in the WAL: not
-        # forgotten yet. Running the command again finishes the job.
+        unlinked = organizing.forget_campaign(
+            db, keyring_of(settings), _operator(settings), organizing.CLI_ACTOR, slug
+        )
+    except organizing.NotForgotten as exc:
+        # Running the command again finishes the job.
         print(f"error: {slug} is not forgotten yet: {exc}", file=sys.stderr)
         return 1
     finally:
         db.dispose()
-    print(f"forgot {slug}: {unlinked} signatures unlinked")
+    print(f"forgot {slug}: {unlinked} signatures unlinked, and its key destroyed")
     return 0
 
 
@@ -338,10 +349,6 @@ def cmd_campaign_status(settings: Settings, slug: str, change: StatusChange) -> 
         db.dispose()
     print(f"{slug}: {status}")
     return 0
-
-
-def _sealer(settings: Settings) -> Sealer | None:
-    return Sealer(settings.signer_key) if settings.signer_key else None
 
 
 def _today(settings: Settings) -> dt.date:
@@ -392,7 +399,7 @@ def _connect(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
     from bot.app import create_app
 
     try:
-        return create_app(settings, db)
+        return create_app(settings, db, keyring=keyring_of(settings))
     except (BoltError, SlackApiError) as exc:
         raise SettingsError(
             "Slack refused the bot token (auth.test failed): check SLACK_BOT_TOKEN"
@@ -415,7 +422,7 @@ def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> 
     _warn_about_the_database_server(db)
     app = _connect(settings, db)
     assert settings.slack_signing_secret is not None
-    scheduler = start_scheduler(settings, db)
+    scheduler = start_scheduler(settings, db, keyring=keyring_of(settings))
     try:
         serve(
             SlackWSGI(app, db, settings.slack_signing_secret), host, port or settings.port, threads
@@ -440,7 +447,7 @@ def cmd_run(settings: Settings) -> int:
         db = _open_database(settings, pool_size=SOCKET_MODE_WORKERS + 4)  # as serve's
         _warn_about_the_database_server(db)
         app = _connect(settings, db)
-        scheduler = start_scheduler(settings, db)
+        scheduler = start_scheduler(settings, db, keyring=keyring_of(settings))
         logger.info("connecting to Slack in Socket Mode")
         handler = SocketModeHandler(app, settings.slack_app_token, concurrency=SOCKET_MODE_WORKERS)
         try:

@@ -53,6 +53,7 @@ from bot.fakeslack import (
     view_submission_body,
 )
 from bot.jobs import announce_job
+from bot.keyring import Rekeyer
 from bot.server import SlackWSGI
 from bot.settings import Settings
 from bot.webclient import posting_client
@@ -688,8 +689,9 @@ def run_console(settings: Settings, script: Path | None = None) -> int:
     else:
         lines = ScriptLines(sys.stdin, out)
     db = Database.from_url(settings.database_url)
+    keyring = settings.keyring()
     try:
-        upgrade(db.engine)
+        upgrade(db.engine, rekeyer=Rekeyer(keyring, settings.require_signer_key()))
         created = ensure_demo_campaign(db, settings)
         with FakeSlack(demo_workspace()) as fake:
             settings = replace(
@@ -702,7 +704,7 @@ def run_console(settings: Settings, script: Path | None = None) -> int:
             from bot.app import create_app
 
             client = WebClient(base_url=fake.api_url, token=CONSOLE_TOKEN)
-            app = create_app(settings, db, client=client)
+            app = create_app(settings, db, client=client, keyring=keyring)
             slack = LocalSlack(SlackWSGI(app, db, signing_secret), signing_secret)
             console = Console(
                 fake,

@@ -988,8 +988,7 @@ def slash_command_body(
         "api_app_id": APP_ID,
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": trigger_id
-        or f"{int(time.time())}.1234.{hashlib.md5(text.encode()).hexdigest()}",  # noqa: S324
+        "trigger_id": trigger_id or _fresh_trigger(),
     }
     if grid is not None:
         fields["is_enterprise_install"] = "true" if grid.org_install else "false"

@@ -20,13 +20,16 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
+from sqlalchemy import select
 
 from bot import announcements
 from bot.announcements import Claimed, Due
+from bot.counts import refresh_public_counts
+from bot.signatures import rewrite_in_key_order
 from handlers import blocks
 from handlers.slackapi import retry_after
 from storage.db import Database
-from storage.models import AnnouncementKind
+from storage.models import AnnouncementKind, Campaign
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +92,24 @@ def scrub_job(db: Database) -> bool:
     if not done:
         logger.info("the WAL was busy with readers; emptying it at the next run")
     return done
+
+
+def refresh_counts_job(db: Database) -> int:
+    """The hour's snapshot of the counts Slack shows (bot/counts.py)."""
+    with db.write() as session:
+        return refresh_public_counts(session)
+
+
+def rewrite_job(db: Database) -> int:
+    """Each campaign's signer rows rewritten in the order of their values, one
+    campaign per transaction (bot/signatures.rewrite_in_key_order): the order of
+    signing is not kept past the night. Returns how many campaigns."""
+    with db.read() as session:
+        ids = list(session.scalars(select(Campaign.id).where(Campaign.forgotten_at.is_(None))))
+    for campaign_id in ids:
+        with db.write() as session:
+            rewrite_in_key_order(session, campaign_id)
+    return len(ids)
 
 
 def run_announcements(db: Database, client: WebClient) -> RunReport:

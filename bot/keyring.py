@@ -118,7 +118,7 @@ class CampaignKeys:
 
     def signer(self, person: str) -> str:
         """This person's identity value in this campaign."""
-        return hmac.new(self._signer, person.encode("ascii"), hashlib.sha256).hexdigest()
+        return hmac.new(self._signer, person.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def seal(self, plaintext: str, context: str, pad_to: int) -> str:
         nonce = os.urandom(_NONCE_BYTES)
@@ -260,3 +260,56 @@ class Keyring:
         with self._lock:
             self._cache.pop(key_id, None)
         self.store.destroy(key_id)
+
+
+def name_context(campaign_id: int) -> str:
+    """What a sealed name is bound to: it opens for this campaign only."""
+    return f"name:{campaign_id}"
+
+
+def address_context(campaign_id: int) -> str:
+    return f"address:{campaign_id}"
+
+
+class Rekeyer:
+    """For migration 0008: moves values sealed and hashed under SIGNER_KEY alone
+    (before campaign keys) to keys of their campaigns. The old signer value is
+    the person digest, so the new one is derived from it without any Slack id."""
+
+    # What the old values were bound to (bot/sealing.py, before campaign keys).
+    _OLD_NAME = "conditional-name:{campaign_id}"
+    _OLD_ADDRESS = "subscriber:{campaign_id}"
+
+    def __init__(self, keyring: Keyring, signer_key: bytes) -> None:
+        from bot.sealing import Sealer  # the old scheme, kept for this migration only
+
+        self._keyring = keyring
+        self._old = Sealer(signer_key)
+
+    def new_key(self) -> str:
+        return self._keyring.create().key_id
+
+    def signer(self, key_id: str, old_value: str) -> str:
+        return self._keyring.campaign(key_id).signer(old_value)
+
+    def seal_name(self, key_id: str, campaign_id: int, name: str) -> str:
+        return self._keyring.campaign(key_id).seal(name, name_context(campaign_id), NAME_PAD)
+
+    def open_old_name(self, campaign_id: int, sealed: str) -> str | None:
+        from bot.sealing import CannotOpen as OldCannotOpen
+
+        try:
+            return self._old.open(sealed, self._OLD_NAME.format(campaign_id=campaign_id))
+        except OldCannotOpen:
+            return None
+
+    def reseal_address(self, key_id: str, campaign_id: int, sealed: str) -> str | None:
+        from bot.sealing import CannotOpen as OldCannotOpen
+
+        try:
+            address = self._old.open(sealed, self._OLD_ADDRESS.format(campaign_id=campaign_id))
+        except OldCannotOpen:
+            return None
+        return self._keyring.campaign(key_id).seal(
+            address, address_context(campaign_id), ADDRESS_PAD
+        )

@@ -9,14 +9,14 @@ import html
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.errors import DomainError
+from bot.keyring import Keyring, name_context
 from bot.organizing import Organizers, managed_campaign, record
-from bot.sealing import Sealer
-from bot.signatures import NAME_CONTEXT, naming_state
-from storage.models import Signature
+from bot.signatures import naming_state
+from storage.models import Campaign, Signature
 
 FORMATS = ("md", "html")
 
@@ -30,6 +30,8 @@ class Letter:
     count: int
     date: dt.date
     names: tuple[str, ...]
+    # The signers were forgotten: the count stays, the names went with the key.
+    forgotten: bool = False
 
     @property
     def anonymous(self) -> int:
@@ -37,41 +39,39 @@ class Letter:
 
 
 def public_names(names: list[str]) -> tuple[str, ...]:
-    """Sorted without regard to case, each name once."""
-    variants: dict[str, set[str]] = {}
-    for name in names:
-        tidy = " ".join(name.split())
-        variants.setdefault(tidy.casefold(), set()).add(tidy)
-    # Of "Anna Zed" and "anna zed", always the same one, whatever the storage order.
-    chosen = [min(spellings) for spellings in variants.values()]
-    return tuple(sorted(chosen, key=lambda n: (n.casefold(), n)))
+    """One entry per person, sorted without regard to case. Two people who signed
+    as "John Smith" are two entries: a letter counts people, never spellings."""
+    tidy = (" ".join(name.split()) for name in names)
+    return tuple(sorted((n for n in tidy if n), key=lambda n: (n.casefold(), n)))
 
 
-def named_today(session: Session, campaign_id: int, sealer: Sealer | None) -> list[str]:
+def named_today(session: Session, campaign: Campaign, keyring: Keyring | None) -> list[str]:
     """Everyone the letter names: public signers, and the conditional signers that
-    the rule names today (their sealed names opened with SIGNER_KEY)."""
-    names = list(
-        session.scalars(
-            select(Signature.name).where(
-                Signature.campaign_id == campaign_id, Signature.name.is_not(None)
-            )
+    the rule names today. Every name is sealed under the campaign's key."""
+    _, cutoff = naming_state(session, campaign.id)
+    named = Signature.named.is_(True)
+    if cutoff is not None:
+        named = or_(
+            named,
+            and_(Signature.name_threshold.is_not(None), Signature.name_threshold <= cutoff),
         )
-    )
-    _, cutoff = naming_state(session, campaign_id)
-    if cutoff is None:
-        return [n for n in names if n]
-    if sealer is None:
-        raise DomainError("SIGNER_KEY is needed to open the names of conditional signers")
-    sealed = session.scalars(
-        select(Signature.sealed_name).where(
-            Signature.campaign_id == campaign_id,
-            Signature.name_threshold.is_not(None),
-            Signature.name_threshold <= cutoff,
+    sealed = [
+        token
+        for token in session.scalars(
+            select(Signature.sealed_name).where(Signature.campaign_id == campaign.id, named)
         )
-    )
-    context = NAME_CONTEXT.format(campaign_id=campaign_id)
-    names += [sealer.open(token, context) for token in sealed if token]
-    return [n for n in names if n]
+        if token
+    ]
+    if not sealed:
+        return []
+    if keyring is None or campaign.key_id is None:
+        raise DomainError(
+            "the names are sealed under the campaign's key: run this with SIGNER_KEY and "
+            "KEY_STORE set as the bot has them (after a console rehearsal, DATABASE_URL of "
+            "the rehearsal and its .console-key as SIGNER_KEY)"
+        )
+    keys = keyring.campaign(campaign.key_id)
+    return [keys.open(token, name_context(campaign.id)) for token in sealed]
 
 
 def build_letter(
@@ -80,10 +80,10 @@ def build_letter(
     actor: str,
     slug: str,
     today: dt.date,
-    sealer: Sealer | None = None,
+    keyring: Keyring | None = None,
 ) -> Letter:
     campaign = managed_campaign(session, organizers, actor, slug)
-    names = named_today(session, campaign.id, sealer)
+    names = named_today(session, campaign, keyring)
     record(session, actor, "letter", slug)
     return Letter(
         slug=campaign.slug,
@@ -93,6 +93,7 @@ def build_letter(
         count=campaign.signature_count,
         date=today,
         names=public_names(names),
+        forgotten=campaign.forgotten_at is not None,
     )
 
 
@@ -103,6 +104,8 @@ def _long_date(day: dt.date) -> str:
 def _count_sentence(letter: Letter) -> str:
     people = "person has" if letter.count == 1 else "people have"
     sentence = f"{letter.count:,} {people} signed this letter"
+    if letter.forgotten:
+        return sentence + "; their names were deleted when the campaign's signers were forgotten."
     if letter.names and letter.anonymous:
         sentence += f": {len(letter.names):,} with their name, {letter.anonymous:,} anonymously"
     elif letter.count and not letter.names:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -20,9 +18,8 @@ from sqlalchemy.orm import Session, selectinload
 from bot.announcements import queue_final_count
 from bot.campaigns import CampaignSpec, is_open, upsert_campaign
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
-from bot.sealing import Sealer
-from bot.signatures import NAME_CONTEXT, naming_state
-from storage.db import Database
+from bot.keyring import Keyring
+from storage.db import Database, NotScrubbed
 from storage.models import (
     Announcement,
     AnnouncementKind,
@@ -33,6 +30,8 @@ from storage.models import (
     CampaignStatus,
     Signature,
     Subscriber,
+    Update,
+    UpdateDelivery,
 )
 
 logger = logging.getLogger(__name__)
@@ -209,95 +208,104 @@ def set_archived(
     return campaign
 
 
+@dataclass(frozen=True)
+class Forgetting:
+    """What forget_signers did: how many signatures it unlinked, and the campaign
+    key still to destroy (None once it is gone)."""
+
+    unlinked: int
+    key_id: str | None
+
+
 def forget_signers(
     session: Session,
     organizers: Organizers,
     actor: str,
     slug: str,
     now: dt.datetime | None = None,
-    sealer: Sealer | None = None,
-) -> int:
-    """Cut the link between signatures and people, for good.
-
-    Each signature's keyed hash is replaced by random bytes: the rows, the count
-    and the names of public signers (the letter) stay, but recomputing a person's
-    HMAC, even with SIGNER_KEY, no longer finds anything.
-    """
+) -> Forgetting:
+    """The database's part of forgetting: the campaign's signer rows go (its count
+    stays), and it is marked forgotten. What makes it for good is destroying the
+    campaign's key, which only the caller can do once this has committed
+    (forget_campaign): without the key, no copy of these rows (the WAL, dead
+    row versions, backups) can be linked to anyone, by anyone."""
     now = now or dt.datetime.now(dt.UTC)
     campaign = managed_campaign(session, organizers, actor, slug)
     if campaign.forgotten_at is not None:
-        return 0
+        return Forgetting(0, campaign.key_id)  # again: finish what is left
     if is_open(campaign, now):
         raise CannotForget(
             "close the campaign and deliver the letter before forgetting its signers"
         )
-    _settle_conditional_names(session, campaign.id, sealer)
-    # News subscriptions hold sealed Slack ids: the one thing that could still
-    # reach a signer. They go first.
-    session.execute(delete(Subscriber).where(Subscriber.campaign_id == campaign.id))
-    hashes = list(
-        session.scalars(select(Signature.signer_hash).where(Signature.campaign_id == campaign.id))
+    unlinked = campaign.signature_count
+    updates = select(Update.id).where(Update.campaign_id == campaign.id)
+    session.execute(
+        delete(UpdateDelivery)
+        .where(UpdateDelivery.update_id.in_(updates))
+        .execution_options(synchronize_session=False)
     )
-    _replace_hashes(session, campaign.id, hashes)
+    session.execute(delete(Subscriber).where(Subscriber.campaign_id == campaign.id))
+    session.execute(delete(Signature).where(Signature.campaign_id == campaign.id))
     campaign.status = CampaignStatus.CLOSED
     campaign.forgotten_at = now
-    record(session, actor, "forget", slug, f"unlinked {len(hashes)} signatures")
+    record(session, actor, "forget", slug, f"unlinked {unlinked} signatures")
     session.flush()
-    return len(hashes)
+    return Forgetting(unlinked, campaign.key_id)
 
 
-def _settle_conditional_names(session: Session, campaign_id: int, sealer: Sealer | None) -> None:
-    """Write down for good the names the rule gives today (the letter's), and drop
-    the sealed names of conditional signers it does not name: they stay anonymous."""
-    conditional = session.scalar(
-        select(Signature.signer_hash)
-        .where(Signature.campaign_id == campaign_id, Signature.name_threshold.is_not(None))
-        .limit(1)
-    )
-    if conditional is None:
-        return
-    _, cutoff = naming_state(session, campaign_id)
-    if cutoff is not None:
-        if sealer is None:
-            raise CannotForget("SIGNER_KEY is needed to settle the names of conditional signers")
-        context = NAME_CONTEXT.format(campaign_id=campaign_id)
-        rows = session.execute(
-            select(Signature.signer_hash, Signature.sealed_name).where(
-                Signature.campaign_id == campaign_id,
-                Signature.name_threshold.is_not(None),
-                Signature.name_threshold <= cutoff,
-            )
-        ).all()
-        for row in rows:
+class NotForgotten(DomainError):
+    """Forgetting did not finish; running it again finishes it."""
+
+
+def forget_campaign(
+    db: Database,
+    keyring: Keyring,
+    organizers: Organizers,
+    actor: str,
+    slug: str,
+    now: dt.datetime | None = None,
+    scrub_timeout: float | None = None,
+) -> int:
+    """Forget a campaign's signers for good, or raise NotForgotten saying why not.
+
+    The rows go, then the campaign's key is destroyed and the database stops
+    naming it, then (SQLite) the WAL is emptied. Each step can be run again: a
+    campaign whose key still exists is not forgotten, whatever the database says.
+    """
+    with db.write() as session:
+        forgetting = forget_signers(session, organizers, actor, slug, now)
+    key_id = forgetting.key_id
+    if key_id is not None:
+        try:
+            keyring.destroy(key_id)
+        except OSError as error:
+            raise NotForgotten(
+                f"the campaign's key could not be deleted from the key store "
+                f"({type(error).__name__}): its signers can still be linked. Fix the key "
+                "store's permissions, then forget again"
+            ) from None
+        if keyring.store.exists(key_id):
+            raise NotForgotten("the campaign's key is still in the key store: forget again")
+        with db.write() as session:
             session.execute(
-                update(Signature)
-                .where(
-                    Signature.campaign_id == campaign_id, Signature.signer_hash == row.signer_hash
-                )
-                .values(name=sealer.open(row.sealed_name, context))
+                update(Campaign)
+                .where(Campaign.slug == slug, Campaign.key_id == key_id)
+                .values(key_id=None)
             )
-    session.execute(
-        update(Signature)
-        .where(Signature.campaign_id == campaign_id)
-        .values(name_threshold=None, sealed_name=None)
-    )
+    try:
+        if scrub_timeout is None:
+            db.scrub_until_done()
+        else:
+            db.scrub_until_done(scrub_timeout)
+    except NotScrubbed as busy:
+        raise NotForgotten(str(busy)) from None
+    return forgetting.unlinked
 
 
-def _replace_hashes(session: Session, campaign_id: int, hashes: Iterable[str]) -> None:
-    for old in hashes:
-        session.execute(
-            update(Signature)
-            .where(Signature.campaign_id == campaign_id, Signature.signer_hash == old)
-            .values(signer_hash=secrets.token_hex(32))
-        )
-
-
-def forget_due(
-    session: Session, now: dt.datetime | None = None, sealer: Sealer | None = None
-) -> list[str]:
-    """Campaigns whose `forget_after_days` have passed since closing: forget them."""
+def forget_due(session: Session, now: dt.datetime | None = None) -> list[str]:
+    """Campaigns whose `forget_after_days` have passed since closing."""
     now = now or dt.datetime.now(dt.UTC)
-    forgotten = []
+    due = []
     candidates = session.scalars(
         select(Campaign).where(
             Campaign.forget_after_days.is_not(None), Campaign.forgotten_at.is_(None)
@@ -308,9 +316,8 @@ def forget_due(
         if closed_at is None or is_open(campaign, now):
             continue
         if now >= closed_at + dt.timedelta(days=campaign.forget_after_days or 0):
-            forget_signers(session, Organizers(frozenset()), CLI_ACTOR, campaign.slug, now, sealer)
-            forgotten.append(campaign.slug)
-    return forgotten
+            due.append(campaign.slug)
+    return due
 
 
 def _closed_at(session: Session, campaign: Campaign, now: dt.datetime) -> dt.datetime | None:
@@ -373,11 +380,26 @@ def _epoch() -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def forget_due_job(db: Database, sealer: Sealer) -> list[str]:
-    """The scheduler's entry point for `forget_after_days`, on the process's database."""
-    with db.write() as session:
-        forgotten = forget_due(session, sealer=sealer)
+def forget_due_job(db: Database, keyring: Keyring) -> list[str]:
+    """The scheduler's entry point for `forget_after_days`, on the process's database.
+    Forgetting that did not finish is tried again at the next run."""
+    with db.read() as session:
+        due = forget_due(session)
+        unfinished = list(
+            session.scalars(
+                select(Campaign.slug).where(
+                    Campaign.forgotten_at.is_not(None), Campaign.key_id.is_not(None)
+                )
+            )
+        )
+    forgotten = []
+    for slug in [*due, *unfinished]:
+        try:
+            forget_campaign(db, keyring, Organizers(frozenset()), CLI_ACTOR, slug)
+        except NotForgotten as problem:
+            logger.warning("forgetting %s is not finished: %s", slug, problem)
+            continue
+        forgotten.append(slug)
     if forgotten:
-        db.compact()
         logger.info("forgot the signers of %d campaigns, as their settings asked", len(forgotten))
     return forgotten

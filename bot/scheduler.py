@@ -31,7 +31,7 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot import announcements, jobs, organizing, update_sender
-from bot.sealing import Sealer
+from bot.keyring import Keyring
 from bot.settings import Settings
 from bot.webclient import posting_client
 from storage.db import Database
@@ -181,6 +181,38 @@ def schedule_scrub(
     )
 
 
+COUNTS_JOB_ID = "public-counts"
+REWRITE_JOB_ID = "rewrite-signers"
+# A quiet hour of the night, in TIMEZONE: the rewrite holds each campaign's
+# write lock for as long as it takes to copy its rows.
+REWRITE_HOUR, REWRITE_MINUTE = 3, 30
+
+
+def schedule_privacy_upkeep(
+    scheduler: BackgroundScheduler, settings: Settings, db: Database, now: dt.datetime
+) -> None:
+    """The counts Slack shows, refreshed on the hour (and now, if the hour's
+    refresh was missed while the bot was down); the signer rows rewritten in key
+    order every night."""
+    scheduler.add_job(
+        jobs.refresh_counts_job,
+        trigger=CronTrigger(minute=0, timezone=settings.timezone),
+        args=(db,),
+        id=COUNTS_JOB_ID,
+        name="refresh the counts Slack shows",
+        replace_existing=True,
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        jobs.rewrite_job,
+        trigger=CronTrigger(hour=REWRITE_HOUR, minute=REWRITE_MINUTE, timezone=settings.timezone),
+        args=(db,),
+        id=REWRITE_JOB_ID,
+        name="rewrite signer rows in key order",
+        replace_existing=True,
+    )
+
+
 NEWS_JOB_ID = "send-updates"
 NEWS_SECONDS = 60
 FORGET_JOB_ID = "forget-due"
@@ -188,18 +220,16 @@ FORGET_SECONDS = 3600
 
 
 def schedule_upkeep(
-    scheduler: BackgroundScheduler, settings: Settings, db: Database, client: WebClient
+    scheduler: BackgroundScheduler, db: Database, client: WebClient, keyring: Keyring | None
 ) -> None:
     """Resume queued news (after a restart or a pause), and forget campaigns whose
     `forget_after_days` have run out. Both do nothing when there is nothing to do."""
-    key = settings.signer_key
-    if key is None:
+    if keyring is None:
         return
-    sealer = Sealer(key)
     scheduler.add_job(
         update_sender.send_pending_job,
         trigger=IntervalTrigger(seconds=NEWS_SECONDS),
-        args=(db, client, sealer),
+        args=(db, client, keyring),
         id=NEWS_JOB_ID,
         name="send queued news",
         replace_existing=True,
@@ -208,7 +238,7 @@ def schedule_upkeep(
     scheduler.add_job(
         organizing.forget_due_job,
         trigger=IntervalTrigger(seconds=FORGET_SECONDS),
-        args=(db, sealer),
+        args=(db, keyring),
         id=FORGET_JOB_ID,
         name="forget campaigns due",
         replace_existing=True,
@@ -221,20 +251,24 @@ def start_scheduler(
     db: Database,
     close_check_seconds: int = CLOSE_CHECK_SECONDS,
     client: WebClient | None = None,
+    keyring: Keyring | None = None,
 ) -> BackgroundScheduler:
     """Start paused, reconcile the jobs with the database, then resume.
 
-    `db` is the process's own: the jobs share its engine with the server.
+    `db` and `keyring` are the process's own: the jobs share them with the server.
     """
     client = client or job_client(settings)
+    if keyring is None and settings.signer_key:
+        keyring = settings.keyring()
     scheduler = build_scheduler(settings)
     scheduler.start(paused=True)
     try:
         schedule_announcements(scheduler, settings, db, client)
         reconcile_closing_jobs(scheduler, db, client)
         schedule_close_check(scheduler, db, client, close_check_seconds)
-        schedule_upkeep(scheduler, settings, db, client)
+        schedule_upkeep(scheduler, db, client, keyring)
         schedule_scrub(scheduler, db)
+        schedule_privacy_upkeep(scheduler, settings, db, announcements.utcnow())
     except Exception:
         scheduler.shutdown(wait=False)
         raise

@@ -13,11 +13,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.util import find_spec
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.keyring import Keyring, KeyStore
 
 DEFAULT_DATABASE_URL = "sqlite:///undersigned.db"
+DEFAULT_KEY_STORE = "undersigned-keys"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 # A few times on working days: often enough to feel alive, rare enough that an
 # announcement cannot be tied to the signature that just landed.
@@ -48,6 +54,8 @@ class Settings:
     announce_schedule: str = DEFAULT_ANNOUNCE_SCHEDULE
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     log_level: str = "INFO"
+    # Where campaign keys live (bot/keyring.py): never inside the database.
+    key_store: Path = field(default=Path(DEFAULT_KEY_STORE))
 
     @property
     def mode(self) -> str:
@@ -67,6 +75,12 @@ class Settings:
         _require(self.slack_bot_token, "SLACK_BOT_TOKEN", "the bot token (xoxb-...)")
         _require(self.slack_app_token, "SLACK_APP_TOKEN", "an app-level token (xapp-...)")
         self.require_signer_key()
+
+    def keyring(self) -> Keyring:
+        """The process's keyring. Build it once (bot/app.py, bot/cli.py) and hand
+        it down: it caches the keys it has read."""
+        key = self.require_signer_key()
+        return Keyring(key, KeyStore(self.key_store, key))
 
     def require_signer_key(self) -> bytes:
         if self.signer_key is None:
@@ -201,4 +215,28 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         announce_schedule=_parse_schedule(_get(env, "ANNOUNCE_SCHEDULE"), tz),
         timezone=tz,
         log_level=_parse_log_level(_get(env, "LOG_LEVEL")),
+        key_store=_parse_key_store(_get(env, "KEY_STORE"), database_url),
     )
+
+
+def default_key_store(database_url: str) -> Path:
+    """Beside a SQLite database file (`undersigned.db.keys`), else in the working
+    directory. Either way outside the database; back it up on its own
+    (DEPLOY.md, "The key store")."""
+    try:
+        parsed = make_url(database_url)
+    except ArgumentError:
+        return Path(DEFAULT_KEY_STORE)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        database = Path(str(parsed.database)).expanduser()
+        return database.with_name(database.name + ".keys")
+    return Path(DEFAULT_KEY_STORE)
+
+
+def _parse_key_store(raw: str | None, database_url: str) -> Path:
+    if raw is None:
+        return default_key_store(database_url)
+    path = Path(raw).expanduser()
+    if path.exists() and not path.is_dir():
+        raise SettingsError("KEY_STORE names a file: it must be a directory (made if missing)")
+    return path

@@ -1,34 +1,43 @@
 """Signing, checking and withdrawing: the only code that touches signature rows.
 
-A signer is known here only by `signer_hash`, an HMAC of workspace and user id
-under SIGNER_KEY; the raw ids never reach this module's callers' storage.
+A signer reaches this module as a person digest (bot/keyring.py), held in memory
+for the request. Each campaign knows them by an HMAC of it under the campaign's
+own key, and their name, if any, sealed under that key: the raw ids never reach
+storage, and no stored value links one campaign's signer to another's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.campaigns import PUBLIC_CAMPAIGNS, CampaignView, campaign_view, is_open, is_open_at
+from bot.campaigns import PUBLIC_CAMPAIGNS, CampaignView, campaign_view, is_open_at
 from bot.errors import CampaignNotFound, DomainError
+from bot.keyring import (
+    NAME_PAD,
+    CampaignKeys,
+    CannotOpen,
+    Keyring,
+    name_context,
+    person_digest,
+)
 from bot.naming import is_named, naming_cutoff
-from bot.sealing import CannotOpen, Sealer
 from storage.direct import DirectCursor, of
 from storage.models import (
     NAME_MAX,
     Campaign,
     CampaignStatus,
+    DeliveryState,
     Signature,
     Subscriber,
+    Update,
     UpdateDelivery,
 )
 
@@ -68,28 +77,32 @@ class Choice:
 
 MIN_THRESHOLD = 1
 MAX_THRESHOLD = 100_000
-NAME_CONTEXT = "conditional-name:{campaign_id}"
 
 
-def _row_values(campaign_id: int, choice: Choice, sealer: Sealer | None) -> dict[str, object]:
-    if choice.conditional:
-        if sealer is None or choice.name is None:
-            raise DomainError("a conditional signature needs a name and the sealing key")
-        if not MIN_THRESHOLD <= (choice.threshold or 0) <= MAX_THRESHOLD:
-            raise InvalidName(f"Choose a number from {MIN_THRESHOLD} to {MAX_THRESHOLD:,}.")
-        # The name is sealed: until the rule names this signer, the database alone
-        # must not say who they are.
-        sealed = sealer.seal(choice.name, NAME_CONTEXT.format(campaign_id=campaign_id))
-        return {"name": None, "name_threshold": choice.threshold, "sealed_name": sealed}
-    return {"name": choice.name, "name_threshold": None, "sealed_name": None}
+def _row_values(campaign_id: int, choice: Choice, keys: CampaignKeys) -> dict[str, object]:
+    """How a choice is stored: whether the name is public, the threshold of a
+    conditional one, and the name itself sealed under the campaign's key (public
+    names too: no name is in the database in clear)."""
+    if choice.conditional and not MIN_THRESHOLD <= (choice.threshold or 0) <= MAX_THRESHOLD:
+        raise InvalidName(f"Choose a number from {MIN_THRESHOLD} to {MAX_THRESHOLD:,}.")
+    if choice.conditional and choice.name is None:
+        raise DomainError("a conditional signature needs a name")
+    sealed = (
+        keys.seal(choice.name, name_context(campaign_id), NAME_PAD)
+        if choice.name is not None
+        else None
+    )
+    return {
+        "named": choice.name is not None and not choice.conditional,
+        "name_threshold": choice.threshold if choice.conditional else None,
+        "sealed_name": sealed,
+    }
 
 
 def signer_hash(key: bytes, team_id: str, user_id: str) -> str:
-    """The only form in which a signer's identity is ever stored."""
-    message = f"slack:{team_id}:{user_id}".encode()
-    # Not hmac.digest(): that one gives up the interpreter lock, and under load
-    # getting it back took a whole switch interval (5 ms) where this takes 4 us.
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    """A person's digest (bot/keyring.person_digest): in memory only. What is
+    stored is its HMAC under a campaign's key (CampaignKeys.signer)."""
+    return person_digest(key, team_id, user_id)
 
 
 # The statements of signing and checking are built once (see bot/campaigns.py).
@@ -102,39 +115,38 @@ _CAMPAIGN_BY_SLUG = select(Campaign).where(
 _C = Campaign.__table__.c
 _S = Signature.__table__.c
 _SUB = Subscriber.__table__.c
-_OPENNESS = select(_C.id, _C.status, _C.closes_at, _C.title).where(
+_OPENNESS = select(_C.id, _C.status, _C.closes_at, _C.title, _C.key_id).where(
     _C.slug == bindparam("slug"), _C.status != CampaignStatus.DRAFT
+)
+_KEY_ID = select(_C.key_id).where(_C.id == bindparam("campaign"))
+# Set once, by whichever process signs first: the others find it set.
+_SET_KEY_ID = (
+    update(Campaign.__table__)
+    .where(_C.id == bindparam("campaign"), _C.key_id.is_(None))
+    .values(key_id=bindparam("key"))
 )
 _SIGNED = select(_S.signer_hash).where(
     _S.campaign_id == bindparam("campaign"), _S.signer_hash == bindparam("signer")
 )
-_SIGNATURE_ROW = select(_S.name, _S.name_threshold).where(
+_SIGNATURE_ROW = select(_S.named, _S.name_threshold).where(
     _S.campaign_id == bindparam("campaign"), _S.signer_hash == bindparam("signer")
 )
 _SUBSCRIBED = select(_SUB.signer_hash).where(
     _SUB.campaign_id == bindparam("campaign"), _SUB.signer_hash == bindparam("signer")
 )
-# Campaign and signer together are the primary key of the signatures, so this is a
-# search by key whatever the number of signatures; the signer alone would be a scan.
-_SIGNED_AMONG = select(Signature.campaign_id).where(
-    Signature.campaign_id.in_(bindparam("campaigns", expanding=True)),
-    Signature.signer_hash == bindparam("signer"),
-)
-# The campaigns this signer is on, by key as above: for each campaign, a search
-# of the signatures by (campaign_id, signer_hash). Not a join, for which SQLite
-# would rather scan the signatures and look each campaign up.
-_SIGNED_CAMPAIGNS = select(_C.slug, _C.id).where(
-    _C.status != CampaignStatus.DRAFT,
-    select(_S.signer_hash)
-    .where(_S.campaign_id == _C.id, _S.signer_hash == bindparam("signer"))
-    .exists(),
-)
-_CAMPAIGN_ID_BY_SLUG = select(_C.id).where(
+_CAMPAIGN_ID_BY_SLUG = select(_C.id, _C.key_id).where(
     _C.slug == bindparam("slug"), _C.status != CampaignStatus.DRAFT
 )
 _NEW_SIGNATURE = {
     name: bindparam(name, type_=_S[name].type)
-    for name in ("campaign_id", "signer_hash", "name", "signed_on", "name_threshold", "sealed_name")
+    for name in (
+        "campaign_id",
+        "signer_hash",
+        "named",
+        "signed_on",
+        "name_threshold",
+        "sealed_name",
+    )
 }
 # INSERT ... ON CONFLICT DO NOTHING: one statement where a savepoint around the
 # insert takes three. Its rowcount (the driver's own) says whether this request or
@@ -152,9 +164,7 @@ _COUNT_ONE_MORE = (
     .values(signature_count=_C.signature_count + 1)
 )
 # Both read partial indexes of just those rows (storage/models.py, Signature).
-_NAMED_COUNT = select(func.count()).where(
-    _S.campaign_id == bindparam("campaign"), _S.name.is_not(None)
-)
+_NAMED_COUNT = select(func.count()).where(_S.campaign_id == bindparam("campaign"), _S.named)
 _THRESHOLDS = select(_S.name_threshold).where(
     _S.campaign_id == bindparam("campaign"), _S.name_threshold.is_not(None)
 )
@@ -167,6 +177,34 @@ def _campaign(session: Session, slug: str) -> Campaign:
     return campaign
 
 
+def campaign_keys(
+    unit: Session | DirectCursor, keyring: Keyring, campaign_id: int, key_id: str | None
+) -> CampaignKeys:
+    """The campaign's keys, made now if nobody has signed it yet (in the write
+    transaction of that first signature, so that exactly one key is used)."""
+    if key_id is not None:
+        return keyring.campaign(key_id)
+    work = of(unit)
+    found = work.first(_KEY_ID, campaign=campaign_id)
+    if found is not None and found[0] is not None:
+        return keyring.campaign(found[0])
+    keys = keyring.create()
+    if work.run(_SET_KEY_ID, campaign=campaign_id, key=keys.key_id):
+        return keys
+    # Another process made the campaign's key first: use theirs.
+    keyring.discard(keys.key_id)
+    found = work.first(_KEY_ID, campaign=campaign_id)
+    assert found is not None
+    assert found[0] is not None
+    return keyring.campaign(found[0])
+
+
+def signer_value(keyring: Keyring, key_id: str | None, person: str) -> str | None:
+    """This person's identity in a campaign; None when the campaign has no key,
+    that is, nobody has signed it."""
+    return None if key_id is None else keyring.campaign(key_id).signer(person)
+
+
 @dataclass(frozen=True)
 class Signing:
     outcome: SignOutcome
@@ -177,25 +215,25 @@ class Signing:
 def add_signature(
     unit: Session | DirectCursor,
     slug: str,
-    signer: str,
+    person: str,
     name: str | None = None,
     today: dt.date | None = None,
     now: dt.datetime | None = None,
     *,
+    keyring: Keyring,
     choice: Choice | None = None,
-    sealer: Sealer | None = None,
 ) -> SignOutcome:
     """Record a signature once. A second call for the same signer changes nothing."""
     choice = choice or Choice(name=name)
-    return sign(unit, slug, signer, choice, sealer, today, now).outcome
+    return sign(unit, slug, person, choice, keyring, today, now).outcome
 
 
 def sign(
     unit: Session | DirectCursor,
     slug: str,
-    signer: str,
+    person: str,
     choice: Choice,
-    sealer: Sealer | None = None,
+    keyring: Keyring,
     today: dt.date | None = None,
     now: dt.datetime | None = None,
 ) -> Signing:
@@ -206,14 +244,16 @@ def sign(
     found = work.first_kept(_OPENNESS, slug=slug)
     if found is None:
         raise CampaignNotFound(slug, [])
-    campaign_id, status, closes_at, title = found
+    campaign_id, status, closes_at, title, key_id = found
     if not is_open_at(status, closes_at, now):
         raise CampaignClosed()
+    keys = campaign_keys(work, keyring, campaign_id, key_id)
+    signer = keys.signer(person)
     row = {
         "campaign_id": campaign_id,
         "signer_hash": signer,
         "signed_on": today or dt.date.today(),
-        **_row_values(campaign_id, choice, sealer),
+        **_row_values(campaign_id, choice, keys),
     }
     insert_if_new = _INSERT_IF_NEW.get(work.dialect_name)
     if insert_if_new is not None:
@@ -243,9 +283,14 @@ def status_after_signing(
     )
 
 
-def remove_signature(session: Session, slug: str, signer: str) -> bool:
-    """Delete the signer's signature; True if there was one."""
+def remove_signature(session: Session, slug: str, person: str, keyring: Keyring) -> bool:
+    """Delete the signer's signature; True if there was one. Their news
+    subscription and any news queued for them go with it: nothing may remain to
+    say they signed."""
     campaign = _campaign(session, slug)
+    signer = signer_value(keyring, campaign.key_id, person)
+    if signer is None:
+        return False
     deleted = session.execute(
         delete(Signature).where(
             Signature.campaign_id == campaign.id, Signature.signer_hash == signer
@@ -257,46 +302,88 @@ def remove_signature(session: Session, slug: str, signer: str) -> bool:
             .where(Campaign.id == campaign.id)
             .values(signature_count=Campaign.signature_count - deleted)
         )
-        # Nothing may remain to say they signed: their news subscription goes too.
-        session.execute(
-            delete(Subscriber).where(
-                Subscriber.campaign_id == campaign.id, Subscriber.signer_hash == signer
-            )
-        )
+        drop_subscriber_rows(session, campaign.id, signer)
     return bool(deleted)
 
 
+def drop_subscriber_rows(session: Session, campaign_id: int, signer: str) -> int:
+    """A subscriber of one campaign, and every delivery row of theirs (queued or
+    done); how many subscriptions went. News they will no longer get counts as
+    not delivered, and an update left with nothing to send is finished: its
+    rows, keyed by signers, go."""
+    theirs = (UpdateDelivery.signer_hash == signer) & UpdateDelivery.update_id.in_(
+        select(Update.id).where(Update.campaign_id == campaign_id)
+    )
+    waiting = list(
+        session.scalars(
+            select(UpdateDelivery.update_id).where(
+                theirs, UpdateDelivery.state == DeliveryState.PENDING
+            )
+        )
+    )
+    session.execute(
+        delete(UpdateDelivery).where(theirs).execution_options(synchronize_session=False)
+    )
+    for update_id in waiting:
+        session.execute(
+            update(Update).where(Update.id == update_id).values(failed=Update.failed + 1)
+        )
+        left = session.scalar(
+            select(UpdateDelivery.update_id).where(
+                UpdateDelivery.update_id == update_id,
+                UpdateDelivery.state == DeliveryState.PENDING,
+            )
+        )
+        if left is None:
+            session.execute(
+                delete(UpdateDelivery)
+                .where(UpdateDelivery.update_id == update_id)
+                .execution_options(synchronize_session=False)
+            )
+    return (
+        session.execute(
+            delete(Subscriber).where(
+                Subscriber.campaign_id == campaign_id, Subscriber.signer_hash == signer
+            )
+        ).rowcount
+        or 0
+    )
+
+
 def change_choice(
-    session: Session, slug: str, signer: str, choice: Choice, sealer: Sealer | None
+    session: Session, slug: str, person: str, choice: Choice, keyring: Keyring
 ) -> bool:
     """Change how an existing signature is signed; False if there is none."""
     campaign = _campaign(session, slug)
+    signer = signer_value(keyring, campaign.key_id, person)
+    if signer is None or campaign.key_id is None:
+        return False
+    keys = keyring.campaign(campaign.key_id)
     changed = session.execute(
         update(Signature)
         .where(Signature.campaign_id == campaign.id, Signature.signer_hash == signer)
-        .values(**_row_values(campaign.id, choice, sealer))
+        .values(**_row_values(campaign.id, choice, keys))
     ).rowcount
     return bool(changed)
 
 
-def current_name(session: Session, slug: str, signer: str, sealer: Sealer | None) -> str | None:
-    """The name on this signature (opened, for a conditional one), for the signer only."""
+def current_name(session: Session, slug: str, person: str, keyring: Keyring) -> str | None:
+    """The name on this signature, opened for the signer only."""
     campaign = _campaign(session, slug)
-    row = session.execute(
-        select(Signature.name, Signature.sealed_name).where(
+    signer = signer_value(keyring, campaign.key_id, person)
+    if signer is None or campaign.key_id is None:
+        return None
+    sealed = session.scalar(
+        select(Signature.sealed_name).where(
             Signature.campaign_id == campaign.id, Signature.signer_hash == signer
         )
-    ).one_or_none()
-    if row is None:
+    )
+    if sealed is None:
         return None
-    if row.name is not None:
-        return row.name
-    if row.sealed_name and sealer is not None:
-        try:
-            return sealer.open(row.sealed_name, NAME_CONTEXT.format(campaign_id=campaign.id))
-        except CannotOpen:
-            return None
-    return None
+    try:
+        return keyring.campaign(campaign.key_id).open(sealed, name_context(campaign.id))
+    except CannotOpen:
+        return None
 
 
 def naming_state(unit: Session | DirectCursor, campaign_id: int) -> tuple[int, int | None]:
@@ -308,12 +395,18 @@ def naming_state(unit: Session | DirectCursor, campaign_id: int) -> tuple[int, i
     return named, naming_cutoff(named, thresholds)
 
 
-def signer_status(unit: Session | DirectCursor, slug: str, signer: str) -> SignerStatus:
+def signer_status(
+    unit: Session | DirectCursor, slug: str, person: str, keyring: Keyring
+) -> SignerStatus:
     work = of(unit)
     found = work.first(_CAMPAIGN_ID_BY_SLUG, slug=slug)
     if found is None:
         raise CampaignNotFound(slug, [])
-    return _status(work, found[0], signer)
+    campaign_id, key_id = found
+    signer = signer_value(keyring, key_id, person)
+    if signer is None:
+        return SignerStatus(signed=False, named=False)
+    return _status(work, campaign_id, signer)
 
 
 def _status(work: DirectCursor, campaign_id: int, signer: str) -> SignerStatus:
@@ -321,10 +414,10 @@ def _status(work: DirectCursor, campaign_id: int, signer: str) -> SignerStatus:
     row = work.first(_SIGNATURE_ROW, **keys)
     if row is None:
         return SignerStatus(signed=False, named=False)
-    name, threshold = row
+    named, threshold = row
     return SignerStatus(
         signed=True,
-        named=name is not None,
+        named=bool(named),
         threshold=threshold,
         named_today=_named_today(work, campaign_id, threshold),
         subscribed=work.first(_SUBSCRIBED, **keys) is not None,
@@ -357,111 +450,130 @@ def clean_name(raw: str | None) -> str:
 
 def signer_overview(
     session: Session,
-    signer: str,
+    person: str,
+    keyring: Keyring,
     now: dt.datetime | None = None,
     views: Sequence[CampaignView] | None = None,
 ) -> list[tuple[CampaignView, SignerStatus]]:
     """Every open campaign, and every other one this signer is still on.
 
     `views` are the public campaigns when the caller has them already (the shared
-    copy, bot/campaigns.public_snapshot): then only the signer's rows are read.
+    copy, bot/campaigns.public_snapshot). The person has a different value in
+    each campaign, so each is looked up by its own key: a search by the
+    signatures' primary key per campaign, never a scan.
     """
-    if views is not None:
-        work = of(session)
-        signed: dict[str, int] = dict(work.rows(_SIGNED_CAMPAIGNS, signer=signer))  # type: ignore[arg-type]
-        rows = []
-        for view in views:
-            campaign_id = signed.get(view.slug)
-            if campaign_id is not None:
-                rows.append((view, _status(work, campaign_id, signer)))
-            elif view.is_open:
-                rows.append((view, SignerStatus(False, False)))
-        return rows
-    now = now or dt.datetime.now(dt.UTC)
-    campaigns = session.scalars(PUBLIC_CAMPAIGNS).all()
-    signed_ids = (
-        set(
-            session.scalars(
-                _SIGNED_AMONG, {"campaigns": [c.id for c in campaigns], "signer": signer}
-            )
-        )
-        if campaigns
-        else set()
-    )
+    work = of(session)
+    if views is None:
+        now = now or dt.datetime.now(dt.UTC)
+        campaigns = session.scalars(PUBLIC_CAMPAIGNS).all()
+        listed = [(campaign_view(c, now), c.id, c.key_id) for c in campaigns]
+    else:
+        listed = [(view, view.campaign_id, view.key_id) for view in views]
     rows = []
-    for campaign in campaigns:
-        signed = campaign.id in signed_ids
-        if not (is_open(campaign, now) or signed):
-            continue
-        status = _status(of(session), campaign.id, signer) if signed else SignerStatus(False, False)
-        rows.append((campaign_view(campaign, now), status))
+    for view, campaign_id, key_id in listed:
+        if key_id is None:
+            # Nobody had signed it when the copy was made; another process's
+            # first signature may have made its key since.
+            found = work.first(_KEY_ID, campaign=campaign_id)
+            key_id = found[0] if found else None
+        signer = signer_value(keyring, key_id, person)
+        status = (
+            _status(work, campaign_id, signer)
+            if signer is not None
+            else SignerStatus(signed=False, named=False)
+        )
+        if status.signed or view.is_open:
+            rows.append((view, status))
     return rows
 
 
-def adopt_signer(session: Session, signer: str, former: str) -> int:
-    """Move a person's rows from their former hash to their current one.
+def adopt_signer(session: Session, person: str, former: str, keyring: Keyring) -> int:
+    """Move a person's rows from their former identity to their current one.
 
-    When a workspace joins an Enterprise Grid, its members' hashes change from
+    When a workspace joins an Enterprise Grid, its members' digests change from
     (workspace, user) to (organization, user). Their next request carries both,
-    and their signatures, subscriptions and queued news move over, except where
-    the new hash already has a row for that campaign (then the old one is a
-    duplicate of the same person: it is removed and the count corrected).
+    and in each campaign their signature, subscription and queued news move
+    over, except where the new value already has a row in that campaign (then the
+    old one is a duplicate of the same person: it is removed and the count
+    corrected).
     """
     moved = 0
-    # By key: (campaign, hash) for each campaign, never a scan of the signatures.
-    campaign_ids = list(session.scalars(select(Campaign.id)))
-    for campaign_id in session.scalars(
-        select(Signature.campaign_id).where(
-            Signature.campaign_id.in_(campaign_ids), Signature.signer_hash == former
-        )
-    ).all():
-        clash = session.get(Signature, (campaign_id, signer))
-        if clash is None:
-            session.execute(
-                update(Signature)
-                .where(Signature.campaign_id == campaign_id, Signature.signer_hash == former)
-                .values(signer_hash=signer)
-            )
-            moved += 1
-        else:
-            session.execute(
-                delete(Signature).where(
-                    Signature.campaign_id == campaign_id, Signature.signer_hash == former
+    keyed = session.execute(
+        select(Campaign.id, Campaign.key_id).where(Campaign.key_id.is_not(None))
+    ).all()
+    for campaign_id, key_id in keyed:
+        keys = keyring.campaign(key_id)
+        old, new = keys.signer(former), keys.signer(person)
+        mine = (Signature.campaign_id == campaign_id) & (Signature.signer_hash == old)
+        if session.execute(select(Signature.signer_hash).where(mine)).first() is not None:
+            if session.get(Signature, (campaign_id, new)) is None:
+                session.execute(update(Signature).where(mine).values(signer_hash=new))
+                moved += 1
+            else:
+                session.execute(delete(Signature).where(mine))
+                session.execute(
+                    update(Campaign)
+                    .where(Campaign.id == campaign_id)
+                    .values(signature_count=Campaign.signature_count - 1)
                 )
+        theirs = (Subscriber.campaign_id == campaign_id) & (Subscriber.signer_hash == old)
+        if session.execute(select(Subscriber.signer_hash).where(theirs)).first() is not None:
+            if session.get(Subscriber, (campaign_id, new)) is None:
+                session.execute(update(Subscriber).where(theirs).values(signer_hash=new))
+            else:
+                session.execute(delete(Subscriber).where(theirs))
+        updates = select(Update.id).where(Update.campaign_id == campaign_id)
+        for update_id in session.scalars(
+            select(UpdateDelivery.update_id).where(
+                UpdateDelivery.update_id.in_(updates), UpdateDelivery.signer_hash == old
             )
-            session.execute(
-                update(Campaign)
-                .where(Campaign.id == campaign_id)
-                .values(signature_count=Campaign.signature_count - 1)
-            )
-    for campaign_id in session.scalars(
-        select(Subscriber.campaign_id).where(
-            Subscriber.campaign_id.in_(campaign_ids), Subscriber.signer_hash == former
-        )
-    ).all():
-        if session.get(Subscriber, (campaign_id, signer)) is None:
-            session.execute(
-                update(Subscriber)
-                .where(Subscriber.campaign_id == campaign_id, Subscriber.signer_hash == former)
-                .values(signer_hash=signer)
-            )
-        else:
-            session.execute(
-                delete(Subscriber).where(
-                    Subscriber.campaign_id == campaign_id, Subscriber.signer_hash == former
+        ).all():
+            queued = (UpdateDelivery.update_id == update_id) & (UpdateDelivery.signer_hash == old)
+            if session.get(UpdateDelivery, (update_id, new)) is None:
+                session.execute(
+                    update(UpdateDelivery)
+                    .where(queued)
+                    .values(signer_hash=new)
+                    .execution_options(synchronize_session=False)
                 )
-            )
-    for update_id in session.scalars(
-        select(UpdateDelivery.update_id).where(UpdateDelivery.signer_hash == former)
-    ).all():
-        mine = (UpdateDelivery.update_id == update_id) & (UpdateDelivery.signer_hash == former)
-        if session.get(UpdateDelivery, (update_id, signer)) is None:
-            session.execute(
-                update(UpdateDelivery)
-                .where(mine)
-                .values(signer_hash=signer)
-                .execution_options(synchronize_session=False)
-            )
-        else:
-            session.execute(delete(UpdateDelivery).where(mine))
+            else:
+                session.execute(
+                    delete(UpdateDelivery)
+                    .where(queued)
+                    .execution_options(synchronize_session=False)
+                )
     return moved
+
+
+# The signer tables and how each is ordered by its key.
+_REWRITTEN = (
+    ("signatures", "campaign_id = :campaign", "signer_hash"),
+    ("subscribers", "campaign_id = :campaign", "signer_hash"),
+    (
+        "update_deliveries",
+        "update_id IN (SELECT id FROM updates WHERE campaign_id = :campaign)",
+        "update_id, signer_hash",
+    ),
+)
+
+
+def rewrite_in_key_order(session: Session, campaign_id: int) -> None:
+    """Write a campaign's signer rows out again, in the order of their values.
+
+    A table keeps, in its pages, the order in which rows came: SQLite lays cells
+    out in insertion order within a page, PostgreSQL appends to its heap and
+    stamps each row with its transaction (`xmin`, which any role with SELECT can
+    read). Rewritten in one transaction in key order (random values under the
+    campaign's key), the rows say nothing finer than their day. The copy is held
+    in a temporary table (in memory on SQLite: temp_store, storage/db.py).
+    """
+    # Table names, conditions and orders are this module's own constants.
+    for table, where, order in _REWRITTEN:
+        copy = f"rewrite_{table}"
+        params = {"campaign": campaign_id}
+        keep = f"CREATE TEMPORARY TABLE {copy} AS SELECT * FROM {table} WHERE {where}"  # noqa: S608
+        session.execute(text(keep), params)
+        session.execute(text(f"DELETE FROM {table} WHERE {where}"), params)  # noqa: S608
+        again = f"INSERT INTO {table} SELECT * FROM {copy} ORDER BY {order}"  # noqa: S608
+        session.execute(text(again))
+        session.execute(text(f"DROP TABLE {copy}"))

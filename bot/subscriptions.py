@@ -1,24 +1,29 @@
 """Signers who asked for news about a campaign, reachable without being readable.
 
-The bot has to DM them later, so their Slack ids are kept, but sealed under a
-key derived from SIGNER_KEY (bot/sealing.py): the database alone says nothing
-about who they are, and logs never see the ids.
+The bot has to DM them later, so their Slack ids are kept, but sealed under the
+campaign's key (bot/keyring.py), padded to one length: the database alone says
+nothing about who they are, logs never see the ids, and forgetting the campaign
+(destroying its key) leaves nothing to open.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, insert
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from bot.errors import CampaignNotFound, DomainError
-from bot.sealing import Sealer
-from bot.signatures import _CAMPAIGN_ID_BY_SLUG, _SIGNED, _SUBSCRIBED, _campaign
+from bot.keyring import ADDRESS_PAD, Keyring, address_context
+from bot.signatures import (
+    _CAMPAIGN_ID_BY_SLUG,
+    _SIGNED,
+    _SUBSCRIBED,
+    drop_subscriber_rows,
+    signer_value,
+)
 from storage.direct import DirectCursor, of
-from storage.models import Subscriber
-
-ADDRESS_CONTEXT = "subscriber:{campaign_id}"
+from storage.models import Campaign, Subscriber
 
 
 class NotSigned(DomainError):
@@ -42,36 +47,42 @@ _ADD = insert(Subscriber.__table__).values(
 
 
 def subscribe(
-    unit: Session | DirectCursor, slug: str, signer: str, sealer: Sealer, address: Address
+    unit: Session | DirectCursor, slug: str, person: str, keyring: Keyring, address: Address
 ) -> bool:
     """Opt in; True if this is new. Only signers may."""
     work = of(unit)
     found = work.first(_CAMPAIGN_ID_BY_SLUG, slug=slug)
     if found is None:
         raise CampaignNotFound(slug, [])
-    campaign_id = found[0]
-    if work.first(_SIGNED, campaign=campaign_id, signer=signer) is None:
+    campaign_id, key_id = found
+    signer = signer_value(keyring, key_id, person)
+    if signer is None or work.first(_SIGNED, campaign=campaign_id, signer=signer) is None:
         raise NotSigned()
     if work.first(_SUBSCRIBED, campaign=campaign_id, signer=signer) is not None:
         return False
-    sealed = sealer.seal(
-        f"{address.team_id}:{address.user_id}", ADDRESS_CONTEXT.format(campaign_id=campaign_id)
+    assert key_id is not None
+    sealed = keyring.campaign(key_id).seal(
+        f"{address.team_id}:{address.user_id}", address_context(campaign_id), ADDRESS_PAD
     )
     work.run(_ADD, campaign=campaign_id, signer=signer, sealed=sealed)
     return True
 
 
-def unsubscribe(session: Session, signer: str, slug: str | None = None) -> int:
-    """Opt out of one campaign's news, or of all of them; how many were removed."""
-    query = delete(Subscriber).where(Subscriber.signer_hash == signer)
+def unsubscribe(session: Session, person: str, keyring: Keyring, slug: str | None = None) -> int:
+    """Opt out of one campaign's news, or of all of them; how many were removed.
+    News queued for them goes too."""
+    query = select(Campaign.id, Campaign.key_id).where(Campaign.key_id.is_not(None))
     if slug is not None:
-        query = query.where(Subscriber.campaign_id == _campaign(session, slug).id)
-    return session.execute(query).rowcount or 0
+        query = query.where(Campaign.slug == slug)
+    removed = 0
+    for campaign_id, key_id in session.execute(query).all():
+        signer = signer_value(keyring, key_id, person)
+        if signer is not None:
+            removed += drop_subscriber_rows(session, campaign_id, signer)
+    return removed
 
 
-def open_address(sealer: Sealer, subscriber: Subscriber) -> Address:
-    plain = sealer.open(
-        subscriber.sealed_address, ADDRESS_CONTEXT.format(campaign_id=subscriber.campaign_id)
-    )
+def open_address(keyring: Keyring, key_id: str, campaign_id: int, sealed: str) -> Address:
+    plain = keyring.campaign(key_id).open(sealed, address_context(campaign_id))
     team_id, _, user_id = plain.partition(":")
     return Address(team_id=team_id, user_id=user_id)

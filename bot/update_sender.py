@@ -18,12 +18,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import updates
-from bot.sealing import CannotOpen, Sealer
+from bot.keyring import CannotOpen, KeyMissing, Keyring
 from bot.subscriptions import open_address
 from handlers import blocks
 from handlers.slackapi import retry_after
 from storage.db import Database
-from storage.models import DeliveryState, Subscriber
+from storage.models import DeliveryState
 
 logger = logging.getLogger(__name__)
 
@@ -77,24 +77,20 @@ def _already_delivered(client: WebClient, channel: str, update_id: int, since: d
     return False
 
 
-def _send_one(db: Database, client: WebClient, sealer: Sealer, claimed: updates.Claimed) -> str:
+def _send_one(db: Database, client: WebClient, keyring: Keyring, claimed: updates.Claimed) -> str:
     """Deliver one claimed row. Returns sent, failed, retry or stop."""
-    if claimed.sealed_address is None:
+    if claimed.sealed_address is None or claimed.key_id is None:
         # They opted out after the update was written: they must not hear from us.
         with db.write() as session:
             updates.finish(session, claimed, DeliveryState.FAILED)
         return "failed"
     try:
-        address = open_address(
-            sealer,
-            Subscriber(
-                campaign_id=claimed.campaign_id,
-                signer_hash=claimed.signer_hash,
-                sealed_address=claimed.sealed_address,
-            ),
+        address = open_address(keyring, claimed.key_id, claimed.campaign_id, claimed.sealed_address)
+    except (CannotOpen, KeyMissing):
+        logger.error(
+            "a subscriber's address cannot be opened: was the campaign forgotten, or "
+            "SIGNER_KEY or KEY_STORE changed?"
         )
-    except CannotOpen:
-        logger.error("a subscriber's address cannot be opened: was SIGNER_KEY rotated?")
         with db.write() as session:
             updates.finish(session, claimed, DeliveryState.FAILED)
         return "failed"
@@ -127,7 +123,7 @@ def _send_one(db: Database, client: WebClient, sealer: Sealer, claimed: updates.
 def send_pending(
     db: Database,
     client: WebClient,
-    sealer: Sealer,
+    keyring: Keyring,
     *,
     pace_seconds: float = DEFAULT_PACE_SECONDS,
     max_seconds: float = 600.0,
@@ -143,7 +139,7 @@ def send_pending(
         if claimed is None:
             break
         try:
-            outcome = _send_one(db, client, sealer, claimed)
+            outcome = _send_one(db, client, keyring, claimed)
         except SlackApiError as error:
             code = _error_code(error)
             status = getattr(error.response, "status_code", None)
@@ -188,11 +184,11 @@ def send_pending(
     return report
 
 
-def send_pending_job(db: Database, client: WebClient, sealer: Sealer) -> None:
+def send_pending_job(db: Database, client: WebClient, keyring: Keyring) -> None:
     """The scheduler's entry point, on the process's database. `client` makes no
     automatic retries (bot.webclient.posting_client): a DM that Slack accepted
     before the connection dropped must not be sent again blindly."""
-    report = send_pending(db, client, sealer, max_seconds=50)
+    report = send_pending(db, client, keyring, max_seconds=50)
     if report.sent or report.failed or report.stopped_by:
         logger.info(
             "news: %d sent, %d unreachable%s",
@@ -209,10 +205,10 @@ class BackgroundSender:
     the scheduler's job resumes whatever this does not finish.
     """
 
-    def __init__(self, db: Database, client: WebClient, sealer: Sealer) -> None:
+    def __init__(self, db: Database, client: WebClient, keyring: Keyring) -> None:
         self._db = db
         self._client = client
-        self._sealer = sealer
+        self._keyring = keyring
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -225,7 +221,7 @@ class BackgroundSender:
 
     def _run(self) -> None:
         try:
-            send_pending(self._db, self._client, self._sealer)
+            send_pending(self._db, self._client, self._keyring)
         except Exception:
             logger.exception("sending news failed; the scheduler will resume it")
 

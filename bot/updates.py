@@ -49,6 +49,7 @@ class Claimed:
     kind: UpdateKind
     text: str
     sealed_address: str | None  # None: they opted out since the update was written
+    key_id: str | None = None  # the campaign's key, which opens the address
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,7 @@ def claim_next(session: Session, now: dt.datetime | None = None) -> Claimed | No
             kind=row.kind,
             text=row.text,
             sealed_address=subscriber.sealed_address if subscriber else None,
+            key_id=campaign.key_id,
         )
     return None
 

@@ -20,9 +20,9 @@ from slack_sdk import WebClient
 from bot import organizing, updates
 from bot.campaigns import CampaignSpec, is_open, parse_campaign, spec_of
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
+from bot.keyring import Keyring
 from bot.letter import build_letter, render
 from bot.organizing import Organizers, StatusChange
-from bot.sealing import Sealer
 from bot.settings import Settings
 from handlers import blocks
 from handlers.payload import clicked_value
@@ -33,7 +33,7 @@ from handlers.slackapi import (
     say_form_not_opened,
     send_file_dm,
 )
-from storage.db import Database, NotScrubbed
+from storage.db import Database
 from storage.models import Campaign, CampaignStatus, UpdateKind
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def _row(campaign: Campaign, now: dt.datetime) -> blocks.AdminRow:
         title=campaign.title,
         status=campaign.status.value,
         is_open=is_open(campaign, now),
-        count=campaign.signature_count,
+        count=campaign.public_count,  # the hourly snapshot, as everyone sees it
         channel_id=campaign.channel_id,
         closes_at=campaign.closes_at,
         forgotten=campaign.forgotten_at is not None,
@@ -485,7 +485,7 @@ def handle_letter(
     context: BoltContext,
     db: Database,
     settings: Settings,
-    sealer: Sealer | None,
+    keyring: Keyring | None,
 ) -> None:
     ack()
     actor = context.user_id or ""
@@ -495,7 +495,7 @@ def handle_letter(
     today = dt.datetime.now(settings.timezone).date()
     try:
         with db.write() as session:
-            letter = build_letter(session, _organizers(settings), actor, slug, today, sealer)
+            letter = build_letter(session, _organizers(settings), actor, slug, today, keyring)
     except NotAnOrganizer:
         _refuse("letter")
         respond(text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False)
@@ -548,7 +548,7 @@ def handle_forget_confirm(
     context: BoltContext,
     db: Database,
     settings: Settings,
-    sealer: Sealer | None,
+    keyring: Keyring | None,
 ) -> None:
     try:
         slug = json.loads(view.get("private_metadata") or "{}").get("slug", "")
@@ -562,17 +562,16 @@ def handle_forget_confirm(
         )
         return
     try:
-        with db.write() as session:
-            unlinked = organizing.forget_signers(
-                session, _organizers(settings), context.user_id or "", slug, sealer=sealer
-            )
-        db.compact(scrub_timeout=FORGET_SCRUB_SECONDS)
-    except NotScrubbed:
-        text = (
-            f"The signatures on `{slug}` are unlinked in the database, but the database was "
-            "busy, so their old copies may still be in its files. Forget again in a minute to "
-            "finish."
+        unlinked = organizing.forget_campaign(
+            db,
+            keyring,
+            _organizers(settings),
+            context.user_id or "",
+            slug,
+            scrub_timeout=FORGET_SCRUB_SECONDS,
         )
+    except organizing.NotForgotten as problem:
+        text = f"`{slug}` is not forgotten yet: {problem} Forget it again in a minute to finish."
         ack(response_action="update", view=blocks.notice_modal("Not yet forgotten", text))
         return
     except NotAnOrganizer:

@@ -874,7 +874,8 @@ def admin_panel(
     content: list[Block] = [
         {"type": "header", "text": _plain("Organizer view")},
         _context(
-            'Exact counts are shown to organizers only; workers see "fewer than 5" below 5. '
+            "Counts are those of the last full hour, as everyone sees them, in full here "
+            '(workers see "fewer than 5" below 5); the letter has the exact count. '
             "Drafts are invisible to workers until you open them."
         ),
     ]
@@ -1159,7 +1160,9 @@ def history_modal(
         ]
 
     content = [
-        _section(f"*{escape(row.title)}*  `{row.slug}`\nExact count: *{row.count:,}*"),
+        _section(
+            f"*{escape(row.title)}*  `{row.slug}`\nCount at the last full hour: *{row.count:,}*"
+        ),
         *part("*Milestones*", milestones, "None announced yet.", 30),
         *part("*Updates to signers*", news or [], "None sent yet.", 10),
         {"type": "divider"},

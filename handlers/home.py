@@ -8,6 +8,7 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot import campaigns
+from bot.keyring import Keyring
 from bot.settings import Settings
 from bot.signatures import signer_overview
 from handlers import blocks
@@ -16,13 +17,15 @@ from handlers.slackapi import call_quietly
 from storage.db import Database
 
 
-def status_lines(db: Database, settings: Settings, context: BoltContext) -> list[blocks.StatusLine]:
+def status_lines(
+    db: Database, settings: Settings, context: BoltContext, keyring: Keyring
+) -> list[blocks.StatusLine]:
     signer = signer_of(context, settings)
     # The campaigns come from the copy /demands shares; only this signer's own
     # rows are read from the database, directly on the driver (storage/direct.py).
     views = campaigns.public_snapshot(db).views()
     with db.direct.read() as work:
-        overview = signer_overview(work, signer, views=views)
+        overview = signer_overview(work, signer, keyring, views=views)
     return [
         blocks.StatusLine(
             view,
@@ -37,19 +40,29 @@ def status_lines(db: Database, settings: Settings, context: BoltContext) -> list
 
 
 def publish_home(
-    client: WebClient, db: Database, settings: Settings, context: BoltContext, offset: int = 0
+    client: WebClient,
+    db: Database,
+    settings: Settings,
+    context: BoltContext,
+    keyring: Keyring,
+    offset: int = 0,
 ) -> None:
     """Publish the Home tab, showing the page of campaigns that starts at `offset`."""
-    view = blocks.home_view(status_lines(db, settings, context), settings.timezone, offset)
+    view = blocks.home_view(status_lines(db, settings, context, keyring), settings.timezone, offset)
     call_quietly("views.publish", client.views_publish, user_id=context.user_id, view=view)
 
 
 def handle_home_opened(
-    event: dict[str, Any], client: WebClient, context: BoltContext, db: Database, settings: Settings
+    event: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    keyring: Keyring,
 ) -> None:
     if event.get("tab") != "home":
         return
-    publish_home(client, db, settings, context)
+    publish_home(client, db, settings, context, keyring)
 
 
 def register(app: App) -> None:

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 
 from bot import campaigns
 from bot.errors import CampaignNotFound
+from bot.keyring import Keyring
 from bot.settings import Settings
 from bot.subscriptions import unsubscribe
 from handlers import blocks
@@ -71,17 +72,27 @@ def _campaign_answer(
 
 
 def chooser_page(
-    db: Database, settings: Settings, context: BoltContext, action_id: str, offset: int
+    db: Database,
+    settings: Settings,
+    context: BoltContext,
+    keyring: Keyring,
+    action_id: str,
+    offset: int,
 ) -> tuple[str, list[blocks.Block]]:
     """A later page of the DM's sign or withdraw chooser (its "Next" button)."""
     signed = None
     if action_id == blocks.WITHDRAW_ACTION:
-        signed = [line for line in status_lines(db, settings, context) if line.signed]
+        signed = [line for line in status_lines(db, settings, context, keyring) if line.signed]
     return _campaign_answer(db, None, action_id, settings, signed, offset)
 
 
 def handle_message(
-    event: dict[str, Any], client: WebClient, context: BoltContext, db: Database, settings: Settings
+    event: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    keyring: Keyring,
 ) -> None:
     if event.get("channel_type") != "im":
         return
@@ -101,12 +112,12 @@ def handle_message(
     if verb == "sign":
         _reply(client, event, _campaign_answer(db, argument, blocks.SIGN_ACTION, settings))
     elif verb == "withdraw":
-        signed = [line for line in status_lines(db, settings, context) if line.signed]
+        signed = [line for line in status_lines(db, settings, context, keyring) if line.signed]
         _reply(
             client, event, _campaign_answer(db, argument, blocks.WITHDRAW_ACTION, settings, signed)
         )
     elif verb == "stop" and argument and argument.lower().startswith("update"):
-        removed = _stop_updates(db, settings, context)
+        removed = _stop_updates(db, settings, context, keyring)
         text = (
             "Done: you will get no more news from the bot, and the encrypted copy of your "
             "Slack ID kept for it is deleted."
@@ -118,16 +129,16 @@ def handle_message(
         _reply(
             client,
             event,
-            blocks.status_message(status_lines(db, settings, context), settings.timezone),
+            blocks.status_message(status_lines(db, settings, context, keyring), settings.timezone),
         )
     else:
         # Garbled or unknown text gets help; the text itself is neither logged nor kept.
         _reply(client, event, blocks.dm_help_message())
 
 
-def _stop_updates(db: Database, settings: Settings, context: BoltContext) -> int:
+def _stop_updates(db: Database, settings: Settings, context: BoltContext, keyring: Keyring) -> int:
     with db.write() as session:
-        return unsubscribe(session, signer_of(context, settings))
+        return unsubscribe(session, signer_of(context, settings), keyring)
 
 
 def register(app: App) -> None:

@@ -165,7 +165,7 @@ class Gate(Middleware):
             if current in self._adopted:
                 return
         with db.write() as session:
-            adopt_signer(session, current, former)
+            adopt_signer(session, current, former, context["keyring"])
         with self._adopted_lock:
             if len(self._adopted) > 100_000:
                 self._adopted.clear()

@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.keyring import Keyring
 from bot.settings import Settings
 from handlers import admin, blocks, commands, messages
 from handlers.home import publish_home, status_lines
@@ -24,17 +25,23 @@ logger = logging.getLogger(__name__)
 
 
 def _page(
-    surface: str, offset: int, db: Database, settings: Settings, context: BoltContext
+    surface: str,
+    offset: int,
+    db: Database,
+    settings: Settings,
+    context: BoltContext,
+    keyring: Keyring,
 ) -> tuple[str, list[blocks.Block]] | None:
     actor = context.user_id or ""
     if surface == "demands":
         return commands.list_page(db, settings, offset)
     if surface == "status":
-        return blocks.status_message(status_lines(db, settings, context), settings.timezone, offset)
+        lines = status_lines(db, settings, context, keyring)
+        return blocks.status_message(lines, settings.timezone, offset)
     if surface == "sign":
-        return messages.chooser_page(db, settings, context, blocks.SIGN_ACTION, offset)
+        return messages.chooser_page(db, settings, context, keyring, blocks.SIGN_ACTION, offset)
     if surface == "withdraw":
-        return messages.chooser_page(db, settings, context, blocks.WITHDRAW_ACTION, offset)
+        return messages.chooser_page(db, settings, context, keyring, blocks.WITHDRAW_ACTION, offset)
     if surface == "admin":
         return admin.panel(db, settings, actor, offset)
     if surface == "archived":
@@ -50,6 +57,7 @@ def handle_page(
     context: BoltContext,
     db: Database,
     settings: Settings,
+    keyring: Keyring,
 ) -> None:
     ack()
     wanted = blocks.read_page_value(clicked_value(body))
@@ -58,9 +66,9 @@ def handle_page(
         return
     surface, offset = wanted
     if surface == "home":
-        publish_home(client, db, settings, context, offset)
+        publish_home(client, db, settings, context, keyring, offset)
         return
-    answer = _page(surface, offset, db, settings, context)
+    answer = _page(surface, offset, db, settings, context, keyring)
     if answer is None:  # an organizer page asked for by someone who organizes nothing
         logger.warning("refused an organizer action (page): not an organizer")
         respond(text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False)

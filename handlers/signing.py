@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 from bot import campaigns, eligibility
 from bot.campaigns import CampaignView
 from bot.errors import CampaignNotFound
-from bot.sealing import Sealer
+from bot.keyring import Keyring
 from bot.settings import Settings
 from bot.signatures import (
     MAX_THRESHOLD,
@@ -190,13 +190,19 @@ def handle_sign_start(
     context: BoltContext,
     db: Database,
     settings: Settings,
+    keyring: Keyring,
 ) -> None:
     ack()
-    _opening(body, respond, lambda: _sign_start(body, client, context, db, settings))
+    _opening(body, respond, lambda: _sign_start(body, client, context, db, settings, keyring))
 
 
 def _sign_start(
-    body: dict[str, Any], client: WebClient, context: BoltContext, db: Database, settings: Settings
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    keyring: Keyring,
 ) -> None:
     trigger_id = body.get("trigger_id")
     found = _clicked_campaign(body, client, db)
@@ -211,7 +217,7 @@ def _sign_start(
         return
     signer = signer_of(context, settings)
     with db.read() as session:
-        already = signer_status(session, found.slug, signer).signed
+        already = signer_status(session, found.slug, signer, keyring).signed
     if already:
         _show(client, trigger_id, blocks.signed_modal(found.title, named=False, already=True))
         return
@@ -244,11 +250,11 @@ def handle_sign_change(
     context: BoltContext,
     db: Database,
     settings: Settings,
-    sealer: Sealer,
+    keyring: Keyring,
 ) -> None:
     """ "Change how I sign": the same form, showing the current choice."""
     ack()
-    _opening(body, respond, lambda: _sign_change(body, client, context, db, settings, sealer))
+    _opening(body, respond, lambda: _sign_change(body, client, context, db, settings, keyring))
 
 
 def _sign_change(
@@ -257,7 +263,7 @@ def _sign_change(
     context: BoltContext,
     db: Database,
     settings: Settings,
-    sealer: Sealer,
+    keyring: Keyring,
 ) -> None:
     trigger_id = body.get("trigger_id")
     found = _clicked_campaign(body, client, db)
@@ -265,8 +271,8 @@ def _sign_change(
         return
     signer = signer_of(context, settings)
     with db.read() as session:
-        status = signer_status(session, found.slug, signer)
-        stored_name = current_name(session, found.slug, signer, sealer)
+        status = signer_status(session, found.slug, signer, keyring)
+        stored_name = current_name(session, found.slug, signer, keyring)
     if not status.signed:
         _show(client, trigger_id, blocks.withdrawn_modal(found.title, had_signed=False))
         return
@@ -368,7 +374,7 @@ def handle_sign_submit(
     context: BoltContext,
     db: Database,
     settings: Settings,
-    sealer: Sealer,
+    keyring: Keyring,
 ) -> None:
     metadata = _metadata_of(view)
     slug, origin, mode = _read_metadata(metadata)
@@ -403,24 +409,28 @@ def handle_sign_submit(
     try:
         if changing:
             with db.write() as session:
-                if not change_choice(session, slug, signer, choice, sealer):
+                if not change_choice(session, slug, signer, choice, keyring):
                     raise NotSigned()
                 if form.news:
-                    subscribe(session, slug, signer, sealer, address)
+                    subscribe(session, slug, signer, keyring, address)
                 else:
-                    unsubscribe(session, signer, slug)
+                    unsubscribe(session, signer, keyring, slug)
                 outcome = SignOutcome.SIGNED
-                status = signer_status(session, slug, signer)
+                status = signer_status(session, slug, signer, keyring)
                 title = campaigns.public_title(session, slug)
         else:
             # The busiest write there is: straight on the driver, and on SQLite
             # committed together with others waiting (storage/direct.py, batching.py).
             def record(work: DirectCursor) -> tuple[SignOutcome, str, SignerStatus]:
-                signing = sign(work, slug, signer, choice, sealer)
+                signing = sign(work, slug, signer, choice, keyring)
                 if signing.outcome is not SignOutcome.SIGNED:
-                    return signing.outcome, signing.title, signer_status(work, slug, signer)
+                    return (
+                        signing.outcome,
+                        signing.title,
+                        signer_status(work, slug, signer, keyring),
+                    )
                 if form.news:
-                    subscribe(work, slug, signer, sealer, address)
+                    subscribe(work, slug, signer, keyring, address)
                 status = status_after_signing(work, signing.campaign_id, choice, form.news)
                 return signing.outcome, signing.title, status
 
@@ -469,7 +479,7 @@ def handle_sign_submit(
         ),
     )
     if origin == "home":
-        publish_home(client, db, settings, context, _page_of(metadata))
+        publish_home(client, db, settings, context, keyring, _page_of(metadata))
 
 
 def handle_withdraw_start(
@@ -480,13 +490,19 @@ def handle_withdraw_start(
     context: BoltContext,
     db: Database,
     settings: Settings,
+    keyring: Keyring,
 ) -> None:
     ack()
-    _opening(body, respond, lambda: _withdraw_start(body, client, context, db, settings))
+    _opening(body, respond, lambda: _withdraw_start(body, client, context, db, settings, keyring))
 
 
 def _withdraw_start(
-    body: dict[str, Any], client: WebClient, context: BoltContext, db: Database, settings: Settings
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    keyring: Keyring,
 ) -> None:
     trigger_id = body.get("trigger_id")
     found = _clicked_campaign(body, client, db)
@@ -494,7 +510,7 @@ def _withdraw_start(
         return
     signer = signer_of(context, settings)
     with db.read() as session:
-        signed = signer_status(session, found.slug, signer).signed
+        signed = signer_status(session, found.slug, signer, keyring).signed
     if not signed:
         _show(client, trigger_id, blocks.withdrawn_modal(found.title, had_signed=False))
         return
@@ -509,13 +525,14 @@ def handle_withdraw_submit(
     context: BoltContext,
     db: Database,
     settings: Settings,
+    keyring: Keyring,
 ) -> None:
     metadata = _metadata_of(view)
     slug, origin, _ = _read_metadata(metadata)
     signer = signer_of(context, settings)
     try:
         with db.write() as session:
-            had_signed = remove_signature(session, slug, signer)
+            had_signed = remove_signature(session, slug, signer, keyring)
             title = campaigns.public_title(session, slug)
     except CampaignNotFound:
         ack(
@@ -525,7 +542,7 @@ def handle_withdraw_submit(
         return
     ack(response_action="update", view=blocks.withdrawn_modal(title, had_signed))
     if origin == "home":
-        publish_home(client, db, settings, context, _page_of(metadata))
+        publish_home(client, db, settings, context, keyring, _page_of(metadata))
 
 
 def register(app: App) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.direct import Direct
@@ -45,6 +44,9 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-un
     # writing over its start and leaving older frames (deleted rows, the order
     # of commits) in the rest of the file until the next full scrub.
     cursor.execute("PRAGMA journal_size_limit=0")
+    # Temporary tables and indexes (the nightly rewrite's copy of signer rows, a
+    # sort's spill) stay in memory, never in a file under /tmp.
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 
@@ -330,55 +332,6 @@ class Database:
             if time.monotonic() >= deadline:
                 raise NotScrubbed()
             time.sleep(SCRUB_RETRY_SECONDS)
-
-    # What forgetting rewrites on PostgreSQL. Signatures are written out in the
-    # order of their keys (CLUSTER), not in the order they were stored in, which a
-    # PostgreSQL table otherwise keeps: the order in which people signed.
-    _REWRITES = (
-        "CLUSTER signatures USING pk_signatures",
-        "VACUUM FULL subscribers, update_deliveries",
-    )
-    _SIGNER_TABLES = "signatures, subscribers, update_deliveries"
-    # How long a rewrite may wait for its lock before settling for a VACUUM: while
-    # it waits, signers queue behind it.
-    _REWRITE_LOCK_TIMEOUT = "5s"
-
-    def compact(self, scrub_timeout: float = SCRUB_TIMEOUT_SECONDS) -> None:
-        """After rows were overwritten or deleted (forgotten signer hashes), leave
-        no copy of them in the database's files.
-
-        SQLite: secure_delete has zeroed them in the file; flush the WAL into it
-        and empty it, so that they leave no copy in the -wal file either.
-
-        PostgreSQL keeps an old row version in the table's pages after an UPDATE
-        or DELETE, and a plain VACUUM only marks its space free: the bytes stay
-        until something overwrites them. CLUSTER and VACUUM FULL write the signer
-        tables and their indexes out anew and drop the old files. They lock those
-        tables while they run (signers wait, a second or so for a large campaign);
-        if the lock is not had quickly this settles for a VACUUM and says so. The
-        server's WAL archive and base backups keep old versions until deleted.
-        """
-        if self.is_sqlite:
-            self.scrub_until_done(scrub_timeout)
-            return
-        if self.engine.dialect.name != "postgresql":
-            return
-        # CLUSTER and VACUUM cannot run inside a transaction.
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql(f"SET lock_timeout = '{self._REWRITE_LOCK_TIMEOUT}'")
-            try:
-                for statement in self._REWRITES:
-                    conn.exec_driver_sql(statement)
-            except OperationalError:
-                logger.warning(
-                    "could not lock the signer tables to rewrite them; ran VACUUM instead. "
-                    "Old signer rows may stay in their files until, at a quiet moment, "
-                    "you run: %s",
-                    "; ".join(self._REWRITES),
-                )
-                conn.exec_driver_sql(f"VACUUM {self._SIGNER_TABLES}")
-            finally:
-                conn.exec_driver_sql("RESET lock_timeout")
 
     def backup(self, target: Path) -> None:
         """A consistent copy of the live database, taken while it is in use.

@@ -1,9 +1,11 @@
 """Typed SQLAlchemy models.
 
-Privacy shapes this schema (see DESIGN.md): a signature is keyed by an HMAC of
-the workspace and user ids under SIGNER_KEY, never by the ids themselves; a name
-is stored only when the signer chose to sign publicly; and the signing time is
-kept to the day.
+Privacy shapes this schema (see DESIGN.md and bot/keyring.py): a signer is known
+in each campaign by an HMAC under that campaign's own key, never by Slack ids; a
+name, and a Slack id kept for news, are sealed under the same key; the key is
+kept outside the database, so that destroying it (forgetting) leaves nothing in
+any copy of these tables that can be linked to anyone. Signing time is kept to
+the day.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (
+    Boolean,
     Date,
     DateTime,
     Enum,
@@ -44,6 +47,7 @@ STATEMENT_MAX = 2900  # a section block holds 3000 characters
 DEMAND_MAX = 1000
 NAME_MAX = 80
 SIGNER_HASH_LENGTH = 64  # hex HMAC-SHA256
+KEY_ID_LENGTH = 32  # hex, bot/keyring.py
 
 
 def utcnow() -> dt.datetime:
@@ -105,8 +109,13 @@ class Campaign(Base):
     closes_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Kept in step with the signatures table inside the same transaction, so that
-    # showing the count never scans the signatures.
+    # showing the count never scans the signatures. Exact: for the operator, the
+    # letter and the milestones, never shown in Slack as it moves.
     signature_count: Mapped[int] = mapped_column(Integer, default=0)
+    # What everyone in Slack sees: the exact count as it was at the last full hour
+    # (bot/counts.py; SECURITY.md, "Counts that cannot be watched").
+    public_count: Mapped[int] = mapped_column(Integer, default=0)
+    public_count_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # When the link between signatures and people was cut for good (see forgetting).
     forgotten_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Put out of the organizer view (closed or forgotten campaigns only); workers'
@@ -114,6 +123,10 @@ class Campaign(Base):
     archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Forget automatically this many days after the campaign closed; None: never.
     forget_after_days: Mapped[int | None] = mapped_column(Integer)
+    # Which key of the key store (bot/keyring.py) this campaign's signers are
+    # known and sealed under; made with the first signature, destroyed when the
+    # campaign is forgotten. The key itself is never in the database.
+    key_id: Mapped[str | None] = mapped_column(String(KEY_ID_LENGTH))
     # Recorded by organizers, shown in /demands and sent as updates.
     delivered_on: Mapped[dt.date | None] = mapped_column(Date)
     employer_answer: Mapped[str | None] = mapped_column(Text)
@@ -167,14 +180,18 @@ class Milestone(Base):
 class Signature(Base):
     """One signer's signature on one campaign.
 
-    `signer_hash` is HMAC-SHA256(SIGNER_KEY, workspace id + user id): the same
-    person always maps to the same row, but the database alone cannot be turned
-    back into a person. `name` is set only for a public signature.
+    `signer_hash` is the signer's identity in this campaign: an HMAC, under the
+    campaign's key, of a digest of their Slack ids (bot/keyring.py). The same
+    person always maps to the same row of a campaign, and to unrelated values in
+    other campaigns; without the campaign's key nothing maps back to a person.
+    A name (public, or conditional) is sealed under the same key: no name is in
+    the database in clear.
     """
 
     __tablename__ = "signatures"
     # No autoincrement id and no rowid: either would keep the order in which people
-    # signed, finer than the day. Rows are stored in the order of their hashes.
+    # signed, finer than the day. Rows are stored in the order of their values,
+    # and rewritten in that order every night (bot/jobs.py, rewrite_job).
     # The conditional naming rule (bot/naming.py) needs the named signers' count
     # and every conditional threshold of a campaign: partial indexes hold just
     # those rows, so that reading them does not read the whole campaign.
@@ -182,9 +199,9 @@ class Signature(Base):
         Index(
             "ix_signatures_named",
             "campaign_id",
-            "name",
-            sqlite_where=text("name IS NOT NULL"),
-            postgresql_where=text("name IS NOT NULL"),
+            "named",
+            sqlite_where=text("named = 1"),
+            postgresql_where=text("named"),
         ),
         Index(
             "ix_signatures_conditional",
@@ -200,12 +217,11 @@ class Signature(Base):
         ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
     )
     signer_hash: Mapped[str] = mapped_column(String(SIGNER_HASH_LENGTH), primary_key=True)
-    name: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    # Signed with their name, for the letter: the name is in `sealed_name`.
+    named: Mapped[bool] = mapped_column(Boolean, default=False)
     # A day, not a second: a timestamp could be matched against who opened a DM.
     signed_on: Mapped[dt.date] = mapped_column(Date)
-    # "Name me once N colleagues have added theirs": N, and the name sealed under a
-    # key derived from SIGNER_KEY (bot/sealing.py), so that until the rule names
-    # them the database alone does not say who they are. `name` stays NULL.
+    # "Name me once N colleagues have added theirs": N; the name in `sealed_name`.
     name_threshold: Mapped[int | None] = mapped_column(Integer)
     sealed_name: Mapped[str | None] = mapped_column(Text)
 
@@ -334,8 +350,8 @@ class Subscriber(Base):
     """A signer who asked for news about a campaign.
 
     The bot must be able to DM them, so their Slack workspace and user ids are
-    kept, sealed under a key derived from SIGNER_KEY: never in clear. The row is
-    keyed like the signature, and goes when the signature goes.
+    kept, sealed under the campaign's key: never in clear. The row is keyed like
+    the signature, and goes when the signature goes.
     """
 
     __tablename__ = "subscribers"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 from slack_sdk import WebClient
 from sqlalchemy import update
+from sqlalchemy.engine import make_url
 
 from bot import campaigns
 from bot.app import create_app
@@ -28,8 +30,9 @@ from bot.fakeslack import (
     slash_command_body,
     view_submission_body,
 )
+from bot.keyring import Keyring, KeyStore
 from bot.server import BackgroundServer, SlackWSGI
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, default_key_store, load_settings
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Campaign
@@ -43,6 +46,15 @@ ALICE = FakeUser(id="U0ALICE001", name="alice", real_name="Alice Example")
 BOB = FakeUser(id="U0BOB00002", name="bob", real_name="Bob Example")
 
 
+def key_store_for(database_url: str) -> str:
+    """The test database's own key store: beside the SQLite file (the default), or
+    a directory named after the PostgreSQL test database."""
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(default_key_store(database_url))
+    return str(Path(tempfile.gettempdir()) / "undersigned-test-keys" / str(parsed.database))
+
+
 def make_settings(fake: FakeSlack, database_url: str, **extra: str) -> Settings:
     env = {
         "SLACK_BOT_TOKEN": "xoxb-test-token",
@@ -51,6 +63,7 @@ def make_settings(fake: FakeSlack, database_url: str, **extra: str) -> Settings:
         "DATABASE_URL": database_url,
         "SIGNER_KEY": SIGNER_KEY,
         "TIMEZONE": "Europe/London",
+        "KEY_STORE": key_store_for(database_url),
         **extra,
     }
     return load_settings(env)
@@ -125,6 +138,13 @@ def acknowledgement_kind(body: bytes, content_type: str) -> tuple[str, dict[str,
 
 
 @pytest.fixture
+def keyring(database_url: str) -> Keyring:
+    """A keyring on this test database's key store, as the bot's settings make it."""
+    key = load_settings({"SIGNER_KEY": SIGNER_KEY}).require_signer_key()
+    return Keyring(key, KeyStore(Path(key_store_for(database_url)), key))
+
+
+@pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     database = Database.from_url(database_url)
     upgrade(database.engine)
@@ -194,6 +214,11 @@ class RunningBot:
     db: Database
     slack: SlackDriver
     fake: FakeSlack
+
+    @property
+    def keyring(self) -> Keyring:
+        """A keyring on the bot's key store, for a test's own reads and writes."""
+        return self.settings.keyring()
 
     @property
     def app_client(self) -> WebClient:

@@ -18,7 +18,8 @@ from sqlalchemy.orm import selectinload
 from bot.fakeslack import FakeChannel, FakeUser
 from bot.signatures import signer_hash, signer_status
 from storage.models import AuditEntry, Campaign, CampaignStatus, Signature
-from tests.conftest import ALICE, BOB, RunningBot, response_json
+from tests.conftest import ALICE, BOB, SIGNER_KEY, RunningBot, key_store_for, response_json
+from tests.support.counts import next_hour
 from tests.test_signing import opened_views, sign, view_text
 
 DANA = FakeUser(id="U0DANA0001", name="dana", real_name="Dana Organizer")
@@ -143,11 +144,14 @@ def test_a_forged_save_by_a_worker_is_refused(bot):
         assert session.scalar(select(Campaign).where(Campaign.slug == "fair-pay")) is None
 
 
-def test_the_organizer_view_shows_exact_counts_and_drafts(bot):
+def test_the_organizer_view_shows_the_hours_counts_in_full_and_drafts(bot):
     for user in ("U0S0000001", "U0S0000002", "U0S0000003"):
         bot.fake.workspace.add_user(FakeUser(user, "s", "Signer"))
         sign(bot, user)
     bot.import_campaign(slug="draft-one", title="Secret draft", status="draft")
+    # Not before the hour's refresh: an organizer is no live probe either.
+    assert "Signatures: *0*" in view_text({"blocks": panel(bot)["blocks"]})
+    next_hour(bot.db)
     answer = panel(bot)
     text = view_text({"blocks": answer["blocks"]})
     assert "Signatures: *3*" in text
@@ -344,7 +348,9 @@ def _sign_some(bot: RunningBot) -> None:
 
 def _cli(database_url: str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env["DATABASE_URL"] = database_url
+    env.update(
+        DATABASE_URL=database_url, SIGNER_KEY=SIGNER_KEY, KEY_STORE=key_store_for(database_url)
+    )
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         capture_output=True,
@@ -361,10 +367,11 @@ def test_the_letter_in_markdown_and_html(bot, database_url):
     assert md.returncode == 0, md.stderr
     assert "# We won't build it" in md.stdout
     assert "1. Cancel the contract" in md.stdout
-    assert "5 people have signed this letter: 3 with their name, 2 anonymously." in md.stdout
+    assert "5 people have signed this letter: 4 with their name, 1 anonymously." in md.stdout
     names = [line for line in md.stdout.splitlines() if line.startswith("- ")]
-    # Deduplicated without regard to case, then sorted the same way.
-    assert len(names) == 3
+    # One entry per person (two people named Anna Zed are two), sorted without
+    # regard to case.
+    assert len(names) == 4
     assert names.index("- Anna Zed") < names.index("- bob builder")
     assert "<script>" not in md.stdout
     assert "**Eve**" not in md.stdout
@@ -393,12 +400,16 @@ def test_the_letter_from_the_admin_view_arrives_as_a_file_in_a_dm(bot):
 # -- forgetting -------------------------------------------------------------------------------
 
 
-def test_forget_keeps_counts_and_letter_and_unlinks_every_signer(bot, database_url):
+def test_forget_keeps_the_count_and_destroys_the_key_and_every_link(bot, database_url):
     _sign_some(bot)
     refused = _cli(database_url, "campaign", "forget", SLUG, "--yes")
     assert refused.returncode == 2
     assert "close the campaign" in refused.stderr
     letter_before = _cli(database_url, "campaign", "letter", SLUG).stdout
+    assert "bob builder" in letter_before
+    with bot.db.read() as session:
+        key_id = session.scalar(select(Campaign.key_id))
+    assert bot.keyring.store.exists(key_id)
     assert _cli(database_url, "campaign", "close", SLUG).returncode == 0
     no_tty = _cli(database_url, "campaign", "forget", SLUG, stdin=subprocess.DEVNULL)
     assert no_tty.returncode == 2
@@ -408,14 +419,18 @@ def test_forget_keeps_counts_and_letter_and_unlinks_every_signer(bot, database_u
     assert "5 signatures unlinked" in done.stdout
     listed = json.loads(_cli(database_url, "campaign", "list", "--json").stdout)
     assert listed[0]["signatures"] == 5
-    assert _cli(database_url, "campaign", "letter", SLUG).stdout == letter_before
+    letter_after = _cli(database_url, "campaign", "letter", SLUG).stdout
+    assert "5 people have signed this letter; their names were deleted" in letter_after
+    assert "- " not in letter_after.split("## Signatures")[1]
+    assert not bot.keyring.store.exists(key_id)
     key = bot.settings.require_signer_key()
     with bot.db.read() as session:
         for user in (ALICE.id, BOB.id, "U0NAMED001"):
             known = signer_hash(key, "T0UNDRSGN", user)
-            assert not signer_status(session, SLUG, known).signed
-            assert session.scalar(select(Signature).where(Signature.signer_hash == known)) is None
+            assert not signer_status(session, SLUG, known, bot.keyring).signed
+        assert session.scalars(select(Signature)).all() == []
         assert session.scalar(select(Campaign.forgotten_at)) is not None
+        assert session.scalar(select(Campaign.key_id)) is None
     # Status in the DM now finds nothing, and the campaign cannot be reopened.
     bot.slack.click("admin_reopen", SLUG, user=DANA.id)
     assert campaign(bot).status is CampaignStatus.CLOSED
@@ -445,7 +460,7 @@ def test_the_audit_trail_names_organizers_never_signers(bot):
     bot.slack.click("admin_history", SLUG, user=DANA.id)
     history = opened_views(bot)[-1]
     text = view_text(history)
-    assert "Exact count: *5*" in text
+    assert "Count at the last full hour: *0*" in text
     assert f"<@{DANA.id}> close" in text
     with bot.db.read() as session:
         trail = " ".join(

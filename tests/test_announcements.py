@@ -55,7 +55,7 @@ def signer(settings: Settings, number: int) -> str:
 def add_signers(db: Database, settings: Settings, count: int, start: int = 0) -> None:
     with db.write() as session:
         for number in range(start, start + count):
-            add_signature(session, SLUG, signer(settings, number))
+            add_signature(session, SLUG, signer(settings, number), keyring=settings.keyring())
 
 
 def posts(fake: FakeSlack, channel: str = CHANNEL) -> list[dict[str, Any]]:
@@ -148,7 +148,7 @@ def test_a_withdrawal_below_an_announced_milestone_neither_retracts_nor_re_annou
     add_signers(db, settings, 5)
     run(settings)
     with db.write() as session:
-        assert remove_signature(session, SLUG, signer(settings, 0))
+        assert remove_signature(session, SLUG, signer(settings, 0), settings.keyring())
     run(settings)
     assert not fake_slack.calls_to("chat.delete")
     assert not fake_slack.calls_to("chat.update")

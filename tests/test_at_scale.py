@@ -35,6 +35,7 @@ from bot.campaigns import MAX_CHANNELS, MAX_DEMANDS, MAX_MILESTONES
 from bot.fakeslack import TEAM_ID, FakeChannel, FakeSlack, dm_channel_for
 from bot.jobs import announce_job
 from bot.ratelimit import RateLimiter
+from bot.scheduler import job_client
 from bot.server import BackgroundServer, SlackWSGI
 from bot.signatures import add_signature, signer_hash
 from bot.updates import TEXT_MAX
@@ -148,6 +149,7 @@ def drive_every_flow(bot: RunningBot, n: int, pattern: list[str]) -> None:
     slugs = [f["slug"] for f in files]
     first, second, third = slugs[0], slugs[1], slugs[2]
     key = bot.settings.require_signer_key()
+    keyring = bot.keyring
 
     # /demands: the list, a page at a time, then every campaign on its own.
     listed = answer_of(bot.slack.command(""))
@@ -166,9 +168,11 @@ def drive_every_flow(bot: RunningBot, n: int, pattern: list[str]) -> None:
     # ... and every other campaign, and thirty colleagues on the first.
     with bot.db.write() as session:
         for slug in slugs[3:]:
-            add_signature(session, slug, signer_hash(key, TEAM_ID, ALICE.id))
+            add_signature(session, slug, signer_hash(key, TEAM_ID, ALICE.id), keyring=keyring)
         for i in range(30):
-            add_signature(session, first, signer_hash(key, TEAM_ID, f"U0COLL{i:04d}"))
+            add_signature(
+                session, first, signer_hash(key, TEAM_ID, f"U0COLL{i:04d}"), keyring=keyring
+            )
 
     # Status in the DM, every page.
     assert bot.slack.dm("status").status == 200
@@ -283,9 +287,8 @@ def drive_every_flow(bot: RunningBot, n: int, pattern: list[str]) -> None:
     answer_of(bot.slack.command(first))
 
     # Announcements: a milestone in each of the first campaign's 101 channels.
-    announce = lambda: announce_job(  # noqa: E731
-        bot.settings.database_url, bot.settings.slack_api_url, bot.settings.slack_bot_token
-    )
+    client = job_client(bot.settings)
+    announce = lambda: announce_job(bot.db, client)  # noqa: E731
     announce()
     assert len(bot.fake.messages_in(files[0]["channel"])) == 1
     assert len(bot.fake.messages_in(files[0]["channels"][-1])) == 1

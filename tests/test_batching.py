@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot import campaigns
 from bot.errors import CampaignNotFound
+from bot.keyring import Keyring
 from bot.signatures import CampaignClosed, Choice, SignOutcome, sign
 from storage.db import Database, DatabaseBusy
 from storage.direct import DirectCursor
@@ -44,7 +45,9 @@ def _count(db: Database, slug: str) -> tuple[int, int]:
     return kept or 0, len(rows)
 
 
-def test_concurrent_signers_each_get_their_own_committed_answer(db: Database) -> None:
+def test_concurrent_signers_each_get_their_own_committed_answer(
+    db: Database, keyring: Keyring
+) -> None:
     _campaign(db, "open-one")
     _campaign(db, "shut", status="closed")
     answers: dict[int, object] = {}
@@ -55,7 +58,7 @@ def test_concurrent_signers_each_get_their_own_committed_answer(db: Database) ->
         start.wait()
         try:
             answers[n] = db.direct.write_batched(
-                lambda work: sign(work, slug, f"{n:064d}", Choice()).outcome
+                lambda work: sign(work, slug, f"{n:064d}", Choice(), keyring).outcome
             )
         except CampaignClosed as refused:
             answers[n] = refused
@@ -73,7 +76,7 @@ def test_concurrent_signers_each_get_their_own_committed_answer(db: Database) ->
     assert _count(db, "shut") == (0, 0)
 
 
-def test_a_double_click_in_one_batch_counts_once(db: Database) -> None:
+def test_a_double_click_in_one_batch_counts_once(db: Database, keyring: Keyring) -> None:
     _campaign(db, "twice")
     start = threading.Barrier(6)
     outcomes: list[SignOutcome] = []
@@ -81,7 +84,9 @@ def test_a_double_click_in_one_batch_counts_once(db: Database) -> None:
     def click() -> None:
         start.wait()
         outcomes.append(
-            db.direct.write_batched(lambda work: sign(work, "twice", "a" * 64, Choice()).outcome)
+            db.direct.write_batched(
+                lambda work: sign(work, "twice", "a" * 64, Choice(), keyring).outcome
+            )
         )
 
     threads = [threading.Thread(target=click) for _ in range(6)]
@@ -93,13 +98,15 @@ def test_a_double_click_in_one_batch_counts_once(db: Database) -> None:
     assert _count(db, "twice") == (1, 1)
 
 
-def test_an_unknown_campaign_is_the_callers_error(db: Database) -> None:
+def test_an_unknown_campaign_is_the_callers_error(db: Database, keyring: Keyring) -> None:
     with pytest.raises(CampaignNotFound):
-        db.direct.write_batched(lambda work: sign(work, "nowhere", "b" * 64, Choice()))
+        db.direct.write_batched(lambda work: sign(work, "nowhere", "b" * 64, Choice(), keyring))
 
 
 @sqlite_only("the writer thread is SQLite's")
-def test_a_write_not_begun_in_time_is_withdrawn_and_never_runs(db: Database) -> None:
+def test_a_write_not_begun_in_time_is_withdrawn_and_never_runs(
+    db: Database, keyring: Keyring
+) -> None:
     _campaign(db, "late")
     ran: list[str] = []
     batcher = db.direct._batcher
@@ -123,9 +130,9 @@ def test_a_write_not_begun_in_time_is_withdrawn_and_never_runs(db: Database) -> 
 
 
 @sqlite_only("the writer thread is SQLite's")
-def test_after_stop_writes_are_refused(db: Database) -> None:
+def test_after_stop_writes_are_refused(db: Database, keyring: Keyring) -> None:
     _campaign(db, "stopped")
     db.direct.stop()
     with pytest.raises(DatabaseBusy):
-        db.direct.write_batched(lambda work: sign(work, "stopped", "c" * 64, Choice()))
+        db.direct.write_batched(lambda work: sign(work, "stopped", "c" * 64, Choice(), keyring))
     assert _count(db, "stopped") == (0, 0)

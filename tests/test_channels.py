@@ -70,7 +70,9 @@ def grid_signers(db: Database, settings: Settings, count: int, start: int = 0) -
     with db.write() as session:
         for number in range(start, start + count):
             key = settings.require_signer_key()
-            add_signature(session, SLUG, signer_hash(key, ORG, f"W{number:09d}"))
+            add_signature(
+                session, SLUG, signer_hash(key, ORG, f"W{number:09d}"), keyring=settings.keyring()
+            )
 
 
 def by_channel(db: Database) -> dict[tuple[str, int, str], Announcement]:
@@ -154,7 +156,9 @@ def test_withdrawals_never_re_announce_in_any_channel(campaign, settings, fake_s
     run(settings)
     with db.write() as session:
         key = settings.require_signer_key()
-        assert remove_signature(session, SLUG, signer_hash(key, ORG, f"W{0:09d}"))
+        assert remove_signature(
+            session, SLUG, signer_hash(key, ORG, f"W{0:09d}"), settings.keyring()
+        )
     run(settings)
     grid_signers(db, settings, 1, start=100)
     run(settings)
@@ -275,7 +279,7 @@ def test_a_rate_limit_holds_back_the_rest_of_that_channel_in_the_run(db, setting
     grid_signers(db, settings, 5)
     with db.write() as session:
         for number in range(5):
-            add_signature(session, "second-one", f"{number:064x}")
+            add_signature(session, "second-one", f"{number:064x}", keyring=settings.keyring())
     fake_slack.fail("chat.postMessage", Fault(status=429, retry_after=600))
     report = run(settings)
     assert posted_to(fake_slack) == [CHANNEL_A, CHANNEL_B, CHANNEL_B]
@@ -368,7 +372,7 @@ def test_a_channel_added_after_a_withdrawal_is_not_told_an_announced_milestone(
     run(settings)
     with db.write() as session:
         key = settings.require_signer_key()
-        remove_signature(session, SLUG, signer_hash(key, ORG, f"W{0:09d}"))
+        remove_signature(session, SLUG, signer_hash(key, ORG, f"W{0:09d}"), settings.keyring())
     import_campaign(db, settings, channel=CHANNEL_A, channels=[CHANNEL_B])
     grid_signers(db, settings, 1, start=100)  # 5 again: old news
     run(settings)

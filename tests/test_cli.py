@@ -155,12 +155,14 @@ def test_list_reports_exact_counts(cli):
     )
     cli.ok("campaign", "import", str(cli.write("b.toml", other)))
 
-    key = load_settings({"SIGNER_KEY": SIGNER_KEY}).require_signer_key()
+    settings = load_settings({"SIGNER_KEY": SIGNER_KEY, "DATABASE_URL": cli.url})
+    key, keyring = settings.require_signer_key(), settings.keyring()
     db = Database.from_url(cli.url)
     try:
         with db.write() as session:
             for i in range(7):
-                add_signature(session, "wewontbuildit", signer_hash(key, "T0TEST", f"U{i:09d}"))
+                person = signer_hash(key, "T0TEST", f"U{i:09d}")
+                add_signature(session, "wewontbuildit", person, keyring=keyring)
     finally:
         db.dispose()
 

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from bot.fakeslack import FakeUser
 from bot.letter import build_letter, render
 from bot.naming import named_count
-from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_signers
-from bot.sealing import Sealer
+from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign
 from bot.signatures import _NAMED_COUNT, _THRESHOLDS
 from storage.db import Database
 from storage.direct import compiled
@@ -71,10 +70,9 @@ def letter(bot: RunningBot):  # type: ignore[no-untyped-def]
     """The names on the letter, as `campaign letter` writes them."""
 
     def read() -> list[str]:
-        sealer = Sealer(bot.settings.require_signer_key())
         with bot.db.write() as session:
             built = build_letter(
-                session, Organizers(frozenset()), CLI_ACTOR, SLUG, dt.date.today(), sealer
+                session, Organizers(frozenset()), CLI_ACTOR, SLUG, dt.date.today(), bot.keyring
             )
         return [line[2:] for line in render(built, "md").splitlines() if line.startswith("- ")]
 
@@ -107,7 +105,7 @@ def test_a_conditional_name_is_sealed_in_the_database(bot, database_url):
     sign_as(bot, user, how="conditional", name="Zelda Sealed", threshold="25")
     with bot.db.read() as session:
         [row] = session.scalars(select(Signature)).all()
-    assert row.name is None
+    assert not row.named
     assert row.name_threshold == 25
     assert row.sealed_name
     raw = database_bytes(database_url)
@@ -143,7 +141,7 @@ def test_a_signer_can_change_their_choice_any_time(bot, letter):
     response_json(bot.slack.submit(form, values("anonymous")))
     assert letter() == []
     with bot.db.read() as session:
-        assert session.scalar(select(Signature.name)) is None
+        assert session.scalar(select(Signature.sealed_name)) is None
 
 
 def test_news_opt_in_is_sealed_and_stop_updates_deletes_it(bot, database_url):
@@ -172,23 +170,26 @@ def test_withdrawing_ends_the_subscription(bot):
         assert session.scalars(select(Subscriber)).all() == []
 
 
-def test_forget_settles_conditional_names_into_the_letter(bot, letter):
+def test_forget_destroys_the_names_with_the_key(bot, letter):
     sign_as(bot, person(bot, 1), how="named", name="Open One")
     sign_as(bot, person(bot, 2), how="conditional", name="Now Named", threshold="10", other="1")
     sign_as(bot, person(bot, 3), how="conditional", name="Never Named", threshold="100", news=True)
-    before = letter()
-    assert sorted(before) == ["Now Named", "Open One"]
-    sealer = Sealer(bot.settings.require_signer_key())
+    assert sorted(letter()) == ["Now Named", "Open One"]
+    with bot.db.read() as session:
+        key_id = session.scalar(select(Campaign.key_id))
+    assert key_id is not None
+    assert bot.keyring.store.exists(key_id)
     operator = Organizers(frozenset())
     with bot.db.write() as session:
         change_status(session, operator, CLI_ACTOR, SLUG, StatusChange.CLOSE)
-        forget_signers(session, operator, CLI_ACTOR, SLUG, sealer=sealer)
-    assert sorted(letter()) == sorted(before)
+    assert forget_campaign(bot.db, bot.keyring, operator, CLI_ACTOR, SLUG) == 3
+    assert not bot.keyring.store.exists(key_id)
+    assert letter() == []
     with bot.db.read() as session:
-        rows = session.scalars(select(Signature)).all()
-        assert all(r.sealed_name is None and r.name_threshold is None for r in rows)
+        assert session.scalars(select(Signature)).all() == []
         assert session.scalars(select(Subscriber)).all() == []
         assert session.scalar(select(Campaign.signature_count)) == 3
+        assert session.scalar(select(Campaign.key_id)) is None
 
 
 @sqlite_only("query plans are SQLite's; PostgreSQL chooses by its statistics")

@@ -25,13 +25,13 @@ from sqlalchemy import func, select, text
 
 from bot import campaigns
 from bot.fakeslack import FakeSlack, FakeUser
-from bot.signatures import signer_hash
 from storage.db import Database, sqlite_path
 from storage.migrate import alembic_config, upgrade
 from storage.models import Campaign, Signature
 from tests.conftest import SIGNER_KEY, SIGNING_SECRET, SlackDriver, make_settings
 from tests.httpclient import get
 from tests.support.jobs import announce
+from tests.support.signers import expected_value
 from tests.test_load import MILESTONES, SIGNERS, Outcome, opened_by, sign_through, signers
 from tests.test_signing import SLUG, sign_values
 
@@ -126,10 +126,9 @@ def test_kill_9_under_load_loses_no_acknowledged_signature(fake_slack: FakeSlack
     with db.write() as session:
         campaigns.upsert_campaign(session, spec)
     users = signers(fake_slack, "KILL")
-    key = settings.require_signer_key()
 
     def hash_of(user: FakeUser) -> str:
-        return signer_hash(key, "T0UNDRSGN", user.id)
+        return expected_value(db, settings, SLUG, user.id)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env.update(

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import campaigns
+from bot.keyring import Keyring, KeyStore
 from bot.signatures import add_signature, signer_hash
 from storage.db import Database, sqlite_path
 from storage.migrate import upgrade
@@ -62,6 +63,7 @@ def test_a_backup_taken_under_load_is_consistent(tmp_path):
     import base64
 
     key = base64.urlsafe_b64decode(SIGNER_KEY + "=" * (-len(SIGNER_KEY) % 4))
+    keyring = Keyring(key, KeyStore(tmp_path / "keys", key))
     db = Database.from_url(f"sqlite:///{tmp_path / 'live.db'}")
     upgrade(db.engine)
     _campaign(db)
@@ -72,7 +74,7 @@ def test_a_backup_taken_under_load_is_consistent(tmp_path):
         n = 0
         while not stop.is_set() and n < 5000:
             with db.write() as session:
-                add_signature(session, "cc", signer_hash(key, "T1", f"U{n:09d}"))
+                add_signature(session, "cc", signer_hash(key, "T1", f"U{n:09d}"), keyring=keyring)
             n += 1
         signed[0] = n
 

@@ -73,7 +73,7 @@ def fill(db: Database) -> None:
         session.add_all(
             [
                 Signature(
-                    campaign_id=campaign.id, signer_hash=_hash("U1"), signed_on=day, name="Ann"
+                    campaign_id=campaign.id, signer_hash=_hash("U1"), signed_on=day, named=True
                 ),
                 Signature(campaign_id=campaign.id, signer_hash=_hash("U2"), signed_on=day),
                 Signature(

@@ -22,6 +22,7 @@ from bot.jobs import scrub_job
 from bot.signatures import add_signature
 from storage.db import Database
 from storage.migrate import upgrade
+from tests.conftest import make_settings
 from tests.databases import sqlite_only
 from tests.support.processes import ServeProcess, bot_env, run_cli
 
@@ -156,8 +157,9 @@ def test_forget_fails_loudly_while_readers_keep_the_wal(fake_slack: FakeSlack, t
     )
     with db.write() as session:
         campaigns.upsert_campaign(session, spec)
-        add_signature(session, "old", "ab" * 32)
-        add_signature(session, "old", "cd" * 32)
+        keyring = make_settings(fake_slack, url).keyring()
+        add_signature(session, "old", "ab" * 32, keyring=keyring)
+        add_signature(session, "old", "cd" * 32, keyring=keyring)
     env = bot_env(fake_slack, url)
     assert run_cli(env, tmp_path, "campaign", "close", "old").returncode == 0
     # A reader on an older state of the database: a checkpoint cannot finish.

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from bot.signatures import add_signature, signer_hash
 from storage.models import Signature
 from tests.conftest import RunningBot, response_json
+from tests.support.counts import next_hour
 
 
 def _texts(blocks: list[dict]) -> str:
@@ -39,7 +40,11 @@ def _add_signatures(bot: RunningBot, slug: str, count: int) -> None:
     with bot.db.write() as session:
         start = session.scalar(select(func.count()).select_from(Signature))
         for i in range(start, start + count):
-            add_signature(session, slug, signer_hash(key, "T0UNDRSGN", f"U{i:09d}"))
+            add_signature(
+                session, slug, signer_hash(key, "T0UNDRSGN", f"U{i:09d}"), keyring=bot.keyring
+            )
+    # What Slack shows moves on the hour (bot/counts.py).
+    next_hour(bot.db)
 
 
 def test_one_campaign_is_shown_ephemerally_with_everything_a_worker_needs(running_bot):

@@ -12,10 +12,12 @@ from sqlalchemy import bindparam, event, select
 
 from bot import campaigns
 from bot.errors import CampaignNotFound
+from bot.keyring import Keyring
 from bot.signatures import (
     CampaignClosed,
     Choice,
     SignOutcome,
+    current_name,
     sign,
     signer_overview,
     signer_status,
@@ -53,7 +55,7 @@ _BY_SLUG = select(
 ).where(Campaign.__table__.c.slug == bindparam("slug"))
 
 
-def test_reads_the_values_a_session_reads(db: Database) -> None:
+def test_reads_the_values_a_session_reads(db: Database, keyring: Keyring) -> None:
     _campaign(db)
     with db.read() as session:
         expected = session.execute(_BY_SLUG, {"slug": SLUG}).one()
@@ -69,13 +71,15 @@ def test_reads_the_values_a_session_reads(db: Database) -> None:
         assert work.first(_BY_SLUG, slug="nothing-here") is None
 
 
-def test_a_signature_written_directly_reads_back_through_the_orm(db: Database) -> None:
+def test_a_signature_written_directly_reads_back_through_the_orm(
+    db: Database, keyring: Keyring
+) -> None:
     _campaign(db)
     today = dt.date(2030, 1, 2)
     with db.direct.write() as work:
-        first = sign(work, SLUG, "a" * 64, Choice(name="Ada <Lovelace>"), today=today)
-        again = sign(work, SLUG, "a" * 64, Choice(), today=today)
-        other = sign(work, SLUG, "b" * 64, Choice(), today=today)
+        first = sign(work, SLUG, "a" * 64, Choice(name="Ada <Lovelace>"), keyring, today=today)
+        again = sign(work, SLUG, "a" * 64, Choice(), keyring, today=today)
+        other = sign(work, SLUG, "b" * 64, Choice(), keyring, today=today)
     assert (first.outcome, again.outcome, other.outcome) == (
         SignOutcome.SIGNED,
         SignOutcome.ALREADY_SIGNED,
@@ -83,16 +87,21 @@ def test_a_signature_written_directly_reads_back_through_the_orm(db: Database) -
     )
     assert first.title == "Direct & <fast>"
     with db.read() as session:
+        key_id = session.scalar(select(Campaign.key_id).where(Campaign.slug == SLUG))
+        keys = keyring.campaign(key_id)
         rows = {s.signer_hash: s for s in session.scalars(select(Signature))}
         count = session.scalar(select(Campaign.signature_count).where(Campaign.slug == SLUG))
-        assert signer_status(session, SLUG, "a" * 64).named
+        assert signer_status(session, SLUG, "a" * 64, keyring).named
+        assert current_name(session, SLUG, "a" * 64, keyring) == "Ada <Lovelace>"
     assert count == 2
-    assert rows["a" * 64].name == "Ada <Lovelace>"
-    assert rows["a" * 64].signed_on == today  # a date, stored as the ORM stores dates
-    assert rows["b" * 64].name is None
+    ada, other = rows[keys.signer("a" * 64)], rows[keys.signer("b" * 64)]
+    assert ada.named
+    assert ada.signed_on == today  # a date, stored as the ORM stores dates
+    assert not other.named
+    assert other.sealed_name is None
 
 
-def test_a_failed_write_leaves_nothing(db: Database) -> None:
+def test_a_failed_write_leaves_nothing(db: Database, keyring: Keyring) -> None:
     _campaign(db)
 
     class Boom(Exception):
@@ -100,7 +109,7 @@ def test_a_failed_write_leaves_nothing(db: Database) -> None:
 
     def sign_then_fail() -> None:
         with db.direct.write() as work:
-            assert sign(work, SLUG, "c" * 64, Choice()).outcome is SignOutcome.SIGNED
+            assert sign(work, SLUG, "c" * 64, Choice(), keyring).outcome is SignOutcome.SIGNED
             raise Boom()
 
     with pytest.raises(Boom):
@@ -110,41 +119,41 @@ def test_a_failed_write_leaves_nothing(db: Database) -> None:
         assert session.scalar(select(Campaign.signature_count)) == 0
 
 
-def test_closed_and_unknown_campaigns_refuse_before_writing(db: Database) -> None:
+def test_closed_and_unknown_campaigns_refuse_before_writing(db: Database, keyring: Keyring) -> None:
     _campaign(db, status="closed")
     generation = db.generation
     with pytest.raises(CampaignClosed), db.direct.write() as work:
-        sign(work, SLUG, "d" * 64, Choice())
+        sign(work, SLUG, "d" * 64, Choice(), keyring)
     with pytest.raises(CampaignNotFound), db.direct.write() as work:
-        sign(work, "no-such-campaign", "d" * 64, Choice())
+        sign(work, "no-such-campaign", "d" * 64, Choice(), keyring)
     assert db.generation == generation  # nothing written, nothing to refresh
     with db.read() as session:
         assert session.scalar(select(Signature.signer_hash)) is None
 
 
-def test_a_direct_write_makes_cached_campaigns_stale(db: Database) -> None:
+def test_a_direct_write_makes_cached_campaigns_stale(db: Database, keyring: Keyring) -> None:
     # The shared copy /demands reads (with the count) is read again after a write.
     _campaign(db)
     before = db.generation
     with db.direct.write() as work:
-        sign(work, SLUG, "e" * 64, Choice())
+        sign(work, SLUG, "e" * 64, Choice(), keyring)
     assert db.generation != before
 
 
-def test_session_and_direct_work_in_one_transaction(db: Database) -> None:
+def test_session_and_direct_work_in_one_transaction(db: Database, keyring: Keyring) -> None:
     # Domain functions take either; inside a Session they run on its connection.
     _campaign(db)
     with db.write() as session:
-        sign(session, SLUG, "f" * 64, Choice())
-        assert signer_status(session, SLUG, "f" * 64).signed
+        sign(session, SLUG, "f" * 64, Choice(), keyring)
+        assert signer_status(session, SLUG, "f" * 64, keyring).signed
         session.rollback()
     with db.direct.read() as work:
-        assert not signer_status(work, SLUG, "f" * 64).signed
+        assert not signer_status(work, SLUG, "f" * 64, keyring).signed
         views = [campaigns.public_snapshot(db).views()[0]]
-        assert signer_overview(work, "f" * 64, views=views)[0][1].signed is False
+        assert signer_overview(work, "f" * 64, keyring, views=views)[0][1].signed is False
 
 
-def test_concurrent_direct_signers_are_counted_exactly(db: Database) -> None:
+def test_concurrent_direct_signers_are_counted_exactly(db: Database, keyring: Keyring) -> None:
     _campaign(db)
     errors: list[BaseException] = []
 
@@ -152,8 +161,8 @@ def test_concurrent_direct_signers_are_counted_exactly(db: Database) -> None:
         try:
             for i in range(20):
                 with db.direct.write() as work:
-                    sign(work, SLUG, f"{n:02d}{i:062d}", Choice())
-                    sign(work, SLUG, f"{n:02d}{i:062d}", Choice())  # a double click
+                    sign(work, SLUG, f"{n:02d}{i:062d}", Choice(), keyring)
+                    sign(work, SLUG, f"{n:02d}{i:062d}", Choice(), keyring)  # a double click
         except BaseException as error:
             errors.append(error)
 

@@ -18,6 +18,7 @@ from bot.signatures import add_signature, signer_hash
 from storage.db import Database
 from storage.models import Campaign, Signature
 from tests.conftest import SIGNING_SECRET, RunningBot, SlackDriver, make_settings, response_json
+from tests.support.signers import expected_value, opened_name
 from tests.test_signing import SLUG, ephemerals_to, opened_views, sign_values, view_text
 
 ORG = "E0UNDRSGN"
@@ -152,7 +153,11 @@ def test_a_workspace_that_joins_a_grid_keeps_its_signers(database_url, db):
     with db.write() as session:
         campaigns.upsert_campaign(session, spec)
         add_signature(
-            session, SLUG, signer_hash(settings_key, WORKSPACE_A, WENDY.id), name="Wendy Grid"
+            session,
+            SLUG,
+            signer_hash(settings_key, WORKSPACE_A, WENDY.id),
+            name="Wendy Grid",
+            keyring=make_settings(FakeSlack(), database_url).keyring(),
         )
     # After: the workspace is in a Grid and the app is installed org-wide.
     grid = Grid(enterprise_id=ORG, org_install=True)
@@ -169,5 +174,5 @@ def test_a_workspace_that_joins_a_grid_keeps_its_signers(database_url, db):
             assert _count(bot) == 1
             with bot.db.read() as session:
                 [row] = session.scalars(select(Signature)).all()
-            assert row.signer_hash == signer_hash(settings_key, ORG, WENDY.id)
-            assert row.name == "Wendy Grid"
+            assert row.signer_hash == expected_value(bot.db, bot.settings, SLUG, WENDY.id, ORG)
+            assert opened_name(bot.db, bot.settings, SLUG, row.sealed_name) == "Wendy Grid"

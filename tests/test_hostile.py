@@ -38,6 +38,7 @@ from bot.fakeslack import (
     slash_command_body,
     view_submission_body,
 )
+from bot.keyring import Keyring, KeyStore, name_context
 from bot.ratelimit import RateLimiter
 from bot.server import BackgroundServer, SlackWSGI
 from bot.signatures import InvalidName, add_signature, clean_name, signer_hash
@@ -392,7 +393,8 @@ class Hostile:
         running.import_campaign(slug="closed-one", title="Closed", status="closed")
         running.import_campaign(slug="draft-one", title="Draft", status="draft")
         key = self.settings.require_signer_key()
-        self.allowed = {signer_hash(key, TEAM_ID, user) for user in ELIGIBLE}
+        self.people = {signer_hash(key, TEAM_ID, user) for user in ELIGIBLE}
+        self.keyring = self.settings.keyring()
         self.crashes: list[str] = []
         self._catcher = _Catcher(self.crashes)
         logging.getLogger("handlers.errors").addHandler(self._catcher)
@@ -420,10 +422,17 @@ class Hostile:
                     select(Signature).where(Signature.campaign_id == campaign.id)
                 ).all()
                 assert len(rows) == campaign.signature_count, campaign.slug
-                if campaign.forgotten_at is None:
-                    assert {r.signer_hash for r in rows} <= self.allowed, campaign.slug
-                for row in rows:
-                    assert row.name is None or clean_name(row.name) == row.name
+                if campaign.forgotten_at is None and campaign.key_id is not None:
+                    keys = self.keyring.campaign(campaign.key_id)
+                    allowed = {keys.signer(person) for person in self.people}
+                    assert {r.signer_hash for r in rows} <= allowed, campaign.slug
+                    for row in rows:
+                        name = (
+                            keys.open(row.sealed_name, name_context(campaign.id))
+                            if row.sealed_name
+                            else None
+                        )
+                        assert name is None or clean_name(name) == name
             actors = set(session.scalars(select(AuditEntry.actor)))
             assert actors <= {DANA.id, "cli"}, actors
 
@@ -574,12 +583,18 @@ def domain_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     db.dispose()
 
 
+@pytest.fixture(scope="module")
+def domain_keyring(tmp_path_factory: pytest.TempPathFactory) -> Keyring:
+    key = bytes(range(32))
+    return Keyring(key, KeyStore(tmp_path_factory.mktemp("keys"), key))
+
+
 @settings(max_examples=DOMAIN_EXAMPLES, deadline=None)
 @given(slugs, nasty_text, st.none() | nasty_text)
-def test_add_signature_stores_only_what_it_should(domain_db, slug, signer, name):
+def test_add_signature_stores_only_what_it_should(domain_db, domain_keyring, slug, signer, name):
     try:
         with domain_db.write() as session:
-            add_signature(session, slug, signer, name)
+            add_signature(session, slug, signer, name, keyring=domain_keyring)
     except DomainError:
         pass
     with domain_db.read() as session:

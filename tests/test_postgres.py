@@ -20,18 +20,18 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
 
 from bot import campaigns
+from bot.keyring import KeyMissing, Keyring
 from bot.organizing import (
     CLI_ACTOR,
     Organizers,
     StatusChange,
     change_status,
-    forget_signers,
+    forget_campaign,
 )
-from bot.sealing import Sealer
 from bot.signatures import SignOutcome, add_signature, remove_signature, signer_hash
 from bot.subscriptions import Address, subscribe
 from storage.db import Database
-from storage.models import Signature
+from storage.models import Campaign, Signature
 from tests.conftest import SIGNER_KEY
 from tests.databases import ON_POSTGRES, PG_DATA, PG_DATA_ENV, database_bytes
 
@@ -106,7 +106,7 @@ def test_signatures_have_no_sequence_and_no_time(db):
     assert {c.column_name: c.data_type for c in columns}["signed_on"] == "date"
 
 
-def _sign_twice_at_once(db: Database, signer: str) -> list[SignOutcome]:
+def _sign_twice_at_once(db: Database, keyring: Keyring, signer: str) -> list[SignOutcome]:
     """Two requests for one person, each in its own transaction, both past the
     "already signed?" read before either inserts."""
     barrier = threading.Barrier(2)
@@ -115,7 +115,7 @@ def _sign_twice_at_once(db: Database, signer: str) -> list[SignOutcome]:
     def sign() -> None:
         with db.write() as session:
             barrier.wait(timeout=10)
-            outcomes.append(add_signature(session, SLUG, signer))
+            outcomes.append(add_signature(session, SLUG, signer, keyring=keyring))
 
     threads = [threading.Thread(target=sign) for _ in range(2)]
     for thread in threads:
@@ -125,11 +125,11 @@ def _sign_twice_at_once(db: Database, signer: str) -> list[SignOutcome]:
     return outcomes
 
 
-def test_two_sessions_signing_the_same_person_at_once_count_once(db):
+def test_two_sessions_signing_the_same_person_at_once_count_once(db, keyring):
     # The insert's conflict decides, and only the one that inserted counts.
     _campaign(db)
     for n in range(20):
-        outcomes = _sign_twice_at_once(db, _hash(n))
+        outcomes = _sign_twice_at_once(db, keyring, _hash(n))
         assert sorted(outcomes) == [SignOutcome.ALREADY_SIGNED, SignOutcome.SIGNED], n
     with db.read() as session:
         rows = session.scalars(select(Signature.signer_hash)).all()
@@ -137,57 +137,60 @@ def test_two_sessions_signing_the_same_person_at_once_count_once(db):
     assert len(rows) == count == 20
 
 
-def _sign_everyone(db: Database) -> list[str]:
-    sealer = Sealer(KEY)
-    hashes = [_hash(n) for n in range(PEOPLE)]
-    for n, signer in enumerate(hashes):
+def _sign_everyone(db: Database, keyring: Keyring) -> list[str]:
+    """Everyone signs; every third asks for news. Returns the values stored."""
+    people = [_hash(n) for n in range(PEOPLE)]
+    for n, person in enumerate(people):
         with db.write() as session:
-            add_signature(session, SLUG, signer, today=dt.date(2026, 11, 20))
+            add_signature(session, SLUG, person, today=dt.date(2026, 11, 20), keyring=keyring)
             if n % 3 == 0:
-                subscribe(session, SLUG, signer, sealer, Address("T0UNDRSGN", f"U0PERSON{n:04d}"))
-    return hashes
+                subscribe(session, SLUG, person, keyring, Address("T0UNDRSGN", f"U0PERSON{n:04d}"))
+    with db.read() as session:
+        key_id = session.scalar(select(Campaign.key_id))
+    assert key_id is not None
+    keys = keyring.campaign(key_id)
+    return [keys.signer(person) for person in people]
 
 
-def test_a_pg_dump_after_forgetting_holds_no_signer_hash(db, database_url):
-    _campaign(db)
-    hashes = _sign_everyone(db)
-    assert hashes[0].encode() in database_bytes(database_url), "the scan would prove nothing"
+def _forget(db: Database, keyring: Keyring) -> None:
     with db.write() as session:
         change_status(session, OPERATOR, CLI_ACTOR, SLUG, StatusChange.CLOSE)
-        forget_signers(session, OPERATOR, CLI_ACTOR, SLUG, sealer=Sealer(KEY))
-    db.compact()
+    forget_campaign(db, keyring, OPERATOR, CLI_ACTOR, SLUG)
+
+
+def test_a_pg_dump_holds_no_person_digest_and_after_forgetting_no_signer(db, database_url, keyring):
+    _campaign(db)
+    values = _sign_everyone(db, keyring)
     dump = database_bytes(database_url)
-    assert [h for h in hashes if h.encode() in dump] == []
-    assert b"sealed" not in dump.lower() or b"COPY public.subscribers" in dump
+    assert values[0].encode() in dump, "the scan would prove nothing"
+    # What SIGNER_KEY and a member list give is never stored, before or after.
+    assert [n for n in range(PEOPLE) if _hash(n).encode() in dump] == []
+    _forget(db, keyring)
+    dump = database_bytes(database_url)
+    assert [v for v in values if v.encode() in dump] == []
+    assert b"COPY public.subscribers" in dump
 
 
 @pytest.mark.skipif(PG_DATA is None, reason=f"needs the server's data directory: {PG_DATA_ENV}")
-def test_forgetting_leaves_no_old_hash_in_the_table_files(db):
+def test_after_forgetting_nothing_in_the_table_files_can_be_linked(db, keyring):
     _campaign(db)
-    hashes = _sign_everyone(db)
-    withdrawn = hashes[-1]
+    values = _sign_everyone(db, keyring)
     with db.write() as session:
-        assert remove_signature(session, SLUG, withdrawn)
+        assert remove_signature(session, SLUG, _hash(PEOPLE - 1), keyring)
     files = ("signatures", "pk_signatures", "subscribers", "pk_subscribers")
-    # The scan sees what is stored: every hash is in the files before forgetting
-    # (the withdrawn one too: PostgreSQL does not overwrite a deleted row).
+    # PostgreSQL keeps deleted rows in its files: the scan sees every value.
     before = _table_files(db, *files)
-    assert all(h.encode() in before for h in hashes)
-    # And the heap keeps the order in which they were stored.
-    assert _physical_order(db) == hashes[:-1]
-
-    with db.write() as session:
-        change_status(session, OPERATOR, CLI_ACTOR, SLUG, StatusChange.CLOSE)
-        forget_signers(session, OPERATOR, CLI_ACTOR, SLUG, sealer=Sealer(KEY))
-    db.compact()
-
+    assert all(v.encode() in before for v in values)
+    with db.read() as session:
+        key_id = session.scalar(select(Campaign.key_id))
+    _forget(db, keyring)
     after = _table_files(db, *files)
-    assert [h for h in hashes if h.encode() in after] == []
-    current = _physical_order(db)
-    assert len(current) == PEOPLE - 1
-    assert all(h.encode() in after for h in current), "the scan would prove nothing"
-    # Rewritten in the order of the (new, random) keys: not the order of signing.
-    assert current == sorted(current)
+    # Dead row versions may stay in the files until their space is reused; what
+    # matters is that nothing links them to anyone any more: the key that made
+    # them is gone, for this process and for any other reading the key store.
+    with pytest.raises(KeyMissing):
+        Keyring(KEY, keyring.store).campaign(key_id)
+    assert [n for n in range(PEOPLE) if _hash(n).encode() in after] == []
 
 
 def test_backup_points_to_pg_dump(database_url, tmp_path, monkeypatch, capsys):

@@ -71,8 +71,10 @@ def test_an_anonymous_signer_is_nowhere_in_the_database_file(bot):
     raw = _database_bytes(bot)
     for secret in (ALICE.id, ALICE.real_name, ALICE.name, dm_channel_for(ALICE.id), "T0UNDRSGN"):
         assert secret.encode() not in raw, secret
-    # The scan can see text: the public signer's chosen name is there, as it should be.
-    assert b"Bob Publicname" in raw
+    # Nor is a public signer's name: it is sealed under the campaign's key. The
+    # scan can see text (the campaign's title is there).
+    assert b"Bob Publicname" not in raw
+    assert b"We won't build it" in raw
     if bot.db.is_sqlite:
         # And nothing is left in the WAL that a checkpoint would reveal.
         with bot.db.engine.connect() as conn:
@@ -122,12 +124,12 @@ def test_signing_times_are_kept_to_the_day(bot):
     columns = inspect(bot.db.engine).get_columns("signatures")
     with bot.db.engine.connect() as conn:
         [stored] = conn.execute(text("SELECT signed_on FROM signatures")).all()
-    # No column holds a time finer than the day (the sealed name is for conditional
-    # signers only, and is checked in tests/test_conditional.py).
+    # No column holds a time finer than the day (the sealed name is checked in
+    # tests/test_conditional.py and tests/test_signing.py).
     assert {c["name"] for c in columns} == {
         "campaign_id",
         "signer_hash",
-        "name",
+        "named",
         "signed_on",
         "name_threshold",
         "sealed_name",
@@ -196,7 +198,7 @@ def test_a_failed_statement_logs_neither_its_parameters_nor_ids_in_its_traceback
     with pytest.raises(IntegrityError) as caught, bot.db.write() as session:
         session.execute(
             text(
-                "INSERT INTO signatures (campaign_id, signer_hash, name, signed_on) "
+                "INSERT INTO signatures (campaign_id, signer_hash, sealed_name, signed_on) "
                 "VALUES (:campaign, :signer, :name, :day)"
             ),
             {"campaign": 999_999, "signer": identity, "name": name, "day": "2026-01-01"},

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.fakeslack import FakeUser, Fault, dm_channel_for
-from bot.signatures import signer_hash
 from storage.models import Campaign, Signature
 from tests.conftest import ALICE, BOB, RunningBot, response_json
+from tests.support.signers import expected_value, opened_name
 
 SLUG = "wewontbuildit"
 
@@ -44,6 +44,10 @@ def sign(bot: RunningBot, user: str = ALICE.id, how: str = "anonymous", name: st
     view = open_sign_form(bot, user)
     assert view.get("callback_id") == "sign_submit", view
     return response_json(bot.slack.submit(view, sign_values(how, name), user=user))
+
+
+def name_of(bot: RunningBot, row: Signature) -> str | None:
+    return opened_name(bot.db, bot.settings, SLUG, row.sealed_name)
 
 
 def stored(bot: RunningBot) -> list[Signature]:
@@ -107,9 +111,10 @@ def test_sign_anonymously(bot):
     assert answer["response_action"] == "update"
     assert "anonymously" in view_text(answer["view"])
     [row] = stored(bot)
-    assert row.name is None
+    assert not row.named
+    assert row.sealed_name is None
     assert row.signed_on == dt.date.today()
-    assert row.signer_hash == signer_hash(bot.settings.require_signer_key(), "T0UNDRSGN", ALICE.id)
+    assert row.signer_hash == expected_value(bot.db, bot.settings, SLUG, ALICE.id)
     assert count(bot) == 1
 
 
@@ -117,7 +122,8 @@ def test_sign_with_a_name(bot):
     answer = sign(bot, how="named", name="  Alice   Q. Example ")
     assert "with your name" in view_text(answer["view"])
     [row] = stored(bot)
-    assert row.name == "Alice Q. Example"
+    assert row.named
+    assert name_of(bot, row) == "Alice Q. Example"
 
 
 def test_a_named_signature_needs_a_name(bot):
@@ -135,7 +141,8 @@ def test_an_anonymous_signature_ignores_the_prefilled_name(bot):
     view = open_sign_form(bot)
     response_json(bot.slack.submit(view, sign_values("anonymous", "Alice Example")))
     [row] = stored(bot)
-    assert row.name is None
+    assert not row.named
+    assert row.sealed_name is None
 
 
 def test_a_forged_choice_is_refused(bot):
@@ -168,7 +175,7 @@ def test_signatures_from_different_people_are_counted_separately(bot):
     sign(bot, ALICE.id)
     sign(bot, BOB.id, how="named", name="Bob")
     assert count(bot) == 2
-    assert sorted(r.name or "" for r in stored(bot)) == ["", "Bob"]
+    assert sorted(name_of(bot, r) or "" for r in stored(bot)) == ["", "Bob"]
 
 
 # -- eligibility -------------------------------------------------------------------

@@ -48,9 +48,10 @@ def many(bot: RunningBot, n: int, **fields: Any) -> list[str]:
 
 def sign_all(bot: RunningBot, slugs: list[str], user: str = ALICE.id) -> None:
     key = bot.settings.require_signer_key()
+    keyring = bot.keyring
     with bot.db.write() as session:
         for slug in slugs:
-            add_signature(session, slug, signer_hash(key, TEAM_ID, user))
+            add_signature(session, slug, signer_hash(key, TEAM_ID, user), keyring=keyring)
 
 
 def page_button(content: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from bot import updates
 from bot.fakeslack import FakeUser, Fault, dm_channel_for
+from bot.keyring import Keyring
 from bot.organizing import CLI_ACTOR, Organizers
 from bot.scheduler import job_client
-from bot.sealing import Sealer
 from bot.update_sender import EVENT_TYPE, send_pending, send_pending_job
 from storage.models import Campaign, UpdateDelivery, UpdateKind
 from tests.conftest import SIGNER_KEY, RunningBot, response_json
@@ -88,8 +88,8 @@ def _queue(bot: RunningBot, text: str = "We delivered the letter today.") -> int
         ).recipients
 
 
-def _sealer(bot: RunningBot) -> Sealer:
-    return Sealer(bot.settings.require_signer_key())
+def _keyring(bot: RunningBot) -> Keyring:
+    return bot.keyring
 
 
 def test_an_organizer_previews_then_sends_to_exactly_the_subscribers(bot):
@@ -168,9 +168,14 @@ def test_someone_who_opts_out_after_the_update_is_written_does_not_get_it(bot):
     _queue(bot)
     bot.slack.dm("stop updates", user=subscribers[0])
     assert "no more news" in ephemerals_to(bot, subscribers[0])[-1]["text"]
-    report = send_pending(bot.db, bot.app_client, _sealer(bot), pace_seconds=0)
-    assert (report.sent, report.failed) == (1, 1)
+    # Their delivery went with their subscription: nothing keyed by them is left.
+    report = send_pending(bot.db, bot.app_client, _keyring(bot), pace_seconds=0)
+    assert (report.sent, report.failed) == (1, 0)
     assert _received(bot) == Counter({dm_channel_for(subscribers[1]): 1})
+    with bot.db.read() as session:
+        [done] = updates.progress(session, 1)
+        assert session.scalars(select(UpdateDelivery)).all() == []
+    assert (done.recipients, done.sent, done.failed) == (2, 1, 1)
 
 
 def test_rate_limits_are_waited_out_and_nobody_gets_it_twice(bot):
@@ -178,7 +183,7 @@ def test_rate_limits_are_waited_out_and_nobody_gets_it_twice(bot):
     _queue(bot)
     bot.fake.fail("chat.postMessage", Fault(status=429, retry_after=2), times=3)
     waits: list[float] = []
-    report = send_pending(bot.db, bot.app_client, _sealer(bot), pace_seconds=0, sleep=waits.append)
+    report = send_pending(bot.db, bot.app_client, _keyring(bot), pace_seconds=0, sleep=waits.append)
     assert report.sent == 4
     assert report.retried == 3
     assert waits == [2.0, 2.0, 2.0]
@@ -189,9 +194,9 @@ def test_an_outage_pauses_sending_and_the_next_run_resumes(bot):
     subscribers = _people(bot, 3, news=True)
     _queue(bot)
     bot.fake.fail("chat.postMessage", Fault(status=500))
-    first = send_pending(bot.db, bot.app_client, _sealer(bot), pace_seconds=0)
+    first = send_pending(bot.db, bot.app_client, _keyring(bot), pace_seconds=0)
     assert first.stopped_by is not None
-    second = send_pending(bot.db, bot.app_client, _sealer(bot), pace_seconds=0)
+    second = send_pending(bot.db, bot.app_client, _keyring(bot), pace_seconds=0)
     assert first.sent + second.sent == 3
     assert _received(bot) == Counter({dm_channel_for(u): 1 for u in subscribers})
 
@@ -229,7 +234,7 @@ def test_a_kill_in_the_middle_then_a_restart_sends_each_update_once(bot, databas
     # The lease of the killed process has to run out before its row is taken over.
     with bot.db.write() as session:
         session.execute(UpdateDelivery.__table__.update().values(claimed_at=None))
-    report = send_pending(bot.db, bot.app_client, _sealer(bot), pace_seconds=0)
+    report = send_pending(bot.db, bot.app_client, _keyring(bot), pace_seconds=0)
     assert report.sent == 6  # one found already delivered, five posted now
     assert _received(bot) == Counter({dm_channel_for(u): 1 for u in subscribers})
 
@@ -258,7 +263,7 @@ def test_a_dropped_connection_after_the_post_leaves_one_copy_from_the_app(bot):
     _wait_for(lambda: len(_news_posts(bot)) >= 1)
     # The scheduler's run takes up the delivery left in doubt and finds the post.
     settings = bot.settings
-    send_pending_job(bot.db, job_client(settings), _sealer(bot))
+    send_pending_job(bot.db, job_client(settings), _keyring(bot))
     assert _received(bot) == Counter({dm_channel_for(subscriber): 1})
     assert _sent_so_far(bot) == 1
 
@@ -267,8 +272,8 @@ def test_a_dropped_connection_after_the_post_leaves_one_copy_from_the_scheduler(
     [subscriber] = _people(bot, 1, news=True)
     _queue(bot)
     bot.fake.fail("chat.postMessage", Fault(drop_after=True))
-    send_pending_job(bot.db, job_client(bot.settings), _sealer(bot))
+    send_pending_job(bot.db, job_client(bot.settings), _keyring(bot))
     assert _received(bot) == Counter({dm_channel_for(subscriber): 1})
-    send_pending_job(bot.db, job_client(bot.settings), _sealer(bot))
+    send_pending_job(bot.db, job_client(bot.settings), _keyring(bot))
     assert _received(bot) == Counter({dm_channel_for(subscriber): 1})
     assert _sent_so_far(bot) == 1

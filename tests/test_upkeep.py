@@ -8,13 +8,19 @@ from collections.abc import Iterator
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import updates
 from bot.fakeslack import FakeUser
-from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_due
+from bot.organizing import (
+    CLI_ACTOR,
+    Organizers,
+    StatusChange,
+    change_status,
+    forget_due,
+    forget_due_job,
+)
 from bot.scheduler import FORGET_JOB_ID, NEWS_JOB_ID
-from bot.sealing import Sealer
 from bot.signatures import signer_hash, signer_status
 from bot.update_sender import EVENT_TYPE
 from storage.models import AuditEntry, Campaign, UpdateKind
@@ -81,15 +87,24 @@ def test_forget_after_days_forgets_once_the_days_have_passed(running_bot: Runnin
     user = FakeUser("U0FORGET01", "f", "Forget Me")
     bot.fake.workspace.add_user(user)
     sign_as(bot, user.id, how="anonymous")
-    sealer = Sealer(bot.settings.require_signer_key())
     with bot.db.write() as session:
         change_status(session, OPERATOR, CLI_ACTOR, SLUG, StatusChange.CLOSE)
-    with bot.db.write() as session:
+    with bot.db.read() as session:
         closed_at = session.scalar(select(AuditEntry.at).where(AuditEntry.action == "close"))
-        assert forget_due(session, closed_at + dt.timedelta(days=29), sealer) == []
-        assert forget_due(session, closed_at + dt.timedelta(days=30, seconds=1), sealer) == [SLUG]
+        assert forget_due(session, closed_at + dt.timedelta(days=29)) == []
+        assert forget_due(session, closed_at + dt.timedelta(days=30, seconds=1)) == [SLUG]
+    # The scheduler's job forgets what is due (now, long after those 30 days).
+    with bot.db.write() as session:
+        session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.action == "close")
+            .values(at=closed_at - dt.timedelta(days=31))
+        )
+    assert forget_due_job(bot.db, bot.keyring) == [SLUG]
+    assert forget_due_job(bot.db, bot.keyring) == []
     key = bot.settings.require_signer_key()
     with bot.db.read() as session:
         assert session.scalar(select(Campaign.forgotten_at)) is not None
         assert session.scalar(select(Campaign.signature_count)) == 1
-        assert not signer_status(session, SLUG, signer_hash(key, "T0UNDRSGN", user.id)).signed
+        person = signer_hash(key, "T0UNDRSGN", user.id)
+        assert not signer_status(session, SLUG, person, bot.keyring).signed
