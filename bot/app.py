@@ -10,6 +10,7 @@ from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 import handlers
+from bot.deliveries import Receipts
 from bot.ratelimit import RateLimiter
 from bot.sealing import Sealer
 from bot.settings import Settings
@@ -77,6 +78,7 @@ def create_app(settings: Settings, db: Database, client: WebClient | None = None
     handlers.register(
         app,
         RateLimiter(),
+        Receipts(db),
         installed_team=installed.get("team_id"),
         installed_enterprise=installed.get("enterprise_id"),
     )

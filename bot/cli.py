@@ -407,16 +407,10 @@ def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> 
     return 0
 
 
-# Threads that run listeners in Socket Mode (slack_sdk's default, made explicit
-# so that the connection pool can match it).
-SOCKET_MODE_WORKERS = 10
-
-
 def cmd_run(settings: Settings) -> int:
     if settings.mode == "socket":
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
         from bot.scheduler import start_scheduler
+        from bot.socketmode import SOCKET_MODE_WORKERS, socket_mode_handler
 
         settings.require_socket()
         db = _open_database(settings, pool_size=SOCKET_MODE_WORKERS + 4)  # as serve's
@@ -424,9 +418,7 @@ def cmd_run(settings: Settings) -> int:
         scheduler = start_scheduler(settings)
         logger.info("connecting to Slack in Socket Mode")
         try:
-            SocketModeHandler(
-                app, settings.slack_app_token, concurrency=SOCKET_MODE_WORKERS
-            ).start()
+            socket_mode_handler(app, settings).start()
         finally:
             scheduler.shutdown(wait=False)
         return 0

@@ -12,6 +12,7 @@ from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
+from bot.deliveries import Receipts
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.signatures import adopt_signer
@@ -27,6 +28,12 @@ _PERSONAL = {"block_actions", "view_submission", "event_callback", "slash_comman
 
 def _nowhere_to_respond(*_args: Any, **_kwargs: Any) -> None:
     logger.info("dropped an answer to a request that carried no response URL")
+
+
+def _retry(req: BoltRequest) -> str:
+    """Slack's retry number of a delivery ("0" for a first one), for the log."""
+    values = req.headers.get("x-slack-retry-num") or ["none"]
+    return str(values[0])[:8]
 
 
 def _kind(body: dict[str, Any]) -> str:
@@ -79,10 +86,11 @@ def _from_elsewhere(
 class Gate(Middleware):
     """Everything every request goes through before its listener, in this order:
 
-    1. Slack's redeliveries of an event are answered without acting on them again.
-       Every listener runs to completion before Slack gets its answer and failures
-       are answered with 200, so a retry means the first delivery was slow, not
-       lost: acting again would send the signer a second reply.
+    1. Each event is acted on once: its delivery claims the event id in the
+       database (bot/deliveries.py), and a redelivery of an event already taken
+       on, here or by another replica, is acknowledged without acting again. A
+       retry number says nothing by itself: Socket Mode marks first deliveries
+       with retry 0, and a redelivery may be the first to arrive.
     2. A request without a response URL (a forged click, say) has nowhere to be
        answered that way: `respond` then does nothing, where Bolt's would raise
        inside the listener.
@@ -98,9 +106,14 @@ class Gate(Middleware):
     """
 
     def __init__(
-        self, limiter: RateLimiter, installed_team: str | None, installed_enterprise: str | None
+        self,
+        limiter: RateLimiter,
+        receipts: Receipts,
+        installed_team: str | None,
+        installed_enterprise: str | None,
     ) -> None:
         self.limiter = limiter
+        self.receipts = receipts
         self.installed_team = installed_team
         self.installed_enterprise = installed_enterprise
         self._adopted: set[str] = set()
@@ -110,10 +123,7 @@ class Gate(Middleware):
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse:
         body, context = req.body, req.context
-        if body.get("type") == "event_callback" and req.headers.get("x-slack-retry-num"):
-            logger.info(
-                "ignored a redelivered event (retry %s)", req.headers["x-slack-retry-num"][0]
-            )
+        if body.get("type") == "event_callback" and not self._first_claim(req):
             return BoltResponse(status=200, body="")
         if not context.response_url or not isinstance(context.response_url, str):
             context["respond"] = _nowhere_to_respond
@@ -134,6 +144,21 @@ class Gate(Middleware):
             self._adopt(context, settings, context["db"])
         next()
         return resp
+
+    def _first_claim(self, req: BoltRequest) -> bool:
+        """Whether this delivery of an event is the one to act on: the first to claim
+        its event id here or on any replica. A first delivery (Socket Mode says
+        `retry_attempt: 0`) and a redelivery whose first delivery never arrived
+        both are; a redelivery of an event taken on already is not."""
+        event_id = req.body.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            return True
+        if self.receipts.claim(event_id):
+            return True
+        logger.info(
+            "acknowledged a redelivery of an event already taken on (retry %s)", _retry(req)
+        )
+        return False
 
     def _rate_limited(
         self, body: dict[str, Any], kind: str, context: BoltContext, settings: Settings
@@ -173,6 +198,10 @@ class Gate(Middleware):
 
 
 def register(
-    app: App, limiter: RateLimiter, installed_team: str | None, installed_enterprise: str | None
+    app: App,
+    limiter: RateLimiter,
+    receipts: Receipts,
+    installed_team: str | None,
+    installed_enterprise: str | None,
 ) -> None:
-    app.use(Gate(limiter, installed_team, installed_enterprise))
+    app.use(Gate(limiter, receipts, installed_team, installed_enterprise))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.fakeslack import FakeUser, Fault, dm_channel_for
+from bot.fakeslack import FakeUser, Fault, dm_channel_for, message_im_body
 from bot.signatures import signer_hash
 from storage.models import Campaign, Signature
 from tests.conftest import ALICE, BOB, RunningBot, response_json
@@ -337,7 +337,19 @@ def test_bot_messages_and_edits_are_ignored(bot):
 
 
 def test_a_slack_retry_of_a_dm_does_not_answer_twice(bot):
-    bot.slack.dm("sign")
+    body = message_im_body("sign", ALICE.id)
+    bot.slack.post(body, "application/json")
+    # The same event again (its event_id too), as Slack redelivers it.
+    retried = bot.slack.post(
+        body,
+        "application/json",
+        {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    assert retried.status == 200
+    assert len(ephemerals_to(bot, ALICE.id)) == 1
+
+
+def test_a_retry_whose_first_delivery_never_arrived_is_answered(bot):
     retried = bot.slack.dm(
         "sign", headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     )
