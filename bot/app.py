@@ -16,6 +16,9 @@ from bot.sealing import Sealer
 from bot.settings import Settings
 from bot.update_sender import BackgroundSender
 from bot.webclient import KeptAliveWebClient
+from handlers.identity import People
+from handlers.installation import Installation
+from handlers.intime import InTime
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -56,14 +59,23 @@ def make_client(settings: Settings) -> WebClient:
     )
 
 
-def create_app(settings: Settings, db: Database, client: WebClient | None = None) -> App:
-    """Build the app. Constructing it calls auth.test on the configured Web API."""
+def create_app(
+    settings: Settings,
+    db: Database,
+    client: WebClient | None = None,
+    in_time: InTime | None = None,
+) -> App:
+    """Build the app. Constructing it calls auth.test on the configured Web API.
+
+    `in_time` runs listeners' work so that Slack is answered within its three
+    seconds (handlers/intime.py); one is made if none is given."""
     client = client or make_client(settings)
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret,
-        # Handlers finish before Slack gets its answer: an acknowledged signature
-        # is a committed one, and no listener outlives its request.
+        # Bolt sends the answer when the listener returns; listeners return in
+        # time (handlers/intime.py), with the outcome when it is ready by then:
+        # an acknowledged signature is a committed one.
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
@@ -71,15 +83,21 @@ def create_app(settings: Settings, db: Database, client: WebClient | None = None
     sealer = Sealer(settings.signer_key) if settings.signer_key else None
     send_updates = BackgroundSender(db, client, sealer) if sealer else (lambda: None)
 
-    app.use(Provide(client, db=db, settings=settings, sealer=sealer, send_updates=send_updates))
     # Which workspace (or organization) this token belongs to: requests naming any
-    # other are refused.
-    installed = client.auth_test()
-    handlers.register(
-        app,
-        RateLimiter(),
-        Receipts(db),
-        installed_team=installed.get("team_id"),
-        installed_enterprise=installed.get("enterprise_id"),
+    # other are refused. Read again when Slack says it changed.
+    installation = Installation(client, db, settings)
+    installation.start(client)
+    app.use(
+        Provide(
+            client,
+            db=db,
+            settings=settings,
+            sealer=sealer,
+            send_updates=send_updates,
+            in_time=in_time or InTime(),
+            installation=installation,
+            people=People(installation, db),
+        )
     )
+    handlers.register(app, RateLimiter(), Receipts(db), installation)
     return app

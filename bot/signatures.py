@@ -424,16 +424,18 @@ def adopt_signer(session: Session, signer: str, former: str) -> int:
             )
             moved += 1
         else:
-            session.execute(
+            # By what was deleted: a concurrent carry-over may have removed it first.
+            deleted = session.execute(
                 delete(Signature).where(
                     Signature.campaign_id == campaign_id, Signature.signer_hash == former
                 )
-            )
-            session.execute(
-                update(Campaign)
-                .where(Campaign.id == campaign_id)
-                .values(signature_count=Campaign.signature_count - 1)
-            )
+            ).rowcount
+            if deleted:
+                session.execute(
+                    update(Campaign)
+                    .where(Campaign.id == campaign_id)
+                    .values(signature_count=Campaign.signature_count - deleted)
+                )
     for campaign_id in session.scalars(
         select(Subscriber.campaign_id).where(
             Subscriber.campaign_id.in_(campaign_ids), Subscriber.signer_hash == former

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -12,8 +13,11 @@ from bot.settings import Settings
 from bot.signatures import signer_overview
 from handlers import blocks
 from handlers.identity import signer_of
-from handlers.slackapi import call_quietly
+from handlers.intime import InTime
+from handlers.slackapi import SlackUnavailable, Stranger, call_quietly
 from storage.db import Database
+
+logger = logging.getLogger(__name__)
 
 
 def status_lines(db: Database, settings: Settings, context: BoltContext) -> list[blocks.StatusLine]:
@@ -41,12 +45,30 @@ def publish_home(client: WebClient, db: Database, settings: Settings, context: B
     call_quietly("views.publish", client.views_publish, user_id=context.user_id, view=view)
 
 
+def publish_home_quietly(
+    client: WebClient, db: Database, settings: Settings, context: BoltContext
+) -> None:
+    """publish_home, for when the person is not waiting on it: if Slack cannot say
+    who they are now, the tab keeps what it showed (logged, without ids)."""
+    try:
+        publish_home(client, db, settings, context)
+    except SlackUnavailable:
+        logger.info("the Home tab was not refreshed: Slack is busy")
+    except Stranger:
+        logger.info("the Home tab was not shown: Slack does not show this person to the app")
+
+
 def handle_home_opened(
-    event: dict[str, Any], client: WebClient, context: BoltContext, db: Database, settings: Settings
+    event: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    in_time: InTime,
 ) -> None:
     if event.get("tab") != "home":
         return
-    publish_home(client, db, settings, context)
+    in_time.run(context, lambda: publish_home_quietly(client, db, settings, context))
 
 
 def register(app: App) -> None:

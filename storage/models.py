@@ -403,7 +403,7 @@ class EventReceipt(Base):
     twice, by this process or by another replica.
 
     Slack's event id and the minute it was taken, nothing else: the event's
-    content, and who it came from, are not kept. Rows go once Slack's retries
+    content, and who or which workspace it came from, are not kept. Rows go once Slack's retries
     are long over (bot/deliveries.py).
     """
 
@@ -421,9 +421,12 @@ class HomeWorkspace(Base):
 
     Signatures made there before the workspace joined a Grid are keyed by this
     workspace and the person's local user id: after the move they are looked for
-    under it (handlers/identity.py). A workspace id says nothing about any person.
+    under it (handlers/identity.py). Like everything that could help tie a row to
+    a workspace, the id is sealed under a key derived from SIGNER_KEY, and known
+    by a keyed hash (bot/workspaces.py).
     """
 
     __tablename__ = "home_workspaces"
 
-    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_hash: Mapped[str] = mapped_column(String(SIGNER_HASH_LENGTH), primary_key=True)
+    sealed_team: Mapped[str] = mapped_column(Text)

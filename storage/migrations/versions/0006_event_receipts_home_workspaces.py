@@ -30,8 +30,9 @@ def upgrade() -> None:
     op.create_index(op.f("ix_event_receipts_minute"), "event_receipts", ["minute"])
     op.create_table(
         "home_workspaces",
-        sa.Column("team_id", sa.String(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("team_id", name=op.f("pk_home_workspaces")),
+        sa.Column("workspace_hash", sa.String(length=64), nullable=False),
+        sa.Column("sealed_team", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_hash", name=op.f("pk_home_workspaces")),
     )
 
 
