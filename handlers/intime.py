@@ -19,6 +19,7 @@ A person is told an outcome only once the work that decides it is done.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
@@ -26,12 +27,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from slack_bolt import BoltContext
+from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from handlers import blocks
+from handlers.kept import ack_json
 from handlers.slackapi import call_quietly, open_form
 
 logger = logging.getLogger(__name__)
@@ -194,3 +197,68 @@ def update_view(client: WebClient, view_id: Any, view: dict[str, Any]) -> bool:
         logger.warning("a late answer had no modal to go to")
         return False
     return call_quietly("views.update", client.views_update, view_id=view_id, view=view)
+
+
+@dataclass(frozen=True)
+class FormAnswer:
+    """What a submitted form turns into: field `errors`, a `view` in its place, or
+    an acknowledgement serialized beforehand (`json`)."""
+
+    errors: dict[str, str] | None = None
+    view: dict[str, Any] | None = None
+    json: str | None = None
+    # The title errors get when they can only be shown in place of the form.
+    errors_title: str = "Not recorded"
+
+    def acknowledge(self, ack: Ack) -> None:
+        if self.json is not None:
+            ack_json(ack, self.json)
+        elif self.errors is not None:
+            ack(response_action="errors", errors=self.errors)
+        else:
+            ack(response_action="update", view=self.view)
+
+    def as_view(self) -> dict[str, Any]:
+        """The same answer shown by views.update, once the form was answered with
+        "one moment" (a form's field errors can only go in its acknowledgement)."""
+        if self.json is not None:
+            return json.loads(self.json)["view"]
+        if self.errors is not None:
+            return blocks.notice_modal(self.errors_title, " ".join(self.errors.values()))
+        return self.view or blocks.notice_modal("Done", "Done.")
+
+
+def answer_in_time(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    in_time: InTime,
+    work: Callable[[], FormAnswer],
+    after: Callable[[], None] | None = None,
+    checking: dict[str, Any] | None = None,
+) -> None:
+    """Answer a submitted form with what `work` decides, in time: if it is not done
+    by the deadline, the form says "one moment" (`checking`) and is updated with
+    the outcome (which `work` has committed by then). `after` runs once the
+    outcome is shown."""
+    checking = checking or blocks.recording_modal()
+    view_id = (body.get("view") or {}).get("id")
+
+    def late() -> None:
+        ack(response_action="update", view=checking)
+
+    def then(answer: FormAnswer) -> None:
+        update_view(client, view_id, answer.as_view())
+        if after is not None:
+            after()
+
+    def failed(reference: str) -> None:
+        view = blocks.notice_modal("Something went wrong", blocks.error_message(reference))
+        update_view(client, view_id, view)
+
+    done, answer = in_time.run(context, work, late=late, then=then, failed=failed)
+    if done and answer is not None:
+        answer.acknowledge(ack)
+        if after is not None:
+            in_time.run(context, after)

@@ -42,8 +42,7 @@ from bot.subscriptions import Address, NotSigned, subscribe, unsubscribe
 from handlers import blocks
 from handlers.home import publish_home_quietly
 from handlers.identity import profile_of, signer_of
-from handlers.intime import FormOpener, InTime, update_view
-from handlers.kept import ack_json
+from handlers.intime import FormAnswer, FormOpener, InTime, answer_in_time
 from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, Stranger, say_form_not_opened
 from storage.db import Database
@@ -371,66 +370,6 @@ def _confirmation(title: str, **choice: Any) -> str:
     return json.dumps({"response_action": "update", "view": view})
 
 
-@dataclass(frozen=True)
-class FormAnswer:
-    """What a submitted form turns into: field `errors`, a `view` in its place, or
-    an acknowledgement serialized beforehand (`json`)."""
-
-    errors: dict[str, str] | None = None
-    view: dict[str, Any] | None = None
-    json: str | None = None
-
-    def acknowledge(self, ack: Ack) -> None:
-        if self.json is not None:
-            ack_json(ack, self.json)
-        elif self.errors is not None:
-            ack(response_action="errors", errors=self.errors)
-        else:
-            ack(response_action="update", view=self.view)
-
-    def as_view(self) -> dict[str, Any]:
-        """The same answer shown by views.update, once the form was answered with
-        "one moment" (a form's field errors can only go in its acknowledgement)."""
-        if self.json is not None:
-            return json.loads(self.json)["view"]
-        if self.errors is not None:
-            return blocks.notice_modal("Not recorded", " ".join(self.errors.values()))
-        return self.view or blocks.notice_modal("Done", "Done.")
-
-
-def _answer_in_time(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    context: BoltContext,
-    in_time: InTime,
-    work: Callable[[], FormAnswer],
-    after: Callable[[], None] | None = None,
-) -> None:
-    """Answer a submitted form with what `work` decides, in time: if it is not done
-    by the deadline, the form says "one moment" and is updated with the outcome
-    (which `work` has committed by then). `after` runs once the outcome is shown."""
-    view_id = (body.get("view") or {}).get("id")
-
-    def late() -> None:
-        ack(response_action="update", view=blocks.recording_modal())
-
-    def then(answer: FormAnswer) -> None:
-        update_view(client, view_id, answer.as_view())
-        if after is not None:
-            after()
-
-    def failed(reference: str) -> None:
-        view = blocks.notice_modal("Something went wrong", blocks.error_message(reference))
-        update_view(client, view_id, view)
-
-    done, answer = in_time.run(context, work, late=late, then=then, failed=failed)
-    if done and answer is not None:
-        answer.acknowledge(ack)
-        if after is not None:
-            in_time.run(context, after)
-
-
 def _busy(error: SlackUnavailable) -> FormAnswer:
     return FormAnswer(errors={blocks.HOW_BLOCK: blocks.slack_busy_text(error.retry_after)})
 
@@ -473,7 +412,7 @@ def handle_sign_submit(
     after = (
         (lambda: publish_home_quietly(client, db, settings, context)) if origin == "home" else None
     )
-    _answer_in_time(ack, body, client, context, in_time, work, after)
+    answer_in_time(ack, body, client, context, in_time, work, after)
 
 
 def _record(
@@ -632,7 +571,7 @@ def handle_withdraw_submit(
     after = (
         (lambda: publish_home_quietly(client, db, settings, context)) if origin == "home" else None
     )
-    _answer_in_time(ack, body, client, context, in_time, work, after)
+    answer_in_time(ack, body, client, context, in_time, work, after)
 
 
 def register(app: App) -> None:

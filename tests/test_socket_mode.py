@@ -373,3 +373,14 @@ def test_refresh_requested_moves_to_a_new_connection_without_a_pause(socket_mode
     first.close_cleanly()
     settle()
     assert ask(second)["payload"]["response_type"] == "ephemeral"
+
+
+def test_an_envelope_is_acknowledged_in_time_whatever_the_web_api_takes(socket_mode, fake_slack):
+    server, _ = socket_mode
+    connection = server.next_connection()
+    fake_slack.delay("chat.postEphemeral", 3.5)
+    sent_at = time.monotonic()
+    deliver(connection, events_envelope(message_im_body("status", ALICE.id)))
+    took = time.monotonic() - sent_at
+    assert took < 3, f"acknowledged after {took:.2f} s"
+    assert wait_for(lambda: len(ephemerals(fake_slack)) == 1)
