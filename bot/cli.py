@@ -390,11 +390,13 @@ def _connect(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
 def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> int:
     from bot.scheduler import start_scheduler
     from bot.server import SlackWSGI, serve
+    from handlers.intime import IN_TIME_WORKERS
 
     settings.require_http()
-    # A connection for each server thread, and for the scheduler's jobs, the
+    # A connection for each server thread and each thread that works on after an
+    # acknowledgement (handlers/intime.py), and for the scheduler's jobs, the
     # signature writer and the news sender.
-    db = _open_database(settings, pool_size=threads + 4)
+    db = _open_database(settings, pool_size=threads + IN_TIME_WORKERS + 4)
     app = _connect(settings, db)
     assert settings.slack_signing_secret is not None
     scheduler = start_scheduler(settings)
@@ -411,9 +413,10 @@ def cmd_run(settings: Settings) -> int:
     if settings.mode == "socket":
         from bot.scheduler import start_scheduler
         from bot.socketmode import SOCKET_MODE_WORKERS, socket_mode_handler
+        from handlers.intime import IN_TIME_WORKERS
 
         settings.require_socket()
-        db = _open_database(settings, pool_size=SOCKET_MODE_WORKERS + 4)  # as serve's
+        db = _open_database(settings, pool_size=SOCKET_MODE_WORKERS + IN_TIME_WORKERS + 4)
         app = _connect(settings, db)
         scheduler = start_scheduler(settings)
         logger.info("connecting to Slack in Socket Mode")

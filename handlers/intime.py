@@ -48,6 +48,8 @@ ANSWER_WITHIN = 1.5
 # has gone: the listener returns just after the deadline, and Bolt sends at once.
 _AFTER_THE_ANSWER = 0.2
 ARRIVED = "undersigned_arrived"
+# Threads for work that may outlast its request (one pool per process).
+IN_TIME_WORKERS = 16
 
 
 def arrived(context: BoltContext) -> float:
@@ -60,7 +62,7 @@ class InTime:
     """The pool that work outlasting a request's acknowledgement runs on; one per
     process, built by the app factory."""
 
-    def __init__(self, workers: int = 16, within: float = ANSWER_WITHIN) -> None:
+    def __init__(self, workers: int = IN_TIME_WORKERS, within: float = ANSWER_WITHIN) -> None:
         self.within = within
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="in-time")
         self._busy = 0

@@ -18,12 +18,16 @@ import contextlib
 import hashlib
 import json
 import queue
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,7 +36,7 @@ from bot.app import create_app
 from bot.fakeslack import TEAM_ID, FakeSlack, app_home_opened_body, message_im_body
 from bot.socketmode import socket_mode_handler
 from storage.db import Database
-from tests.conftest import ALICE, RunningBot, SlackDriver, make_settings
+from tests.conftest import ALICE, SIGNER_KEY, RunningBot, SlackDriver, make_settings
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
@@ -384,3 +388,45 @@ def test_an_envelope_is_acknowledged_in_time_whatever_the_web_api_takes(socket_m
     took = time.monotonic() - sent_at
     assert took < 3, f"acknowledged after {took:.2f} s"
     assert wait_for(lambda: len(ephemerals(fake_slack)) == 1)
+
+
+def test_the_run_command_in_socket_mode_answers_a_first_delivery(
+    fake_slack: FakeSlack, database_url: str, db: Database, tmp_path: Path
+):
+    """`python -m bot run` as an operator starts it, with SLACK_APP_TOKEN set."""
+    from tests.test_cli import _base_env
+
+    server = SocketModeServer()
+    fake_slack.socket_mode_url = server.url
+    settings = make_settings(fake_slack, database_url)
+    RunningBot(settings, db, SlackDriver("", fake_slack), fake_slack).import_campaign()
+    env = {
+        **_base_env(),
+        "DATABASE_URL": database_url,
+        "SLACK_API_URL": fake_slack.api_url,
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_APP_TOKEN": "xapp-1-A0UNDRSGN-test",
+        "SIGNER_KEY": SIGNER_KEY,
+    }
+    log = (tmp_path / "run.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        connection = server.next_connection(timeout=30)
+        deliver(connection, events_envelope(message_im_body("status", ALICE.id)))
+        assert wait_for(lambda: len(ephemerals(fake_slack)) == 1), (
+            tmp_path / "run.log"
+        ).read_text()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        log.close()
+        server.stop()
