@@ -200,10 +200,14 @@ class People:
             self._carried.put(person, True)
 
     def formers(self, context: BoltContext, client: WebClient, person: Person) -> list[Person]:
-        """Who this person was in each workspace the app was installed in on its own."""
+        """Who this person may have been before: in each workspace the app was
+        installed in on its own, (that workspace, their local id there); and, for
+        each local id, (the organization, that id), which is how a Grid install
+        before this version keyed a person whom Slack showed by a local id."""
         workspace = workspace_of(context)
         payload_id = context.user_id or ""
-        found = []
+        found: list[Person] = []
+        local_ids = {payload_id} if payload_id != person.user else set()
         for home in self.installation.home_workspaces():
             if home == workspace and payload_id.startswith("U"):
                 local = payload_id  # the workspace's own id for them, as it sent it
@@ -211,6 +215,8 @@ class People:
                 local = self._local_id(client, person.user, home)
             if local:
                 found.append(Person(home, local))
+                local_ids.add(local)
+        found.extend(Person(person.scope, local) for local in sorted(local_ids - {person.user}))
         return found
 
     def _local_id(self, client: WebClient, global_id: str, workspace: str) -> str | None:

@@ -116,6 +116,17 @@ class InTime:
         if then is not None:
             then(result)
 
+    def start(self, work: Callable[[], object]) -> None:
+        """Run `work` on the pool without waiting for it (failures are logged)."""
+
+        def logged() -> None:
+            try:
+                work()
+            except Exception as error:
+                _log_failure(error)
+
+        self._submit(logged)
+
     def _submit(self, work: Callable[[], T]) -> Future[T]:
         with self._idle:
             self._busy += 1
@@ -168,10 +179,13 @@ class FormOpener:
         self.trigger_id = trigger_id
         self._lock = threading.Lock()
         self._held: str | None = None
+        self._shown = False
 
     def hold(self) -> None:
+        """Open the "one moment" modal, unless the form was shown meanwhile. Runs on
+        the pool: the click's acknowledgement does not wait for views.open."""
         with self._lock:
-            if not self.trigger_id:
+            if self._shown or not self.trigger_id:
                 return
             try:
                 opened = self.client.views_open(
@@ -186,11 +200,12 @@ class FormOpener:
         """Open `view` (or put it in place of the "one moment" modal); False, logged,
         if Slack did not show it."""
         with self._lock:
+            self._shown = True
             if self._held is not None:
                 return call_quietly(
                     "views.update", self.client.views_update, view_id=self._held, view=view
                 )
-        return open_form(self.client, self.trigger_id, view)
+            return open_form(self.client, self.trigger_id, view)
 
 
 def update_view(client: WebClient, view_id: Any, view: dict[str, Any]) -> bool:

@@ -158,7 +158,9 @@ def _click(
             logger.info("refused a form to someone Slack does not show the app")
             _show(opener, blocks.notice_modal("Cannot sign", blocks.stranger_text()))
 
-    in_time.run(context, lambda: _opening(body, respond, open_it), late=opener.hold)
+    in_time.run(
+        context, lambda: _opening(body, respond, open_it), late=lambda: in_time.start(opener.hold)
+    )
 
 
 def _clicked_campaign(

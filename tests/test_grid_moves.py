@@ -30,7 +30,7 @@ from bot.fakeslack import (
     view_submission_body,
 )
 from bot.server import BackgroundServer, SlackWSGI
-from bot.signatures import signer_hash
+from bot.signatures import add_signature, signer_hash
 from storage.db import Database
 from storage.models import Campaign, Signature
 from tests.conftest import SIGNING_SECRET, RunningBot, SlackDriver, make_settings, response_json
@@ -236,3 +236,23 @@ def test_someone_slack_will_not_show_outside_a_grid_is_refused(fake, database_ur
         text = view_text(opened_views(bot)[-1])
         assert "Slack does not show your account" in text
         assert "busy" not in text
+
+
+@pytest.mark.parametrize("team", [HOME, OTHER], ids=["from her workspace", "from another"])
+def test_a_signature_an_earlier_version_keyed_by_a_local_id_in_the_grid_is_found(
+    fake, database_url, db, team
+):
+    # Before this version a Grid install hashed the id the payload showed: Lena,
+    # shown by her local id in her workspace, was keyed (organization, U id).
+    fake.workspace.grid = WORKSPACE_INSTALL
+    with running(fake, database_url, db) as bot:
+        bot.import_campaign()
+        key = bot.settings.require_signer_key()
+        with bot.db.write() as session:
+            add_signature(session, SLUG, signer_hash(key, ORG, LENA.id))
+    with running(fake, database_url, db) as bot:
+        assert "You have signed" in _status(bot, team, WORKSPACE_INSTALL)
+        assert "already signed" in _sign(bot, HOME, WORKSPACE_INSTALL)
+        assert "already signed" in _sign(bot, OTHER, WORKSPACE_INSTALL)
+        assert _count(bot) == 1
+        assert _rows(bot) == [signer_hash(key, ORG, LENA.global_id)]

@@ -92,7 +92,7 @@ def test_a_click_is_acknowledged_in_time_and_its_form_follows(bot):
     assert result.status == 200
     assert took < SLACK_WAITS, f"acknowledged after {took:.2f} s"
     # The trigger_id is used in time, for a "one moment" modal...
-    [holding] = opened_views(bot)
+    [holding] = wait_for(lambda: opened_views(bot))
     assert "One moment" in json.dumps(holding)
     # ...which the signing form then replaces.
     [form] = wait_for(lambda: updated_views(bot.fake))
