@@ -30,8 +30,9 @@ WEB_API_TIMEOUT_SECONDS = 5
 
 
 class Provide(Middleware):
-    """Handlers declare `db`, `settings`, `sealer` and `send_updates`; Bolt injects
-    them from the context, where this puts them. A Middleware object, not a
+    """Handlers declare `db`, `settings`, `sealer`, `send_updates`, `in_time`,
+    `installation` and `people`; Bolt injects them from the context, where this
+    puts them. A Middleware object, not a
     function, which Bolt would build arguments for on every request."""
 
     def __init__(self, client: WebClient, **services: object) -> None:

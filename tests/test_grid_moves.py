@@ -24,6 +24,7 @@ from bot.fakeslack import (
     TEAM_ID,
     FakeSlack,
     FakeUser,
+    Fault,
     Grid,
     app_home_opened_body,
     message_im_body,
@@ -256,3 +257,24 @@ def test_a_signature_an_earlier_version_keyed_by_a_local_id_in_the_grid_is_found
         assert "already signed" in _sign(bot, OTHER, WORKSPACE_INSTALL)
         assert _count(bot) == 1
         assert _rows(bot) == [signer_hash(key, ORG, LENA.global_id)]
+
+
+@pytest.mark.parametrize("kind", ["app_uninstalled", "tokens_revoked"])
+def test_an_uninstall_reads_the_installation_again_and_tells_the_operator(
+    fake, database_url, db, caplog, kind
+):
+    with running(fake, database_url, db) as bot:
+        asked = len(fake.calls_to("auth.test"))
+        fake.fail("auth.test", Fault(error="account_inactive"))
+        event = {
+            "token": "unused",
+            "team_id": HOME,
+            "api_app_id": "A0UNDRSGN",
+            "event": {"type": kind},
+            "type": "event_callback",
+            "event_id": f"Ev0{kind[:8].upper()}",
+            "event_time": 1_800_000_000,
+        }
+        assert bot.slack.event(event).status == 200
+        assert len(fake.calls_to("auth.test")) == asked + 1
+        assert "SLACK_BOT_TOKEN" in caplog.text
