@@ -181,6 +181,12 @@ class SlackWSGI:
         if not self.seen.first_time(
             headers.get("x-slack-signature", ""), headers.get("x-slack-request-timestamp", "")
         ):
+            if headers.get("x-slack-retry-num"):
+                # Slack's own redelivery of an event, with the same signature:
+                # answered, and left alone (each event is acted on once anyway,
+                # bot/deliveries.py), so that Slack does not count a failure.
+                logger.info("a redelivery with a signature seen before was not acted on again")
+                return _json(start_response, 200, {})
             logger.warning("refused a signed request seen before (a replay)")
             return _json(start_response, 401, {"error": "invalid request"})
         try:

@@ -510,12 +510,14 @@ def adopt_signer(session: Session, person: str, former: str, keyring: Keyring) -
                 session.execute(update(Signature).where(mine).values(signer_hash=new))
                 moved += 1
             else:
-                session.execute(delete(Signature).where(mine))
-                session.execute(
-                    update(Campaign)
-                    .where(Campaign.id == campaign_id)
-                    .values(signature_count=Campaign.signature_count - 1)
-                )
+                # By what was deleted: a concurrent carry-over may have removed it first.
+                deleted = session.execute(delete(Signature).where(mine)).rowcount
+                if deleted:
+                    session.execute(
+                        update(Campaign)
+                        .where(Campaign.id == campaign_id)
+                        .values(signature_count=Campaign.signature_count - deleted)
+                    )
         theirs = (Subscriber.campaign_id == campaign_id) & (Subscriber.signer_hash == old)
         if session.execute(select(Subscriber.signer_hash).where(theirs)).first() is not None:
             if session.get(Subscriber, (campaign_id, new)) is None:

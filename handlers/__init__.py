@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.deliveries import Receipts
 from bot.ratelimit import RateLimiter
-from handlers import actions, admin, commands, errors, home, messages, middleware, signing
+from handlers import (
+    actions,
+    admin,
+    commands,
+    errors,
+    home,
+    lifecycle,
+    messages,
+    middleware,
+    signing,
+)
+from handlers.installation import Installation
 
 
 def register(
-    app: App,
-    limiter: RateLimiter,
-    installed_team: str | None = None,
-    installed_enterprise: str | None = None,
+    app: App, limiter: RateLimiter, receipts: Receipts, installation: Installation
 ) -> None:
-    middleware.register(app, limiter, installed_team, installed_enterprise)
+    middleware.register(app, limiter, receipts, installation)
     errors.register(app)
     # Bolt tries listeners in the order they were registered, building arguments
     # for each matcher it tries: the busiest ones go first (/demands, the DM,
@@ -25,3 +34,4 @@ def register(
     actions.register(app)
     home.register(app)
     admin.register(app)
+    lifecycle.register(app)
