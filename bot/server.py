@@ -26,6 +26,7 @@ from slack_bolt.request.payload_utils import (
 )
 from slack_sdk.signature import SignatureVerifier
 
+from bot.deliveries import Receipts
 from bot.health import database_problem
 from bot.replay import SeenSignatures
 from storage.db import Database
@@ -134,7 +135,8 @@ class SlackWSGI:
         self.app = app
         self.db = db
         self.verifier = SignatureVerifier(signing_secret)
-        self.seen = SeenSignatures()
+        # Several replicas share a PostgreSQL database: a replay is refused by all.
+        self.seen = SeenSignatures(shared=None if db.is_sqlite else Receipts(db).claim)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
