@@ -446,3 +446,30 @@ class HomeWorkspace(Base):
 
     workspace_hash: Mapped[str] = mapped_column(String(SIGNER_HASH_LENGTH), primary_key=True)
     sealed_team: Mapped[str] = mapped_column(Text)
+
+
+class NewsPost(Base):
+    """A news DM the bot sent a subscriber: where it is (channel and ts), sealed
+    under the campaign's key, so that it can be deleted when they stop news,
+    withdraw, or the campaign is forgotten (bot/retractions.py)."""
+
+    __tablename__ = "news_posts"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    signer_hash: Mapped[str] = mapped_column(String(SIGNER_HASH_LENGTH), primary_key=True)
+    sealed_ref: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class NewsRetraction(Base):
+    """A news DM to delete: queued when its subscriber stopped, withdrew or was
+    forgotten, deleted from Slack by the next run, then this row goes. The place
+    is sealed under a key derived from SIGNER_KEY (not the campaign's, which
+    forgetting destroys); nothing says which campaign or person it was for."""
+
+    __tablename__ = "news_retractions"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    sealed_ref: Mapped[str] = mapped_column(String(200), primary_key=True)
