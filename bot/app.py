@@ -10,11 +10,15 @@ from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 import handlers
+from bot.deliveries import Receipts
 from bot.keyring import Keyring
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.update_sender import BackgroundSender
 from bot.webclient import KeptAliveWebClient, answer_retry_handlers, posting_client
+from handlers.identity import People
+from handlers.installation import Installation
+from handlers.intime import InTime
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -26,8 +30,9 @@ WEB_API_TIMEOUT_SECONDS = 5
 
 
 class Provide(Middleware):
-    """Handlers declare `db`, `settings`, `keyring` and `send_updates`; Bolt injects
-    them from the context, where this puts them. A Middleware object, not a
+    """Handlers declare `db`, `settings`, `keyring`, `send_updates`, `in_time`,
+    `installation` and `people`; Bolt injects them from the context, where this
+    puts them. A Middleware object, not a
     function, which Bolt would build arguments for on every request."""
 
     def __init__(self, client: WebClient, **services: object) -> None:
@@ -60,18 +65,23 @@ def create_app(
     settings: Settings,
     db: Database,
     client: WebClient | None = None,
+    in_time: InTime | None = None,
     keyring: Keyring | None = None,
     limiter: RateLimiter | None = None,
 ) -> App:
     """Build the app. Constructing it calls auth.test on the configured Web API.
-    `keyring` is the process's (the scheduler shares it); made here if not given.
-    `limiter` is the per-person rate limit (bot/ratelimit.py's defaults if None)."""
+
+    `in_time` runs listeners' work so that Slack is answered within its three
+    seconds (handlers/intime.py); one is made if none is given. `keyring` is the
+    process's (the scheduler shares it); made here if not given. `limiter` is the
+    per-person rate limit (bot/ratelimit.py's defaults if None)."""
     client = client or make_client(settings)
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret,
-        # Handlers finish before Slack gets its answer: an acknowledged signature
-        # is a committed one, and no listener outlives its request.
+        # Bolt sends the answer when the listener returns; listeners return in
+        # time (handlers/intime.py), with the outcome when it is ready by then:
+        # an acknowledged signature is a committed one.
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
@@ -84,14 +94,21 @@ def create_app(
     else:
         send_updates = lambda: None  # noqa: E731 - nothing to send without a key
 
-    app.use(Provide(client, db=db, settings=settings, keyring=keyring, send_updates=send_updates))
     # Which workspace (or organization) this token belongs to: requests naming any
-    # other are refused.
-    installed = client.auth_test()
-    handlers.register(
-        app,
-        limiter or RateLimiter(),
-        installed_team=installed.get("team_id"),
-        installed_enterprise=installed.get("enterprise_id"),
+    # other are refused. Read again when Slack says it changed.
+    installation = Installation(client, db, settings)
+    installation.start(client)
+    app.use(
+        Provide(
+            client,
+            db=db,
+            settings=settings,
+            keyring=keyring,
+            send_updates=send_updates,
+            in_time=in_time or InTime(),
+            installation=installation,
+            people=People(installation, db, keyring),
+        )
     )
+    handlers.register(app, limiter or RateLimiter(), Receipts(db), installation)
     return app

@@ -414,11 +414,13 @@ def _connect(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
 def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> int:
     from bot.scheduler import start_scheduler
     from bot.server import SlackWSGI, serve
+    from handlers.intime import IN_TIME_WORKERS
 
     settings.require_http()
-    # A connection for each server thread, and for the scheduler's jobs, the
+    # A connection for each server thread and each thread that works on after an
+    # acknowledgement (handlers/intime.py), and for the scheduler's jobs, the
     # signature writer and the news sender.
-    db = _open_database(settings, pool_size=threads + 4)
+    db = _open_database(settings, pool_size=threads + IN_TIME_WORKERS + 4)
     _warn_about_the_database_server(db)
     app = _connect(settings, db)
     assert settings.slack_signing_secret is not None
@@ -432,24 +434,19 @@ def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> 
     return 0
 
 
-# Threads that run listeners in Socket Mode (slack_sdk's default, made explicit
-# so that the connection pool can match it).
-SOCKET_MODE_WORKERS = 10
-
-
 def cmd_run(settings: Settings) -> int:
     if settings.mode == "socket":
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
         from bot.scheduler import start_scheduler
+        from bot.socketmode import SOCKET_MODE_WORKERS, socket_mode_handler
+        from handlers.intime import IN_TIME_WORKERS
 
         settings.require_socket()
-        db = _open_database(settings, pool_size=SOCKET_MODE_WORKERS + 4)  # as serve's
+        db = _open_database(settings, pool_size=SOCKET_MODE_WORKERS + IN_TIME_WORKERS + 4)
         _warn_about_the_database_server(db)
         app = _connect(settings, db)
         scheduler = start_scheduler(settings, db, keyring=keyring_of(settings))
         logger.info("connecting to Slack in Socket Mode")
-        handler = SocketModeHandler(app, settings.slack_app_token, concurrency=SOCKET_MODE_WORKERS)
+        handler = socket_mode_handler(app, settings)
         try:
             handler.connect()
             # The main thread watches the database while the client's threads work.

@@ -154,10 +154,17 @@ class FakeUser:
     is_ultra_restricted: bool = False
     is_stranger: bool = False
     enterprise_id: str | None = None  # set for members of an Enterprise Grid org
+    # The organization's id for them (W...), when it differs from `id`: a member of
+    # a workspace that joined a Grid keeps a local U id there.
+    enterprise_user_id: str | None = None
 
-    def as_api(self) -> dict[str, Any]:
+    @property
+    def global_id(self) -> str:
+        return self.enterprise_user_id or self.id
+
+    def as_api(self, asked_as: str | None = None) -> dict[str, Any]:
         user = {
-            "id": self.id,
+            "id": asked_as or self.id,
             "team_id": self.team_id,
             "name": self.name,
             "deleted": self.deleted,
@@ -178,7 +185,7 @@ class FakeUser:
         }
         if self.enterprise_id:
             user["enterprise_user"] = {
-                "id": self.id,
+                "id": self.global_id,
                 "enterprise_id": self.enterprise_id,
                 "enterprise_name": "Undersigned Org",
                 "is_admin": False,
@@ -348,6 +355,7 @@ class FakeSlack:
             "files.getUploadURLExternal": self._files_upload_url,
             "files.completeUploadExternal": self._files_complete,
             "apps.connections.open": self._apps_connections_open,
+            "migration.exchange": self._migration_exchange,
         }
 
     # -- lifecycle ---------------------------------------------------------
@@ -600,12 +608,45 @@ class FakeSlack:
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user_id = str(params.get("user"))
-        user = self.workspace.users.get(user_id)
+        user = self.workspace.users.get(user_id) or self._by_global_id(user_id)
+        if user is not None:
+            return _ok(user=user.as_api(asked_as=user_id))
         if user is None and self.workspace.anyone_is_member and _MEMBER_ID.match(user_id):
             user = FakeUser(id=user_id, name=user_id.lower(), real_name=f"Member {user_id}")
         if user is None:
             return {"ok": False, "error": "user_not_found"}
         return _ok(user=user.as_api())
+
+    def _by_global_id(self, user_id: str) -> FakeUser | None:
+        for user in self.workspace.users.values():
+            if user.enterprise_user_id == user_id:
+                return user
+        return None
+
+    def _migration_exchange(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Local (U) ids of a workspace that joined a Grid to the organization's (W),
+        or back with to_old; someone with only a W id maps to it both ways."""
+        grid = self.workspace.grid
+        if grid is None:
+            return {"ok": False, "error": "not_enterprise_team"}
+        team = str(params.get("team_id") or TEAM_ID)
+        to_old = str(params.get("to_old")).lower() in {"1", "true"}  # slack_sdk sends "1"
+        mapping: dict[str, str] = {}
+        invalid: list[str] = []
+        for asked in str(params.get("users") or "").split(","):
+            user = self.workspace.users.get(asked) or self._by_global_id(asked)
+            if user is None or user.team_id != team:
+                invalid.append(asked)
+            elif to_old:
+                mapping[asked] = user.id if user.enterprise_user_id == asked else asked
+            else:
+                mapping[asked] = user.global_id
+        return _ok(
+            team_id=team,
+            enterprise_id=grid.enterprise_id,
+            user_id_map=mapping,
+            invalid_user_ids=invalid,
+        )
 
     def _views_open(self, params: dict[str, Any], push: bool = False) -> dict[str, Any]:
         view = dict(_maybe_json(params.get("view")) or {})

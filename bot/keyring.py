@@ -250,6 +250,10 @@ class Keyring:
             self._cache[key_id] = (time.monotonic(), keys)
         return keys
 
+    @property
+    def retractions(self) -> CampaignKeys:
+        return retraction_keys(self._signer_key)
+
     def discard(self, key_id: str) -> None:
         """Drop a key this process made but that lost a race to be used."""
         with self._lock:
@@ -313,3 +317,13 @@ class Rekeyer:
         return self._keyring.campaign(key_id).seal(
             address, address_context(campaign_id), ADDRESS_PAD
         )
+
+
+_RETRACTION_INFO = b"undersigned/news-retractions/v1"
+
+
+def retraction_keys(signer_key: bytes) -> CampaignKeys:
+    """Sealing for news DMs waiting to be deleted (bot/retractions.py): under
+    SIGNER_KEY, since forgetting destroys the campaign's key before the bot has
+    deleted its messages."""
+    return CampaignKeys.from_key("retractions", _hkdf(signer_key, _RETRACTION_INFO))

@@ -15,6 +15,7 @@ from enum import StrEnum
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from bot import retractions
 from bot.announcements import queue_final_count
 from bot.campaigns import CampaignSpec, is_open, upsert_campaign
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
@@ -28,6 +29,7 @@ from storage.models import (
     Campaign,
     CampaignOrganizer,
     CampaignStatus,
+    NewsPost,
     Signature,
     Subscriber,
     Update,
@@ -223,6 +225,7 @@ def forget_signers(
     actor: str,
     slug: str,
     now: dt.datetime | None = None,
+    keyring: Keyring | None = None,
 ) -> Forgetting:
     """The database's part of forgetting: the campaign's signer rows go (its count
     stays), and it is marked forgotten. What makes it for good is destroying the
@@ -238,6 +241,10 @@ def forget_signers(
             "close the campaign and deliver the letter before forgetting its signers"
         )
     unlinked = campaign.signature_count
+    if keyring is not None:
+        # Their news DMs go from Slack too, while the key can still say where.
+        retractions.queue(session, keyring, campaign.id, campaign.key_id)
+    session.execute(delete(NewsPost).where(NewsPost.campaign_id == campaign.id))
     updates = select(Update.id).where(Update.campaign_id == campaign.id)
     session.execute(
         delete(UpdateDelivery)
@@ -273,7 +280,7 @@ def forget_campaign(
     campaign whose key still exists is not forgotten, whatever the database says.
     """
     with db.write() as session:
-        forgetting = forget_signers(session, organizers, actor, slug, now)
+        forgetting = forget_signers(session, organizers, actor, slug, now, keyring)
     key_id = forgetting.key_id
     if key_id is not None:
         try:

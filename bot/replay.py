@@ -10,19 +10,29 @@ anew, with their own timestamp, so they are never mistaken for replays.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 # slack_sdk's SignatureVerifier accepts a timestamp up to this far from now.
 SIGNATURE_LIFETIME_SECONDS = 5 * 60
 
 
 class SeenSignatures:
-    """The signatures of requests accepted in this process, until they expire."""
+    """The signatures of requests accepted, until they expire: in this process's
+    memory, and, where several replicas share a database, claimed there too
+    (`shared`, bot/deliveries.Receipts.claim), so that a request replayed to
+    another replica is refused as well."""
 
-    def __init__(self, lifetime: float = SIGNATURE_LIFETIME_SECONDS) -> None:
+    def __init__(
+        self,
+        lifetime: float = SIGNATURE_LIFETIME_SECONDS,
+        shared: Callable[[str], bool] | None = None,
+    ) -> None:
         self._lifetime = lifetime
+        self._shared = shared
         self._expiry: dict[str, float] = {}
         self._order: deque[tuple[float, str]] = deque()
         self._lock = threading.Lock()
@@ -43,4 +53,7 @@ class SeenSignatures:
                 return False
             self._expiry[signature] = expires
             self._order.append((expires, signature))
+        if self._shared is None:
             return True
+        # Known by a digest: the receipt says nothing of the request.
+        return self._shared("sig:" + hashlib.sha256(signature.encode()).hexdigest()[:56])

@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from bot import announcements, jobs, organizing, update_sender
+from bot import announcements, jobs, organizing, retractions, update_sender
 from bot.keyring import Keyring
 from bot.settings import Settings
 from bot.webclient import posting_client
@@ -214,6 +214,7 @@ def schedule_privacy_upkeep(
 
 
 NEWS_JOB_ID = "send-updates"
+RETRACT_JOB_ID = "delete-news"
 NEWS_SECONDS = 60
 FORGET_JOB_ID = "forget-due"
 FORGET_SECONDS = 3600
@@ -234,6 +235,14 @@ def schedule_upkeep(
         name="send queued news",
         replace_existing=True,
         next_run_time=announcements.utcnow(),
+    )
+    scheduler.add_job(
+        retractions.retract_job,
+        trigger=IntervalTrigger(seconds=NEWS_SECONDS),
+        args=(db, client, keyring),
+        id=RETRACT_JOB_ID,
+        name="delete news DMs of people who stopped news",
+        replace_existing=True,
     )
     scheduler.add_job(
         organizing.forget_due_job,

@@ -26,6 +26,7 @@ from slack_bolt.request.payload_utils import (
 )
 from slack_sdk.signature import SignatureVerifier
 
+from bot.deliveries import Receipts
 from bot.health import database_problem
 from bot.replay import SeenSignatures
 from storage.db import Database
@@ -134,7 +135,8 @@ class SlackWSGI:
         self.app = app
         self.db = db
         self.verifier = SignatureVerifier(signing_secret)
-        self.seen = SeenSignatures()
+        # Several replicas share a PostgreSQL database: a replay is refused by all.
+        self.seen = SeenSignatures(shared=None if db.is_sqlite else Receipts(db).claim)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -181,6 +183,12 @@ class SlackWSGI:
         if not self.seen.first_time(
             headers.get("x-slack-signature", ""), headers.get("x-slack-request-timestamp", "")
         ):
+            if headers.get("x-slack-retry-num"):
+                # Slack's own redelivery of an event, with the same signature:
+                # answered, and left alone (each event is acted on once anyway,
+                # bot/deliveries.py), so that Slack does not count a failure.
+                logger.info("a redelivery with a signature seen before was not acted on again")
+                return _json(start_response, 200, {})
             logger.warning("refused a signed request seen before (a replay)")
             return _json(start_response, 401, {"error": "invalid request"})
         try:

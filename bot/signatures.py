@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot import retractions
 from bot.campaigns import PUBLIC_CAMPAIGNS, CampaignView, campaign_view, is_open_at
 from bot.errors import CampaignNotFound, DomainError
 from bot.keyring import (
@@ -35,6 +36,7 @@ from storage.models import (
     Campaign,
     CampaignStatus,
     DeliveryState,
+    NewsPost,
     Signature,
     Subscriber,
     Update,
@@ -302,15 +304,19 @@ def remove_signature(session: Session, slug: str, person: str, keyring: Keyring)
             .where(Campaign.id == campaign.id)
             .values(signature_count=Campaign.signature_count - deleted)
         )
-        drop_subscriber_rows(session, campaign.id, signer)
+        drop_subscriber_rows(session, campaign.id, signer, keyring, campaign.key_id)
     return bool(deleted)
 
 
-def drop_subscriber_rows(session: Session, campaign_id: int, signer: str) -> int:
+def drop_subscriber_rows(
+    session: Session, campaign_id: int, signer: str, keyring: Keyring, key_id: str | None
+) -> int:
     """A subscriber of one campaign, and every delivery row of theirs (queued or
     done); how many subscriptions went. News they will no longer get counts as
     not delivered, and an update left with nothing to send is finished: its
-    rows, keyed by signers, go."""
+    rows, keyed by signers, go. The news DMs they were sent are queued to be
+    deleted from Slack (bot/retractions.py)."""
+    retractions.queue(session, keyring, campaign_id, key_id, signer)
     theirs = (UpdateDelivery.signer_hash == signer) & UpdateDelivery.update_id.in_(
         select(Update.id).where(Update.campaign_id == campaign_id)
     )
@@ -510,12 +516,20 @@ def adopt_signer(session: Session, person: str, former: str, keyring: Keyring) -
                 session.execute(update(Signature).where(mine).values(signer_hash=new))
                 moved += 1
             else:
-                session.execute(delete(Signature).where(mine))
-                session.execute(
-                    update(Campaign)
-                    .where(Campaign.id == campaign_id)
-                    .values(signature_count=Campaign.signature_count - 1)
-                )
+                # By what was deleted: a concurrent carry-over may have removed it first.
+                deleted = session.execute(delete(Signature).where(mine)).rowcount
+                if deleted:
+                    session.execute(
+                        update(Campaign)
+                        .where(Campaign.id == campaign_id)
+                        .values(signature_count=Campaign.signature_count - deleted)
+                    )
+        session.execute(
+            update(NewsPost)
+            .where(NewsPost.campaign_id == campaign_id, NewsPost.signer_hash == old)
+            .values(signer_hash=new)
+            .execution_options(synchronize_session=False)
+        )
         theirs = (Subscriber.campaign_id == campaign_id) & (Subscriber.signer_hash == old)
         if session.execute(select(Subscriber.signer_hash).where(theirs)).first() is not None:
             if session.get(Subscriber, (campaign_id, new)) is None:
@@ -549,6 +563,7 @@ def adopt_signer(session: Session, person: str, former: str, keyring: Keyring) -
 _REWRITTEN = (
     ("signatures", "campaign_id = :campaign", "signer_hash"),
     ("subscribers", "campaign_id = :campaign", "signer_hash"),
+    ("news_posts", "campaign_id = :campaign", "signer_hash, sealed_ref"),
     (
         "update_deliveries",
         "update_id IN (SELECT id FROM updates WHERE campaign_id = :campaign)",

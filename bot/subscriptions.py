@@ -78,7 +78,7 @@ def unsubscribe(session: Session, person: str, keyring: Keyring, slug: str | Non
     for campaign_id, key_id in session.execute(query).all():
         signer = signer_value(keyring, key_id, person)
         if signer is not None:
-            removed += drop_subscriber_rows(session, campaign_id, signer)
+            removed += drop_subscriber_rows(session, campaign_id, signer, keyring, key_id)
     return removed
 
 

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import updates
 from bot.keyring import CannotOpen, KeyMissing, Keyring
+from bot.retractions import record_post
 from bot.subscriptions import open_address
 from handlers import blocks
 from handlers.slackapi import retry_after
@@ -58,8 +59,11 @@ def _error_code(error: SlackApiError) -> str:
     return str(error.response.get("error") if error.response is not None else "unknown")
 
 
-def _already_delivered(client: WebClient, channel: str, update_id: int, since: dt.datetime) -> bool:
-    """Look in the DM for our own message about this update, posted since `since`."""
+def _already_delivered(
+    client: WebClient, channel: str, update_id: int, since: dt.datetime
+) -> str | None:
+    """Look in the DM for our own message about this update, posted since `since`:
+    its ts, or None."""
     oldest = f"{since.timestamp() - 60:.6f}"
     cursor = None
     for _ in range(10):  # bounded: a DM with the bot holds few messages
@@ -70,11 +74,11 @@ def _already_delivered(client: WebClient, channel: str, update_id: int, since: d
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
             if metadata.get("event_type") == EVENT_TYPE and payload.get("update") == update_id:
-                return True
+                return str(message.get("ts"))
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
-            return False
-    return False
+            return None
+    return None
 
 
 def _send_one(db: Database, client: WebClient, keyring: Keyring, claimed: updates.Claimed) -> str:
@@ -97,17 +101,16 @@ def _send_one(db: Database, client: WebClient, keyring: Keyring, claimed: update
     channel = (client.conversations_open(users=address.user_id).get("channel") or {}).get("id")
     if not channel:
         raise SlackClientError("conversations.open gave no channel")
-    if claimed.in_doubt_since is not None and _already_delivered(
-        client, channel, claimed.update_id, claimed.in_doubt_since
-    ):
-        with db.write() as session:
-            updates.finish(session, claimed, DeliveryState.SENT)
-        return "sent"
+    if claimed.in_doubt_since is not None:
+        found = _already_delivered(client, channel, claimed.update_id, claimed.in_doubt_since)
+        if found is not None:
+            _sent(db, keyring, claimed, channel, found)
+            return "sent"
     with db.write() as session:
         if not updates.begin_attempt(session, claimed):
             return "retry"  # someone else took it over after our lease ran out
     text, content = blocks.update_message(claimed.title, claimed.kind.value, claimed.text)
-    client.chat_postMessage(
+    posted = client.chat_postMessage(
         channel=channel,
         text=text,
         blocks=content,
@@ -115,9 +118,24 @@ def _send_one(db: Database, client: WebClient, keyring: Keyring, claimed: update
         unfurl_links=False,
         unfurl_media=False,
     )
-    with db.write() as session:
-        updates.finish(session, claimed, DeliveryState.SENT)
+    _sent(db, keyring, claimed, str(posted.get("channel") or channel), str(posted.get("ts")))
     return "sent"
+
+
+def _sent(db: Database, keyring: Keyring, claimed: updates.Claimed, channel: str, ts: str) -> None:
+    """Record the delivery, and where the DM is, to delete it if they stop news or
+    withdraw (bot/retractions.py)."""
+    assert claimed.key_id is not None
+    with db.write() as session:
+        if updates.finish(session, claimed, DeliveryState.SENT):
+            record_post(
+                session,
+                keyring.campaign(claimed.key_id),
+                claimed.campaign_id,
+                claimed.signer_hash,
+                channel,
+                ts,
+            )
 
 
 def send_pending(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.deliveries import Receipts
 from bot.ratelimit import RateLimiter
 from handlers import (
     actions,
@@ -11,20 +12,19 @@ from handlers import (
     commands,
     errors,
     home,
+    lifecycle,
     messages,
     middleware,
     paging,
     signing,
 )
+from handlers.installation import Installation
 
 
 def register(
-    app: App,
-    limiter: RateLimiter,
-    installed_team: str | None = None,
-    installed_enterprise: str | None = None,
+    app: App, limiter: RateLimiter, receipts: Receipts, installation: Installation
 ) -> None:
-    middleware.register(app, limiter, installed_team, installed_enterprise)
+    middleware.register(app, limiter, receipts, installation)
     errors.register(app)
     # Bolt tries listeners in the order they were registered, building arguments
     # for each matcher it tries: the busiest ones go first (/demands, the DM,
@@ -36,3 +36,4 @@ def register(
     home.register(app)
     admin.register(app)
     paging.register(app)
+    lifecycle.register(app)

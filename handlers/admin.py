@@ -25,6 +25,7 @@ from bot.letter import build_letter, render
 from bot.organizing import Organizers, StatusChange
 from bot.settings import Settings
 from handlers import blocks
+from handlers.intime import FormAnswer, InTime, answer_in_time
 from handlers.payload import clicked_value
 from handlers.slackapi import (
     SlackUnavailable,
@@ -37,10 +38,6 @@ from storage.db import Database
 from storage.models import Campaign, CampaignStatus, UpdateKind
 
 logger = logging.getLogger(__name__)
-
-# How long forgetting from Slack waits for readers to let go of the WAL: the form's
-# answer is due within three seconds.
-FORGET_SCRUB_SECONDS = 1.5
 
 STATUS_ACTIONS = {
     blocks.ADMIN_OPEN: StatusChange.OPEN,
@@ -178,36 +175,55 @@ def _editor_values(campaign: Campaign, tz: Any) -> blocks.EditorValues:
 
 
 def handle_new(
-    ack: Ack, body: dict, client: WebClient, context: BoltContext, settings: Settings
+    ack: Ack,
+    body: dict,
+    client: WebClient,
+    context: BoltContext,
+    settings: Settings,
+    in_time: InTime,
 ) -> None:
     ack()
-    if not _organizers(settings).may_create(context.user_id or ""):
-        _refuse_click(client, body, "create")
-        return
-    metadata = json.dumps({"slug": "", "mode": "create"})
-    _open(client, body, blocks.campaign_editor(blocks.EditorValues(), metadata, True, False))
+
+    def work() -> None:
+        if not _organizers(settings).may_create(context.user_id or ""):
+            _refuse_click(client, body, "create")
+            return
+        metadata = json.dumps({"slug": "", "mode": "create"})
+        _open(client, body, blocks.campaign_editor(blocks.EditorValues(), metadata, True, False))
+
+    in_time.run(context, work)
 
 
 def handle_edit(
-    ack: Ack, body: dict, client: WebClient, context: BoltContext, db: Database, settings: Settings
+    ack: Ack,
+    body: dict,
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    in_time: InTime,
 ) -> None:
     ack()
-    slug = clicked_value(body)
-    try:
-        with db.read() as session:
-            campaign = organizing.managed_campaign(
-                session, _organizers(settings), context.user_id or "", slug
-            )
-            values = _editor_values(campaign, settings.timezone)
-            locked = campaign.signature_count > 0
-    except NotAnOrganizer:
-        _refuse_click(client, body, "edit")
-        return
-    except CampaignNotFound as missing:
-        _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
-        return
-    metadata = json.dumps({"slug": slug, "mode": "edit"})
-    _open(client, body, blocks.campaign_editor(values, metadata, False, locked))
+
+    def work() -> None:
+        slug = clicked_value(body)
+        try:
+            with db.read() as session:
+                campaign = organizing.managed_campaign(
+                    session, _organizers(settings), context.user_id or "", slug
+                )
+                values = _editor_values(campaign, settings.timezone)
+                locked = campaign.signature_count > 0
+        except NotAnOrganizer:
+            _refuse_click(client, body, "edit")
+            return
+        except CampaignNotFound as missing:
+            _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
+            return
+        metadata = json.dumps({"slug": slug, "mode": "edit"})
+        _open(client, body, blocks.campaign_editor(values, metadata, False, locked))
+
+    in_time.run(context, work)
 
 
 def _state(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -321,7 +337,14 @@ def _field_error(error: InvalidCampaign, view: dict[str, Any]) -> dict[str, str]
 
 
 def handle_save(
-    ack: Ack, view: dict, client: WebClient, context: BoltContext, db: Database, settings: Settings
+    ack: Ack,
+    body: dict,
+    view: dict,
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    in_time: InTime,
 ) -> None:
     actor = context.user_id or ""
     try:
@@ -331,40 +354,47 @@ def handle_save(
     creating = not (isinstance(meta, dict) and meta.get("mode") == "edit")
     slug = meta.get("slug") if isinstance(meta, dict) and isinstance(meta.get("slug"), str) else ""
     organizers = _organizers(settings)
-    try:
-        existing = None
-        if not creating:
-            with db.read() as session:
-                existing = spec_of(organizing.managed_campaign(session, organizers, actor, slug))
-        spec = spec_from_form(view, existing, settings)
-        if spec.channel_id and spec.channel_id != (existing.channel_id if existing else None):
-            check_channel(client, spec.channel_id)
-        known = {existing.channel_id, *existing.channels} if existing else set()
-        for added in (c for c in spec.channels if c not in known):
-            check_channel(client, added, field="channels")
-        with db.write() as session:
-            _, changes = organizing.save_campaign(
-                session, organizers, actor, spec, creating=creating
+
+    def work() -> FormAnswer:
+        try:
+            existing = None
+            if not creating:
+                with db.read() as session:
+                    existing = spec_of(
+                        organizing.managed_campaign(session, organizers, actor, slug)
+                    )
+            spec = spec_from_form(view, existing, settings)
+            # Slack is asked whether the bot can post in each new channel: the
+            # form is answered in time however long that takes (handlers/intime.py).
+            if spec.channel_id and spec.channel_id != (existing.channel_id if existing else None):
+                check_channel(client, spec.channel_id)
+            known = {existing.channel_id, *existing.channels} if existing else set()
+            for added in (c for c in spec.channels if c not in known):
+                check_channel(client, added, field="channels")
+            with db.write() as session:
+                _, changes = organizing.save_campaign(
+                    session, organizers, actor, spec, creating=creating
+                )
+        except NotAnOrganizer:
+            _refuse("save")
+            return FormAnswer(
+                view=blocks.notice_modal("Organizers only", blocks.not_organizer_text())
             )
-    except NotAnOrganizer:
-        _refuse_submission(ack, "save")
-        return
-    except InvalidCampaign as problem:
-        ack(response_action="errors", errors=_field_error(problem, view))
-        return
-    except SlackUnavailable as busy:
-        ack(
-            response_action="errors",
-            errors={"channel": blocks.slack_busy_text(busy.retry_after)[:150]},
-        )
-        return
-    except CampaignNotFound:
-        ack(
-            response_action="update",
-            view=blocks.notice_modal("Not found", "This campaign no longer exists."),
-        )
-        return
-    ack(response_action="update", view=blocks.saved_modal(spec.slug, changes, creating))
+        except InvalidCampaign as problem:
+            return FormAnswer(errors=_field_error(problem, view), errors_title="Not saved")
+        except SlackUnavailable as busy:
+            return FormAnswer(
+                errors={"channel": blocks.slack_busy_text(busy.retry_after)[:150]},
+                errors_title="Not saved",
+            )
+        except CampaignNotFound:
+            return FormAnswer(
+                view=blocks.notice_modal("Not found", "This campaign no longer exists.")
+            )
+        return FormAnswer(view=blocks.saved_modal(spec.slug, changes, creating))
+
+    checking = blocks.checking_modal("One moment: checking the channels with Slack...")
+    answer_in_time(ack, body, client, context, in_time, work, checking=checking)
 
 
 def handle_status(
@@ -375,102 +405,135 @@ def handle_status(
     context: BoltContext,
     db: Database,
     settings: Settings,
+    in_time: InTime,
 ) -> None:
     ack()
-    actor = context.user_id or ""
-    action_id = (body.get("actions") or [{}])[0].get("action_id", "")
-    change = STATUS_ACTIONS.get(action_id)
-    slug = clicked_value(body)
-    if change is None:
-        return
-    try:
-        with db.write() as session:
-            organizing.change_status(session, _organizers(settings), actor, slug, change)
-    except NotAnOrganizer:
-        _refuse(change.value)
-        respond(text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False)
-        return
-    except DomainError as problem:
-        respond(
-            text=f"Nothing changed: {problem}.", response_type="ephemeral", replace_original=False
-        )
-        return
-    refreshed = panel(db, settings, actor, slug=slug)
-    if refreshed is not None:
-        respond(text=refreshed[0], blocks=refreshed[1], replace_original=True)
+
+    def work() -> None:
+        actor = context.user_id or ""
+        action_id = (body.get("actions") or [{}])[0].get("action_id", "")
+        change = STATUS_ACTIONS.get(action_id)
+        slug = clicked_value(body)
+        if change is None:
+            return
+        try:
+            with db.write() as session:
+                organizing.change_status(session, _organizers(settings), actor, slug, change)
+        except NotAnOrganizer:
+            _refuse(change.value)
+            respond(
+                text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False
+            )
+            return
+        except DomainError as problem:
+            respond(
+                text=f"Nothing changed: {problem}.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        refreshed = panel(db, settings, actor, slug=slug)
+        if refreshed is not None:
+            respond(text=refreshed[0], blocks=refreshed[1], replace_original=True)
+
+    in_time.run(context, work)
 
 
 def handle_archive(
-    ack: Ack, body: dict, respond: Respond, context: BoltContext, db: Database, settings: Settings
+    ack: Ack,
+    body: dict,
+    respond: Respond,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    in_time: InTime,
 ) -> None:
     """Archive or unarchive a campaign, then show the list it left (on the same page)."""
     ack()
-    actor = context.user_id or ""
-    action_id = (body.get("actions") or [{}])[0].get("action_id", "")
-    archiving = action_id == blocks.ADMIN_ARCHIVE
-    slug = clicked_value(body)
-    try:
-        with db.write() as session:
-            organizing.set_archived(session, _organizers(settings), actor, slug, archiving)
-    except NotAnOrganizer:
-        _refuse("archive")
-        respond(text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False)
-        return
-    except DomainError as problem:
-        respond(
-            text=f"Nothing changed: {problem}.", response_type="ephemeral", replace_original=False
+
+    def work() -> None:
+        actor = context.user_id or ""
+        action_id = (body.get("actions") or [{}])[0].get("action_id", "")
+        archiving = action_id == blocks.ADMIN_ARCHIVE
+        slug = clicked_value(body)
+        try:
+            with db.write() as session:
+                organizing.set_archived(session, _organizers(settings), actor, slug, archiving)
+        except NotAnOrganizer:
+            _refuse("archive")
+            respond(
+                text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False
+            )
+            return
+        except DomainError as problem:
+            respond(
+                text=f"Nothing changed: {problem}.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        # The list the campaign was on, at the page where it was.
+        refreshed = (
+            panel(db, settings, actor, slug=slug)
+            if archiving
+            else archived_panel(db, settings, actor, slug=slug)
         )
-        return
-    # The list the campaign was on, at the page where it was.
-    refreshed = (
-        panel(db, settings, actor, slug=slug)
-        if archiving
-        else archived_panel(db, settings, actor, slug=slug)
-    )
-    if refreshed is not None:
-        respond(text=refreshed[0], blocks=refreshed[1], replace_original=True)
+        if refreshed is not None:
+            respond(text=refreshed[0], blocks=refreshed[1], replace_original=True)
+
+    in_time.run(context, work)
 
 
 def handle_history(
-    ack: Ack, body: dict, client: WebClient, context: BoltContext, db: Database, settings: Settings
+    ack: Ack,
+    body: dict,
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    in_time: InTime,
 ) -> None:
     ack()
-    slug = clicked_value(body)
-    now = dt.datetime.now(dt.UTC)
-    try:
-        with db.read() as session:
-            campaign = organizing.managed_campaign(
-                session, _organizers(settings), context.user_id or "", slug
-            )
-            row = _row(campaign, now)
-            audit = [
-                blocks.HistoryLine(
-                    e.at,
-                    f"{_actor(e.actor)} {e.action}"
-                    + (f" ({blocks.escape(e.detail)})" if e.detail else ""),
+
+    def work() -> None:
+        slug = clicked_value(body)
+        now = dt.datetime.now(dt.UTC)
+        try:
+            with db.read() as session:
+                campaign = organizing.managed_campaign(
+                    session, _organizers(settings), context.user_id or "", slug
                 )
-                for e in organizing.audit_trail(session, slug)
-            ]
-            milestones = [
-                blocks.HistoryLine(at, text)
-                for at, text in organizing.milestone_history(session, campaign)
-            ]
-            news = [
-                blocks.HistoryLine(
-                    p.created_at,
-                    f"{p.kind.value}: {p.sent:,} of {p.recipients:,} sent"
-                    + (f", {p.failed:,} unreachable" if p.failed else "")
-                    + ("" if p.done else " (sending)"),
-                )
-                for p in updates.progress(session, campaign.id)
-            ]
-    except NotAnOrganizer:
-        _refuse_click(client, body, "history")
-        return
-    except CampaignNotFound as missing:
-        _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
-        return
-    _open(client, body, blocks.history_modal(row, milestones, audit, settings.timezone, news))
+                row = _row(campaign, now)
+                audit = [
+                    blocks.HistoryLine(
+                        e.at,
+                        f"{_actor(e.actor)} {e.action}"
+                        + (f" ({blocks.escape(e.detail)})" if e.detail else ""),
+                    )
+                    for e in organizing.audit_trail(session, slug)
+                ]
+                milestones = [
+                    blocks.HistoryLine(at, text)
+                    for at, text in organizing.milestone_history(session, campaign)
+                ]
+                news = [
+                    blocks.HistoryLine(
+                        p.created_at,
+                        f"{p.kind.value}: {p.sent:,} of {p.recipients:,} sent"
+                        + (f", {p.failed:,} unreachable" if p.failed else "")
+                        + ("" if p.done else " (sending)"),
+                    )
+                    for p in updates.progress(session, campaign.id)
+                ]
+        except NotAnOrganizer:
+            _refuse_click(client, body, "history")
+            return
+        except CampaignNotFound as missing:
+            _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
+            return
+        _open(client, body, blocks.history_modal(row, milestones, audit, settings.timezone, news))
+
+    in_time.run(context, work)
 
 
 def _actor(actor: str) -> str:
@@ -486,69 +549,95 @@ def handle_letter(
     db: Database,
     settings: Settings,
     keyring: Keyring | None,
+    in_time: InTime,
 ) -> None:
     ack()
-    actor = context.user_id or ""
-    action_id = (body.get("actions") or [{}])[0].get("action_id", "")
-    fmt = "html" if action_id == blocks.ADMIN_LETTER_HTML else "md"
-    slug = clicked_value(body)
-    today = dt.datetime.now(settings.timezone).date()
-    try:
-        with db.write() as session:
-            letter = build_letter(session, _organizers(settings), actor, slug, today, keyring)
-    except NotAnOrganizer:
-        _refuse("letter")
-        respond(text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False)
-        return
-    except CampaignNotFound as missing:
+
+    def work() -> None:
+        actor = context.user_id or ""
+        action_id = (body.get("actions") or [{}])[0].get("action_id", "")
+        fmt = "html" if action_id == blocks.ADMIN_LETTER_HTML else "md"
+        slug = clicked_value(body)
+        today = dt.datetime.now(settings.timezone).date()
+        try:
+            with db.write() as session:
+                letter = build_letter(session, _organizers(settings), actor, slug, today, keyring)
+        except NotAnOrganizer:
+            _refuse("letter")
+            respond(
+                text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False
+            )
+            return
+        except CampaignNotFound as missing:
+            respond(
+                text=blocks.not_found_text(slug, missing.known),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        try:
+            send_file_dm(
+                client,
+                actor,
+                f"{slug}-letter.{fmt}",
+                render(letter, fmt),
+                f"Letter: {letter.title}",
+            )
+        except SlackUnavailable as busy:
+            respond(
+                text=blocks.slack_busy_text(busy.retry_after),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
         respond(
-            text=blocks.not_found_text(slug, missing.known),
-            response_type="ephemeral",
-            replace_original=False,
+            text=blocks.letter_sent_text(fmt), response_type="ephemeral", replace_original=False
         )
-        return
-    try:
-        send_file_dm(
-            client, actor, f"{slug}-letter.{fmt}", render(letter, fmt), f"Letter: {letter.title}"
-        )
-    except SlackUnavailable as busy:
-        respond(
-            text=blocks.slack_busy_text(busy.retry_after),
-            response_type="ephemeral",
-            replace_original=False,
-        )
-        return
-    respond(text=blocks.letter_sent_text(fmt), response_type="ephemeral", replace_original=False)
+
+    in_time.run(context, work)
 
 
 def handle_forget(
-    ack: Ack, body: dict, client: WebClient, context: BoltContext, db: Database, settings: Settings
+    ack: Ack,
+    body: dict,
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    in_time: InTime,
 ) -> None:
     ack()
-    slug = clicked_value(body)
-    now = dt.datetime.now(dt.UTC)
-    try:
-        with db.read() as session:
-            campaign = organizing.managed_campaign(
-                session, _organizers(settings), context.user_id or "", slug
-            )
-            row = _row(campaign, now)
-    except NotAnOrganizer:
-        _refuse_click(client, body, "forget")
-        return
-    except CampaignNotFound as missing:
-        _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
-        return
-    _open(client, body, blocks.forget_modal(row, json.dumps({"slug": slug})))
+
+    def work() -> None:
+        slug = clicked_value(body)
+        now = dt.datetime.now(dt.UTC)
+        try:
+            with db.read() as session:
+                campaign = organizing.managed_campaign(
+                    session, _organizers(settings), context.user_id or "", slug
+                )
+                row = _row(campaign, now)
+        except NotAnOrganizer:
+            _refuse_click(client, body, "forget")
+            return
+        except CampaignNotFound as missing:
+            _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
+            return
+        _open(client, body, blocks.forget_modal(row, json.dumps({"slug": slug})))
+
+    in_time.run(context, work)
 
 
 def handle_forget_confirm(
     ack: Ack,
+    body: dict,
     view: dict,
+    client: WebClient,
     context: BoltContext,
     db: Database,
     settings: Settings,
     keyring: Keyring | None,
+    in_time: InTime,
 ) -> None:
     try:
         slug = json.loads(view.get("private_metadata") or "{}").get("slug", "")
@@ -561,30 +650,34 @@ def handle_forget_confirm(
             errors={blocks.FORGET_CONFIRM_BLOCK: f"Type {slug} exactly to confirm."},
         )
         return
-    try:
-        unlinked = organizing.forget_campaign(
-            db,
-            keyring,
-            _organizers(settings),
-            context.user_id or "",
-            slug,
-            scrub_timeout=FORGET_SCRUB_SECONDS,
+
+    def work() -> FormAnswer:
+        if keyring is None:
+            return FormAnswer(
+                view=blocks.notice_modal("Not forgotten", "SIGNER_KEY is not set on the bot.")
+            )
+        try:
+            # Emptying SQLite's WAL may wait for readers: the answer comes after.
+            unlinked = organizing.forget_campaign(
+                db, keyring, _organizers(settings), context.user_id or "", slug
+            )
+        except NotAnOrganizer:
+            _refuse("forget")
+            return FormAnswer(
+                view=blocks.notice_modal("Organizers only", blocks.not_organizer_text())
+            )
+        except DomainError as problem:
+            return FormAnswer(view=blocks.notice_modal("Not forgotten", str(problem)))
+        return FormAnswer(
+            view=blocks.notice_modal(
+                "Forgotten",
+                f"{unlinked:,} signatures on `{slug}` can no longer be tied to anyone: "
+                "their rows are deleted and the campaign's key destroyed.",
+            )
         )
-    except organizing.NotForgotten as problem:
-        text = f"`{slug}` is not forgotten yet: {problem} Forget it again in a minute to finish."
-        ack(response_action="update", view=blocks.notice_modal("Not yet forgotten", text))
-        return
-    except NotAnOrganizer:
-        _refuse_submission(ack, "forget")
-        return
-    except DomainError as problem:
-        ack(response_action="update", view=blocks.notice_modal("Not forgotten", str(problem)))
-        return
-    ack(
-        response_action="update",
-        view=blocks.notice_modal(
-            "Forgotten", f"{unlinked:,} signatures on `{slug}` can no longer be tied to anyone."
-        ),
+
+    answer_in_time(
+        ack, body, client, context, in_time, work, checking=blocks.checking_modal("Forgetting...")
     )
 
 
@@ -614,22 +707,27 @@ def handle_update_open(
     context: BoltContext,
     db: Database,
     settings: Settings,
+    in_time: InTime,
 ) -> None:
     ack()
-    slug = clicked_value(body)
-    try:
-        with db.read() as session:
-            campaign = organizing.managed_campaign(
-                session, _organizers(settings), context.user_id or "", slug
-            )
-            subscribers = updates.subscriber_count(session, campaign.id)
-    except NotAnOrganizer:
-        _refuse_click(client, body, "update")
-        return
-    except CampaignNotFound as missing:
-        _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
-        return
-    _open(client, body, blocks.update_form(slug, subscribers))
+
+    def work() -> None:
+        slug = clicked_value(body)
+        try:
+            with db.read() as session:
+                campaign = organizing.managed_campaign(
+                    session, _organizers(settings), context.user_id or "", slug
+                )
+                subscribers = updates.subscriber_count(session, campaign.id)
+        except NotAnOrganizer:
+            _refuse_click(client, body, "update")
+            return
+        except CampaignNotFound as missing:
+            _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
+            return
+        _open(client, body, blocks.update_form(slug, subscribers))
+
+    in_time.run(context, work)
 
 
 def handle_update_preview(

@@ -1382,3 +1382,33 @@ def outcome_lines(delivered_on: dt.date | None, answer: str | None) -> str | Non
     if answer:
         lines.append(f"*The employer's answer:* {escape(answer)}")
     return "\n".join(lines) or None
+
+
+# -- answers that take longer than Slack waits (handlers/intime.py) ---------------------
+
+
+def checking_modal(text: str = "One moment: checking with Slack...") -> dict[str, Any]:
+    """What a form or a click shows while the answer is still being worked out."""
+    return notice_modal("One moment", text)
+
+
+def recording_modal() -> dict[str, Any]:
+    """A signing form just submitted, while its signature is recorded: it says
+    nothing is recorded yet, and is replaced by the outcome."""
+    return notice_modal(
+        "One moment",
+        "Checking with Slack before recording your choice. This window will say "
+        "what happened; nothing is recorded until it does.",
+    )
+
+
+def not_saved_text(problem: str) -> str:
+    return f"Not saved: {problem} Open the editor again to fix it; nothing was changed."
+
+
+def stranger_text() -> str:
+    """Someone Slack would not tell us about (a Slack Connect user, say)."""
+    return (
+        "Only members of this organization can use Undersigned here. Slack does not "
+        "show your account to this app, so it cannot act for you."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -13,8 +14,11 @@ from bot.settings import Settings
 from bot.signatures import signer_overview
 from handlers import blocks
 from handlers.identity import signer_of
-from handlers.slackapi import call_quietly
+from handlers.intime import InTime
+from handlers.slackapi import SlackUnavailable, Stranger, call_quietly
 from storage.db import Database
+
+logger = logging.getLogger(__name__)
 
 
 def status_lines(
@@ -52,6 +56,24 @@ def publish_home(
     call_quietly("views.publish", client.views_publish, user_id=context.user_id, view=view)
 
 
+def publish_home_quietly(
+    client: WebClient,
+    db: Database,
+    settings: Settings,
+    context: BoltContext,
+    keyring: Keyring,
+    offset: int = 0,
+) -> None:
+    """publish_home, for when the person is not waiting on it: if Slack cannot say
+    who they are now, the tab keeps what it showed (logged, without ids)."""
+    try:
+        publish_home(client, db, settings, context, keyring, offset)
+    except SlackUnavailable:
+        logger.info("the Home tab was not refreshed: Slack is busy")
+    except Stranger:
+        logger.info("the Home tab was not shown: Slack does not show this person to the app")
+
+
 def handle_home_opened(
     event: dict[str, Any],
     client: WebClient,
@@ -59,10 +81,11 @@ def handle_home_opened(
     db: Database,
     settings: Settings,
     keyring: Keyring,
+    in_time: InTime,
 ) -> None:
     if event.get("tab") != "home":
         return
-    publish_home(client, db, settings, context, keyring)
+    in_time.run(context, lambda: publish_home_quietly(client, db, settings, context, keyring))
 
 
 def register(app: App) -> None:

@@ -20,7 +20,8 @@ from bot.subscriptions import unsubscribe
 from handlers import blocks
 from handlers.home import status_lines
 from handlers.identity import signer_of
-from handlers.slackapi import answer_privately
+from handlers.intime import InTime
+from handlers.slackapi import SlackUnavailable, Stranger, answer_privately
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def handle_message(
     db: Database,
     settings: Settings,
     keyring: Keyring,
+    in_time: InTime,
 ) -> None:
     if event.get("channel_type") != "im":
         return
@@ -109,14 +111,36 @@ def handle_message(
     words = text.split() if len(text) <= MAX_TEXT else []
     verb = words[0].lower().strip("!.?/") if words else ""
     argument = words[1] if len(words) > 1 else None
+
+    def answer() -> None:
+        try:
+            reply = _answer(verb, argument, context, db, settings, keyring)
+        except SlackUnavailable as busy:
+            text = blocks.slack_busy_text(busy.retry_after)
+            reply = (text, [blocks._section(text)])
+        except Stranger:
+            text = blocks.stranger_text()
+            reply = (text, [blocks._section(text)])
+        _reply(client, event, reply)
+
+    # The event is acknowledged by the deadline whatever Slack's Web API does.
+    in_time.run(context, answer)
+
+
+def _answer(
+    verb: str,
+    argument: str | None,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    keyring: Keyring,
+) -> tuple[str, list[blocks.Block]]:
     if verb == "sign":
-        _reply(client, event, _campaign_answer(db, argument, blocks.SIGN_ACTION, settings))
-    elif verb == "withdraw":
+        return _campaign_answer(db, argument, blocks.SIGN_ACTION, settings)
+    if verb == "withdraw":
         signed = [line for line in status_lines(db, settings, context, keyring) if line.signed]
-        _reply(
-            client, event, _campaign_answer(db, argument, blocks.WITHDRAW_ACTION, settings, signed)
-        )
-    elif verb == "stop" and argument and argument.lower().startswith("update"):
+        return _campaign_answer(db, argument, blocks.WITHDRAW_ACTION, settings, signed)
+    if verb == "stop" and argument and argument.lower().startswith("update"):
         removed = _stop_updates(db, settings, context, keyring)
         text = (
             "Done: you will get no more news from the bot, and the encrypted copy of your "
@@ -124,16 +148,13 @@ def handle_message(
             if removed
             else "You were not getting news about any campaign; nothing to stop."
         )
-        _reply(client, event, (text, [blocks._section(text)]))
-    elif verb == "status":
-        _reply(
-            client,
-            event,
-            blocks.status_message(status_lines(db, settings, context, keyring), settings.timezone),
+        return text, [blocks._section(text)]
+    if verb == "status":
+        return blocks.status_message(
+            status_lines(db, settings, context, keyring), settings.timezone
         )
-    else:
-        # Garbled or unknown text gets help; the text itself is neither logged nor kept.
-        _reply(client, event, blocks.dm_help_message())
+    # Garbled or unknown text gets help; the text itself is neither logged nor kept.
+    return blocks.dm_help_message()
 
 
 def _stop_updates(db: Database, settings: Settings, context: BoltContext, keyring: Keyring) -> int:

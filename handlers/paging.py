@@ -17,8 +17,10 @@ from slack_sdk import WebClient
 from bot.keyring import Keyring
 from bot.settings import Settings
 from handlers import admin, blocks, commands, messages
-from handlers.home import publish_home, status_lines
+from handlers.home import publish_home_quietly, status_lines
+from handlers.intime import InTime
 from handlers.payload import clicked_value
+from handlers.slackapi import SlackUnavailable, Stranger
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ def handle_page(
     db: Database,
     settings: Settings,
     keyring: Keyring,
+    in_time: InTime,
 ) -> None:
     ack()
     wanted = blocks.read_page_value(clicked_value(body))
@@ -65,16 +68,32 @@ def handle_page(
         logger.info("a page button carried an unknown value")
         return
     surface, offset = wanted
-    if surface == "home":
-        publish_home(client, db, settings, context, keyring, offset)
-        return
-    answer = _page(surface, offset, db, settings, context, keyring)
-    if answer is None:  # an organizer page asked for by someone who organizes nothing
-        logger.warning("refused an organizer action (page): not an organizer")
-        respond(text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False)
-        return
-    text, content = answer
-    respond(text=text, blocks=content, replace_original=True)
+
+    def work() -> None:
+        if surface == "home":
+            publish_home_quietly(client, db, settings, context, keyring, offset)
+            return
+        try:
+            answer = _page(surface, offset, db, settings, context, keyring)
+        except SlackUnavailable as busy:
+            # Who the person is could not be asked of Slack (a Grid's ids).
+            text = blocks.slack_busy_text(busy.retry_after)
+            respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        except Stranger:
+            respond(text=blocks.stranger_text(), response_type="ephemeral", replace_original=False)
+            return
+        if answer is None:  # an organizer page asked for by someone who organizes nothing
+            logger.warning("refused an organizer action (page): not an organizer")
+            respond(
+                text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False
+            )
+            return
+        text, content = answer
+        # Posted to the response URL: in time for Slack whatever that takes.
+        respond(text=text, blocks=content, replace_original=True)
+
+    in_time.run(context, work)
 
 
 def register(app: App) -> None:

@@ -40,16 +40,11 @@ from bot.signatures import (
 )
 from bot.subscriptions import Address, NotSigned, subscribe, unsubscribe
 from handlers import blocks
-from handlers.home import publish_home
-from handlers.identity import own_team_of, signer_of
-from handlers.kept import ack_json
+from handlers.home import publish_home_quietly
+from handlers.identity import own_team_of, profile_of, signer_of
+from handlers.intime import FormAnswer, FormOpener, InTime, answer_in_time
 from handlers.payload import clicked_value
-from handlers.slackapi import (
-    SlackUnavailable,
-    fetch_user,
-    open_form,
-    say_form_not_opened,
-)
+from handlers.slackapi import SlackUnavailable, Stranger, say_form_not_opened
 from storage.db import Database
 from storage.direct import DirectCursor
 
@@ -143,8 +138,8 @@ class FormNotOpened(Exception):
         self.failure = failure
 
 
-def _show(client: WebClient, trigger_id: str | None, view: dict[str, Any]) -> None:
-    failure = open_form(client, trigger_id, view)
+def _show(opener: FormOpener, view: dict[str, Any]) -> None:
+    failure = opener.show(view)
     if failure is not None:
         raise FormNotOpened(failure)
 
@@ -161,7 +156,39 @@ def _opening(body: dict[str, Any], respond: Respond, open_form: Callable[[], Non
         _clear_dm_prompt(body, respond)
 
 
-def _clicked_campaign(body: dict[str, Any], client: WebClient, db: Database) -> CampaignView | None:
+def _click(
+    ack: Ack,
+    body: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+    in_time: InTime,
+    form: Callable[[FormOpener], None],
+) -> None:
+    """Acknowledge a click in time and open the form it asks for: at once if it is
+    ready by the deadline, else a "one moment" modal that the form replaces."""
+    ack()
+    opener = FormOpener(client, body.get("trigger_id"))
+
+    def open_it() -> None:
+        try:
+            form(opener)
+        except SlackUnavailable as busy:
+            _show(
+                opener, blocks.notice_modal("Try again", blocks.slack_busy_text(busy.retry_after))
+            )
+        except Stranger:
+            logger.info("refused a form to someone Slack does not show the app")
+            _show(opener, blocks.notice_modal("Cannot sign", blocks.stranger_text()))
+
+    in_time.run(
+        context, lambda: _opening(body, respond, open_it), late=lambda: in_time.start(opener.hold)
+    )
+
+
+def _clicked_campaign(
+    body: dict[str, Any], opener: FormOpener, db: Database
+) -> CampaignView | None:
     """The public campaign a button names, or None once the clicker was told it
     does not exist."""
     slug = clicked_value(body)
@@ -169,7 +196,7 @@ def _clicked_campaign(body: dict[str, Any], client: WebClient, db: Database) -> 
     if isinstance(found, CampaignNotFound):
         logger.info("a button named an unknown campaign")
         text = blocks.not_found_text(slug, found.known)
-        _show(client, body.get("trigger_id"), blocks.notice_modal("Not found", text))
+        _show(opener, blocks.notice_modal("Not found", text))
         return None
     return found
 
@@ -191,55 +218,51 @@ def handle_sign_start(
     db: Database,
     settings: Settings,
     keyring: Keyring,
+    in_time: InTime,
 ) -> None:
-    ack()
-    _opening(body, respond, lambda: _sign_start(body, client, context, db, settings, keyring))
+    _click(
+        ack,
+        body,
+        respond,
+        client,
+        context,
+        in_time,
+        lambda opener: _sign_start(body, opener, client, context, db, settings, keyring),
+    )
 
 
 def _sign_start(
     body: dict[str, Any],
+    opener: FormOpener,
     client: WebClient,
     context: BoltContext,
     db: Database,
     settings: Settings,
     keyring: Keyring,
 ) -> None:
-    trigger_id = body.get("trigger_id")
-    found = _clicked_campaign(body, client, db)
+    found = _clicked_campaign(body, opener, db)
     if found is None:
         return
     if not found.is_open:
-        _show(
-            client,
-            trigger_id,
-            blocks.notice_modal("Closed", blocks.closed_text(found, settings.timezone)),
-        )
+        _show(opener, blocks.notice_modal("Closed", blocks.closed_text(found, settings.timezone)))
         return
     signer = signer_of(context, settings)
     with db.read() as session:
         already = signer_status(session, found.slug, signer, keyring).signed
     if already:
-        _show(client, trigger_id, blocks.signed_modal(found.title, named=False, already=True))
+        _show(opener, blocks.signed_modal(found.title, named=False, already=True))
         return
-    try:
-        user = fetch_user(client, context.user_id or "")
-    except SlackUnavailable as busy:
-        _show(
-            client,
-            trigger_id,
-            blocks.notice_modal("Try again", blocks.slack_busy_text(busy.retry_after)),
-        )
-        return
+    user = profile_of(context, client)
     refusal = eligibility.refusal(user, context.team_id, context.enterprise_id)
     if refusal:
         logger.info("an ineligible account was refused the signing form")
-        _show(client, trigger_id, blocks.notice_modal("Cannot sign", refusal))
+        _show(opener, blocks.notice_modal("Cannot sign", refusal))
         return
     form_pass = eligibility.issue_pass(
         settings.require_signer_key(), *_pass_subject(body, context), found.slug
     )
     metadata = _metadata(found.slug, _origin(body), form_pass=form_pass, page=_home_page(body))
-    _show(client, trigger_id, blocks.sign_modal(found, metadata, eligibility.suggested_name(user)))
+    _show(opener, blocks.sign_modal(found, metadata, eligibility.suggested_name(user)))
 
 
 def handle_sign_change(
@@ -251,22 +274,30 @@ def handle_sign_change(
     db: Database,
     settings: Settings,
     keyring: Keyring,
+    in_time: InTime,
 ) -> None:
     """ "Change how I sign": the same form, showing the current choice."""
-    ack()
-    _opening(body, respond, lambda: _sign_change(body, client, context, db, settings, keyring))
+    _click(
+        ack,
+        body,
+        respond,
+        client,
+        context,
+        in_time,
+        lambda opener: _sign_change(body, opener, client, context, db, settings, keyring),
+    )
 
 
 def _sign_change(
     body: dict[str, Any],
+    opener: FormOpener,
     client: WebClient,
     context: BoltContext,
     db: Database,
     settings: Settings,
     keyring: Keyring,
 ) -> None:
-    trigger_id = body.get("trigger_id")
-    found = _clicked_campaign(body, client, db)
+    found = _clicked_campaign(body, opener, db)
     if found is None:
         return
     signer = signer_of(context, settings)
@@ -274,7 +305,7 @@ def _sign_change(
         status = signer_status(session, found.slug, signer, keyring)
         stored_name = current_name(session, found.slug, signer, keyring)
     if not status.signed:
-        _show(client, trigger_id, blocks.withdrawn_modal(found.title, had_signed=False))
+        _show(opener, blocks.withdrawn_modal(found.title, had_signed=False))
         return
     how = blocks.ANONYMOUS
     if status.threshold is not None:
@@ -285,11 +316,11 @@ def _sign_change(
     suggestion = stored_name
     if suggestion is None:
         try:
-            suggestion = eligibility.suggested_name(fetch_user(client, context.user_id or ""))
-        except SlackUnavailable:
+            suggestion = eligibility.suggested_name(profile_of(context, client))
+        except (SlackUnavailable, Stranger):
             suggestion = None
     metadata = _metadata(found.slug, _origin(body), "change", page=_home_page(body))
-    _show(client, trigger_id, blocks.sign_modal(found, metadata, suggestion, state, changing=True))
+    _show(opener, blocks.sign_modal(found, metadata, suggestion, state, changing=True))
 
 
 @dataclass(frozen=True)
@@ -366,6 +397,15 @@ def _confirmation(title: str, **choice: Any) -> str:
     return json.dumps({"response_action": "update", "view": view})
 
 
+def _busy(error: SlackUnavailable) -> FormAnswer:
+    return FormAnswer(errors={blocks.HOW_BLOCK: blocks.slack_busy_text(error.retry_after)})
+
+
+def _stranger() -> FormAnswer:
+    logger.info("a form from someone Slack does not show the app was refused")
+    return FormAnswer(view=blocks.notice_modal("Cannot sign", blocks.stranger_text()))
+
+
 def handle_sign_submit(
     ack: Ack,
     body: dict[str, Any],
@@ -375,6 +415,7 @@ def handle_sign_submit(
     db: Database,
     settings: Settings,
     keyring: Keyring,
+    in_time: InTime,
 ) -> None:
     metadata = _metadata_of(view)
     slug, origin, mode = _read_metadata(metadata)
@@ -384,22 +425,46 @@ def handle_sign_submit(
     except FormProblem as problem:
         ack(response_action="errors", errors={problem.block: str(problem)})
         return
+
+    def work() -> FormAnswer:
+        try:
+            return _record(
+                metadata, body, slug, mode, form, choice, client, context, db, settings, keyring
+            )
+        except SlackUnavailable as busy:
+            return _busy(busy)
+        except Stranger:
+            return _stranger()
+
+    after = (
+        (lambda: publish_home_quietly(client, db, settings, context, keyring, _page_of(metadata)))
+        if origin == "home"
+        else None
+    )
+    answer_in_time(ack, body, client, context, in_time, work, after)
+
+
+def _record(
+    metadata: dict[str, Any],
+    body: dict[str, Any],
+    slug: str,
+    mode: str,
+    form: SignForm,
+    choice: Choice,
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    keyring: Keyring,
+) -> FormAnswer:
     # Eligibility was asked of Slack when this form opened, minutes ago at most, if
     # it carries our pass; otherwise (an older form, or none of ours) ask now.
     if not _passed(metadata, body, context, settings, slug):
-        try:
-            user = fetch_user(client, context.user_id or "")
-        except SlackUnavailable as busy:
-            ack(
-                response_action="errors",
-                errors={blocks.HOW_BLOCK: blocks.slack_busy_text(busy.retry_after)},
-            )
-            return
+        user = profile_of(context, client)
         refusal = eligibility.refusal(user, context.team_id, context.enterprise_id)
         if refusal:
             logger.info("an ineligible account's signature was refused")
-            ack(response_action="update", view=blocks.notice_modal("Cannot sign", refusal))
-            return
+            return FormAnswer(view=blocks.notice_modal("Cannot sign", refusal))
     signer = signer_of(context, settings)
     address = Address(
         team_id=own_team_of(body, context) or context.enterprise_id or "",
@@ -437,21 +502,17 @@ def handle_sign_submit(
             outcome, title, status = db.direct.write_batched(record)
     except CampaignNotFound:
         logger.info("a signing form named an unknown campaign")
-        ack(
-            response_action="update",
+        return FormAnswer(
             view=blocks.notice_modal(
                 "Not found", "This campaign no longer exists. Nothing was recorded."
-            ),
+            )
         )
-        return
     except NotSigned:
-        ack(
-            response_action="update",
+        return FormAnswer(
             view=blocks.notice_modal(
                 "Not signed", "You have not signed this campaign, so there is nothing to change."
-            ),
+            )
         )
-        return
     except CampaignClosed:
         found = _find(db, slug)
         text = (
@@ -459,16 +520,11 @@ def handle_sign_submit(
             if isinstance(found, CampaignView)
             else "This campaign is closed."
         )
-        ack(
-            response_action="update",
-            view=blocks.notice_modal("Closed", text + " Nothing was recorded."),
-        )
-        return
+        return FormAnswer(view=blocks.notice_modal("Closed", text + " Nothing was recorded."))
     # No log line for a signature: its time is exactly what must not be kept.
     already = outcome is SignOutcome.ALREADY_SIGNED
-    ack_json(
-        ack,
-        _confirmation(
+    return FormAnswer(
+        json=_confirmation(
             title,
             named=choice.name is not None and not choice.conditional,
             already=already,
@@ -476,10 +532,8 @@ def handle_sign_submit(
             named_today=status.named_today,
             news=status.subscribed,
             changed=changing,
-        ),
+        )
     )
-    if origin == "home":
-        publish_home(client, db, settings, context, keyring, _page_of(metadata))
 
 
 def handle_withdraw_start(
@@ -491,58 +545,79 @@ def handle_withdraw_start(
     db: Database,
     settings: Settings,
     keyring: Keyring,
+    in_time: InTime,
 ) -> None:
-    ack()
-    _opening(body, respond, lambda: _withdraw_start(body, client, context, db, settings, keyring))
+    _click(
+        ack,
+        body,
+        respond,
+        client,
+        context,
+        in_time,
+        lambda opener: _withdraw_start(body, opener, context, db, settings, keyring),
+    )
 
 
 def _withdraw_start(
     body: dict[str, Any],
-    client: WebClient,
+    opener: FormOpener,
     context: BoltContext,
     db: Database,
     settings: Settings,
     keyring: Keyring,
 ) -> None:
-    trigger_id = body.get("trigger_id")
-    found = _clicked_campaign(body, client, db)
+    found = _clicked_campaign(body, opener, db)
     if found is None:
         return
     signer = signer_of(context, settings)
     with db.read() as session:
         signed = signer_status(session, found.slug, signer, keyring).signed
     if not signed:
-        _show(client, trigger_id, blocks.withdrawn_modal(found.title, had_signed=False))
+        _show(opener, blocks.withdrawn_modal(found.title, had_signed=False))
         return
     metadata = _metadata(found.slug, _origin(body), page=_home_page(body))
-    _show(client, trigger_id, blocks.withdraw_modal(found, metadata))
+    _show(opener, blocks.withdraw_modal(found, metadata))
 
 
 def handle_withdraw_submit(
     ack: Ack,
+    body: dict[str, Any],
     view: dict[str, Any],
     client: WebClient,
     context: BoltContext,
     db: Database,
     settings: Settings,
     keyring: Keyring,
+    in_time: InTime,
 ) -> None:
     metadata = _metadata_of(view)
     slug, origin, _ = _read_metadata(metadata)
-    signer = signer_of(context, settings)
-    try:
-        with db.write() as session:
-            had_signed = remove_signature(session, slug, signer, keyring)
-            title = campaigns.public_title(session, slug)
-    except CampaignNotFound:
-        ack(
-            response_action="update",
-            view=blocks.notice_modal("Not found", "This campaign no longer exists."),
-        )
-        return
-    ack(response_action="update", view=blocks.withdrawn_modal(title, had_signed))
-    if origin == "home":
-        publish_home(client, db, settings, context, keyring, _page_of(metadata))
+
+    def work() -> FormAnswer:
+        try:
+            signer = signer_of(context, settings)
+        except SlackUnavailable as busy:
+            return FormAnswer(
+                view=blocks.notice_modal("Try again", blocks.slack_busy_text(busy.retry_after))
+            )
+        except Stranger:
+            return _stranger()
+        try:
+            with db.write() as session:
+                had_signed = remove_signature(session, slug, signer, keyring)
+                title = campaigns.public_title(session, slug)
+        except CampaignNotFound:
+            return FormAnswer(
+                view=blocks.notice_modal("Not found", "This campaign no longer exists.")
+            )
+        return FormAnswer(view=blocks.withdrawn_modal(title, had_signed))
+
+    after = (
+        (lambda: publish_home_quietly(client, db, settings, context, keyring, _page_of(metadata)))
+        if origin == "home"
+        else None
+    )
+    answer_in_time(ack, body, client, context, in_time, work, after)
 
 
 def register(app: App) -> None:

@@ -32,13 +32,27 @@ def retry_after(error: SlackApiError) -> int | None:
     return retry_after_seconds(getattr(error.response, "headers", None))
 
 
+class Stranger(Exception):
+    """Slack does not show this person to the app as a member of its workspace or
+    organization (a Slack Connect user, say): nobody the app can act for."""
+
+
+# users.info's answers for someone the app may not see: not a busy Slack, and
+# asking again will not change them.
+_NOT_VISIBLE = {"user_not_found", "user_not_visible", "users_not_found"}
+
+
 def fetch_user(client: WebClient, user_id: str) -> dict[str, Any]:
-    """users.info's `user`, or SlackUnavailable. The user id is never logged."""
+    """users.info's `user`; SlackUnavailable, or Stranger for someone Slack does not
+    show the app. The user id is never logged."""
     try:
         response = client.users_info(user=user_id)
     except SlackApiError as error:
         status = getattr(error.response, "status_code", None)
         code = error.response.get("error") if error.response is not None else None
+        if code in _NOT_VISIBLE:
+            logger.info("users.info does not show this person to the app (error %s)", code)
+            raise Stranger() from None
         logger.warning("users.info failed (status %s, error %s)", status, code)
         raise SlackUnavailable("users.info", retry_after(error)) from None
     except (SlackClientError, OSError) as error:

@@ -414,3 +414,65 @@ class UpdateDelivery(Base):
     # An attempt may have reached Slack without being recorded: look before resending.
     in_doubt_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EventReceipt(Base):
+    """An Events API delivery this app has taken on, so that Slack's redelivery of
+    it (a lost acknowledgement, a dropped Socket Mode connection) is not acted on
+    twice, by this process or by another replica.
+
+    Slack's event id and the minute it was taken, nothing else: the event's
+    content, and who or which workspace it came from, are not kept. Rows go once Slack's retries
+    are long over (bot/deliveries.py).
+    """
+
+    __tablename__ = "event_receipts"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Minutes since the epoch: enough to prune by, and to the minute at most.
+    minute: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class HomeWorkspace(Base):
+    """A workspace this app was installed in on its own (a workspace install, in
+    or out of an Enterprise Grid), as auth.test or a Grid migration event named it.
+
+    Signatures made there before the workspace joined a Grid are keyed by this
+    workspace and the person's local user id: after the move they are looked for
+    under it (handlers/identity.py). Like everything that could help tie a row to
+    a workspace, the id is sealed under a key derived from SIGNER_KEY, and known
+    by a keyed hash (bot/workspaces.py).
+    """
+
+    __tablename__ = "home_workspaces"
+
+    workspace_hash: Mapped[str] = mapped_column(String(SIGNER_HASH_LENGTH), primary_key=True)
+    sealed_team: Mapped[str] = mapped_column(Text)
+
+
+class NewsPost(Base):
+    """A news DM the bot sent a subscriber: where it is (channel and ts), sealed
+    under the campaign's key, so that it can be deleted when they stop news,
+    withdraw, or the campaign is forgotten (bot/retractions.py)."""
+
+    __tablename__ = "news_posts"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    signer_hash: Mapped[str] = mapped_column(String(SIGNER_HASH_LENGTH), primary_key=True)
+    sealed_ref: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class NewsRetraction(Base):
+    """A news DM to delete: queued when its subscriber stopped, withdrew or was
+    forgotten, deleted from Slack by the next run, then this row goes. The place
+    is sealed under a key derived from SIGNER_KEY (not the campaign's, which
+    forgetting destroys); nothing says which campaign or person it was for."""
+
+    __tablename__ = "news_retractions"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    sealed_ref: Mapped[str] = mapped_column(String(200), primary_key=True)

@@ -10,15 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import campaigns
 from bot.app import create_app
 from bot.fakeslack import FakeSlack, FakeUser, Grid, view_submission_body
 from bot.server import BackgroundServer, SlackWSGI
-from bot.signatures import add_signature, signer_hash
 from storage.db import Database
 from storage.models import Campaign, Signature
 from tests.conftest import SIGNING_SECRET, RunningBot, SlackDriver, make_settings, response_json
-from tests.support.signers import expected_value, opened_name
 from tests.test_signing import SLUG, ephemerals_to, opened_views, sign_values, view_text
 
 ORG = "E0UNDRSGN"
@@ -141,38 +138,3 @@ def test_requests_from_another_organization_are_refused(grid_bot, grid):
     # And a plain workspace request, naming no organization, is not ours either.
     answer = response_json(bot.slack.command("", user=WENDY.id, team_id="T0LONELY1"))
     assert "not installed in your workspace" in answer["text"]
-
-
-def test_a_workspace_that_joins_a_grid_keeps_its_signers(database_url, db):
-    # Before: a plain workspace install, where Wendy signed (hash of workspace + user).
-    settings_key = make_settings(FakeSlack(), database_url).require_signer_key()
-    spec = campaigns.parse_campaign(
-        {"slug": SLUG, "title": "We won't build it", "statement": "S", "demands": ["D"]},
-        make_settings(FakeSlack(), database_url).timezone,
-    )
-    with db.write() as session:
-        campaigns.upsert_campaign(session, spec)
-        add_signature(
-            session,
-            SLUG,
-            signer_hash(settings_key, WORKSPACE_A, WENDY.id),
-            name="Wendy Grid",
-            keyring=make_settings(FakeSlack(), database_url).keyring(),
-        )
-    # After: the workspace is in a Grid and the app is installed org-wide.
-    grid = Grid(enterprise_id=ORG, org_install=True)
-    with FakeSlack() as fake:
-        fake.workspace.grid = grid
-        fake.workspace.add_user(WENDY)
-        for bot in _start(fake, database_url, db, with_campaign=False):
-            # Her first request from her workspace, now in the Grid, carries her
-            # signature over; from then on every workspace of the org finds it.
-            form = _click(bot, "sign_start", WENDY.id, WORKSPACE_A, grid)
-            assert "already signed" in view_text(form)
-            form = _click(bot, "sign_start", WENDY.id, WORKSPACE_B, grid)
-            assert "already signed" in view_text(form)
-            assert _count(bot) == 1
-            with bot.db.read() as session:
-                [row] = session.scalars(select(Signature)).all()
-            assert row.signer_hash == expected_value(bot.db, bot.settings, SLUG, WENDY.id, ORG)
-            assert opened_name(bot.db, bot.settings, SLUG, row.sealed_name) == "Wendy Grid"

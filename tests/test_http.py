@@ -283,3 +283,31 @@ def test_a_replayed_signed_request_is_not_acted_on(running_bot, caplog):
     assert "a replay" in caplog.text
     with bot.db.read() as session:
         assert session.scalar(select(Campaign.signature_count).where(Campaign.slug == slug)) == 1
+
+
+def test_a_request_replayed_to_another_replica_is_refused_too(running_bot, caplog):
+    """Two replicas on one PostgreSQL database: what one accepted, the other
+    refuses (SQLite runs one server process, whose memory is enough)."""
+    from bot.app import create_app
+    from bot.server import BackgroundServer, SlackWSGI
+    from tests.databases import ON_POSTGRES
+
+    if not ON_POSTGRES:
+        pytest.skip("several replicas need PostgreSQL")
+    bot = running_bot
+    bot.import_campaign()
+    other = BackgroundServer(
+        SlackWSGI(create_app(bot.settings, bot.db), bot.db, SIGNING_SECRET)
+    ).start()
+    try:
+        body = slash_command_body("/demands", "", ALICE.id, bot.fake.response_url())
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            **sign(SIGNING_SECRET, body),
+        }
+        assert post(bot.slack.base_url + "/slack/events", body, headers).status == 200
+        with caplog.at_level(logging.WARNING):
+            assert post(other.url + "/slack/events", body, headers).status == 401
+        assert "a replay" in caplog.text
+    finally:
+        other.stop()

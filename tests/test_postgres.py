@@ -234,3 +234,41 @@ def test_replicas_starting_at_once_migrate_once(postgres_server):
         assert len(versions) == 1
     finally:
         postgres_server.drop(url)
+
+
+def test_forget_while_a_pg_dump_runs_really_forgets(db, keyring):
+    """A pg_dump holds a snapshot and ACCESS SHARE locks on every table for as long
+    as it runs. Forgetting used to wait for a lock to rewrite the tables, settle for
+    a VACUUM that removed nothing, and report success. Now it needs no rewrite: the
+    rows go (a DELETE does not conflict with the dump's locks) and the key is
+    destroyed, which is what forgetting is."""
+    _campaign(db)
+    values = _sign_everyone(db, keyring)
+    with db.read() as session:
+        key_id = session.scalar(select(Campaign.key_id))
+    dump = db.engine.connect()
+    try:
+        dump.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        dump.exec_driver_sql("LOCK TABLE signatures, subscribers IN ACCESS SHARE MODE")
+        assert dump.exec_driver_sql("SELECT count(*) FROM signatures").scalar_one() == PEOPLE
+        finished = threading.Event()
+
+        def forget() -> None:
+            _forget(db, keyring)
+            finished.set()
+
+        worker = threading.Thread(target=forget)
+        worker.start()
+        assert finished.wait(timeout=30), "forget waited on the dump"
+        worker.join()
+        # The dump still sees what it saw: its copy of the rows is of no use to
+        # anyone, since the key that made them is gone.
+        assert dump.exec_driver_sql("SELECT count(*) FROM signatures").scalar_one() == PEOPLE
+    finally:
+        dump.rollback()
+        dump.close()
+    with pytest.raises(KeyMissing):
+        Keyring(KEY, keyring.store).campaign(key_id)
+    with db.read() as session:
+        assert session.scalars(select(Signature.signer_hash)).all() == []
+    assert values

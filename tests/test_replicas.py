@@ -10,7 +10,6 @@ Needs a PostgreSQL server (UNDERSIGNED_TEST_PG_URL); skipped without one.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import socket
 import subprocess
@@ -32,7 +31,7 @@ from storage.models import Announcement, AnnouncementState, Campaign, Signature
 from tests.conftest import SIGNER_KEY, SIGNING_SECRET, SlackDriver, make_settings
 from tests.databases import PostgresServer
 from tests.httpclient import get
-from tests.test_load import Outcome, opened_by, sign_through, signers
+from tests.test_load import Outcome, answered_titles, opened_by, sign_through, signers
 from tests.test_signing import SLUG, sign_values
 
 SIGNERS = 120
@@ -179,7 +178,7 @@ def test_two_replicas_count_exactly_and_announce_each_milestone_once(
             assert (
                 drivers[0].click("sign_start", SLUG, user=user.id, trigger_id=trigger).status == 200
             )
-            form = opened_by(fake_slack, trigger)
+            form = opened_by(fake_slack, trigger, user.id)
             assert form is not None
             assert form.get("callback_id") == "sign_submit", form
             with ThreadPoolExecutor(max_workers=2) as both:
@@ -187,7 +186,7 @@ def test_two_replicas_count_exactly_and_announce_each_milestone_once(
                     both.map(lambda d: d.submit(form, sign_values(), user=user.id), drivers)
                 )
             assert [r.status for r in results] == [200, 200], results
-            return [json.loads(r.body)["view"]["title"]["text"] for r in results]
+            return answered_titles(fake_slack, [r.body for r in results], form["id"])
 
         stop = threading.Event()
         announce_runs: list[object] = []

@@ -29,6 +29,13 @@ def run_migrations_online() -> None:
             # scheduler, `announce`, a replica being replaced) wrote meanwhile: the
             # new release would not start.
             connection.execution_options(**{WRITE_OPTION: True})
+            # Batch mode rebuilds a table by copying it, dropping it and renaming
+            # the copy; with foreign keys on, dropping `campaigns` would first
+            # delete every row that refers to it (ON DELETE CASCADE): signatures,
+            # demands, announcements. Off for the migration (the pragma only takes
+            # effect outside a transaction, hence on the driver's connection before
+            # ours begins), checked after it, and on again.
+            _foreign_keys(connection, on=False)
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -42,7 +49,18 @@ def run_migrations_online() -> None:
                 # while the others wait here, then find the database at head.
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             context.run_migrations()
+            if connection.dialect.name == "sqlite":
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"a migration broke {len(broken)} foreign keys")
         connection.commit()
+        if connection.dialect.name == "sqlite":
+            _foreign_keys(connection, on=True)
+
+
+def _foreign_keys(connection, *, on: bool) -> None:  # type: ignore[no-untyped-def]
+    driver = connection.connection.driver_connection
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 run_migrations_online()

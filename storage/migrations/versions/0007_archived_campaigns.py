@@ -1,7 +1,7 @@
 """Campaigns can be archived: put out of the organizer view once closed or forgotten.
 
 Revision ID: 0007
-Revises: 0009 (written on 0005; chained after main's 0008 and 0009 when main was
+Revises: 0010 (written on 0005; chained after main's head, 0010, when main was
 merged into this branch)
 Create Date: 2027-01-10
 """
@@ -16,7 +16,7 @@ from alembic import op
 from storage.models import UTCDateTime
 
 revision: str = "0007"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

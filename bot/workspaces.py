@@ -1,0 +1,54 @@
+"""The workspaces this app was installed in on its own (a workspace install, in
+or out of an Enterprise Grid).
+
+Signatures made in such a workspace before it joined a Grid are keyed by it and
+the person's local user id; after the move they are looked for there. Recorded
+from auth.test and from Grid migration events. The database keeps no workspace
+id in clear (a copy of it alone must not say whose Slack this was): each is
+sealed under a key derived from SIGNER_KEY and known by a keyed hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.sealing import CannotOpen, Sealer
+from storage.models import HomeWorkspace
+
+TEAM_ID_MAX = 32
+_SEAL_CONTEXT = "home-workspace"
+
+
+def _workspace_hash(key: bytes, team_id: str) -> str:
+    return hmac.new(key, f"home-workspace:{team_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def record_home_workspace(session: Session, key: bytes, sealer: Sealer, team_id: str) -> None:
+    """Remember a workspace the app is installed in; recording it twice is nothing."""
+    team_id = team_id[:TEAM_ID_MAX]
+    table = HomeWorkspace.__table__
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(table)
+        .values(
+            workspace_hash=_workspace_hash(key, team_id),
+            sealed_team=sealer.seal(team_id, _SEAL_CONTEXT),
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def home_workspaces(session: Session, sealer: Sealer) -> tuple[str, ...]:
+    """The workspaces recorded (those sealed under another key are passed over)."""
+    found = []
+    for sealed in session.scalars(select(HomeWorkspace.sealed_team)):
+        try:
+            found.append(sealer.open(sealed, _SEAL_CONTEXT))
+        except CannotOpen:
+            continue
+    return tuple(sorted(found))

@@ -1,0 +1,133 @@
+"""Which workspace or organization this app's token belongs to, as auth.test says,
+read again whenever Slack says it may have changed.
+
+It changes when the workspace joins an Enterprise Grid (its requests start
+naming the organization), when the app is installed org-wide instead, and when
+it is uninstalled or its tokens revoked. Each workspace the app was installed in
+on its own is also recorded (storage: home_workspaces): signatures made there
+before a Grid move are keyed by it (handlers/identity.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.sealing import Sealer
+from bot.settings import Settings
+from bot.workspaces import home_workspaces, record_home_workspace
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+# A request naming an organization we do not know asks auth.test again, at most
+# this often: enough to follow a Grid move within seconds, not a call per request.
+REFRESH_AT_MOST_EVERY = 10.0
+# auth.test is asked while a request waits for its acknowledgement.
+AUTH_TEST_TIMEOUT = 1.0
+
+
+@dataclass(frozen=True)
+class Identity:
+    team_id: str | None
+    enterprise_id: str | None
+    org_wide: bool = False
+
+
+class Installation:
+    """The token's workspace or organization; one per process (app factory)."""
+
+    def __init__(self, client: WebClient, db: Database, settings: Settings) -> None:
+        # Its own client: a short timeout, the app's token and Web API.
+        self._client = WebClient(
+            token=client.token, base_url=client.base_url, timeout=AUTH_TEST_TIMEOUT
+        )
+        self._db = db
+        # Without SIGNER_KEY nobody can sign, and there is nothing to carry over.
+        self._key = settings.signer_key
+        self._sealer = Sealer(settings.signer_key) if settings.signer_key else None
+        self._lock = threading.Lock()
+        self._asked_at = -REFRESH_AT_MOST_EVERY
+        self._homes: tuple[str, ...] | None = None
+        self.current = Identity(None, None)
+
+    def start(self, client: WebClient) -> None:
+        """The first reading, with the app's client: it raises if Slack refuses the
+        token, which stops start-up with a clear message (bot/cli.py)."""
+        self._adopt(client.auth_test().data)  # type: ignore[arg-type]
+
+    def refresh(self, why: str) -> bool:
+        """Ask auth.test again; True if the answer was read."""
+        with self._lock:
+            self._asked_at = time.monotonic()
+            try:
+                answer = self._client.auth_test().data
+            except SlackApiError as error:
+                code = error.response.get("error") if error.response is not None else None
+                logger.error(
+                    "auth.test failed after %s (error %s): if the app was uninstalled or its "
+                    "token revoked, reinstall it and set SLACK_BOT_TOKEN",
+                    why,
+                    code,
+                )
+                return False
+            except (SlackClientError, OSError) as error:
+                logger.warning("auth.test failed after %s: %s", why, type(error).__name__)
+                return False
+            before = self.current
+            self._adopt(answer)  # type: ignore[arg-type]
+        if self.current != before:
+            logger.warning("the app's installation changed after %s: now %s", why, self._describe())
+        return True
+
+    def refresh_if_due(self, why: str) -> bool:
+        """refresh(), unless it was asked within REFRESH_AT_MOST_EVERY seconds."""
+        if time.monotonic() - self._asked_at < REFRESH_AT_MOST_EVERY:
+            return False
+        return self.refresh(why)
+
+    def _adopt(self, answer: dict[str, object]) -> None:
+        team = answer.get("team_id")
+        enterprise = answer.get("enterprise_id")
+        org_wide = bool(answer.get("is_enterprise_install"))
+        self.current = Identity(
+            team if isinstance(team, str) and team and not org_wide else None,
+            enterprise if isinstance(enterprise, str) and enterprise else None,
+            org_wide,
+        )
+        if self.current.team_id:
+            self.record_home(self.current.team_id)
+
+    def _describe(self) -> str:
+        current = self.current
+        if current.org_wide:
+            return "installed org-wide in an Enterprise Grid organization"
+        if current.enterprise_id:
+            return "installed in a workspace of an Enterprise Grid organization"
+        return "installed in a single workspace"
+
+    # -- workspaces the app was installed in on its own ---------------------------
+
+    def record_home(self, team_id: str) -> None:
+        if self._key is None or self._sealer is None:
+            return
+        if self._homes is not None and team_id in self._homes:
+            return
+        with self._db.write() as session:
+            record_home_workspace(session, self._key, self._sealer, team_id)
+        self._homes = None
+
+    def home_workspaces(self) -> tuple[str, ...]:
+        homes = self._homes
+        if homes is None:
+            if self._sealer is None:
+                return ()
+            with self._db.read() as session:
+                homes = home_workspaces(session, self._sealer)
+            self._homes = homes
+        return homes

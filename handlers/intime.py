@@ -1,0 +1,282 @@
+"""Answering Slack in time, whatever its Web API does.
+
+Slack waits three seconds for a request's acknowledgement; a Web API call can
+take longer (our client gives up after five). Listeners hand their work to
+`InTime`, which runs it on a pool and waits for it only until ANSWER_WITHIN
+after the request arrived:
+
+- done by then (the usual case): the listener answers with what it found, as it
+  would have without the pool: a signature's confirmation is still the
+  acknowledgement of the form that made it, sent once the signature is
+  committed;
+- not done: the listener answers now with what it can say already (nothing, for
+  an event or a click; "one moment" for a form) and the work carries on. What it
+  finds is then shown the way Slack allows after an acknowledgement: the modal
+  is updated (views.update), a form opened with a click's trigger_id.
+
+A person is told an outcome only once the work that decides it is done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
+
+from handlers import blocks
+from handlers.kept import ack_json
+from handlers.slackapi import SlackUnavailable, call_quietly, open_form
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Slack's three seconds, less the time the answer needs to reach Slack and for a
+# busy machine to schedule the thread that sends it.
+ANSWER_WITHIN = 1.5
+# Work that outlasts its request is followed up only once the acknowledgement
+# has gone: the listener returns just after the deadline, and Bolt sends at once.
+_AFTER_THE_ANSWER = 0.2
+ARRIVED = "undersigned_arrived"
+# Threads for work that may outlast its request (one pool per process).
+IN_TIME_WORKERS = 16
+
+
+def arrived(context: BoltContext) -> float:
+    """When the request arrived (monotonic seconds), as the Gate noted it."""
+    value = context.get(ARRIVED)
+    return value if isinstance(value, float) else time.monotonic()
+
+
+class InTime:
+    """The pool that work outlasting a request's acknowledgement runs on; one per
+    process, built by the app factory."""
+
+    def __init__(self, workers: int = IN_TIME_WORKERS, within: float = ANSWER_WITHIN) -> None:
+        self.within = within
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="in-time")
+        self._busy = 0
+        self._idle = threading.Condition()
+
+    def run(
+        self,
+        context: BoltContext,
+        work: Callable[[], T],
+        *,
+        late: Callable[[], None] | None = None,
+        then: Callable[[T], None] | None = None,
+        failed: Callable[[str], None] | None = None,
+    ) -> tuple[bool, T | None]:
+        """Run `work`; (True, its result) if it finished in time, else (False, None).
+
+        An error it raises in time is raised here, for the app's error handler.
+        Late, `late()` runs here (say "one moment"), and once the work is done
+        `then(result)` runs on the pool, or `failed(reference)` if it raised
+        (logged with that reference, never with what the request held).
+        """
+        future = self._submit(work)
+        left = arrived(context) + self.within - time.monotonic()
+        try:
+            return True, future.result(timeout=max(left, 0.0))
+        except FutureTimeout:
+            pass
+        if late is not None:
+            late()
+        answered_at = time.monotonic()
+        self._submit(lambda: self._follow_up(future, answered_at, then, failed))
+        return False, None
+
+    def _follow_up(
+        self,
+        future: Future[T],
+        answered_at: float,
+        then: Callable[[T], None] | None,
+        failed: Callable[[str], None] | None,
+    ) -> None:
+        try:
+            result = future.result()
+        except Exception as error:
+            reference = _log_failure(error)
+            if failed is not None:
+                failed(reference)
+            return
+        wait = answered_at + _AFTER_THE_ANSWER - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        if then is not None:
+            then(result)
+
+    def start(self, work: Callable[[], object]) -> None:
+        """Run `work` on the pool without waiting for it (failures are logged)."""
+
+        def logged() -> None:
+            try:
+                work()
+            except Exception as error:
+                _log_failure(error)
+
+        self._submit(logged)
+
+    def _submit(self, work: Callable[[], T]) -> Future[T]:
+        with self._idle:
+            self._busy += 1
+
+        def tracked() -> T:
+            try:
+                return work()
+            finally:
+                with self._idle:
+                    self._busy -= 1
+                    self._idle.notify_all()
+
+        return self._pool.submit(tracked)
+
+    def settle(self, timeout: float = 30) -> bool:
+        """Wait until no work is running or waiting (tests, the console)."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+
+def _log_failure(error: Exception) -> str:
+    reference = secrets.token_hex(4)
+    logger.error(
+        "work after an acknowledgement failed (ref %s): %s",
+        reference,
+        type(error).__name__,
+        exc_info=error,
+    )
+    return reference
+
+
+class FormOpener:
+    """Opens the modal a click asked for, in time for its trigger_id.
+
+    The trigger_id of a click expires three seconds after it. If the form is not
+    ready by the deadline, `hold()` opens a "one moment" modal with it, and the
+    form replaces that modal once ready (views.update needs no trigger)."""
+
+    def __init__(self, client: WebClient, trigger_id: Any) -> None:
+        self.client = client
+        self.trigger_id = trigger_id
+        self._lock = threading.Lock()
+        self._held: str | None = None
+        self._shown = False
+
+    def hold(self) -> None:
+        """Open the "one moment" modal, unless the form was shown meanwhile. Runs on
+        the pool: the click's acknowledgement does not wait for views.open."""
+        with self._lock:
+            if self._shown or not self.trigger_id:
+                return
+            try:
+                opened = self.client.views_open(
+                    trigger_id=self.trigger_id, view=blocks.checking_modal()
+                )
+                view = opened.get("view") or {}
+                self._held = view.get("id") if isinstance(view.get("id"), str) else None
+            except Exception as error:  # the form itself is tried later all the same
+                logger.warning("views.open failed (%s)", type(error).__name__)
+
+    def show(self, view: dict[str, Any]) -> SlackUnavailable | None:
+        """Open `view` (or put it in place of the "one moment" modal); None once it
+        is shown, else why Slack did not show it (logged)."""
+        with self._lock:
+            self._shown = True
+            if self._held is not None:
+                shown = call_quietly(
+                    "views.update", self.client.views_update, view_id=self._held, view=view
+                )
+                return None if shown else SlackUnavailable("views.update")
+            return open_form(self.client, self.trigger_id, view)
+
+
+def update_view(client: WebClient, view_id: Any, view: dict[str, Any]) -> bool:
+    """Replace a modal that was answered with "one moment"."""
+    if not isinstance(view_id, str) or not view_id:
+        logger.warning("a late answer had no modal to go to")
+        return False
+    return call_quietly("views.update", client.views_update, view_id=view_id, view=view)
+
+
+@dataclass(frozen=True)
+class FormAnswer:
+    """What a submitted form turns into: field `errors`, a `view` in its place, or
+    an acknowledgement serialized beforehand (`json`)."""
+
+    errors: dict[str, str] | None = None
+    view: dict[str, Any] | None = None
+    json: str | None = None
+    # The title errors get when they can only be shown in place of the form.
+    errors_title: str = "Not recorded"
+
+    def acknowledge(self, ack: Ack) -> None:
+        if self.json is not None:
+            ack_json(ack, self.json)
+        elif self.errors is not None:
+            ack(response_action="errors", errors=self.errors)
+        else:
+            ack(response_action="update", view=self.view)
+
+    def as_view(self) -> dict[str, Any]:
+        """The same answer shown by views.update, once the form was answered with
+        "one moment" (a form's field errors can only go in its acknowledgement)."""
+        if self.json is not None:
+            return json.loads(self.json)["view"]
+        if self.errors is not None:
+            return blocks.notice_modal(self.errors_title, " ".join(self.errors.values()))
+        return self.view or blocks.notice_modal("Done", "Done.")
+
+
+def answer_in_time(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    in_time: InTime,
+    work: Callable[[], FormAnswer],
+    after: Callable[[], None] | None = None,
+    checking: dict[str, Any] | None = None,
+) -> None:
+    """Answer a submitted form with what `work` decides, in time: if it is not done
+    by the deadline, the form says "one moment" (`checking`) and is updated with
+    the outcome (which `work` has committed by then). `after` runs once the
+    outcome is shown."""
+    checking = checking or blocks.recording_modal()
+    view_id = (body.get("view") or {}).get("id")
+
+    def late() -> None:
+        ack(response_action="update", view=checking)
+
+    def then(answer: FormAnswer) -> None:
+        update_view(client, view_id, answer.as_view())
+        if after is not None:
+            after()
+
+    def failed(reference: str) -> None:
+        view = blocks.notice_modal("Something went wrong", blocks.error_message(reference))
+        update_view(client, view_id, view)
+
+    done, answer = in_time.run(context, work, late=late, then=then, failed=failed)
+    if done and answer is not None:
+        answer.acknowledge(ack)
+        if after is not None:
+            in_time.run(context, after)

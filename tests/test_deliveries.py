@@ -1,0 +1,104 @@
+"""Events acted on once: a delivery claims its event id in the database, so that a
+redelivery is left alone here and on every other replica, and receipts go once
+Slack's retries are over."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import create_app
+from bot.deliveries import KEEP_MINUTES, Receipts, claim_event, current_minute
+from bot.fakeslack import FakeSlack, message_im_body
+from bot.server import BackgroundServer, SlackWSGI
+from storage.db import Database
+from storage.models import EventReceipt
+from tests.conftest import ALICE, SIGNING_SECRET, RunningBot, SlackDriver, make_settings
+
+
+def _receipts(db: Database) -> list[tuple[str, int]]:
+    with db.read() as session:
+        return [
+            tuple(r) for r in session.execute(select(EventReceipt.event_id, EventReceipt.minute))
+        ]
+
+
+def test_one_claim_wins_among_many_at_once(db):
+    receipts = Receipts(db)
+    results: list[bool] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def claim() -> None:
+        start.wait()
+        won = receipts.claim("Ev0RACE0001")
+        with lock:
+            results.append(won)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_a_receipt_holds_the_event_id_and_the_minute_only(db):
+    Receipts(db).claim("Ev0ONLY0001", now=1_800_000_000.7)
+    assert _receipts(db) == [("Ev0ONLY0001", 1_800_000_000 // 60)]
+
+
+def test_old_receipts_are_pruned_and_recent_ones_kept(db):
+    now = 1_800_000_000.0
+    minute = current_minute(now)
+    with db.direct.write() as work:
+        assert claim_event(work, "Ev0OLD00001", minute - KEEP_MINUTES - 1)
+        assert claim_event(work, "Ev0RECENT01", minute - 1)
+    Receipts(db).claim("Ev0NEW00001", now=now)
+    assert {e for e, _ in _receipts(db)} == {"Ev0RECENT01", "Ev0NEW00001"}
+
+
+def test_a_receipt_does_not_make_the_campaign_cache_stale(db):
+    before = db.generation
+    Receipts(db).claim("Ev0CACHE001")
+    assert db.generation == before
+
+
+@pytest.fixture
+def two_replicas(
+    fake_slack: FakeSlack, db: Database, database_url: str
+) -> Iterator[tuple[RunningBot, RunningBot]]:
+    """Two apps, as two replicas behind a load balancer, on one database."""
+    settings = make_settings(fake_slack, database_url)
+    bots, servers = [], []
+    for _ in range(2):
+        app = create_app(settings, db)
+        server = BackgroundServer(SlackWSGI(app, db, SIGNING_SECRET)).start()
+        servers.append(server)
+        bots.append(RunningBot(settings, db, SlackDriver(server.url, fake_slack), fake_slack))
+    bots[0].import_campaign()
+    try:
+        yield bots[0], bots[1]
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_a_redelivery_to_another_replica_is_not_answered_again(two_replicas, fake_slack):
+    first, second = two_replicas
+    body = message_im_body("status", ALICE.id)
+    assert first.slack.post(body, "application/json").status == 200
+    retried = second.slack.post(
+        body, "application/json", {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "timeout"}
+    )
+    assert retried.status == 200
+    replies = [c for c in fake_slack.calls_to("chat.postEphemeral") if c.params["user"] == ALICE.id]
+    assert len(replies) == 1
+    event_id = json.loads(body)["event_id"]
+    assert [e for e, _ in _receipts(first.db)] == [event_id]
+    with first.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(EventReceipt)) == 1

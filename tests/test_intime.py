@@ -1,0 +1,130 @@
+"""Slack waits three seconds for an acknowledgement. However long its Web API
+takes (here users.info, chat.postEphemeral or conversations.info answering after
+3.5 s), every request is acknowledged in time, and the person is told the outcome
+once it is decided: a form says "one moment" and is then updated; a signature is
+confirmed only once it is committed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.fakeslack import FakeChannel, FakeSlack, Grid, message_im_body, view_submission_body
+from storage.models import Campaign
+from tests.conftest import ALICE, RunningBot, response_json
+from tests.httpclient import HttpResult
+from tests.test_admin import DANA, NEW_CAMPAIGN, editor_values, open_editor
+from tests.test_signing import SLUG, opened_views, sign_values, view_text
+
+SLOW = 3.5
+SLACK_WAITS = 3.0
+
+
+@pytest.fixture
+def extra_settings() -> dict[str, str]:
+    return {"ORGANIZERS": DANA.id}
+
+
+@pytest.fixture
+def bot(running_bot: RunningBot) -> RunningBot:
+    running_bot.fake.workspace.add_user(DANA)
+    running_bot.fake.workspace.add_channel(FakeChannel("C0ANNOUNCE", "announcements"))
+    running_bot.import_campaign()
+    return running_bot
+
+
+def timed(request: Callable[[], HttpResult]) -> tuple[HttpResult, float]:
+    started = time.monotonic()
+    result = request()
+    return result, time.monotonic() - started
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 15) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    return condition()
+
+
+def count(bot: RunningBot) -> int:
+    with bot.db.read() as session:
+        return session.scalar(select(Campaign.signature_count).where(Campaign.slug == SLUG))
+
+
+def updated_views(fake: FakeSlack) -> list[dict[str, Any]]:
+    return [c.params["view"] for c in fake.calls_to("views.update")]
+
+
+def test_a_signing_form_is_acknowledged_in_time_and_confirmed_once_committed(bot):
+    # A form without our pass (opened long ago, say) asks users.info again.
+    form = {
+        "id": "V0SLOWFORM",
+        "callback_id": "sign_submit",
+        "private_metadata": json.dumps({"slug": SLUG, "from": "message", "mode": "sign"}),
+    }
+    bot.fake.workspace.views["V0SLOWFORM"] = dict(form)
+    bot.fake.delay("users.info", SLOW)
+    result, took = timed(lambda: bot.slack.submit(form, sign_values()))
+    assert took < SLACK_WAITS, f"acknowledged after {took:.2f} s"
+    answer = response_json(result)
+    assert answer["response_action"] == "update"
+    assert "nothing is recorded until it does" in view_text(answer["view"])
+    assert "You signed" not in view_text(answer["view"])
+    confirmed = wait_for(lambda: updated_views(bot.fake))
+    [view] = confirmed
+    assert "You signed" in view_text(view)
+    assert bot.fake.calls_to("views.update")[0].params["view_id"] == "V0SLOWFORM"
+    assert count(bot) == 1
+
+
+def test_a_click_is_acknowledged_in_time_and_its_form_follows(bot):
+    bot.fake.delay("users.info", SLOW)
+    trigger = bot.fake.new_trigger(ALICE.id)
+    result, took = timed(lambda: bot.slack.click("sign_start", SLUG, trigger_id=trigger))
+    assert result.status == 200
+    assert took < SLACK_WAITS, f"acknowledged after {took:.2f} s"
+    # The trigger_id is used in time, for a "one moment" modal...
+    [holding] = wait_for(lambda: opened_views(bot))
+    assert "One moment" in json.dumps(holding)
+    # ...which the signing form then replaces.
+    [form] = wait_for(lambda: updated_views(bot.fake))
+    assert form["callback_id"] == "sign_submit"
+
+
+def test_a_dm_is_acknowledged_in_time_and_answered(bot):
+    bot.fake.delay("chat.postEphemeral", SLOW)
+    result, took = timed(lambda: bot.slack.dm("status"))
+    assert result.status == 200
+    assert took < SLACK_WAITS, f"acknowledged after {took:.2f} s"
+    assert wait_for(lambda: bot.fake.calls_to("chat.postEphemeral"))
+
+
+def test_a_dm_in_a_grid_is_acknowledged_in_time_while_the_person_is_looked_up(bot):
+    grid = Grid(enterprise_id="E0UNDRSGN", org_install=False)
+    bot.fake.workspace.grid = grid
+    bot.fake.delay("users.info", SLOW)
+    body = message_im_body("status", ALICE.id, grid=grid)
+    result, took = timed(lambda: bot.slack.post(body, "application/json"))
+    assert result.status == 200
+    assert took < SLACK_WAITS, f"acknowledged after {took:.2f} s"
+    assert wait_for(lambda: bot.fake.calls_to("chat.postEphemeral"))
+
+
+def test_the_organizer_editor_is_acknowledged_in_time_while_channels_are_checked(bot):
+    form = dict(open_editor(bot, "admin_new", "new"), id="V0EDITOR01")
+    bot.fake.workspace.views[form["id"]] = dict(form)
+    bot.fake.delay("conversations.info", SLOW)
+    body = view_submission_body(form, DANA.id, editor_values(**NEW_CAMPAIGN))
+    result, took = timed(lambda: bot.slack.post(body, "application/x-www-form-urlencoded"))
+    assert took < SLACK_WAITS, f"acknowledged after {took:.2f} s"
+    assert "checking the channels" in view_text(response_json(result)["view"])
+    [saved] = wait_for(lambda: updated_views(bot.fake))
+    assert "draft" in view_text(saved)

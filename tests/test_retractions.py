@@ -1,0 +1,115 @@
+"""News DMs are no lasting proof of signing: the bot deletes the ones it sent when
+the person stops news, withdraws, or the campaign is forgotten (bot/retractions.py),
+and leaves every other subscriber's DMs alone."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot import updates
+from bot.fakeslack import FakeUser, dm_channel_for
+from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign
+from bot.retractions import retract_job
+from bot.scheduler import job_client
+from bot.update_sender import EVENT_TYPE, send_pending
+from storage.models import NewsPost, NewsRetraction, UpdateKind
+from tests.conftest import RunningBot, response_json
+
+SLUG = "wewontbuildit"
+OPERATOR = Organizers(frozenset())
+PEOPLE = [FakeUser(f"U0NEWS{i:04d}", f"n{i}", f"News {i}") for i in range(3)]
+
+
+@pytest.fixture
+def bot(running_bot: RunningBot) -> RunningBot:
+    running_bot.import_campaign()
+    for user in PEOPLE:
+        running_bot.fake.workspace.add_user(user)
+        _sign_with_news(running_bot, user)
+    return running_bot
+
+
+def _form(bot: RunningBot, action: str, user: FakeUser) -> dict[str, Any]:
+    trigger = bot.fake.new_trigger(user.id)
+    bot.slack.click(action, SLUG, user=user.id, trigger_id=trigger)
+    [view] = [
+        c.params["view"]
+        for c in bot.fake.calls_to("views.open")
+        if c.params.get("trigger_id") == trigger
+    ]
+    return view
+
+
+def _sign_with_news(bot: RunningBot, user: FakeUser) -> None:
+    values = {
+        "how": {"choice": {"type": "radio_buttons", "selected_option": {"value": "anonymous"}}},
+        "updates": {"updates": {"type": "checkboxes", "selected_options": [{"value": "news"}]}},
+    }
+    response_json(bot.slack.submit(_form(bot, "sign_start", user), values, user=user.id))
+
+
+def _news(bot: RunningBot, text: str) -> None:
+    with bot.db.write() as session:
+        updates.create_update(session, OPERATOR, CLI_ACTOR, SLUG, UpdateKind.NEWS, text)
+    send_pending(bot.db, bot.app_client, bot.keyring, pace_seconds=0)
+
+
+def _in_dms(bot: RunningBot) -> Counter[str]:
+    held: Counter[str] = Counter()
+    for message in bot.fake.workspace.messages:
+        if (message.get("metadata") or {}).get("event_type") == EVENT_TYPE:
+            held[message["channel"]] += 1
+    return held
+
+
+def _retract(bot: RunningBot) -> int:
+    return retract_job(bot.db, job_client(bot.settings), bot.keyring)
+
+
+def test_stopping_news_deletes_the_news_dms_sent_and_only_those(bot):
+    _news(bot, "First news")
+    _news(bot, "Second news")
+    everyone = {dm_channel_for(u.id): 2 for u in PEOPLE}
+    assert _in_dms(bot) == Counter(everyone)
+    bot.slack.dm("stop updates", user=PEOPLE[0].id)
+    assert _retract(bot) == 2
+    del everyone[dm_channel_for(PEOPLE[0].id)]
+    assert _in_dms(bot) == Counter(everyone)
+    with bot.db.read() as session:
+        assert session.scalars(select(NewsRetraction)).all() == []
+        assert len(session.scalars(select(NewsPost)).all()) == 4  # the others', kept
+
+
+def test_withdrawing_deletes_them_too(bot):
+    _news(bot, "News")
+    user = PEOPLE[1]
+    response_json(bot.slack.submit(_form(bot, "withdraw_start", user), {}, user=user.id))
+    assert _retract(bot) == 1
+    assert dm_channel_for(user.id) not in _in_dms(bot)
+    assert len(_in_dms(bot)) == len(PEOPLE) - 1
+
+
+def test_forgetting_the_campaign_deletes_every_news_dm(bot):
+    _news(bot, "News")
+    with bot.db.write() as session:
+        change_status(session, OPERATOR, CLI_ACTOR, SLUG, StatusChange.CLOSE)
+    forget_campaign(bot.db, bot.keyring, OPERATOR, CLI_ACTOR, SLUG)
+    assert _retract(bot) == len(PEOPLE)
+    assert _in_dms(bot) == Counter()
+    with bot.db.read() as session:
+        assert session.scalars(select(NewsPost)).all() == []
+        assert session.scalars(select(NewsRetraction)).all() == []
+
+
+def test_a_news_dm_says_nothing_a_follower_who_never_signed_could_not_say(bot):
+    _news(bot, "News")
+    [message] = [
+        m for m in bot.fake.workspace.messages if m["channel"] == dm_channel_for(PEOPLE[0].id)
+    ]
+    text = str(message["blocks"]).lower()
+    assert "signed" not in text
+    assert "sign" not in text.replace("signatures", "")
