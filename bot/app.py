@@ -67,12 +67,14 @@ def create_app(
     client: WebClient | None = None,
     in_time: InTime | None = None,
     keyring: Keyring | None = None,
+    limiter: RateLimiter | None = None,
 ) -> App:
     """Build the app. Constructing it calls auth.test on the configured Web API.
 
     `in_time` runs listeners' work so that Slack is answered within its three
     seconds (handlers/intime.py); one is made if none is given. `keyring` is the
-    process's (the scheduler shares it); made here if not given."""
+    process's (the scheduler shares it); made here if not given. `limiter` is the
+    per-person rate limit (bot/ratelimit.py's defaults if None)."""
     client = client or make_client(settings)
     app = App(
         client=client,
@@ -108,5 +110,5 @@ def create_app(
             people=People(installation, db, keyring),
         )
     )
-    handlers.register(app, RateLimiter(), Receipts(db), installation)
+    handlers.register(app, limiter or RateLimiter(), Receipts(db), installation)
     return app

@@ -135,6 +135,7 @@ class Console:
         self.cursor = self.started = len(self.workspace.changes)
         self.last_seen: dict[str, int] = {}
         self.problems = 0
+        self.refusals_seen = 0
         self.names = Names(user=self._user_name, channel=self._channel_name)
         self.prompts = FormPrompts(lines.read, self.say, style, self.names)
 
@@ -150,6 +151,14 @@ class Console:
     def problem(self, text: str) -> None:
         self.problems += 1
         self.say(self.style.red(text))
+
+    def _say_refusals(self) -> None:
+        """What Slack would have refused since the last command (the fake is as
+        strict as Slack): the app's own log has a line, the person saw nothing."""
+        for refusal in self.fake.refusals[self.refusals_seen :]:
+            reasons = "; ".join(refusal.problems[:3])
+            self.problem(f"Slack refused the app's {refusal.method} ({refusal.error}): {reasons}")
+        self.refusals_seen = len(self.fake.refusals)
 
     def _user_name(self, user_id: str) -> str | None:
         user = self.workspace.users.get(user_id)
@@ -590,6 +599,7 @@ class Console:
         """
         changes = self.workspace.changes[self.cursor :]
         self.cursor = len(self.workspace.changes)
+        self._say_refusals()
         if dm_only:
             dm = dm_channel_for(self.user.id)
             changes = [

@@ -4,6 +4,13 @@ requests as Slack sends them.
 The tests and the offline console both use it, so what the console shows is what
 the tests check. It binds 127.0.0.1 on a free port, records every call, and can
 be told to fail (rate limits, server errors, Slack error codes) to test faults.
+
+It is as strict as Slack: a message or view past Slack's documented limits is
+refused as Slack refuses it (`invalid_blocks`, `invalid_arguments`, with the
+reasons; bot/slackcheck.py), and a method called faster than its documented tier
+allows for the workspace is answered with HTTP 429 and `Retry-After`
+(bot/slacklimits.py). Every refusal is kept in `refusals`, so a test can say
+that none happened. Tiers are on unless a test turns them off, saying why.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import re
 import secrets
 import threading
@@ -21,6 +29,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
+
+from bot import slacklimits
+from bot.slackcheck import Refused, acknowledgement_problems, check_message, check_view
 
 TEAM_ID = "T0UNDRSGN"
 TEAM_DOMAIN = "undersigned-demo"
@@ -46,6 +57,74 @@ class ResponseTarget:
     user: str | None = None
     channel: str | None = None
     message: dict[str, Any] | None = None
+
+
+@dataclass
+class Refusal:
+    """A request Slack would have refused: which method (or acknowledgement), the
+    error Slack answers with, and why."""
+
+    method: str
+    error: str
+    problems: list[str]
+
+
+class _Bucket:
+    """A token bucket: `capacity` calls at once, refilled at `rate` per second."""
+
+    def __init__(self, capacity: float, rate: float, now: float) -> None:
+        self.capacity = capacity
+        self.rate = rate
+        self.tokens = capacity
+        self.at = now
+
+    def take(self, now: float) -> float:
+        """0 if a call may go now (and take it), else the seconds until one may."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class RateTiers:
+    """Slack's per-method, per-workspace rate limits (bot/slacklimits.py).
+
+    Each tier allows its documented figure per minute, refilled evenly over the
+    minute, with its burst at once (slacklimits.Tier); chat.postMessage allows one
+    a second per channel with a short burst. `clock` can be a test's own, so that a
+    minute passes without waiting for it.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._buckets: dict[tuple[str, ...], _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def wait_for(self, method: str, workspace: str, params: dict[str, Any]) -> float:
+        """0 if the call may go, else the seconds Slack would say to wait."""
+        if method == "chat.postMessage":
+            key: tuple[str, ...] = (method, workspace, str(params.get("channel")))
+            capacity = float(slacklimits.POST_MESSAGE_BURST)
+            rate = float(slacklimits.POST_MESSAGE_PER_CHANNEL_PER_SECOND)
+        else:
+            limit = slacklimits.METHOD_TIERS.get(method)
+            if limit is None:
+                return 0.0
+            key = (method, workspace)
+            capacity = float(limit.tier.burst)
+            rate = limit.tier.per_minute / 60
+        with self._lock:
+            now = self.clock()
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(capacity, rate, now)
+            return bucket.take(now)
+
+
+_VIEW_METHODS = {"views.open", "views.push", "views.update", "views.publish"}
+_MESSAGE_METHODS = {"chat.postMessage", "chat.postEphemeral", "chat.update"}
 
 
 @dataclass
@@ -228,9 +307,24 @@ def _ok(**fields: Any) -> dict[str, Any]:
 class FakeSlack:
     """A fake Slack Web API on loopback. Use as a context manager."""
 
-    def __init__(self, workspace: Workspace | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Workspace | None = None,
+        *,
+        tiers: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        checks: bool = True,
+    ) -> None:
         self.workspace = workspace or Workspace()
+        # Whether messages and views are checked against Slack's limits (always, but
+        # for a benchmark that measures the app, not the fake).
+        self.checks = checks
         self.calls: list[Call] = []
+        # What Slack would have refused (invalid blocks or views, bad acknowledgements).
+        self.refusals: list[Refusal] = []
+        # Calls answered with 429 because a method's tier was exceeded.
+        self.rate_limited: list[Call] = []
+        self.tiers: RateTiers | None = RateTiers(clock) if tiers else None
         self._faults: dict[str, list[Fault]] = {}
         self._delays: dict[str, float] = {}
         self._stopping = threading.Event()
@@ -341,6 +435,21 @@ class FakeSlack:
     def messages_in(self, channel: str) -> list[dict[str, Any]]:
         with self._lock:
             return [m for m in self.workspace.messages if m["channel"] == channel]
+
+    def check_acknowledgement(
+        self, kind: str, body: str | dict[str, Any] | None, submitted: dict[str, Any] | None = None
+    ) -> list[str]:
+        """Check the app's HTTP answer to a request as Slack reads it (a slash command's
+        answer, a view submission's response_action); a refusal is kept in `refusals`
+        and its problems returned."""
+        problems = acknowledgement_problems(kind, body, submitted)
+        if problems:
+            self._refuse(Refusal(f"ack:{kind}", "invalid_acknowledgement", problems))
+        return problems
+
+    def _refuse(self, refusal: Refusal) -> None:
+        with self._lock:
+            self.refusals.append(refusal)
 
     def _next_fault(self, method: str) -> Fault | None:
         with self._lock:
@@ -592,6 +701,8 @@ class FakeSlack:
         the person unless response_type is in_channel. Returns the message."""
         if not answer.get("text") and not answer.get("blocks"):
             return None
+        if self.check_acknowledgement("command", answer):
+            return None  # Slack shows the person an error instead
         return self._respond(ResponseTarget(user, channel), answer)
 
     def record_user_message(self, user: str, channel: str, text: str) -> dict[str, Any]:
@@ -607,6 +718,9 @@ class FakeSlack:
         """Apply a view_submission acknowledgement to the person's modal stack, as
         Slack does. Returns the errors to show, if the answer holds errors."""
         action = answer.get("response_action")
+        if self.check_acknowledgement("view_submission", answer, self.workspace.views.get(view_id)):
+            # Slack keeps the form open and shows a connection error in it.
+            return {"": "Slack could not show the app's answer (see the fake's refusals)."}
         with self._lock:
             stack = self.workspace.view_stacks.setdefault(user, [])
             if action == "errors":
@@ -710,6 +824,12 @@ class FakeSlack:
             if fault is not None:
                 time.sleep(fault.delay)
                 return fault.status, "error", {}
+            if self.checks and not _truthy(params.get("delete_original")):
+                try:
+                    check_message(params)
+                except Refused as refused:
+                    self._refuse(Refusal("response_url", refused.error, refused.problems))
+                    return 400, refused.error, {}
             with self._lock:
                 self.workspace.responses.append(params)
                 target = self._response_targets.get(path.removeprefix("/"))
@@ -737,12 +857,42 @@ class FakeSlack:
             return 200, {"ok": False, "error": "unknown_method"}, {}
         if method != "auth.test" and not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
+        if self.tiers is not None:
+            wait = self.tiers.wait_for(method, token or "", params)
+            if wait > 0:
+                with self._lock:
+                    self.rate_limited.append(Call(method, params, token))
+                retry = {"Retry-After": str(max(1, math.ceil(wait)))}
+                return 429, {"ok": False, "error": "ratelimited"}, retry
+        refused = self._refused(method, params)
+        if refused is not None:
+            return 200, refused, {}
         answer = handler(params)
         with self._lock:
             delay = self._delays.get(method, 0.0)
         if delay:
             self._stopping.wait(delay)
         return 200, answer, {}
+
+    def _refused(self, method: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """Slack's answer if it would refuse this call's blocks or view, else None."""
+        if not self.checks:
+            return None
+        try:
+            if method in _VIEW_METHODS:
+                check_view(params.get("view"))
+            elif method in _MESSAGE_METHODS:
+                check_message(params)
+            else:
+                return None
+        except Refused as refused:
+            self._refuse(Refusal(method, refused.error, refused.problems))
+            answer: dict[str, Any] = {"ok": False, "error": refused.error}
+            if method in _MESSAGE_METHODS:
+                answer["errors"] = refused.problems
+            answer["response_metadata"] = {"messages": [f"[ERROR] {p}" for p in refused.problems]}
+            return answer
+        return None
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -845,6 +995,11 @@ class Grid:
     enterprise_id: str = "E0UNDRSGN"
     enterprise_name: str = "Undersigned Org"
     org_install: bool = True
+    # With an org-wide install, a view's `app_installed_team_id` names a workspace
+    # of the organization that need not be the person's own (user.team_id); Bolt
+    # reads the team from it first, so a click and the submission of the form it
+    # opened can carry different team ids (interactive.view_submission.org_install.json).
+    installed_team_id: str = "T0ORGINST"
 
 
 def slash_command_body(
@@ -937,6 +1092,8 @@ def _grid_shape(payload: dict[str, Any], team_id: str, grid: Grid | None) -> Non
     payload["is_enterprise_install"] = grid.org_install
     if grid.org_install:
         payload["team"] = None
+        if isinstance(payload.get("view"), dict):
+            payload["view"] = {**payload["view"], "app_installed_team_id": grid.installed_team_id}
     else:
         payload["team"] = {
             "id": team_id,
@@ -973,6 +1130,7 @@ def view_submission_body(
         "hash": "1700000000.abcdefgh",
         "title": view.get("title"),
         "root_view_id": view.get("id", "V0000001"),
+        "app_installed_team_id": team_id,
         "app_id": APP_ID,
         "bot_id": BOT_ID,
     }

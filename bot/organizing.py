@@ -176,10 +176,36 @@ def change_status(
         if is_open(campaign, now):
             return campaign
         campaign.status = CampaignStatus.OPEN
+        campaign.archived_at = None  # an open campaign is never out of sight
         if campaign.closes_at is not None and campaign.closes_at <= now:
             # Reopening past the closing date: the old date no longer applies.
             campaign.closes_at = None
     record(session, actor, change.value, slug, f"status: {before.value} -> {campaign.status.value}")
+    session.flush()
+    return campaign
+
+
+def set_archived(
+    session: Session,
+    organizers: Organizers,
+    actor: str,
+    slug: str,
+    archived: bool,
+    now: dt.datetime | None = None,
+) -> Campaign:
+    """Put a closed or forgotten campaign out of the organizer view, or bring it back.
+
+    Only what organizers see changes: workers still find it with `/demands SLUG`,
+    its letter and history stay, and nothing about its signers is touched.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    campaign = managed_campaign(session, organizers, actor, slug)
+    if archived == (campaign.archived_at is not None):
+        return campaign
+    if archived and (campaign.status is CampaignStatus.DRAFT or is_open(campaign, now)):
+        raise InvalidCampaign("only a closed or forgotten campaign can be archived")
+    campaign.archived_at = now if archived else None
+    record(session, actor, "archive" if archived else "unarchive", slug)
     session.flush()
     return campaign
 

@@ -15,6 +15,7 @@ from handlers import (
     lifecycle,
     messages,
     middleware,
+    paging,
     signing,
 )
 from handlers.installation import Installation
@@ -34,4 +35,5 @@ def register(
     actions.register(app)
     home.register(app)
     admin.register(app)
+    paging.register(app)
     lifecycle.register(app)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +61,7 @@ def _row(campaign: Campaign, now: dt.datetime) -> blocks.AdminRow:
         closes_at=campaign.closes_at,
         forgotten=campaign.forgotten_at is not None,
         more_channels=len(campaign.extra_channels),
+        archived=campaign.archived_at is not None,
     )
 
 
@@ -82,15 +84,57 @@ def _refuse_submission(ack: Ack, action: str) -> None:
     )
 
 
-def panel(db: Database, settings: Settings, actor: str) -> tuple[str, list[blocks.Block]] | None:
-    """The organizer view for this person, or None if they organize nothing."""
+def _rows(
+    db: Database, settings: Settings, actor: str
+) -> tuple[list[blocks.AdminRow], Organizers] | None:
+    """Every campaign this person manages, or None if they organize nothing."""
     organizers = _organizers(settings)
     now = dt.datetime.now(dt.UTC)
     with db.read() as session:
         if not organizers.is_organizer(session, actor):
             return None
-        rows = [_row(c, now) for c in organizers.manageable(session, actor)]
-    return blocks.admin_panel(rows, settings.timezone, organizers.may_create(actor))
+        return [_row(c, now) for c in organizers.manageable(session, actor)], organizers
+
+
+def _offset_of(rows: list[blocks.AdminRow], slug: str | None, surface: str) -> int:
+    """The start of the page that shows `slug` (0 if it is not there)."""
+    for index, row in enumerate(rows):
+        if row.slug == slug:
+            return index - index % blocks.PAGE_SIZES[surface]
+    return 0
+
+
+def panel(
+    db: Database, settings: Settings, actor: str, offset: int = 0, slug: str | None = None
+) -> tuple[str, list[blocks.Block]] | None:
+    """The organizer view for this person (the page at `offset`, or the one showing
+    `slug`), or None if they organize nothing."""
+    found = _rows(db, settings, actor)
+    if found is None:
+        return None
+    rows, organizers = found
+    current = [r for r in rows if not r.archived]
+    if slug is not None:
+        offset = _offset_of(current, slug, "admin")
+    return blocks.admin_panel(
+        current,
+        settings.timezone,
+        organizers.may_create(actor),
+        offset,
+        archived=len(rows) - len(current),
+    )
+
+
+def archived_panel(
+    db: Database, settings: Settings, actor: str, offset: int = 0, slug: str | None = None
+) -> tuple[str, list[blocks.Block]] | None:
+    found = _rows(db, settings, actor)
+    if found is None:
+        return None
+    archived = [r for r in found[0] if r.archived]
+    if slug is not None:
+        offset = _offset_of(archived, slug, "archived")
+    return blocks.archived_panel(archived, settings.timezone, offset)
 
 
 def admin_command_answer(
@@ -207,6 +251,12 @@ def _int_list(raw: str | None, block_id: str) -> list[int]:
         raise InvalidCampaign("give whole numbers separated by commas", block_id) from None
 
 
+def _demands_from(state: dict[str, dict[str, Any]]) -> list[str]:
+    """The demands the editor holds: one per field, in order, empty ones dropped."""
+    typed = (_text(state, block_id) for block_id in blocks.demand_block_ids())
+    return [text.strip() for text in typed if text and text.strip()]
+
+
 def spec_from_form(
     view: dict[str, Any], existing: CampaignSpec | None, settings: Settings
 ) -> CampaignSpec:
@@ -218,9 +268,7 @@ def spec_from_form(
     }
     if "statement" in state or existing is None:
         data["statement"] = _text(state, "statement") or ""
-        data["demands"] = [
-            line.strip() for line in (_text(state, "demands") or "").splitlines() if line.strip()
-        ]
+        data["demands"] = _demands_from(state)
     else:  # locked: the form did not offer them
         data["statement"] = existing.statement
         data["demands"] = list(existing.demands)
@@ -265,7 +313,7 @@ _FORM_FIELDS = {
     "slug",
     "title",
     "statement",
-    "demands",
+    *blocks.demand_block_ids(),
     "milestones",
     "channel",
     "channels",
@@ -280,7 +328,11 @@ def _field_error(error: InvalidCampaign, view: dict[str, Any]) -> dict[str, str]
     present = {
         b["block_id"] for b in shown if isinstance(b, dict) and isinstance(b.get("block_id"), str)
     }
-    field = error.field if error.field in _FORM_FIELDS and error.field in present else "title"
+    field = error.field
+    if field == "demands":  # about the demands as a whole, or one of them
+        number = re.search(r"demand (\d+)", str(error))
+        field = blocks.DEMAND_BLOCK.format(number.group(1) if number else 1)
+    field = field if field in _FORM_FIELDS and field in present else "title"
     return {field: str(error)[:150]}
 
 
@@ -380,7 +432,52 @@ def handle_status(
                 replace_original=False,
             )
             return
-        refreshed = panel(db, settings, actor)
+        refreshed = panel(db, settings, actor, slug=slug)
+        if refreshed is not None:
+            respond(text=refreshed[0], blocks=refreshed[1], replace_original=True)
+
+    in_time.run(context, work)
+
+
+def handle_archive(
+    ack: Ack,
+    body: dict,
+    respond: Respond,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    in_time: InTime,
+) -> None:
+    """Archive or unarchive a campaign, then show the list it left (on the same page)."""
+    ack()
+
+    def work() -> None:
+        actor = context.user_id or ""
+        action_id = (body.get("actions") or [{}])[0].get("action_id", "")
+        archiving = action_id == blocks.ADMIN_ARCHIVE
+        slug = clicked_value(body)
+        try:
+            with db.write() as session:
+                organizing.set_archived(session, _organizers(settings), actor, slug, archiving)
+        except NotAnOrganizer:
+            _refuse("archive")
+            respond(
+                text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False
+            )
+            return
+        except DomainError as problem:
+            respond(
+                text=f"Nothing changed: {problem}.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        # The list the campaign was on, at the page where it was.
+        refreshed = (
+            panel(db, settings, actor, slug=slug)
+            if archiving
+            else archived_panel(db, settings, actor, slug=slug)
+        )
         if refreshed is not None:
             respond(text=refreshed[0], blocks=refreshed[1], replace_original=True)
 
@@ -593,6 +690,8 @@ def register(app: App) -> None:
     app.action(blocks.ADMIN_LETTER_MD)(handle_letter)
     app.action(blocks.ADMIN_LETTER_HTML)(handle_letter)
     app.action(blocks.ADMIN_FORGET)(handle_forget)
+    app.action(blocks.ADMIN_ARCHIVE)(handle_archive)
+    app.action(blocks.ADMIN_UNARCHIVE)(handle_archive)
     app.view(blocks.ADMIN_SAVE_VIEW)(handle_save)
     app.view(blocks.ADMIN_FORGET_VIEW)(handle_forget_confirm)
     register_updates(app)
@@ -663,9 +762,9 @@ def handle_update_preview(
             view=blocks.notice_modal("Not found", "This campaign no longer exists."),
         )
         return
-    metadata = json.dumps(
-        {"slug": slug, "kind": kind, "text": text, "send": send}, ensure_ascii=False
-    )
+    # The text as it is, after one line of JSON: as JSON itself, every quote and
+    # backslash would count twice against private_metadata's 3000 characters.
+    metadata = json.dumps([slug, kind, send]) + "\n" + text
     if len(metadata) > 3000:
         ack(
             response_action="errors",
@@ -687,8 +786,11 @@ def handle_update_send(
     send_updates: Callable[[], None],
 ) -> None:
     try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        slug, kind, text, send = meta["slug"], UpdateKind(meta["kind"]), meta["text"], meta["send"]
+        head, _, text = str(view.get("private_metadata") or "").partition("\n")
+        slug, kind_value, send = json.loads(head)
+        kind = UpdateKind(kind_value)
+        if not isinstance(slug, str) or not isinstance(send, bool) or not text:
+            raise ValueError("damaged")
     except (ValueError, KeyError, TypeError, RecursionError):
         ack(
             response_action="update",

@@ -12,15 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.campaigns import CampaignView, displayed_count
-from storage.models import NAME_MAX
+from bot import slacklimits as limits
+from bot.campaigns import MAX_DEMANDS, CampaignView, displayed_count
+from storage.models import DEMAND_MAX, NAME_MAX, STATEMENT_MAX, TITLE_MAX
 
 Block = dict[str, Any]
 
 SIGN_ACTION = "sign_start"
 SHOW_ACTION = "campaign_show"
-TEXT_LIMIT = 3000  # Slack's limit for a section's text
+TEXT_LIMIT = limits.SECTION_TEXT
 FALLBACK_LIMIT = 300
+# The longest entity escape() makes; a cut is never made inside one.
+_ENTITY = 5
 
 
 def escape(text: str) -> str:
@@ -29,7 +32,50 @@ def escape(text: str) -> str:
 
 
 def clip(text: str, limit: int) -> str:
+    """Shorten plain text (never mrkdwn: see fit) to `limit` characters."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _safe_cut(text: str, at: int) -> int:
+    """The largest cut point <= `at` that is not inside an entity (`&amp;`, `&lt;`...)."""
+    amp = text.rfind("&", max(0, at - _ENTITY + 1), at)
+    if amp != -1 and text.find(";", amp, amp + _ENTITY) >= at:
+        return amp
+    return at
+
+
+def fit(escaped: str, limit: int) -> str:
+    """Shorten already escaped mrkdwn to `limit` characters, with "…" when cut, and
+    never through an entity: escaping comes first, so what is measured is what
+    Slack counts."""
+    if len(escaped) <= limit:
+        return escaped
+    return escaped[: _safe_cut(escaped, limit - 1)] + "…"
+
+
+def split_text(escaped: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Escaped mrkdwn in pieces of at most `limit` characters, so that long text is
+    shown whole over several blocks: cut at a line break, else a space, else
+    anywhere but inside an entity."""
+    pieces: list[str] = []
+    rest = escaped
+    # A break is looked for near the end only, so that pieces stay nearly full: at
+    # the largest, a campaign's text needs every block a message has.
+    near = limit - limit // 10
+    while len(rest) > limit:
+        cut = rest.rfind("\n", near, limit + 1)
+        if cut == -1:
+            cut = rest.rfind(" ", near, limit + 1)
+        if cut == -1:
+            cut = _safe_cut(rest, limit)
+            pieces.append(rest[:cut])
+            rest = rest[cut:]
+        else:
+            pieces.append(rest[:cut])
+            rest = rest[cut + 1 :]
+    if rest or not pieces:
+        pieces.append(rest)
+    return [piece if piece.strip() else "\u200b" for piece in pieces]
 
 
 def _plain(text: str, limit: int = 150) -> dict[str, Any]:
@@ -37,7 +83,7 @@ def _plain(text: str, limit: int = 150) -> dict[str, Any]:
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": clip(text, TEXT_LIMIT)}
+    return {"type": "mrkdwn", "text": fit(text, TEXT_LIMIT)}
 
 
 def _section(text: str, accessory: dict[str, Any] | None = None) -> Block:
@@ -45,6 +91,11 @@ def _section(text: str, accessory: dict[str, Any] | None = None) -> Block:
     if accessory:
         block["accessory"] = accessory
     return block
+
+
+def _sections(text: str) -> list[Block]:
+    """Escaped mrkdwn of any length, whole, in as many sections as it needs."""
+    return [_section(piece) for piece in split_text(text)]
 
 
 def _context(text: str) -> Block:
@@ -81,22 +132,31 @@ def status_line(view: CampaignView, tz: ZoneInfo) -> str:
     return "Closed"
 
 
+def _demand_sections(view: CampaignView, heading: str = "") -> list[Block]:
+    """The numbered demands, whole, packed into as few sections as they fit."""
+    lines = "\n".join(
+        f"*{number}.* {escape(demand)}" for number, demand in enumerate(view.demands, start=1)
+    )
+    return _sections(heading + lines)
+
+
 def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]]:
-    """The `/demands` answer for one campaign: (fallback text, blocks)."""
+    """The `/demands` answer for one campaign: (fallback text, blocks).
+
+    Statement, demands and outcome are shown whole, over as many sections as they
+    need: at the largest a campaign file allows, with every character one that
+    escaping lengthens, this stays within a message's 50 blocks (a property test
+    builds that campaign)."""
     count = displayed_count(view.signatures)
     blocks: list[Block] = [
-        {"type": "header", "text": _plain(view.title)},
-        _section(escape(view.statement)),
-        _section("*Our demands*"),
+        {"type": "header", "text": _plain(view.title, limits.HEADER_TEXT)},
+        *_sections(escape(view.statement)),
+        *_demand_sections(view, "*Our demands*\n"),
+        _context(f"Signed so far: *{count}*  ·  {status_line(view, tz)}"),
     ]
-    blocks.extend(
-        _section(f"*{number}.* {escape(demand)}")
-        for number, demand in enumerate(view.demands, start=1)
-    )
-    blocks.append(_context(f"Signed so far: *{count}*  ·  {status_line(view, tz)}"))
     outcome = outcome_lines(view.delivered_on, view.employer_answer)
     if outcome:
-        blocks.append(_section(outcome))
+        blocks.extend(_sections(outcome))
     if view.is_open:
         blocks.append(
             {
@@ -112,28 +172,117 @@ def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]
         )
     else:
         blocks.append(_context("This campaign no longer takes signatures."))
-    fallback = clip(f"{view.title}: {count} signed. {status_line(view, tz)}.", FALLBACK_LIMIT)
+    fallback = fit(
+        f"{escape(view.title)}: {count} signed. {status_line(view, tz)}.", FALLBACK_LIMIT
+    )
     return fallback, blocks
 
 
+# -- long lists: a page at a time ----------------------------------------------------------
+
+PAGE_ACTION = "page"  # the "Next" button of a paged list
+PAGE_BACK_ACTION = "page_back"
+# How many items a page shows, per surface: each keeps the page inside its surface's
+# blocks (50 in a message, 100 in the Home tab) with room for its heading and buttons.
+PAGE_SIZES = {
+    "demands": 20,  # one block each
+    "sign": 20,
+    "withdraw": 20,
+    "status": 20,  # two blocks each
+    "admin": 20,
+    "archived": 20,
+    "home": 25,  # three blocks each
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which part of a long list is shown: `surface` names the list (PAGE_SIZES)."""
+
+    surface: str
+    offset: int
+    total: int
+
+    @property
+    def size(self) -> int:
+        return PAGE_SIZES[self.surface]
+
+    @property
+    def end(self) -> int:
+        return min(self.total, self.offset + self.size)
+
+    def items(self, everything: list[Any]) -> list[Any]:
+        return everything[self.offset : self.end]
+
+
+def page_of(surface: str, total: int, offset: int = 0) -> Page:
+    """The page starting at `offset` (brought into range), of a list of `total`."""
+    size = PAGE_SIZES[surface]
+    last = max(0, (total - 1) // size * size)
+    offset = min(max(0, offset - offset % size), last)
+    return Page(surface, offset, total)
+
+
+def page_value(surface: str, offset: int) -> str:
+    return f"{surface}:{offset}"
+
+
+def read_page_value(value: str) -> tuple[str, int] | None:
+    surface, _, offset = value.partition(":")
+    if surface not in PAGE_SIZES or not offset.isdecimal() or len(offset) > 6:
+        return None
+    return surface, int(offset)
+
+
+def _pager(page: Page, noun: str = "campaigns") -> list[Block]:
+    """ "21–40 of 100 campaigns" and the buttons to the pages around it; nothing when
+    everything fits on one page."""
+    if page.total <= page.size:
+        return []
+    shown = f"{page.offset + 1}–{page.end}" if page.end > page.offset + 1 else f"{page.end}"
+    more = page.total - page.end
+    words = f"Showing {shown} of {page.total:,} {noun}."
+    if more:
+        words += f" {more:,} more: *Next* shows them."
+    buttons = []
+    if page.offset > 0:
+        back = page.offset - page.size
+        buttons.append(
+            _button(f"← Previous {page.size}", PAGE_BACK_ACTION, page_value(page.surface, back))
+        )
+    if more:
+        buttons.append(
+            _button(
+                f"Next {min(more, page.size)} →", PAGE_ACTION, page_value(page.surface, page.end)
+            )
+        )
+    return [_context(words), {"type": "actions", "elements": buttons}]
+
+
 def campaign_list_message(
-    views: list[CampaignView], tz: ZoneInfo, command: str = "/demands"
+    views: list[CampaignView], tz: ZoneInfo, command: str = "/demands", offset: int = 0
 ) -> tuple[str, list[Block]]:
-    """A short list to pick from when several campaigns are open."""
+    """A list to pick from when several campaigns are open, a page at a time."""
+    page = page_of("demands", len(views), offset)
     blocks: list[Block] = [_section("*Campaigns you can read*")]
-    for view in views:
+    for view in page.items(views):
         line = (
             f"*{escape(view.title)}*  `{view.slug}`\n"
             f"Signed so far: {displayed_count(view.signatures)}  ·  {status_line(view, tz)}"
         )
         blocks.append(_section(line, _button("Read", SHOW_ACTION, view.slug)))
+    blocks += _pager(page)
     first = views[0].slug if views else "slug"
     blocks.append(_context(f"Or type `{command} {first}` to go straight to a campaign."))
-    fallback = clip(
-        "Campaigns: " + ", ".join(v.slug for v in views),
+    fallback = fit(
+        f"{len(views):,} campaigns: " + ", ".join(v.slug for v in page.items(views)),
         FALLBACK_LIMIT,
     )
     return fallback, blocks
+
+
+# Slugs named in a "no campaign called ..." answer; the list command shows the rest.
+KNOWN_NAMED = 10
 
 
 def unknown_campaign_message(
@@ -141,14 +290,19 @@ def unknown_campaign_message(
 ) -> tuple[str, list[Block]]:
     asked = escape(clip(slug.strip(), 40))
     if known:
-        names = ", ".join(f"`{k}`" for k in known)
+        names = ", ".join(f"`{k}`" for k in known[:KNOWN_NAMED])
+        if len(known) > KNOWN_NAMED:
+            names += (
+                f" and {len(known) - KNOWN_NAMED:,} more ({len(known):,} campaigns: "
+                "`/demands` lists them all)"
+            )
         text = (
             f"There is no campaign called `{asked}`. Campaigns: {names}. "
             f"Type `{command} {known[0]}` to read one."
         )
     else:
         text = f"There is no campaign called `{asked}`, and no campaign has been published yet."
-    return clip(text, FALLBACK_LIMIT), [_section(text)]
+    return fit(text, FALLBACK_LIMIT), [_section(text)]
 
 
 def no_campaigns_message() -> tuple[str, list[Block]]:
@@ -209,18 +363,17 @@ def _view(title: str, blocks_: list[Block], **extra: Any) -> dict[str, Any]:
     return view
 
 
-def _demand_lines(view: CampaignView) -> str:
-    return "\n".join(
-        f"*{number}.* {escape(demand)}" for number, demand in enumerate(view.demands, start=1)
-    )
-
-
 CONDITIONAL = "conditional"
 THRESHOLD_BLOCK = "threshold"
 THRESHOLD_OTHER_BLOCK = "threshold_other"
 UPDATES_BLOCK = "updates"
 UPDATES_VALUE = "news"
 THRESHOLD_CHOICES = (10, 25, 50, 100)
+CONDITIONAL_NOTICE = (
+    "*With my name once enough colleagues add theirs:* you count anonymously until at "
+    "least the number you choose below of other signers are named; then your name "
+    "joins theirs on the letter."
+)
 NEWS_TRADE_OFF = (
     "News arrives as a direct message from the bot. Slack keeps DMs, and workspace "
     "owners can export them on some plans: news in your DM can show that you follow "
@@ -260,8 +413,7 @@ def sign_modal(
         _option(
             "*With my name once enough colleagues add theirs*",
             CONDITIONAL,
-            "Anonymous until at least the number below of other signers are named; "
-            "then your name joins theirs on the letter.",
+            "Anonymous until enough others are named (see below)",
         ),
     ]
     initial = next(o for o in ways if o["value"] == state.how)
@@ -296,7 +448,9 @@ def sign_modal(
     if state.threshold and state.threshold not in THRESHOLD_CHOICES:
         other["initial_value"] = str(state.threshold)
     news_option = _option(
-        "Send me news about this campaign", UPDATES_VALUE, clip(NEWS_TRADE_OFF, 150)
+        "Send me news about this campaign",
+        UPDATES_VALUE,
+        "A DM from the bot: see below what that shows",
     )
     news: dict[str, Any] = {
         "type": "checkboxes",
@@ -306,8 +460,8 @@ def sign_modal(
     if state.news:
         news["initial_options"] = [news_option]
     content: list[Block] = [
-        _section(f"*{escape(view.title)}*\n{escape(clip(view.statement, 1500))}"),
-        _section(clip(_demand_lines(view), TEXT_LIMIT)),
+        *_sections(f"*{escape(view.title)}*\n{escape(view.statement)}"),
+        *_demand_sections(view),
         {"type": "divider"},
         {
             "type": "input",
@@ -320,6 +474,8 @@ def sign_modal(
                 "initial_option": initial,
             },
         },
+        # What does not fit in an option's description (75 characters).
+        _context(CONDITIONAL_NOTICE),
         {
             "type": "input",
             "block_id": NAME_BLOCK,
@@ -443,20 +599,23 @@ def open_form_message(view: CampaignView, action_id: str) -> tuple[str, list[Blo
     else:
         text = f"*{escape(view.title)}*: the form asks you to confirm before anything is deleted."
         label = "Withdraw my signature"
-    return clip(f"{view.title}", FALLBACK_LIMIT), [
+    return fit(escape(view.title), FALLBACK_LIMIT), [
         _section(text, _button(label, action_id, view.slug, primary=action_id == SIGN_ACTION))
     ]
 
 
 def choose_campaign_message(
-    views: list[CampaignView], action_id: str, intro: str
+    views: list[CampaignView], action_id: str, intro: str, offset: int = 0
 ) -> tuple[str, list[Block]]:
-    label = "Sign" if action_id == SIGN_ACTION else "Withdraw"
+    signing = action_id == SIGN_ACTION
+    label = "Sign" if signing else "Withdraw"
+    page = page_of("sign" if signing else "withdraw", len(views), offset)
     content: list[Block] = [_section(intro)]
     content.extend(
         _section(f"*{escape(v.title)}*  `{v.slug}`", _button(label, action_id, v.slug))
-        for v in views
+        for v in page.items(views)
     )
+    content += _pager(page)
     return intro, content
 
 
@@ -497,12 +656,15 @@ def _signer_buttons(line: StatusLine) -> list[dict[str, Any]]:
     return buttons
 
 
-def status_message(lines: list[StatusLine], tz: ZoneInfo) -> tuple[str, list[Block]]:
+def status_message(
+    lines: list[StatusLine], tz: ZoneInfo, offset: int = 0
+) -> tuple[str, list[Block]]:
     if not lines:
         text = "There is no open campaign right now."
         return text, [_section(text)]
+    page = page_of("status", len(lines), offset)
     content: list[Block] = []
-    for line in lines:
+    for line in page.items(lines):
         content.append(
             _section(
                 f"*{escape(line.view.title)}*  `{line.view.slug}`\n{_status_words(line)}\n"
@@ -512,6 +674,7 @@ def status_message(lines: list[StatusLine], tz: ZoneInfo) -> tuple[str, list[Blo
         )
         if line.signed:
             content.append({"type": "actions", "elements": _signer_buttons(line)})
+    content += _pager(page)
     content.append(_context("Only you can see this answer."))
     return "Your signatures", content
 
@@ -531,7 +694,8 @@ def dm_help_message() -> tuple[str, list[Block]]:
     return "What you can send me: sign, status, withdraw, help", [_section(text)]
 
 
-def home_view(lines: list[StatusLine], tz: ZoneInfo) -> dict[str, Any]:
+def home_view(lines: list[StatusLine], tz: ZoneInfo, offset: int = 0) -> dict[str, Any]:
+    page = page_of("home", len(lines), offset)
     content: list[Block] = [
         {"type": "header", "text": _plain("Undersigned")},
         _section(
@@ -542,7 +706,7 @@ def home_view(lines: list[StatusLine], tz: ZoneInfo) -> dict[str, Any]:
     ]
     if not lines:
         content.append(_section("There is no open campaign right now."))
-    for line in lines:
+    for line in page.items(lines):
         content.append(
             _section(
                 f"*{escape(line.view.title)}*  `{line.view.slug}`\n"
@@ -554,12 +718,18 @@ def home_view(lines: list[StatusLine], tz: ZoneInfo) -> dict[str, Any]:
         if buttons:
             content.append({"type": "actions", "elements": buttons})
         content.append({"type": "divider"})
+    content += _pager(page)
     content.append(_context(PRIVACY_NOTES))
-    return {"type": "home", "blocks": content}
+    # The page shown, so that publishing the tab again (after signing from it, say)
+    # stays on it.
+    return {"type": "home", "blocks": content, "private_metadata": page_value("home", page.offset)}
 
 
 def slack_busy_text(retry_after: int | None) -> str:
-    wait = f"in {retry_after} seconds" if retry_after else "in a minute"
+    if not retry_after:
+        wait = "in a minute"
+    else:
+        wait = "in a second" if retry_after == 1 else f"in {retry_after} seconds"
     return f"Slack is busy right now. Nothing was recorded; please try again {wait}."
 
 
@@ -587,7 +757,8 @@ def closed_text(view: CampaignView, tz: ZoneInfo) -> str:
 
 
 def not_found_text(slug: str, known: list[str]) -> str:
-    return unknown_campaign_message(slug, known)[0]
+    [block] = unknown_campaign_message(slug, known)[1]
+    return str(block["text"]["text"])
 
 
 def no_open_campaign_text() -> str:
@@ -605,6 +776,8 @@ ADMIN_HISTORY = "admin_history"
 ADMIN_LETTER_MD = "admin_letter_md"
 ADMIN_LETTER_HTML = "admin_letter_html"
 ADMIN_FORGET = "admin_forget"
+ADMIN_ARCHIVE = "admin_archive"
+ADMIN_UNARCHIVE = "admin_unarchive"
 ADMIN_SAVE_VIEW = "admin_save"
 ADMIN_FORGET_VIEW = "admin_forget_confirm"
 FORGET_CONFIRM_BLOCK = "confirm"
@@ -624,6 +797,12 @@ class AdminRow:
     closes_at: dt.datetime | None
     forgotten: bool
     more_channels: int = 0  # announcement channels beside channel_id
+    archived: bool = False
+
+    @property
+    def may_archive(self) -> bool:
+        """Closed (by hand or by its date) or forgotten: done with, out of the way."""
+        return not self.archived and self.status != "draft" and not self.is_open
 
 
 def _confirm(title: str, text: str, yes: str) -> dict[str, Any]:
@@ -635,7 +814,63 @@ def _confirm(title: str, text: str, yes: str) -> dict[str, Any]:
     }
 
 
-def admin_panel(rows: list[AdminRow], tz: ZoneInfo, may_create: bool) -> tuple[str, list[Block]]:
+def _admin_row(row: AdminRow, tz: ZoneInfo) -> list[Block]:
+    if row.forgotten:
+        state = "closed, signers forgotten"
+    elif row.is_open:
+        state = "open" + (f" until {format_moment(row.closes_at, tz)}" if row.closes_at else "")
+    elif row.status == "open":
+        state = "closed (closing date passed)"
+    else:
+        state = row.status
+    if row.archived:
+        state += ", archived"
+    channel = f"<#{row.channel_id}>" if row.channel_id else "no announcement channel"
+    if row.more_channels:
+        channel += f" and {row.more_channels} more"
+    text = (
+        f"*{escape(row.title)}*  `{row.slug}`\n"
+        f"Status: {state}  ·  Signatures: *{row.count:,}*  ·  {channel}"
+    )
+    buttons = []
+    if not row.forgotten and not row.archived:
+        buttons.append(_button("Edit", ADMIN_EDIT, row.slug))
+        if row.status == "draft":
+            buttons.append(_button("Open", ADMIN_OPEN, row.slug, primary=True))
+        elif row.is_open:
+            close = _button("Close", ADMIN_CLOSE, row.slug)
+            close["confirm"] = _confirm(
+                "Close the campaign?",
+                "Nobody will be able to sign until you reopen it.",
+                "Close",
+            )
+            buttons.append(close)
+        else:
+            buttons.append(_button("Reopen", ADMIN_REOPEN, row.slug))
+    buttons.append(_button("History", ADMIN_HISTORY, row.slug))
+    if not row.forgotten and not row.archived:
+        buttons.append(_button("Update signers", ADMIN_UPDATE, row.slug))
+    buttons.append(_button("Letter (HTML)", ADMIN_LETTER_HTML, row.slug))
+    buttons.append(_button("Letter (Markdown)", ADMIN_LETTER_MD, row.slug))
+    if not row.forgotten and not row.is_open and row.status != "draft" and not row.archived:
+        buttons.append(_button("Forget signers…", ADMIN_FORGET, row.slug))
+    if row.may_archive:
+        buttons.append(_button("Archive", ADMIN_ARCHIVE, row.slug))
+    if row.archived:
+        buttons.append(_button("Unarchive", ADMIN_UNARCHIVE, row.slug))
+    return [_section(text), {"type": "actions", "elements": buttons}]
+
+
+def admin_panel(
+    rows: list[AdminRow],
+    tz: ZoneInfo,
+    may_create: bool,
+    offset: int = 0,
+    archived: int = 0,
+) -> tuple[str, list[Block]]:
+    """The organizer view: the campaigns not archived, a page at a time, then how
+    many are archived and the button that lists them."""
+    page = page_of("admin", len(rows), offset)
     content: list[Block] = [
         {"type": "header", "text": _plain("Organizer view")},
         _context(
@@ -645,56 +880,44 @@ def admin_panel(rows: list[AdminRow], tz: ZoneInfo, may_create: bool) -> tuple[s
         ),
     ]
     if not rows:
-        content.append(_section("No campaign yet."))
-    for row in rows:
-        if row.forgotten:
-            state = "closed, signers forgotten"
-        elif row.is_open:
-            state = "open" + (f" until {format_moment(row.closes_at, tz)}" if row.closes_at else "")
-        elif row.status == "open":
-            state = "closed (closing date passed)"
-        else:
-            state = row.status
-        channel = f"<#{row.channel_id}>" if row.channel_id else "no announcement channel"
-        if row.more_channels:
-            channel += f" and {row.more_channels} more"
-        content.append(
-            _section(
-                f"*{escape(row.title)}*  `{row.slug}`\n"
-                f"Status: {state}  ·  Signatures: *{row.count:,}*  ·  {channel}"
-            )
-        )
-        buttons = []
-        if not row.forgotten:
-            buttons.append(_button("Edit", ADMIN_EDIT, row.slug))
-            if row.status == "draft":
-                buttons.append(_button("Open", ADMIN_OPEN, row.slug, primary=True))
-            elif row.is_open:
-                close = _button("Close", ADMIN_CLOSE, row.slug)
-                close["confirm"] = _confirm(
-                    "Close the campaign?",
-                    "Nobody will be able to sign until you reopen it.",
-                    "Close",
-                )
-                buttons.append(close)
-            else:
-                buttons.append(_button("Reopen", ADMIN_REOPEN, row.slug))
-        buttons.append(_button("History", ADMIN_HISTORY, row.slug))
-        if not row.forgotten:
-            buttons.append(_button("Update signers", ADMIN_UPDATE, row.slug))
-        buttons.append(_button("Letter (HTML)", ADMIN_LETTER_HTML, row.slug))
-        buttons.append(_button("Letter (Markdown)", ADMIN_LETTER_MD, row.slug))
-        if not row.forgotten and not row.is_open and row.status != "draft":
-            buttons.append(_button("Forget signers…", ADMIN_FORGET, row.slug))
-        content.append({"type": "actions", "elements": buttons})
+        content.append(_section("No campaign yet." if not archived else "No current campaign."))
+    for row in page.items(rows):
+        content += _admin_row(row, tz)
+    content += _pager(page)
+    footer = []
     if may_create:
-        content.append(
-            {
-                "type": "actions",
-                "elements": [_button("New campaign", ADMIN_NEW, "new", primary=True)],
-            }
+        footer.append(_button("New campaign", ADMIN_NEW, "new", primary=True))
+    if archived:
+        footer.append(
+            _button(f"Archived campaigns ({archived:,})", PAGE_ACTION, page_value("archived", 0))
         )
+    if footer:
+        content.append({"type": "actions", "elements": footer})
     return "Organizer view", content
+
+
+def archived_panel(rows: list[AdminRow], tz: ZoneInfo, offset: int = 0) -> tuple[str, list[Block]]:
+    """The archived campaigns, a page at a time, each with the button to bring it back."""
+    page = page_of("archived", len(rows), offset)
+    content: list[Block] = [
+        {"type": "header", "text": _plain("Archived campaigns")},
+        _context(
+            "Closed or forgotten campaigns put out of the organizer view. Their letters and "
+            "history stay; *Unarchive* brings one back."
+        ),
+    ]
+    if not rows:
+        content.append(_section("No archived campaign."))
+    for row in page.items(rows):
+        content += _admin_row(row, tz)
+    content += _pager(page, "archived campaigns")
+    content.append(
+        {
+            "type": "actions",
+            "elements": [_button("Back to the organizer view", PAGE_BACK_ACTION, "admin:0")],
+        }
+    )
+    return "Archived campaigns", content
 
 
 def not_organizer_text() -> str:
@@ -759,6 +982,40 @@ def _text_input(
     return element
 
 
+DEMAND_BLOCK = "demand_{}"  # demand_1 ... demand_20, in order
+# Empty demand fields offered beyond those filled in (a campaign may have up to
+# MAX_DEMANDS): more can be added by saving and editing again.
+SPARE_DEMANDS = 3
+
+
+def demand_block_ids(count: int = MAX_DEMANDS) -> list[str]:
+    return [DEMAND_BLOCK.format(n) for n in range(1, count + 1)]
+
+
+def _demand_inputs(demands: tuple[str, ...]) -> list[Block]:
+    """One field per demand, each as long as a demand may be (DEMAND_MAX): twenty of
+    them never fit one field, whose max_length Slack caps at 3000."""
+    shown = min(MAX_DEMANDS, max(len(demands) + SPARE_DEMANDS, SPARE_DEMANDS + 1))
+    fields = []
+    for number, block_id in enumerate(demand_block_ids(shown), start=1):
+        initial = demands[number - 1] if number <= len(demands) else ""
+        fields.append(
+            _input(
+                block_id,
+                f"Demand {number}",
+                _text_input(initial, multiline=True, max_length=DEMAND_MAX),
+                optional=number > 1,
+                hint=(
+                    f"One demand per field, up to {DEMAND_MAX:,} characters; an empty field is "
+                    f"dropped. Save and edit again for more (up to {MAX_DEMANDS})."
+                    if number == 1
+                    else None
+                ),
+            )
+        )
+    return fields
+
+
 def campaign_editor(
     values: EditorValues, metadata: str, creating: bool, locked_text: bool
 ) -> dict[str, Any]:
@@ -773,7 +1030,7 @@ def campaign_editor(
                 hint="Lowercase letters, digits and dashes; workers type /demands SLUG.",
             )
         )
-    content.append(_input("title", "Title", _text_input(values.title, max_length=150)))
+    content.append(_input("title", "Title", _text_input(values.title, max_length=TITLE_MAX)))
     if locked_text:
         content.append(
             _section(
@@ -786,16 +1043,10 @@ def campaign_editor(
             _input(
                 "statement",
                 "Statement",
-                _text_input(values.statement, multiline=True, max_length=2900),
+                _text_input(values.statement, multiline=True, max_length=STATEMENT_MAX),
             )
         )
-        content.append(
-            _input(
-                "demands",
-                "Demands, one per line",
-                _text_input("\n".join(values.demands), multiline=True, max_length=3000),
-            )
-        )
+        content += _demand_inputs(values.demands)
     channel: dict[str, Any] = {
         "type": "conversations_select",
         "filter": {"include": ["public", "private"], "exclude_bot_users": True},
@@ -892,20 +1143,32 @@ def history_modal(
     tz: ZoneInfo,
     news: list[HistoryLine] | None = None,
 ) -> dict[str, Any]:
-    def lines(items: list[HistoryLine], empty: str) -> str:
+    def part(heading: str, items: list[HistoryLine], empty: str, most: int) -> list[Block]:
+        # Each list over as many sections as it needs, up to `most`: the three
+        # together stay inside a modal's 100 blocks and 250 kB.
         if not items:
-            return empty
-        return "\n".join(f"• {format_moment(i.at, tz)}: {i.text}" for i in items)
+            return [_section(f"{heading}\n{empty}")]
+        lines = [f"• {format_moment(i.at, tz)}: {i.text}" for i in items]
+        pieces = split_text(heading + "\n" + "\n".join(lines))
+        if len(pieces) <= most:
+            return [_section(piece) for piece in pieces]
+        kept = pieces[: most - 1]
+        left = len(lines) - sum(piece.count("\n• ") + piece.startswith("• ") for piece in kept)
+        return [
+            *(_section(piece) for piece in kept),
+            _context(f"…and {left:,} more lines, not shown: the form has no room for them."),
+        ]
 
     content = [
         _section(
             f"*{escape(row.title)}*  `{row.slug}`\nCount at the last full hour: *{row.count:,}*"
         ),
-        _section("*Milestones*\n" + lines(milestones, "None announced yet.")),
-        _section("*Updates to signers*\n" + lines(news or [], "None sent yet.")),
-        _section("*Organizer actions*\n" + lines(audit, "None yet.")),
+        *part("*Milestones*", milestones, "None announced yet.", 30),
+        *part("*Updates to signers*", news or [], "None sent yet.", 10),
+        {"type": "divider"},
+        *part("*Organizer actions*", audit, "None yet.", 20),
     ]
-    return _view("History", [*content[:3], {"type": "divider"}, content[3]])
+    return _view("History", content)
 
 
 def forget_modal(row: AdminRow, metadata: str) -> dict[str, Any]:
@@ -969,7 +1232,7 @@ def milestone_announcement(
         _section("\n".join(lines)),
         _context(f"{_demands_hint(slug)} Only counts are shared here, never who signed."),
     ]
-    fallback = clip(
+    fallback = fit(
         f"{escape(title)} has passed {threshold:,} signatures ({shown} so far). "
         f"Type /demands {slug} to read it.",
         FALLBACK_LIMIT,
@@ -988,7 +1251,7 @@ def final_count_announcement(title: str, slug: str, count: int) -> tuple[str, li
         _section(text),
         _context(f"Type `/demands {slug}` to read the demands. Only counts are shared here."),
     ]
-    fallback = clip(f"{escape(title)} is closed. Final count: {shown} signatures.", FALLBACK_LIMIT)
+    fallback = fit(f"{escape(title)} is closed. Final count: {shown} signatures.", FALLBACK_LIMIT)
     return fallback, content
 
 
@@ -1031,10 +1294,10 @@ def update_message(title: str, kind: str, text: str) -> tuple[str, list[Block]]:
     heading = _UPDATE_HEADINGS.get(kind, "News")
     content = [
         _section(f"*{heading}: {escape(title)}*"),
-        _section(escape(text)),
+        *_sections(escape(text)),
         _context("You asked for news about this campaign. Send `stop updates` to stop."),
     ]
-    return clip(f"{heading}: {title}", FALLBACK_LIMIT), content
+    return fit(f"{heading}: {escape(title)}", FALLBACK_LIMIT), content
 
 
 def update_form(slug: str, subscribers: int) -> dict[str, Any]:
@@ -1117,7 +1380,7 @@ def outcome_lines(delivered_on: dt.date | None, answer: str | None) -> str | Non
     if delivered_on:
         lines.append(f"*Delivered* on {delivered_on.day} {delivered_on:%B %Y}.")
     if answer:
-        lines.append(f"*The employer's answer:* {escape(clip(answer, 1500))}")
+        lines.append(f"*The employer's answer:* {escape(answer)}")
     return "\n".join(lines) or None
 
 

@@ -57,13 +57,26 @@ def _answer(
                 return blocks.campaign_message(view, tz)
         logger.info("/demands asked for an unknown campaign")
         return blocks.unknown_campaign_message(argument, [v.slug for v in views])
-    open_views = [v for v in views if v.is_open]
-    choices = open_views or list(views)
+    choices = list_choices(views)
     if not choices:
         return blocks.no_campaigns_message()
     if len(choices) == 1:
         return blocks.campaign_message(choices[0], tz)
     return blocks.campaign_list_message(choices, tz)
+
+
+def list_choices(views: tuple[campaigns.CampaignView, ...]) -> list[campaigns.CampaignView]:
+    """What `/demands` lists: the open campaigns, or every public one when none is open."""
+    open_views = [v for v in views if v.is_open]
+    return open_views or list(views)
+
+
+def list_page(db: Database, settings: Settings, offset: int) -> tuple[str, list[blocks.Block]]:
+    """A later page of the `/demands` list (its "Next" button)."""
+    choices = list_choices(campaigns.public_snapshot(db).views())
+    if not choices:
+        return blocks.no_campaigns_message()
+    return blocks.campaign_list_message(choices, settings.timezone, offset=offset)
 
 
 def handle_demands(ack: Ack, command: dict, db: Database, settings: Settings) -> None:

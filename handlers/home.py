@@ -44,19 +44,30 @@ def status_lines(
 
 
 def publish_home(
-    client: WebClient, db: Database, settings: Settings, context: BoltContext, keyring: Keyring
+    client: WebClient,
+    db: Database,
+    settings: Settings,
+    context: BoltContext,
+    keyring: Keyring,
+    offset: int = 0,
 ) -> None:
-    view = blocks.home_view(status_lines(db, settings, context, keyring), settings.timezone)
+    """Publish the Home tab, showing the page of campaigns that starts at `offset`."""
+    view = blocks.home_view(status_lines(db, settings, context, keyring), settings.timezone, offset)
     call_quietly("views.publish", client.views_publish, user_id=context.user_id, view=view)
 
 
 def publish_home_quietly(
-    client: WebClient, db: Database, settings: Settings, context: BoltContext, keyring: Keyring
+    client: WebClient,
+    db: Database,
+    settings: Settings,
+    context: BoltContext,
+    keyring: Keyring,
+    offset: int = 0,
 ) -> None:
     """publish_home, for when the person is not waiting on it: if Slack cannot say
     who they are now, the tab keeps what it showed (logged, without ids)."""
     try:
-        publish_home(client, db, settings, context, keyring)
+        publish_home(client, db, settings, context, keyring, offset)
     except SlackUnavailable:
         logger.info("the Home tab was not refreshed: Slack is busy")
     except Stranger:

@@ -41,7 +41,15 @@ from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["People", "Person", "Stranger", "UnknownRequester", "requester_key", "signer_of"]
+__all__ = [
+    "People",
+    "Person",
+    "Stranger",
+    "UnknownRequester",
+    "own_team_of",
+    "requester_key",
+    "signer_of",
+]
 
 
 class UnknownRequester(Exception):
@@ -103,6 +111,24 @@ def signer_of(context: BoltContext, settings: Settings) -> str:
     people.carry_over(context, context.client, person, key)
     context[_SIGNER] = signer = signer_hash(key, person.scope, person.user)
     return signer
+
+
+def own_team_of(body: dict[str, Any], context: BoltContext) -> str | None:
+    """The workspace the person belongs to, read the same way from a click and from
+    the submission of the form it opened: the payload's `user.team_id`.
+
+    Bolt's context.team_id is not that: it prefers `view.app_installed_team_id`,
+    present on a view submission (and on clicks in the Home tab), which in an
+    org-wide install names the workspace the app was installed from rather than
+    the person's own. Slash commands and events carry no `user` object; their
+    context.team_id is the person's workspace.
+    """
+    user = body.get("user")
+    if isinstance(user, dict):
+        team = user.get("team_id")
+        if isinstance(team, str) and team:
+            return team
+    return context.team_id
 
 
 class _Remembered:

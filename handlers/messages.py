@@ -42,6 +42,7 @@ def _campaign_answer(
     action_id: str,
     settings: Settings,
     signed_only: list[blocks.StatusLine] | None = None,
+    offset: int = 0,
 ) -> tuple[str, list[blocks.Block]]:
     with db.read() as session:
         if slug:
@@ -68,7 +69,22 @@ def _campaign_answer(
         return text, [blocks._section(text)]
     if len(choices) == 1:
         return blocks.open_form_message(choices[0], action_id)
-    return blocks.choose_campaign_message(choices, action_id, intro)
+    return blocks.choose_campaign_message(choices, action_id, intro, offset)
+
+
+def chooser_page(
+    db: Database,
+    settings: Settings,
+    context: BoltContext,
+    keyring: Keyring,
+    action_id: str,
+    offset: int,
+) -> tuple[str, list[blocks.Block]]:
+    """A later page of the DM's sign or withdraw chooser (its "Next" button)."""
+    signed = None
+    if action_id == blocks.WITHDRAW_ACTION:
+        signed = [line for line in status_lines(db, settings, context, keyring) if line.signed]
+    return _campaign_answer(db, None, action_id, settings, signed, offset)
 
 
 def handle_message(

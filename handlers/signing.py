@@ -41,7 +41,7 @@ from bot.signatures import (
 from bot.subscriptions import Address, NotSigned, subscribe, unsubscribe
 from handlers import blocks
 from handlers.home import publish_home_quietly
-from handlers.identity import profile_of, signer_of
+from handlers.identity import own_team_of, profile_of, signer_of
 from handlers.intime import FormAnswer, FormOpener, InTime, answer_in_time
 from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, Stranger, say_form_not_opened
@@ -51,31 +51,49 @@ from storage.direct import DirectCursor
 logger = logging.getLogger(__name__)
 
 
-def _metadata(slug: str, origin: str, mode: str = "sign", form_pass: str | None = None) -> str:
-    # Campaign, where the form was opened from, and whether it signs or changes a
-    # signature; nothing about the person. A signing form also carries the pass
-    # saying its signer was found eligible (bot/eligibility.issue_pass), which
-    # names nobody either.
-    data = {"slug": slug, "from": origin, "mode": mode}
+def _metadata(
+    slug: str, origin: str, mode: str = "sign", form_pass: str | None = None, page: int = 0
+) -> str:
+    # Campaign, where the form was opened from (and which page of the Home tab),
+    # and whether it signs or changes a signature; nothing about the person. A
+    # signing form also carries the pass saying its signer was found eligible
+    # (bot/eligibility.issue_pass), which names nobody either.
+    data: dict[str, Any] = {"slug": slug, "from": origin, "mode": mode}
     if form_pass is not None:
         data["pass"] = form_pass
+    if page:
+        data["page"] = page
     return json.dumps(data)
 
 
-def _pass_subject(context: BoltContext) -> tuple[str, str, str]:
-    # Who a pass is for: organization (or workspace), workspace and user.
-    return (
-        context.enterprise_id or context.team_id or "",
-        context.team_id or "",
-        context.user_id or "",
-    )
+def _home_page(body: dict[str, Any]) -> int:
+    """The page of the Home tab a click came from (0 elsewhere), to show it again."""
+    view = body.get("view") if isinstance(body.get("view"), dict) else {}
+    shown = blocks.read_page_value(str(view.get("private_metadata") or ""))
+    return shown[1] if shown and shown[0] == "home" else 0
 
 
-def _passed(data: dict[str, Any], context: BoltContext, settings: Settings, slug: str) -> bool:
+def _page_of(data: dict[str, Any]) -> int:
+    page = data.get("page")
+    return page if isinstance(page, int) and 0 <= page < 1_000_000 else 0
+
+
+def _pass_subject(body: dict[str, Any], context: BoltContext) -> tuple[str, str, str]:
+    # Who a pass is for: organization (or workspace), workspace and user, read the
+    # same way at the click that issues it and at the submission that checks it
+    # (handlers/identity.own_team_of: Bolt's team id differs between the two in an
+    # org-wide install).
+    team = own_team_of(body, context) or ""
+    return (context.enterprise_id or team, team, context.user_id or "")
+
+
+def _passed(
+    data: dict[str, Any], body: dict[str, Any], context: BoltContext, settings: Settings, slug: str
+) -> bool:
     """Whether this form's metadata carries a fresh pass of ours for this person
     and campaign."""
     key = settings.require_signer_key()
-    return eligibility.pass_holds(key, data.get("pass"), *_pass_subject(context), slug)
+    return eligibility.pass_holds(key, data.get("pass"), *_pass_subject(body, context), slug)
 
 
 def _metadata_of(view: dict[str, Any]) -> dict[str, Any]:
@@ -241,9 +259,9 @@ def _sign_start(
         _show(opener, blocks.notice_modal("Cannot sign", refusal))
         return
     form_pass = eligibility.issue_pass(
-        settings.require_signer_key(), *_pass_subject(context), found.slug
+        settings.require_signer_key(), *_pass_subject(body, context), found.slug
     )
-    metadata = _metadata(found.slug, _origin(body), form_pass=form_pass)
+    metadata = _metadata(found.slug, _origin(body), form_pass=form_pass, page=_home_page(body))
     _show(opener, blocks.sign_modal(found, metadata, eligibility.suggested_name(user)))
 
 
@@ -301,7 +319,7 @@ def _sign_change(
             suggestion = eligibility.suggested_name(profile_of(context, client))
         except (SlackUnavailable, Stranger):
             suggestion = None
-    metadata = _metadata(found.slug, _origin(body), "change")
+    metadata = _metadata(found.slug, _origin(body), "change", page=_home_page(body))
     _show(opener, blocks.sign_modal(found, metadata, suggestion, state, changing=True))
 
 
@@ -411,7 +429,7 @@ def handle_sign_submit(
     def work() -> FormAnswer:
         try:
             return _record(
-                metadata, slug, mode, form, choice, client, context, db, settings, keyring
+                metadata, body, slug, mode, form, choice, client, context, db, settings, keyring
             )
         except SlackUnavailable as busy:
             return _busy(busy)
@@ -419,7 +437,7 @@ def handle_sign_submit(
             return _stranger()
 
     after = (
-        (lambda: publish_home_quietly(client, db, settings, context, keyring))
+        (lambda: publish_home_quietly(client, db, settings, context, keyring, _page_of(metadata)))
         if origin == "home"
         else None
     )
@@ -428,6 +446,7 @@ def handle_sign_submit(
 
 def _record(
     metadata: dict[str, Any],
+    body: dict[str, Any],
     slug: str,
     mode: str,
     form: SignForm,
@@ -440,7 +459,7 @@ def _record(
 ) -> FormAnswer:
     # Eligibility was asked of Slack when this form opened, minutes ago at most, if
     # it carries our pass; otherwise (an older form, or none of ours) ask now.
-    if not _passed(metadata, context, settings, slug):
+    if not _passed(metadata, body, context, settings, slug):
         user = profile_of(context, client)
         refusal = eligibility.refusal(user, context.team_id, context.enterprise_id)
         if refusal:
@@ -448,7 +467,8 @@ def _record(
             return FormAnswer(view=blocks.notice_modal("Cannot sign", refusal))
     signer = signer_of(context, settings)
     address = Address(
-        team_id=context.team_id or context.enterprise_id or "", user_id=context.user_id or ""
+        team_id=own_team_of(body, context) or context.enterprise_id or "",
+        user_id=context.user_id or "",
     )
     changing = mode == "change"
     try:
@@ -555,7 +575,8 @@ def _withdraw_start(
     if not signed:
         _show(opener, blocks.withdrawn_modal(found.title, had_signed=False))
         return
-    _show(opener, blocks.withdraw_modal(found, _metadata(found.slug, _origin(body))))
+    metadata = _metadata(found.slug, _origin(body), page=_home_page(body))
+    _show(opener, blocks.withdraw_modal(found, metadata))
 
 
 def handle_withdraw_submit(
@@ -569,7 +590,8 @@ def handle_withdraw_submit(
     keyring: Keyring,
     in_time: InTime,
 ) -> None:
-    slug, origin, _ = _read_metadata(_metadata_of(view))
+    metadata = _metadata_of(view)
+    slug, origin, _ = _read_metadata(metadata)
 
     def work() -> FormAnswer:
         try:
@@ -591,7 +613,7 @@ def handle_withdraw_submit(
         return FormAnswer(view=blocks.withdrawn_modal(title, had_signed))
 
     after = (
-        (lambda: publish_home_quietly(client, db, settings, context, keyring))
+        (lambda: publish_home_quietly(client, db, settings, context, keyring, _page_of(metadata)))
         if origin == "home"
         else None
     )

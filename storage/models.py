@@ -118,6 +118,9 @@ class Campaign(Base):
     public_count_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # When the link between signatures and people was cut for good (see forgetting).
     forgotten_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Put out of the organizer view (closed or forgotten campaigns only); workers'
+    # view of it does not change.
+    archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Forget automatically this many days after the campaign closed; None: never.
     forget_after_days: Mapped[int | None] = mapped_column(Integer)
     # Which key of the key store (bot/keyring.py) this campaign's signers are

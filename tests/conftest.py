@@ -93,11 +93,48 @@ def database_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str
 
 
 @pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
+def slack_tiers() -> bool:
+    """Whether the fake Slack rate limits each method at its documented tier (on, as
+    Slack does). A test module whose subject is not Slack's rate limits, but which
+    drives more people through one workspace than the tiers allow in its few
+    seconds, overrides this to False and says why."""
+    return True
+
+
+@pytest.fixture
+def fake_slack(slack_tiers: bool) -> Iterator[FakeSlack]:
+    with FakeSlack(tiers=slack_tiers) as fake:
         fake.workspace.add_user(ALICE)
         fake.workspace.add_user(BOB)
         yield fake
+        # Whatever the test was about, real Slack would have taken everything sent.
+        assert_nothing_refused(fake)
+
+
+def assert_nothing_refused(fake: FakeSlack) -> None:
+    """Slack (the strict fake) refused nothing the app sent: no invalid blocks or
+    views, no acknowledgement Slack could not show."""
+    assert fake.refusals == [], "\n".join(
+        f"{r.method}: {r.error}: {'; '.join(r.problems[:5])}" for r in fake.refusals
+    )
+
+
+def acknowledgement_kind(body: bytes, content_type: str) -> tuple[str, dict[str, Any] | None]:
+    """What a request to the app is, as Slack reads the answer: ("command", None),
+    ("view_submission", the submitted view), or another kind (answer not read)."""
+    if content_type.startswith("application/json"):
+        return "event", None
+    fields = form(body)
+    if "command" in fields:
+        return "command", None
+    try:
+        payload = json.loads(fields.get("payload", ""))
+    except ValueError:
+        return "unknown", None
+    if not isinstance(payload, dict):
+        return "unknown", None
+    view = payload.get("view") if isinstance(payload.get("view"), dict) else None
+    return str(payload.get("type")), view
 
 
 @pytest.fixture
@@ -132,7 +169,14 @@ class SlackDriver:
     ) -> HttpResult:
         all_headers = {"Content-Type": content_type, **sign(self.secret, body, timestamp)}
         all_headers.update(headers or {})
-        return post(self.base_url + "/slack/events", body, all_headers)
+        result = post(self.base_url + "/slack/events", body, all_headers)
+        if result.status == 200:
+            # The acknowledgement goes to Slack too: a slash command's answer, a
+            # form's response_action. Slack would refuse it silently; the test must not.
+            kind, submitted = acknowledgement_kind(body, content_type)
+            problems = self.fake.check_acknowledgement(kind, result.body, submitted)
+            assert not problems, f"Slack would refuse this {kind} acknowledgement: {problems}"
+        return result
 
     def command(
         self, text: str = "", user: str = ALICE.id, command: str = "/demands", **fields: Any

@@ -69,9 +69,18 @@ def campaign(bot: RunningBot, slug: str = SLUG) -> Campaign:
 def editor_values(**fields: Any) -> dict[str, Any]:
     """The state of a filled-in campaign editor, as Slack sends it."""
     state: dict[str, Any] = {}
-    for key in ("slug", "title", "statement", "demands", "milestones", "forget_after_days"):
+    for key in ("slug", "title", "statement", "milestones", "forget_after_days"):
         if key in fields:
             state[key] = {key: {"type": "plain_text_input", "value": fields[key]}}
+    if "demands" in fields:
+        # One field per demand (demand_1, demand_2, ...); given as a list, or as
+        # text with one demand per line.
+        demands = fields["demands"]
+        if isinstance(demands, str):
+            demands = [line for line in demands.splitlines() if line.strip()]
+        for number, demand in enumerate(demands, start=1):
+            key = f"demand_{number}"
+            state[key] = {key: {"type": "plain_text_input", "value": demand}}
     if "channel" in fields:
         state["channel"] = {
             "channel": {"type": "conversations_select", "selected_conversation": fields["channel"]}
@@ -240,11 +249,11 @@ def test_signed_demands_cannot_change(bot, database_url, tmp_path):
     sign(bot, ALICE.id)
     form = open_editor(bot)
     blocks = {b.get("block_id") for b in form["blocks"]}
-    assert "demands" not in blocks
+    assert "demand_1" not in blocks
     assert "statement" not in blocks
     assert "locked" in view_text(form)
     # A forged form that still carries demands is refused as well.
-    forged = {**form, "blocks": [*form["blocks"], {"type": "input", "block_id": "demands"}]}
+    forged = {**form, "blocks": [*form["blocks"], {"type": "input", "block_id": "demand_1"}]}
     values = editor_values(
         title="We won't build it",
         statement="Something else entirely",
@@ -305,8 +314,9 @@ def test_bad_campaign_input_gets_a_clear_answer_and_changes_nothing(bot, field, 
         bot.slack.submit(form, editor_values(**{**NEW_CAMPAIGN, field: value}), user=DANA.id)
     )
     assert answer["response_action"] == "errors", answer
-    assert field in answer["errors"]
-    assert words in answer["errors"][field]
+    # The demands' problems are shown under the first demand's field.
+    shown_at = "demand_1" if field == "demands" else field
+    assert words in answer["errors"][shown_at]
     with bot.db.read() as session:
         assert session.scalar(select(Campaign).where(Campaign.slug == "fair-pay")) is None
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.console import Console
 from bot.console_io import ScriptLines
@@ -113,9 +114,13 @@ def test_a_scripted_rehearsal_of_the_whole_campaign(console):
         "A second campaign",
         "We ask for more.",
         ".",
+        # One field per demand; Enter leaves the spare ones empty.
         "A first demand",
+        ".",
         "A second demand",
         ".",
+        "",
+        "",
         "5, 50",
         "announcements",
         "submit",
@@ -203,6 +208,24 @@ def test_what_the_bot_sent_to_a_dm_is_shown_when_its_person_comes_back():
     shown = out.getvalue()
     assert shown.count("News for you") == 1
     assert "In your DM with the bot while you were away:" in shown
+
+
+def test_what_slack_refuses_is_said_in_the_console():
+    # The fake is as strict as Slack: what it refuses (here a message of 51 blocks)
+    # reaches nobody, and the console says so instead of showing nothing.
+    out = StringIO()
+    with FakeSlack(demo_workspace()) as fake:
+        console = Console(fake, None, ScriptLines([], out), out, Style())  # type: ignore[arg-type]
+        client = WebClient(base_url=fake.api_url, token="xoxb-test")
+        section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+        with pytest.raises(SlackApiError):
+            client.chat_postMessage(
+                channel=dm_channel_for(ALICE.id), text="x", blocks=[section] * 51
+            )
+        console.execute("as bob")
+    shown = out.getvalue()
+    assert "Slack refused the app's chat.postMessage (invalid_blocks)" in shown
+    assert "must be at most 50 items" in shown
 
 
 def test_the_app_refusing_a_form_asks_again_for_the_field_at_fault(console):

@@ -4,6 +4,7 @@ channels. The console relies on these, so they are tested like any behaviour."""
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
@@ -84,7 +85,14 @@ def test_a_command_answer_is_shown_ephemerally(fake):
 
 
 def modal(title: str) -> dict:
-    return {"type": "modal", "title": {"type": "plain_text", "text": title}, "blocks": []}
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": title}}],
+    }
+
+
+HOME = {"type": "home", "blocks": [{"type": "divider"}]}
 
 
 def test_views_open_on_a_persons_trigger_goes_on_their_screen(fake, client):
@@ -110,7 +118,19 @@ def test_a_trigger_nobody_was_given_opens_no_screen(fake, client):
 
 
 def test_view_submission_answers_act_on_the_stack(fake, client):
-    root = client.views_open(trigger_id=fake.new_trigger(ALICE.id), view=modal("Form"))
+    form = {
+        **modal("Form"),
+        "submit": {"type": "plain_text", "text": "Send"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "name",
+                "label": {"type": "plain_text", "text": "Name"},
+                "element": {"type": "plain_text_input", "action_id": "name"},
+            }
+        ],
+    }
+    root = client.views_open(trigger_id=fake.new_trigger(ALICE.id), view=form)
     root_id = root["view"]["id"]
     errors = fake.apply_view_response(
         ALICE.id, root_id, {"response_action": "errors", "errors": {"name": "Too long"}}
@@ -139,8 +159,8 @@ def test_closing_a_view_takes_it_off_the_screen(fake, client):
 
 
 def test_the_home_tab_keeps_its_id_across_publishes(fake, client):
-    first = client.views_publish(user_id=ALICE.id, view={"type": "home", "blocks": []})
-    second = client.views_publish(user_id=ALICE.id, view={"type": "home", "blocks": []})
+    first = client.views_publish(user_id=ALICE.id, view=HOME)
+    second = client.views_publish(user_id=ALICE.id, view=HOME)
     assert first["view"]["id"] == second["view"]["id"]
     assert fake.workspace.home_views[ALICE.id]["id"] == first["view"]["id"]
 
@@ -155,3 +175,172 @@ def test_channels_have_names_and_can_be_looked_up(fake, client):
     assert fake.workspace.channel_named("#general") is fake.workspace.channels[GENERAL.id]
     assert fake.workspace.user_named("@bob") is fake.workspace.users[BOB.id]
     assert fake.workspace.user_named("nobody") is None
+
+
+# -- as strict as Slack ------------------------------------------------------------------
+
+
+def section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def test_a_message_past_slacks_limits_is_refused_with_the_reasons(fake, client):
+    with pytest.raises(SlackApiError) as refused:
+        client.chat_postMessage(channel=GENERAL.id, text="x", blocks=[section("x")] * 51)
+    answer = refused.value.response
+    assert answer["error"] == "invalid_blocks"
+    assert "must be at most 50 items (is 51) [json-pointer:/blocks]" in answer["errors"]
+    assert fake.workspace.messages == []
+    [refusal] = fake.refusals
+    assert (refusal.method, refusal.error) == ("chat.postMessage", "invalid_blocks")
+    # The same 50 blocks go through.
+    client.chat_postMessage(channel=GENERAL.id, text="x", blocks=[section("x")] * 50)
+    assert len(fake.workspace.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "pointer"),
+    [
+        ({"title": {"type": "plain_text", "text": "t" * 25}}, "/view/title/text"),
+        ({"title": {"type": "mrkdwn", "text": "t"}}, "/view/title/type"),
+        ({"private_metadata": "m" * 3001}, "/view/private_metadata"),
+        ({"blocks": [section("x")] * 101}, "/view/blocks"),
+        (
+            {"blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}]},
+            "/view/blocks/0/text/text",
+        ),
+        ({"blocks": [section("x" * 3001)]}, "/view/blocks/0/text/text"),
+        (
+            {"blocks": [{**section("a"), "block_id": "b"}, {**section("b"), "block_id": "b"}]},
+            "/view/blocks/1/block_id",
+        ),
+    ],
+)
+def test_a_view_past_slacks_limits_is_refused(fake, client, change, pointer):
+    with pytest.raises(SlackApiError) as refused:
+        client.views_open(trigger_id=fake.new_trigger(ALICE.id), view={**modal("M"), **change})
+    answer = refused.value.response
+    assert answer["error"] == "invalid_arguments"
+    assert any(pointer in m for m in answer["response_metadata"]["messages"])
+    assert fake.workspace.modal_of(ALICE.id) is None
+
+
+def test_an_input_view_needs_a_submit_button_and_input_within_max_length(fake, client):
+    element = {
+        "type": "plain_text_input",
+        "action_id": "t",
+        "max_length": 10,
+        "initial_value": "x" * 11,
+    }
+    field = {
+        "type": "input",
+        "block_id": "t",
+        "label": {"type": "plain_text", "text": "T"},
+        "element": element,
+    }
+    with pytest.raises(SlackApiError) as refused:
+        client.views_open(
+            trigger_id=fake.new_trigger(ALICE.id), view={**modal("M"), "blocks": [field]}
+        )
+    messages = " ".join(refused.value.response["response_metadata"]["messages"])
+    assert "/view/submit" in messages
+    assert "/view/blocks/0/element/initial_value" in messages
+
+
+def test_options_are_checked_as_slack_checks_them(fake, client):
+    def option(n: int, description: str = "") -> dict:
+        found = {"text": {"type": "mrkdwn", "text": f"*{n}*"}, "value": str(n)}
+        if description:
+            found["description"] = {"type": "mrkdwn", "text": description}
+        return found
+
+    radio = {"type": "radio_buttons", "action_id": "r", "options": [option(n) for n in range(11)]}
+    menu = {
+        "type": "static_select",
+        "action_id": "s",
+        "options": [{"text": {"type": "mrkdwn", "text": "m"}, "value": "v"}],
+    }
+    described = {"type": "checkboxes", "action_id": "c", "options": [option(1, "d" * 76)]}
+    for element, pointer in (
+        (radio, "/blocks/0/elements/0/options"),
+        (menu, "/blocks/0/elements/0/options/0/text/type"),
+        (described, "/blocks/0/elements/0/options/0/description/text"),
+    ):
+        with pytest.raises(SlackApiError) as refused:
+            client.chat_postEphemeral(
+                channel=GENERAL.id,
+                user=ALICE.id,
+                text="x",
+                blocks=[{"type": "actions", "elements": [element]}],
+            )
+        assert any(pointer in e for e in refused.value.response["errors"]), element["type"]
+
+
+def test_a_response_url_post_past_the_limits_is_a_400(fake):
+    request = urllib.request.Request(
+        fake.response_url(ALICE.id, GENERAL.id),
+        json.dumps({"text": "x", "blocks": [section("x")] * 51}).encode(),
+        {"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 400
+    assert refused.value.read() == b"invalid_blocks"
+    assert fake.workspace.ephemerals == []
+    assert [r.method for r in fake.refusals] == ["response_url"]
+
+
+def test_acknowledgements_are_checked_with_the_same_rules(fake):
+    assert fake.check_acknowledgement("command", json.dumps({"text": "ok"})) == []
+    too_many = json.dumps({"text": "x", "blocks": [section("x")] * 51})
+    assert fake.check_acknowledgement("command", too_many)
+    form = {**modal("F"), "blocks": [{"type": "input", "block_id": "name"}]}
+    errors = {"response_action": "errors", "errors": {"other": "No"}}
+    assert fake.check_acknowledgement("view_submission", errors, form)
+    bad_update = {
+        "response_action": "update",
+        "view": {**modal("M"), "title": {"type": "plain_text", "text": "t" * 30}},
+    }
+    assert fake.check_acknowledgement("view_submission", bad_update)
+    # Slack reads nothing from a click's or an event's acknowledgement.
+    assert fake.check_acknowledgement("block_actions", too_many) == []
+    assert len(fake.refusals) == 3
+
+
+def test_a_method_past_its_tier_is_rate_limited_until_time_passes():
+    now = [1000.0]
+    with FakeSlack(clock=lambda: now[0]) as fake:
+        fake.workspace.add_user(ALICE)
+        client = WebClient(base_url=fake.api_url, token="xoxb-test")
+        for _ in range(100):  # Tier 4: 100 a minute, all at once if need be
+            client.users_info(user=ALICE.id)
+        with pytest.raises(SlackApiError) as limited:
+            client.users_info(user=ALICE.id)
+        assert limited.value.response.status_code == 429
+        assert limited.value.response["error"] == "ratelimited"
+        assert limited.value.response.headers["Retry-After"] == "1"
+        # Another method has its own allowance; and a second later users.info has one.
+        client.chat_postEphemeral(channel=GENERAL.id, user=ALICE.id, text="x")
+        now[0] += 1.0
+        client.users_info(user=ALICE.id)
+        assert len(fake.rate_limited) == 1
+
+
+def test_chat_post_message_is_limited_per_channel():
+    now = [0.0]
+    with FakeSlack(clock=lambda: now[0]) as fake:
+        client = WebClient(base_url=fake.api_url, token="xoxb-test")
+        for _ in range(5):
+            client.chat_postMessage(channel="C0ONE", text="x")
+        with pytest.raises(SlackApiError):
+            client.chat_postMessage(channel="C0ONE", text="x")
+        client.chat_postMessage(channel="C0TWO", text="x")
+
+
+def test_tiers_can_be_turned_off_for_a_test_that_is_not_about_them():
+    with FakeSlack(tiers=False) as fake:
+        fake.workspace.add_user(ALICE)
+        client = WebClient(base_url=fake.api_url, token="xoxb-test")
+        for _ in range(150):
+            client.users_info(user=ALICE.id)
+        assert fake.rate_limited == []

@@ -93,6 +93,20 @@ def test_one_signer_across_the_organizations_workspaces(grid_bot, grid):
         assert session.scalars(select(Signature)).all() == []
 
 
+def test_the_form_pass_opened_by_a_click_holds_at_submission(grid_bot, grid):
+    # Org-wide: the click says the person's workspace (user.team_id), the
+    # submission the installed one (view.app_installed_team_id); Bolt reads the
+    # team from each, so a pass tied to Bolt's team id never held and every
+    # submission asked users.info again inside Slack's 3 seconds.
+    bot = grid_bot
+    form = _click(bot, "sign_start", WENDY.id, WORKSPACE_A, grid)
+    asked = len(bot.fake.calls_to("users.info"))
+    answer = _submit(bot, form, sign_values(), WENDY.id, WORKSPACE_A, grid)
+    assert "anonymously" in view_text(answer["view"])
+    assert len(bot.fake.calls_to("users.info")) == asked
+    assert _count(bot) == 1
+
+
 def test_slash_commands_and_home_work_in_grid_shapes(grid_bot, grid):
     bot = grid_bot
     answer = response_json(bot.slack.command("", user=WENDY.id, team_id=WORKSPACE_B, grid=grid))

@@ -171,7 +171,8 @@ def form_states(draw: st.DrawFn) -> dict[str, Any]:
                     "slug",
                     "title",
                     "statement",
-                    "demands",
+                    "demand_1",
+                    "demand_20",
                     "milestones",
                     "forget_after_days",
                     "confirm",
@@ -211,7 +212,13 @@ def metadata(draw: st.DrawFn) -> str:
             },
         )
     )
-    return draw(st.just(json.dumps(forged)) | nasty_text | junk.map(json.dumps))
+    # The update preview's form: one line of JSON, then the text as it is.
+    update = st.builds(
+        lambda head, text: json.dumps(head) + "\n" + text,
+        st.tuples(slugs | junk, st.sampled_from(["news", "delivered", "answer"]) | junk, junk),
+        nasty_text,
+    )
+    return draw(st.just(json.dumps(forged)) | nasty_text | junk.map(json.dumps) | update)
 
 
 def _paths(data: Any, prefix: tuple = ()) -> Iterator[tuple]:

@@ -154,7 +154,7 @@ def test_a_worker_cannot_send_updates(bot):
     _people(bot, 1, news=True)
     form = {
         "callback_id": "admin_update_send",
-        "private_metadata": '{"slug": "wewontbuildit", "kind": "news", "text": "x", "send": true}',
+        "private_metadata": '["wewontbuildit", "news", true]\nx',
     }
     answer = response_json(bot.slack.submit(form, {}, user="U0N0000000"))
     assert "for the campaign's organizers" in view_text(answer["view"])

@@ -1,0 +1,31 @@
+"""Campaigns can be archived: put out of the organizer view once closed or forgotten.
+
+Revision ID: 0007
+Revises: 0010 (written on 0005; chained after main's head, 0010, when main was
+merged into this branch)
+Create Date: 2027-01-10
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from storage.models import UTCDateTime
+
+revision: str = "0007"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("campaigns") as batch:
+        batch.add_column(sa.Column("archived_at", UTCDateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("campaigns") as batch:
+        batch.drop_column("archived_at")
