@@ -1,9 +1,8 @@
 """Campaigns can be archived: put out of the organizer view once closed or forgotten.
 
-Revision ID: 0007
-Revises: 0010 (written on 0005; chained after main's head, 0010, when main was
-merged into this branch)
-Create Date: 2027-01-10
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-02
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from alembic import op
 
 from storage.models import UTCDateTime
 
-revision: str = "0007"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
