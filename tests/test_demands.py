@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from bot.signatures import add_signature, signer_hash
 from storage.models import Signature
-from tests.conftest import RunningBot, response_json
 from tests.support.counts import next_hour
+from tests.support.running import RunningBot, response_json
 
 
 def _texts(blocks: list[dict]) -> str:

@@ -17,7 +17,7 @@ from bot.retractions import retract_job
 from bot.scheduler import job_client
 from bot.update_sender import EVENT_TYPE, send_pending
 from storage.models import NewsPost, NewsRetraction, UpdateKind
-from tests.conftest import RunningBot, response_json
+from tests.support.running import RunningBot, response_json
 
 SLUG = "wewontbuildit"
 OPERATOR = Organizers(frozenset())
