@@ -75,7 +75,12 @@ def opened_by(
                 view = dict(call.params["view"])
                 if user is None:
                     return view
-                view_id = fake.workspace.view_stacks[user][0]
+                # The fake records a call before it acts on it: the modal is on the
+                # person's screen only once views.open has been answered.
+                stack = fake.workspace.view_stacks.get(user)
+                if not stack:
+                    break
+                view_id = stack[0]
                 if _title(view) == MOMENT:
                     view = _updated(fake, view_id) or view
                 return {**view, "id": view_id}
