@@ -9,6 +9,11 @@
 #                that may create databases (.ci/postgres start DIR starts a
 #                throwaway server and prints one)
 #   make lint    ruff check + ruff format --check
+#   make mutation
+#                mutation testing of the core modules (tools/mutation.py; minutes to
+#                tens of minutes a module): MODULES="keyring db" picks some, and
+#                MUTATION_ARGS="--max-children 2" uses both cores; results in
+#                tests/MUTATION.md
 #   make keygen  print a fresh SIGNER_KEY line for .env
 #
 # PYTHON picks the interpreter that creates .venv (it must be 3.11 or newer); when
@@ -21,7 +26,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-postgres lint keygen
+.PHONY: help setup run test test-postgres lint keygen mutation
 
 help:
 	@echo "make run     start the bot (without Slack tokens in .env: the offline console)"
@@ -29,6 +34,7 @@ help:
 	@echo "make test-postgres  the tests on PostgreSQL (UNDERSIGNED_TEST_PG_URL)"
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make keygen  print a fresh SIGNER_KEY"
+	@echo "make mutation  mutation testing of the core modules (MODULES=..., MUTATION_ARGS=...)"
 	@echo "make setup   create .venv and install the project (the targets above do it)"
 
 setup: $(STAMP)
@@ -70,6 +76,16 @@ test-postgres: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Its own stamp: mutmut is not part of what `make test` installs.
+MUTATION_STAMP := $(VENV)/.installed-mutation
+
+$(MUTATION_STAMP): $(STAMP)
+	$(VPY) -m pip install --disable-pip-version-check --quiet -e '.[dev,mutation]'
+	@touch "$(MUTATION_STAMP)"
+
+mutation: $(MUTATION_STAMP)
+	$(VPY) tools/mutation.py $(MODULES) $(MUTATION_ARGS)
 
 keygen: $(STAMP)
 	@$(VPY) -m bot keygen

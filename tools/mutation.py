@@ -1,6 +1,6 @@
 """Mutation testing of the core modules with mutmut, one module at a time.
 
-    python tools/mutation.py [MODULE ...] [--max-children N] [--keep]
+    python tools/mutation.py [MODULE ...] [--max-children N] [--report-only]
 
 For each module (all of them by default) this copies the project into
 build/mutation/MODULE/, writes a mutmut configuration there that mutates that
