@@ -71,7 +71,7 @@ MODULES: dict[str, Module] = {
     "eligibility": Module(
         "bot/eligibility.py",
         _all("bot/eligibility.py"),
-        ("tests/test_known_answers.py", "tests/test_eligibility.py", "tests/test_form_pass.py"),
+        ("tests/test_known_answers.py", "tests/test_form_pass.py"),
     ),
     # Announcements.
     "announcements": Module(
@@ -101,7 +101,7 @@ MODULES: dict[str, Module] = {
                 "_context",
             )
         ),
-        ("tests/test_escaping.py", "tests/test_slack_limits.py"),
+        ("tests/test_escaping.py", "tests/test_slackcheck.py"),
     ),
     "slackcheck": Module(
         "bot/slackcheck.py",
