@@ -29,8 +29,12 @@ from bot.keyring import (
     KeyMissing,
     Keyring,
     KeyStore,
+    Rekeyer,
+    address_context,
     person_digest,
+    retraction_keys,
 )
+from bot.sealing import Sealer
 
 SIGNER_KEY = bytes(range(32))
 CAMPAIGN_KEY = bytes(range(32, 64))
@@ -131,3 +135,160 @@ def test_key_ids_cannot_name_other_files(tmp_path: Path):
     for bad in ("../etc/passwd", "A" * 32, "0" * 31):
         with pytest.raises(ValueError, match="not a campaign key id"):
             store.load(bad)
+
+
+def _opened_by_hand(token: str, context: bytes) -> bytes:
+    raw = base64.urlsafe_b64decode(token)
+    return AESGCM(SEAL_KEY).decrypt(raw[:12], raw[12:], context)
+
+
+def test_a_sealed_name_is_its_length_the_name_and_zeros_to_the_padded_size():
+    """The plaintext under the seal, read by hand: two bytes of length, the UTF-8,
+    then zeros to exactly NAME_PAD (2 + 80 characters of 4 bytes) or ADDRESS_PAD."""
+    keys = CampaignKeys.from_key(KEY_ID, CAMPAIGN_KEY)
+    assert (NAME_PAD, ADDRESS_PAD) == (322, 66)
+    padded = _opened_by_hand(keys.seal("Zoë", "name:7", NAME_PAD), b"name:7")
+    assert padded == b"\x00\x04Zo\xc3\xab" + bytes(322 - 6)
+    address = _opened_by_hand(keys.seal("T1:U1", "address:7", ADDRESS_PAD), b"address:7")
+    assert address == b"\x00\x05T1:U1" + bytes(66 - 7)
+    longest = "🙂" * 80
+    assert _opened_by_hand(keys.seal(longest, "n", NAME_PAD), b"n")[2:] == longest.encode()
+    with pytest.raises(ValueError, match=r"^value too long to seal$"):
+        keys.seal(longest + "x", "n", NAME_PAD)
+
+
+def test_a_key_is_created_in_a_store_whose_parents_do_not_exist_yet(tmp_path: Path):
+    store = KeyStore(tmp_path / "not" / "yet" / "keys", SIGNER_KEY)
+    key_id, key = store.create()
+    assert len(key) == 32
+    assert store.exists(key_id)
+    assert os.listdir(tmp_path / "not" / "yet" / "keys") == [f"{key_id}.key"]
+
+
+def test_a_missing_key_says_which_and_where(tmp_path: Path):
+    store = KeyStore(tmp_path / "keys", SIGNER_KEY)
+    key_id, _ = store.create()
+    path = tmp_path / "keys" / f"{key_id}.key"
+    content = path.read_bytes()
+    cases = {
+        "damaged header": b"something else\n" + content.split(b"\n")[1],
+        # A character outside base64 is damage, not something to skip over.
+        "damaged base64": content[:-10] + b"!" + content[-10:],
+        "another SIGNER_KEY's": None,
+    }
+    for what, damaged in cases.items():
+        if damaged is not None:
+            path.write_bytes(damaged)
+            reader = store
+        else:
+            path.write_bytes(content)
+            reader = KeyStore(tmp_path / "keys", bytes(32))
+        with pytest.raises(KeyMissing) as missing:
+            reader.load(key_id)
+        assert missing.value.key_id == key_id, what
+        assert str(missing.value) == (
+            f"campaign key {key_id} is not in the key store {tmp_path / 'keys'}: the "
+            "campaign was forgotten, or KEY_STORE is not the directory the bot has been using"
+        ), what
+    store.destroy(key_id)
+    with pytest.raises(KeyMissing) as missing:
+        store.load(key_id)
+    assert missing.value.key_id == key_id
+    assert str(tmp_path / "keys") in str(missing.value)
+
+
+def test_key_ids_are_lowercase_hex_only(tmp_path: Path):
+    store = KeyStore(tmp_path / "keys", SIGNER_KEY)
+    for bad in ("X" * 32, "0123456789abcdeg" * 2):
+        with pytest.raises(ValueError, match=r"^not a campaign key id$"):
+            store.exists(bad)
+
+
+def test_destroying_overwrites_every_byte_before_unlinking(tmp_path: Path):
+    """A second name (hard link) for the file shows what was written over it."""
+    store = KeyStore(tmp_path / "keys", SIGNER_KEY)
+    key_id, _ = store.create()
+    path = tmp_path / "keys" / f"{key_id}.key"
+    before = path.read_bytes()
+    os.link(path, tmp_path / "witness")
+    store.destroy(key_id)
+    after = (tmp_path / "witness").read_bytes()
+    assert not path.exists()
+    assert not store.exists(key_id)
+    assert len(after) == len(before)
+    # Random bytes: none of the wrapped key's base64 survives in place.
+    line = before.split(b"\n")[1]
+    assert all(after[i : i + 8] != before[i : i + 8] for i in range(len(before) - 8))
+    assert line not in after
+    store.destroy(key_id)  # destroying twice is not an error
+
+
+def test_a_keyring_gives_the_person_digest_and_its_retraction_keys(tmp_path: Path):
+    keyring = Keyring(SIGNER_KEY, KeyStore(tmp_path / "keys", SIGNER_KEY))
+    assert keyring.person("T0TEAM", "U0USER") == PERSON
+    assert keyring.person("E0ORG", "W0USER") == PERSON_IN_ORG
+    token = keyring.retractions.seal("C1:1.2", "retraction", 40)
+    assert retraction_keys(SIGNER_KEY).open(token, "retraction") == "C1:1.2"
+    with pytest.raises(CannotOpen):
+        retraction_keys(bytes(32)).open(token, "retraction")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_key_is_kept_in_memory_for_a_minute_then_read_again(tmp_path, monkeypatch):
+    """Another process destroying a key (forget) is seen within KEY_CACHE_SECONDS,
+    and not before: until then the key is served from memory."""
+    clock = _Clock()
+    monkeypatch.setattr("bot.keyring.time.monotonic", clock)
+    store = KeyStore(tmp_path / "keys", SIGNER_KEY)
+    made, reader = Keyring(SIGNER_KEY, store), Keyring(SIGNER_KEY, store)
+    created = made.create()
+    key_id = created.key_id
+    loaded = reader.campaign(key_id)
+    assert loaded.key_id == key_id
+    assert loaded.signer(PERSON) == created.signer(PERSON)
+    KeyStore(tmp_path / "keys", SIGNER_KEY).destroy(key_id)  # another process forgets
+    clock.now += 59.999
+    assert reader.campaign(key_id).signer(PERSON) == created.signer(PERSON)
+    assert made.campaign(key_id).key_id == key_id  # the maker kept what it made
+    clock.now += 0.001  # a minute since each was read
+    with pytest.raises(KeyMissing):
+        reader.campaign(key_id)
+    with pytest.raises(KeyMissing):
+        made.campaign(key_id)
+
+
+def test_destroying_or_discarding_drops_a_key_from_memory_and_the_store(tmp_path: Path):
+    store = KeyStore(tmp_path / "keys", SIGNER_KEY)
+    keyring, other = Keyring(SIGNER_KEY, store), Keyring(SIGNER_KEY, store)
+    for drop in (keyring.discard, keyring.destroy):
+        keys = keyring.create()
+        drop(keys.key_id)
+        assert not store.exists(keys.key_id)
+        with pytest.raises(KeyMissing):
+            keyring.campaign(keys.key_id)
+    # A key this keyring never read: destroying it is no error.
+    keys = other.create()
+    keyring.destroy(keys.key_id)
+    keys = other.create()
+    keyring.discard(keys.key_id)
+    assert os.listdir(tmp_path / "keys") == []
+
+
+def test_an_old_news_address_is_resealed_for_its_campaign(tmp_path: Path):
+    keyring = Keyring(SIGNER_KEY, KeyStore(tmp_path / "keys", SIGNER_KEY))
+    rekeyer = Rekeyer(keyring, SIGNER_KEY)
+    key_id = rekeyer.new_key()
+    old = Sealer(SIGNER_KEY).seal("T1:U1", "subscriber:7")
+    resealed = rekeyer.reseal_address(key_id, 7, old)
+    assert resealed is not None
+    assert keyring.campaign(key_id).open(resealed, address_context(7)) == "T1:U1"
+    with pytest.raises(CannotOpen):
+        keyring.campaign(key_id).open(resealed, address_context(8))
+    assert rekeyer.reseal_address(key_id, 8, old) is None

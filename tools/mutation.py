@@ -80,7 +80,6 @@ MODULES: dict[str, Module] = {
         (
             "tests/test_milestone_boundaries.py",
             "tests/test_announcements.py",
-            "tests/test_channels.py",
         ),
     ),
     # Escaping and limits: the helpers every surface's text goes through.
