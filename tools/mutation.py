@@ -100,7 +100,7 @@ MODULES: dict[str, Module] = {
                 "_context",
             )
         ),
-        ("tests/test_escaping.py", "tests/test_slackcheck.py"),
+        ("tests/test_escaping.py", "tests/test_text_fitting.py", "tests/test_slackcheck.py"),
     ),
     "slackcheck": Module(
         "bot/slackcheck.py",
