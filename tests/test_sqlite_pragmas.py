@@ -11,6 +11,8 @@ scans looked only for values the app never stores.
 from __future__ import annotations
 
 import sqlite3
+import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from sqlalchemy import select
 
 from bot.keyring import Keyring
 from bot.signatures import Choice, change_choice, remove_signature
-from storage.db import SQLITE_BUSY_TIMEOUT_MS, Database
+from storage.db import SQLITE_BUSY_TIMEOUT_MS, Database, NotScrubbed
 from storage.models import Signature
 from tests.support.databases import database_bytes, sqlite_only
 from tests.support.world import make_campaign, person, sign_as
@@ -151,3 +153,45 @@ def test_a_withdrawn_name_and_a_changed_choice_leave_the_files(
         assert name.encode() not in raw, name
     wal = Path(str(db.sqlite_file) + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_a_scrub_waits_for_readers_and_says_so_when_they_stay(db: Database, keyring: Keyring):
+    """A checkpoint cannot empty the WAL under a reader of an older state: scrub()
+    says so (False), scrub_until_done() tries until its deadline, then raises."""
+    make_campaign(db, SLUG)
+    sign_as(db, keyring, SLUG, "U0READER1")
+    wal = Path(str(db.sqlite_file) + "-wal")
+    assert wal.stat().st_size > 0
+    reader = sqlite3.connect(db.sqlite_file, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM signatures").fetchone()
+        sign_as(db, keyring, SLUG, "U0READER2")  # a frame the reader does not see
+        assert db.scrub() is False
+        started = time.monotonic()
+        with pytest.raises(NotScrubbed, match="could not be emptied"):
+            db.scrub_until_done(timeout=0.5)
+        assert 0.5 <= time.monotonic() - started < 5
+        assert wal.stat().st_size > 0
+        reader.execute("COMMIT")
+    finally:
+        reader.close()
+    assert db.scrub() is True
+    assert wal.stat().st_size == 0
+    db.scrub_until_done(timeout=0)  # done at once: no wait, no error
+
+
+def test_a_backup_is_owner_only_whole_and_never_over_another_file(db: Database, tmp_path: Path):
+    make_campaign(db, SLUG)
+    target = tmp_path / "copies" / "backup.db"
+    db.backup(target)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    copy = sqlite3.connect(target)
+    try:
+        assert copy.execute("SELECT slug FROM campaigns").fetchall() == [(SLUG,)]
+    finally:
+        copy.close()
+    before = target.read_bytes()
+    with pytest.raises(FileExistsError, match="exists; choose a new file"):
+        db.backup(target)
+    assert target.read_bytes() == before
