@@ -29,6 +29,10 @@ def test_clip_keeps_text_within_the_limit_with_an_ellipsis(text: str, limit: int
         ("ab&lt;cdef", 5, "ab…"),
         ("ab&lt;cdef", 7, "ab&lt;…"),  # a cut just after an entity keeps it
         ("ab&lt;cdef", 8, "ab&lt;c…"),
+        ("&amp;x", 4, "…"),  # an entity at the very start
+        ("a;b&amp;c", 6, "a;b…"),  # a semicolon before the entity is not its end
+        ("ab&lt;;cd", 7, "ab&lt;…"),  # nor is one after it
+        ("abcd&amp;", 4, "abc…"),  # an entity past the cut does not move it
     ],
 )
 def test_fit_never_cuts_an_entity(escaped: str, limit: int, fitted: str):
@@ -50,6 +54,13 @@ def test_fit_never_cuts_an_entity(escaped: str, limit: int, fitted: str):
         ("x" * 25, 10, ["x" * 10, "x" * 10, "x" * 5]),
         # No break near the end: cut anywhere but inside an entity.
         ("aaaaaaaa&amp;bbbbbbbbbb", 10, ["aaaaaaaa", "&amp;bbbbb", "bbbbb"]),
+        ("ab;", 1, ["a", "b", ";"]),
+        # A line break counts only near the end of the piece, and within it.
+        ("a\n" + "b" * 12, 10, ["a\nbbbbbbbb", "bbbb"]),
+        ("a" * 12 + "\nb", 10, ["a" * 10, "aa\nb"]),
+        ("a" * 11 + "\nb", 10, ["a" * 10, "a\nb"]),
+        # The last of two breaks near the end.
+        ("a" * 18 + "\nb\n" + "c" * 5, 20, ["a" * 18 + "\nb", "ccccc"]),
         # Slack refuses an empty text: an empty piece is a zero-width space.
         ("", 10, ["\u200b"]),
         ("aaaaaaaaaa\n   ", 10, ["aaaaaaaaaa", "\u200b"]),
