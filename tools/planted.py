@@ -60,7 +60,8 @@ BUGS: dict[str, Planted] = {
         (
             "tests/test_escaping.py::test_escape_known_answers",
             "tests/test_escaping.py::test_hostile_campaign_text_is_escaped_on_every_surface",
-            "tests/test_escaping.py::test_a_hostile_name_is_escaped_where_it_is_shown",
+            "tests/test_escaping.py::test_an_unknown_slug_is_echoed_escaped",
+            "tests/test_demands.py::test_an_unknown_slug_is_escaped_when_echoed",
         ),
     ),
     "3": Planted(
