@@ -53,14 +53,7 @@ MODULES: dict[str, Module] = {
     "signatures": Module(
         "bot/signatures.py",
         _all("bot/signatures.py"),
-        (
-            "tests/test_domain_signatures.py",
-            "tests/test_bystanders.py",
-            "tests/test_signing.py",
-            "tests/test_conditional.py",
-            "tests/test_rewrite.py",
-            "tests/test_grid_moves.py",
-        ),
+        ("tests/test_domain_signatures.py", "tests/test_bystanders.py"),
     ),
     # Identities and sealing.
     "keyring": Module(
