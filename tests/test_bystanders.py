@@ -102,6 +102,8 @@ def test_the_world_has_something_to_lose(world):
 
 
 def test_withdrawing_leaves_every_other_row_exactly_as_it_was(world):
+    """Planted bug 3 of issue 23 (a withdrawal deleting every signature of the
+    campaign) fails here: the other signers' rows must be exactly as they were."""
     before = snapshot(world.db)
     alice_a = world.value(A, "U0ALICE")
     with world.db.write() as session:
@@ -233,7 +235,8 @@ def _signatures(bot: RunningBot) -> set[tuple]:
 
 def test_a_signature_is_stored_under_the_value_worked_out_by_hand(bot):
     """The workspace and the user both go into the stored value, as computed here
-    with hashlib and HMAC, not with the app's code."""
+    with hashlib and HMAC, not with the app's code. Catches planted bug 1 of issue
+    23 (the signer identity ignoring the workspace id) where a request is identified."""
     sign(bot, ALICE.id)
     sign(bot, BOB.id, how="named", name="Bob Example")
     values = {row.signer_hash for row in stored(bot)}

@@ -136,6 +136,7 @@ def test_healthz_fails_on_a_server_whose_wal_was_deleted(fake_slack: FakeSlack, 
 
 
 def test_scrubbing_empties_the_wal(live):
+    """Planted bug 4b of issue 23 (the scrub without its WAL checkpoint) fails here."""
     path, db = live
     _write(db)
     assert _wal(path).stat().st_size > 0

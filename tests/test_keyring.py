@@ -49,11 +49,14 @@ KEY_ID = "0123456789abcdef0123456789abcdef"
 
 
 def test_a_person_digest_is_the_hmac_of_scope_and_user():
+    """Planted bug 1 of issue 23 (the signer identity ignoring the workspace id)
+    fails here: the digest is OpenSSL's answer for scope and user together."""
     assert person_digest(SIGNER_KEY, "T0TEAM", "U0USER") == PERSON
     assert person_digest(SIGNER_KEY, "E0ORG", "W0USER") == PERSON_IN_ORG
 
 
 def test_what_changes_the_person_digest():
+    """Planted bug 1 (the workspace id ignored): another workspace, another digest."""
     base = person_digest(SIGNER_KEY, "T0TEAM", "U0USER")
     assert person_digest(SIGNER_KEY, "T0OTHER", "U0USER") != base  # the workspace
     assert person_digest(SIGNER_KEY, "E0ORG", "U0USER") != base  # the organization

@@ -59,7 +59,8 @@ def campaign(db: Database) -> int:
 
 @pytest.mark.parametrize(("count", "due"), [(4, []), (5, [5]), (6, [5])])
 def test_a_milestone_is_announced_at_its_threshold(db, keyring, campaign, count, due):
-    """One below, at, one above: at the threshold the milestone is reached."""
+    """One below, at, one above: at the threshold the milestone is reached. Planted
+    bug 5 of issue 23 (a milestone counted only above its threshold) fails here."""
     _signers(db, keyring, count)
     assert [d.threshold for d in _plan(db).created] == due
     assert _states(db) == {(t, "C0ANNOUNCE"): AnnouncementState.PENDING for t in due}
