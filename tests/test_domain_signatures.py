@@ -19,13 +19,16 @@ from bot.signatures import (
     CampaignClosed,
     Choice,
     InvalidName,
+    SignerStatus,
     SignOutcome,
+    campaign_keys,
     change_choice,
     clean_name,
     current_name,
     remove_signature,
     sign,
     signer_status,
+    status_after_signing,
 )
 from storage.db import Database
 from storage.models import Campaign, CampaignStatus, Signature
@@ -246,3 +249,71 @@ def test_clean_name_refuses_no_name(raw: str | None):
 def test_clean_name_refuses_a_name_past_80_characters():
     with pytest.raises(InvalidName, match=r"^Please keep the name under 80 characters\.$"):
         clean_name("x" * 81)
+
+
+def test_refusals_say_what_and_which(db: Database, keyring: Keyring):
+    make_campaign(db, SLUG)
+    for call in (
+        lambda s: sign(s, "no-such", person(keyring, "U0ALICE"), Choice(), keyring, DAY),
+        lambda s: remove_signature(s, "no-such", person(keyring, "U0ALICE"), keyring),
+    ):
+        with db.write() as session, pytest.raises(CampaignNotFound) as missing:
+            call(session)
+        assert (missing.value.slug, missing.value.known) == ("no-such", [])
+    with pytest.raises(DomainError, match=r"^a conditional signature needs a name$"):
+        _sign(db, keyring, "U0ALICE", Choice(threshold=5))
+    with db.write() as session:
+        session.execute(
+            update(Campaign).where(Campaign.slug == SLUG).values(status=CampaignStatus.CLOSED)
+        )
+    with pytest.raises(
+        CampaignClosed, match=r"^this campaign is closed and no longer takes signatures$"
+    ):
+        _sign(db, keyring, "U0ALICE")
+
+
+def test_a_campaign_keeps_the_key_it_was_first_signed_under(two: Database, keyring: Keyring):
+    """A caller that read the campaign before its first signature (key_id None)
+    gets the key now stored, not a new one."""
+    with two.write() as session:
+        campaign = session.scalar(select(Campaign).where(Campaign.slug == SLUG))
+        stored = campaign.key_id
+        keys = campaign_keys(session, keyring, campaign.id, None)
+    assert stored is not None
+    assert keys.key_id == stored
+    assert keys.signer(person(keyring, "U0BOB")) == _value(two, keyring, "U0BOB")
+
+
+@pytest.mark.parametrize(
+    ("choice", "named", "threshold"),
+    [(Choice(), False, None), (Choice(name="A"), True, None), (Choice("A", 2), False, 2)],
+    ids=["anonymous", "named", "conditional"],
+)
+def test_the_status_after_signing_is_the_status_read_back(
+    two: Database, keyring: Keyring, choice: Choice, named: bool, threshold: int | None
+):
+    signing = _sign(two, keyring, "U0CAROL", choice)
+    with two.read() as session:
+        after = status_after_signing(session, signing.campaign_id, choice, subscribed=True)
+        read = signer_status(session, SLUG, person(keyring, "U0CAROL"), keyring)
+    assert (after.signed, after.named, after.threshold, after.subscribed) == (
+        True,
+        named,
+        threshold,
+        True,
+    )
+    # Alice signed with her name: a rule of 2 names nobody yet, of 1 would.
+    assert after.named_today is False
+    assert (read.signed, read.named, read.threshold) == (True, named, threshold)
+    with two.read() as session:
+        assert status_after_signing(session, signing.campaign_id, choice, False).subscribed is False
+
+
+def test_a_conditional_signer_is_named_once_enough_others_are(two: Database, keyring: Keyring):
+    signing = _sign(two, keyring, "U0CAROL", Choice("Carol", 1))
+    with two.read() as session:
+        assert status_after_signing(session, signing.campaign_id, Choice("Carol", 1), False) == (
+            SignerStatus(signed=True, named=False, threshold=1, named_today=True)
+        )
+        status = signer_status(session, SLUG, person(keyring, "U0CAROL"), keyring)
+    assert status == SignerStatus(signed=True, named=False, threshold=1, named_today=True)
