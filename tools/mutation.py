@@ -53,7 +53,13 @@ MODULES: dict[str, Module] = {
     "signatures": Module(
         "bot/signatures.py",
         _all("bot/signatures.py"),
-        ("tests/test_domain_signatures.py", "tests/test_bystanders.py"),
+        (
+            "tests/test_domain_signatures.py",
+            "tests/test_bystanders.py",
+            "tests/test_rewrite.py",
+            "tests/test_direct.py",
+            "tests/test_grid_moves.py",
+        ),
     ),
     # Identities and sealing.
     "keyring": Module(
