@@ -211,3 +211,18 @@ def test_the_database_and_its_wal_and_shm_are_made_owner_only_in_a_new_directory
     Database.from_url(f"sqlite:///{tmp_path / 'old.db'}").dispose()
     for suffix in ("", "-wal", "-shm"):
         assert stat.S_IMODE((tmp_path / f"old.db{suffix}").stat().st_mode) == 0o600, suffix
+
+
+def test_on_postgresql_the_scrub_has_nothing_to_do_and_backup_points_to_pg_dump(tmp_path):
+    """Neither touches the server: an engine that was never connected is enough."""
+    elsewhere = Database.from_url("postgresql+psycopg://nobody@127.0.0.1:9/undersigned")
+    try:
+        assert elsewhere.scrub() is True
+        with pytest.raises(NotImplementedError) as refused:
+            elsewhere.backup(tmp_path / "copy.db")
+        assert str(refused.value) == (
+            "backup copies SQLite databases; for PostgreSQL use pg_dump, as in DEPLOY.md (Backups)"
+        )
+        assert not (tmp_path / "copy.db").exists()
+    finally:
+        elsewhere.dispose()

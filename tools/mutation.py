@@ -123,6 +123,7 @@ MODULES: dict[str, Module] = {
             "tests/test_data_safety.py",
             "tests/test_db_files.py::test_scrubbing_empties_the_wal",
             "tests/test_db_files.py::test_an_existing_file_is_made_owner_only_without_being_opened",
+            "tests/test_db_files.py::test_another_engine_in_the_process_keeps_its_locks",
         ),
     ),
 }
