@@ -75,7 +75,7 @@ MODULES: dict[str, Module] = {
     "eligibility": Module(
         "bot/eligibility.py",
         _all("bot/eligibility.py"),
-        ("tests/test_known_answers.py", "tests/test_form_pass.py"),
+        ("tests/test_known_answers.py", "tests/test_eligibility.py", "tests/test_form_pass.py"),
     ),
     # Announcements.
     "announcements": Module(
