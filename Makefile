@@ -10,8 +10,8 @@
 #                throwaway server and prints one)
 #   make lint    ruff check + ruff format --check
 #   make mutation
-#                mutation testing of the core modules (tools/mutation.py; minutes to
-#                tens of minutes a module): MODULES="keyring db" picks some, and
+#                mutation testing of the core modules (tools/mutation.py; slow, a
+#                module at a time): MODULES="keyring db" picks some, and
 #                MUTATION_ARGS="--max-children 2" uses both cores; results in
 #                tests/MUTATION.md
 #   make keygen  print a fresh SIGNER_KEY line for .env
