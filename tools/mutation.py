@@ -59,6 +59,8 @@ MODULES: dict[str, Module] = {
             "tests/test_rewrite.py",
             "tests/test_direct.py",
             "tests/test_grid_moves.py",
+            "tests/test_adopt_signer.py",
+            "tests/test_withdrawn_news.py",
         ),
     ),
     # Identities and sealing.
