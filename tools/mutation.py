@@ -61,6 +61,8 @@ MODULES: dict[str, Module] = {
             "tests/test_grid_moves.py",
             "tests/test_adopt_signer.py",
             "tests/test_withdrawn_news.py",
+            "tests/test_signer_overview.py",
+            "tests/test_signing_details.py",
         ),
     ),
     # Identities and sealing.
