@@ -89,6 +89,7 @@ MODULES: dict[str, Module] = {
             "tests/test_milestone_boundaries.py",
             "tests/test_announcements.py",
             "tests/test_channels.py",
+            "tests/test_announcement_rows.py",
         ),
     ),
     # Escaping and limits: the helpers every surface's text goes through.
