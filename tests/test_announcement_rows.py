@@ -338,6 +338,28 @@ def test_a_claim_without_a_time_reads_the_clock(db):
     assert start <= at <= announcements.utcnow()
 
 
+def test_a_claim_reads_the_row_afresh_in_a_session_that_holds_it(db):
+    """One transaction that holds the row (as code listing a campaign's
+    announcements would), claims, attempts, releases and claims again: the second
+    claim sees the doubt the attempt left, which the session's copy of the row,
+    loaded before the attempt's UPDATE, does not."""
+    main = _campaign(db)
+    row_id = _add(db, main, MILESTONE, 5, "C0MAIN")
+    with db.write() as session:
+        held = session.get(Announcement, row_id)
+        first = announcements.claim(session, row_id, NOW)
+        assert first is not None
+        assert first.in_doubt_since is None
+        assert announcements.begin_attempt(session, first, NOW)
+        announcements.release(session, first, posted_maybe=True, error="timeout")
+        again = announcements.claim(session, row_id, NOW + TICK)
+        assert again is not None
+        assert again.in_doubt_since == NOW
+        announcements.set_aside(session, again)
+        assert announcements.claim(session, row_id, NOW + 2 * TICK) is None
+        assert held is not None
+
+
 # -- why a claimed row is no longer to be posted ------------------------------------------
 
 
