@@ -669,6 +669,17 @@ def test_a_final_count_queued_before_a_correction_counts_for_the_main_channel(db
         assert announcements.queue_final_count(session, main) is False
 
 
+def test_a_final_count_queued_in_another_channel_is_that_channels_only(db):
+    main = _campaign(db, channels=["C0SIDE", "C0B"])
+    _add(db, main, FINAL, 0, "C0SIDE")
+    # Milestone rows are not final counts, wherever they are.
+    _add(db, main, MILESTONE, 5, "C0B", POSTED, message_ts="1.1")
+    _add(db, main, MILESTONE, 8, "C0MAIN")
+    with db.write() as session:
+        assert announcements.queue_final_count(session, main) is True
+    assert _finals(db) == {(MAIN, c, PENDING) for c in ("C0MAIN", "C0SIDE", "C0B")}
+
+
 def test_a_campaign_without_a_channel_queues_no_final_count(db):
     main = _campaign(db, channel=None)
     with db.write() as session:
@@ -687,8 +698,9 @@ def _rechannel(db: Database, channel: str | None, channels: list[str], **fields:
 @pytest.mark.parametrize(("count", "old_news"), [(7, [5]), (8, [5, 8]), (11, [5, 8])])
 def test_a_channel_added_is_spared_what_was_already_reached(db, count, old_news):
     main = _campaign(db)
-    other = _campaign(db, OTHER, channel="C0MAIN")
-    _add(db, other, MILESTONE, 12, "C0MAIN", POSTED, message_ts="1.1")
+    # Another campaign's milestones (reached by this count) are not this one's.
+    other = _campaign(db, OTHER, channel="C0MAIN", milestones=[6, 10])
+    _add(db, other, MILESTONE, 10, "C0MAIN", POSTED, message_ts="1.1")
     _count(db, MAIN, count)
     before = _table(db)
     _rechannel(db, "C0MAIN", ["C0ADDED"])
@@ -765,11 +777,25 @@ def _plan(db: Database) -> announcements.Plan:
         return announcements.plan_milestones(session)
 
 
+def _rows(db: Database) -> set[tuple[str, int, str, AnnouncementState]]:
+    with db.read() as session:
+        rows = session.execute(
+            select(
+                Campaign.slug, Announcement.threshold, Announcement.channel_id, Announcement.state
+            )
+            .join(Campaign, Campaign.id == Announcement.campaign_id)
+            .where(Announcement.kind == MILESTONE)
+        )
+        return {tuple(row) for row in rows}
+
+
 def test_a_plan_says_which_rows_it_wrote_and_set_aside_in_each_channel(db):
-    _campaign(db, channels=["C0SIDE"])
-    _campaign(db, OTHER, channel="C0OTHER", milestones=[5])
-    _campaign(db, "nowhere", channel=None)
+    # Made in this order, so that a campaign skipped (closed, nothing passed, no
+    # channel) comes before one that is planned.
     _campaign(db, "closed")
+    _campaign(db, "nowhere", channel=None)
+    _campaign(db, OTHER, channel="C0OTHER", milestones=[5])
+    _campaign(db, channels=["C0SIDE"])
     _campaign(db, "draft")
     for slug, count in ((MAIN, 9), (OTHER, 4), ("nowhere", 5), ("closed", 12), ("draft", 12)):
         _count(db, slug, count)
@@ -782,15 +808,71 @@ def test_a_plan_says_which_rows_it_wrote_and_set_aside_in_each_channel(db):
         Due(MAIN, MILESTONE, 5, "C0SIDE"),
     ]
     assert plan.no_channel == ["nowhere"]
+    assert _rows(db) == {
+        (MAIN, 8, "C0MAIN", PENDING),
+        (MAIN, 8, "C0SIDE", PENDING),
+        (MAIN, 5, "C0MAIN", SUPERSEDED),
+        (MAIN, 5, "C0SIDE", SUPERSEDED),
+    }
     _count(db, OTHER, 5)
     plan = _plan(db)
     assert (plan.created, plan.superseded) == ([Due(OTHER, MILESTONE, 5, "C0OTHER")], [])
     assert plan.no_channel == ["nowhere"]
-    with db.read() as session:
-        rows = session.execute(
-            select(Announcement.campaign_id, Announcement.channel_id, Announcement.state)
-        ).all()
-    assert len(rows) == 5
+    assert len(_rows(db)) == 5
+    assert (OTHER, 5, "C0OTHER", PENDING) in _rows(db)
+
+
+def test_each_channel_is_planned_from_its_own_rows(db):
+    main = _campaign(db, channels=["C0SIDE"])
+    other = _campaign(db, OTHER, channel="C0MAIN")
+    _count(db, MAIN, 9)
+    # Announced in the side channel only; another campaign's 8 in the main one.
+    _add(db, main, MILESTONE, 8, "C0SIDE", POSTED, message_ts="1.1")
+    _add(db, other, MILESTONE, 8, "C0MAIN", POSTED, message_ts="1.2")
+    plan = _plan(db)
+    assert plan.created == [Due(MAIN, MILESTONE, 8, "C0MAIN")]
+    assert plan.superseded == [
+        Due(MAIN, MILESTONE, 5, "C0MAIN"),
+        Due(MAIN, MILESTONE, 5, "C0SIDE"),
+    ]
+    assert {r for r in _rows(db) if r[0] == MAIN} == {
+        (MAIN, 8, "C0MAIN", PENDING),
+        (MAIN, 5, "C0MAIN", SUPERSEDED),
+        (MAIN, 8, "C0SIDE", POSTED),
+        (MAIN, 5, "C0SIDE", SUPERSEDED),
+    }
+
+
+def test_nothing_new_passed_leaves_every_row_to_claim(db):
+    """A lower milestone still waiting below one posted (its doubt was cleared
+    after the higher one went out) is left for claim() to set aside: planning
+    with nothing new passed changes nothing."""
+    main = _campaign(db)
+    _count(db, MAIN, 12)
+    _add(db, main, MILESTONE, 12, "C0MAIN", POSTED, message_ts="1.1")
+    _add(db, main, MILESTONE, 8, "C0MAIN")
+    _add(db, main, MILESTONE, 5, "C0MAIN", SUPERSEDED)
+    before = _table(db)
+    plan = _plan(db)
+    assert (plan.created, plan.superseded, plan.no_channel) == ([], [], [])
+    assert _table(db) == before
+
+
+def test_a_higher_milestone_overtakes_what_waits_in_a_side_channel(db):
+    main = _campaign(db, channels=["C0SIDE"])
+    _count(db, MAIN, 8)
+    _add(db, main, MILESTONE, 5, "C0MAIN", POSTED, message_ts="1.1")
+    waiting = _add(db, main, MILESTONE, 5, "C0SIDE")
+    before = _table(db)
+    plan = _plan(db)
+    assert plan.created == [Due(MAIN, MILESTONE, 8, "C0MAIN"), Due(MAIN, MILESTONE, 8, "C0SIDE")]
+    assert plan.superseded == [Due(MAIN, MILESTONE, 5, "C0SIDE")]
+    changed = _changed(before, _table(db))
+    assert changed.pop(waiting) == {"state": SUPERSEDED}
+    assert sorted((r["channel_id"], r["state"]) for r in changed.values()) == [
+        ("C0MAIN", PENDING),
+        ("C0SIDE", PENDING),
+    ]
 
 
 def test_a_higher_milestone_overtakes_what_still_waits_in_its_channel_only(db):
