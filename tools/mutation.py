@@ -1,6 +1,7 @@
 """Mutation testing of the core modules with mutmut, one module at a time.
 
     python tools/mutation.py [MODULE ...] [--max-children N] [--report-only]
+                             [--tests FILE ...] [--mutants NAME ...]
 
 For each module (all of them by default) this copies the project into
 build/mutation/MODULE/, writes a mutmut configuration there that mutates that
@@ -159,9 +160,9 @@ def _toml_list(items: list[str] | tuple[str, ...]) -> str:
     return "[" + ", ".join(json.dumps(item) for item in items) + "]"
 
 
-def prepare(name: str, module: Module) -> Path:
+def prepare(name: str, module: Module, where: Path | None = None) -> Path:
     """A fresh copy of the project with this module's mutmut configuration."""
-    where = WORK / name
+    where = where or WORK / name
     if where.exists():
         shutil.rmtree(where)
     for relative in _project_files():
@@ -223,18 +224,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report-only", action="store_true", help="print the last run's results again"
     )
+    parser.add_argument(
+        "--tests",
+        nargs="+",
+        metavar="FILE",
+        help="run these tests instead of the module's own (one module; the copy is "
+        "build/mutation/MODULE-tests/, apart from the module's full run)",
+    )
+    parser.add_argument(
+        "--mutants",
+        nargs="+",
+        metavar="NAME",
+        help="run only these mutants (mutmut's names or globs), again if run before, in "
+        "the module's copy as it is (made afresh only if there is none)",
+    )
     args = parser.parse_args(argv)
     names = args.modules or list(CORE)
     unknown = [name for name in names if name not in MODULES]
     if unknown:
         parser.error(f"unknown module {unknown[0]}; choose from {', '.join(MODULES)}")
+    if args.tests and len(names) != 1:
+        parser.error("--tests needs exactly one module")
     scores: dict[str, float] = {}
     for name in names:
         module = MODULES[name]
         where = WORK / name
+        if args.tests:
+            module = Module(module.path, module.functions, tuple(args.tests))
+            where = WORK / f"{name}-tests"
         if not args.report_only:
-            where = prepare(name, module)
-            code = mutmut(where, "run", "--max-children", str(args.max_children), *module.functions)
+            if not args.mutants or not (where / "mutants").exists():
+                where = prepare(name, module, where)
+            selected = args.mutants or module.functions
+            code = mutmut(where, "run", "--max-children", str(args.max_children), *selected)
             if code != 0:
                 print(f"mutmut failed on {name} (exit {code})", file=sys.stderr)
                 return code
