@@ -674,7 +674,7 @@ def _announcer(fake: FakeSlack, db: Database) -> Callable[[], str]:
     return run
 
 
-def run_console(settings: Settings, script: Path | None = None) -> int:
+def run_console(settings: Settings, script: Path | None = None, people: int = 0) -> int:
     """Start the console on the configured database; 0 when left normally."""
     settings, notices = prepare_settings(settings)
     signing_secret = secrets.token_hex(16)  # a fresh one per run: nothing to leak
@@ -693,7 +693,7 @@ def run_console(settings: Settings, script: Path | None = None) -> int:
     try:
         upgrade(db.engine, rekeyer=Rekeyer(keyring, settings.require_signer_key()))
         created = ensure_demo_campaign(db, settings)
-        with FakeSlack(demo_workspace()) as fake:
+        with FakeSlack(demo_workspace(people)) as fake:
             settings = replace(
                 settings,
                 slack_bot_token=CONSOLE_TOKEN,

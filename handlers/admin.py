@@ -12,13 +12,20 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import organizing, updates
-from bot.campaigns import CampaignSpec, is_open, parse_campaign, spec_of
+from bot.campaigns import (
+    CampaignSpec,
+    is_open,
+    last_day_of,
+    parse_campaign,
+    spec_of,
+)
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
 from bot.keyring import Keyring
 from bot.letter import build_letter, render
@@ -159,7 +166,7 @@ def _notice(client: WebClient, body: dict[str, Any], title: str, text: str) -> N
 
 
 def _editor_values(campaign: Campaign, tz: Any) -> blocks.EditorValues:
-    closes_on = campaign.closes_at.astimezone(tz).date() if campaign.closes_at else None
+    closes_on = last_day_of(campaign.closes_at, tz) if campaign.closes_at else None
     return blocks.EditorValues(
         slug=campaign.slug,
         title=campaign.title,
@@ -171,6 +178,7 @@ def _editor_values(campaign: Campaign, tz: Any) -> blocks.EditorValues:
         organizers=tuple(o.user_id for o in campaign.organizers),
         forget_after_days=campaign.forget_after_days,
         channels=tuple(sorted(c.channel_id for c in campaign.extra_channels)),
+        addressee=campaign.addressee or "",
     )
 
 
@@ -189,7 +197,10 @@ def handle_new(
             _refuse_click(client, body, "create")
             return
         metadata = json.dumps({"slug": "", "mode": "create"})
-        _open(client, body, blocks.campaign_editor(blocks.EditorValues(), metadata, True, False))
+        editor = blocks.campaign_editor(
+            blocks.EditorValues(), metadata, True, False, settings.timezone
+        )
+        _open(client, body, editor)
 
     in_time.run(context, work)
 
@@ -221,7 +232,9 @@ def handle_edit(
             _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
             return
         metadata = json.dumps({"slug": slug, "mode": "edit"})
-        _open(client, body, blocks.campaign_editor(values, metadata, False, locked))
+        _open(
+            client, body, blocks.campaign_editor(values, metadata, False, locked, settings.timezone)
+        )
 
     in_time.run(context, work)
 
@@ -242,13 +255,21 @@ def _text(state: dict[str, dict[str, Any]], block_id: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _int_list(raw: str | None, block_id: str) -> list[int]:
+def _int_list(raw: str | None) -> list[int]:
+    """The milestones typed in the form: whole numbers separated by commas."""
     if not raw or not raw.strip():
         return []
-    try:
-        return [int(part) for part in raw.replace(";", ",").split(",") if part.strip()]
-    except ValueError:
-        raise InvalidCampaign("give whole numbers separated by commas", block_id) from None
+    parts = [part.strip() for part in raw.replace(";", ",").split(",") if part.strip()]
+    # isdecimal() and a length bound: int() takes "1_000", and Python's int of a
+    # thousand digits would pass here only to overflow the database.
+    bad = [p for p in parts if not (p.isascii() and p.isdecimal()) or len(p) > 9]
+    if bad:
+        raise InvalidCampaign(
+            f"Milestones are whole numbers separated by commas, such as 100, 250, 400 "
+            f"({blocks.clip(bad[0], 20)!r} is not one).",
+            "milestones",
+        )
+    return [int(part) for part in parts]
 
 
 def _demands_from(state: dict[str, dict[str, Any]]) -> list[str]:
@@ -260,11 +281,14 @@ def _demands_from(state: dict[str, dict[str, Any]]) -> list[str]:
 def spec_from_form(
     view: dict[str, Any], existing: CampaignSpec | None, settings: Settings
 ) -> CampaignSpec:
-    """The campaign the editor form describes, validated by the same rules as a file."""
+    """The campaign the editor form describes, validated by the same rules as a
+    file; InvalidCampaign lists every problem of the form at once."""
     state = _state(view)
+    problems: list[tuple[str | None, str]] = []
     data: dict[str, Any] = {
         "slug": existing.slug if existing else (_text(state, "slug") or "").strip().lower(),
         "title": _text(state, "title") or "",
+        "addressee": (_text(state, "addressee") or "").strip() or None,
     }
     if "statement" in state or existing is None:
         data["statement"] = _text(state, "statement") or ""
@@ -272,7 +296,10 @@ def spec_from_form(
     else:  # locked: the form did not offer them
         data["statement"] = existing.statement
         data["demands"] = list(existing.demands)
-    data["milestones"] = _int_list(_text(state, "milestones"), "milestones")
+    try:
+        data["milestones"] = _int_list(_text(state, "milestones"))
+    except InvalidCampaign as problem:
+        problems += problem.problems
     channel = state.get("channel", {}).get("selected_conversation")
     if isinstance(channel, str) and channel:
         data["channel"] = channel
@@ -284,33 +311,41 @@ def spec_from_form(
         try:
             data["closes"] = dt.date.fromisoformat(closes)
         except ValueError:
-            raise InvalidCampaign("give a date such as 2027-03-01", "closes") from None
+            problems.append(("closes", "Give a date such as 2027-03-01."))
     users = state.get("organizers", {}).get("selected_users")
     if isinstance(users, list):
         data["organizers"] = [u for u in users if isinstance(u, str)]
     forget = _text(state, "forget_after_days")
     if forget and forget.strip():
-        if not forget.strip().isdecimal():  # isdigit() takes "²", which int() refuses
-            raise InvalidCampaign("give a number of days", "forget_after_days")
-        data["forget_after_days"] = int(forget.strip())
+        # isdecimal(), not isdigit(): "²" is a digit that int() refuses.
+        if not forget.strip().isdecimal() or len(forget.strip()) > 9:
+            problems.append(("forget_after_days", "Give a number of days, such as 90."))
+        else:
+            data["forget_after_days"] = int(forget.strip())
     data["status"] = existing.status.value if existing else CampaignStatus.DRAFT.value
-    spec = parse_campaign(data, settings.timezone)
+    try:
+        spec = parse_campaign(data, settings.timezone)
+    except InvalidCampaign as problem:
+        raise InvalidCampaign.of(problems + problem.problems) from None
+    if problems:
+        raise InvalidCampaign.of(problems)
     if (
         existing
         and existing.closes_at
         and spec.closes_at
         and (
-            spec.closes_at.astimezone(settings.timezone).date()
-            == existing.closes_at.astimezone(settings.timezone).date()
+            last_day_of(spec.closes_at, settings.timezone)
+            == last_day_of(existing.closes_at, settings.timezone)
         )
     ):
         # The date picker shows days: an unchanged day keeps the exact stored moment.
-        spec = CampaignSpec(**{**spec.__dict__, "closes_at": existing.closes_at})
+        spec = replace(spec, closes_at=existing.closes_at)
     return spec
 
 
 _FORM_FIELDS = {
     "slug",
+    "addressee",
     "title",
     "statement",
     *blocks.demand_block_ids(),
@@ -323,17 +358,21 @@ _FORM_FIELDS = {
 }
 
 
-def _field_error(error: InvalidCampaign, view: dict[str, Any]) -> dict[str, str]:
+def _field_errors(error: InvalidCampaign, view: dict[str, Any]) -> dict[str, str]:
+    """Every problem beside the field it is about (several about one field are
+    joined); a problem about no field the form shows goes beside the title."""
     shown = view.get("blocks") if isinstance(view.get("blocks"), list) else []
     present = {
         b["block_id"] for b in shown if isinstance(b, dict) and isinstance(b.get("block_id"), str)
     }
-    field = error.field
-    if field == "demands":  # about the demands as a whole, or one of them
-        number = re.search(r"demand (\d+)", str(error))
-        field = blocks.DEMAND_BLOCK.format(number.group(1) if number else 1)
-    field = field if field in _FORM_FIELDS and field in present else "title"
-    return {field: str(error)[:150]}
+    errors: dict[str, str] = {}
+    for field, message in error.problems:
+        if field == "demands":  # about the demands as a whole, or one of them
+            number = re.search(r"Demand (\d+)", message)
+            field = blocks.DEMAND_BLOCK.format(number.group(1) if number else 1)
+        where = field if field in _FORM_FIELDS and field in present else "title"
+        errors[where] = f"{errors[where]} {message}" if where in errors else message
+    return {where: blocks.clip(message, 150) for where, message in errors.items()}
 
 
 def handle_save(
@@ -381,7 +420,7 @@ def handle_save(
                 view=blocks.notice_modal("Organizers only", blocks.not_organizer_text())
             )
         except InvalidCampaign as problem:
-            return FormAnswer(errors=_field_error(problem, view), errors_title="Not saved")
+            return FormAnswer(errors=_field_errors(problem, view), errors_title="Not saved")
         except SlackUnavailable as busy:
             return FormAnswer(
                 errors={"channel": blocks.slack_busy_text(busy.retry_after)[:150]},
@@ -561,7 +600,9 @@ def handle_letter(
         today = dt.datetime.now(settings.timezone).date()
         try:
             with db.write() as session:
-                letter = build_letter(session, _organizers(settings), actor, slug, today, keyring)
+                letter = build_letter(
+                    session, _organizers(settings), actor, slug, today, keyring, settings.timezone
+                )
         except NotAnOrganizer:
             _refuse("letter")
             respond(

@@ -13,10 +13,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import slacklimits as limits
-from bot.campaigns import MAX_DEMANDS, CampaignView, displayed_count
-from storage.models import DEMAND_MAX, NAME_MAX, STATEMENT_MAX, TITLE_MAX
+from bot.campaigns import MAX_DEMANDS, CampaignView, describe_changes, displayed_count
+from storage.models import ADDRESSEE_MAX, DEMAND_MAX, NAME_MAX, STATEMENT_MAX, TITLE_MAX
 
 Block = dict[str, Any]
+UTC = ZoneInfo("UTC")
 
 SIGN_ACTION = "sign_start"
 SHOW_ACTION = "campaign_show"
@@ -943,6 +944,7 @@ class EditorValues:
     organizers: tuple[str, ...] = ()
     forget_after_days: int | None = None
     channels: tuple[str, ...] = ()
+    addressee: str = ""
 
 
 def _input(
@@ -1017,7 +1019,11 @@ def _demand_inputs(demands: tuple[str, ...]) -> list[Block]:
 
 
 def campaign_editor(
-    values: EditorValues, metadata: str, creating: bool, locked_text: bool
+    values: EditorValues,
+    metadata: str,
+    creating: bool,
+    locked_text: bool,
+    tz: ZoneInfo = UTC,
 ) -> dict[str, Any]:
     """Create or edit a campaign. Field block ids match the campaign file's keys."""
     content: list[Block] = []
@@ -1031,6 +1037,17 @@ def campaign_editor(
             )
         )
     content.append(_input("title", "Title", _text_input(values.title, max_length=TITLE_MAX)))
+    content.append(
+        _input(
+            "addressee",
+            "Addressed to",
+            _text_input(
+                values.addressee, max_length=ADDRESSEE_MAX, placeholder="The board of Acme Ltd"
+            ),
+            optional=True,
+            hint="Whom the letter is for: it opens the letter, as “To: …”.",
+        )
+    )
     if locked_text:
         content.append(
             _section(
@@ -1090,10 +1107,10 @@ def campaign_editor(
         ),
         _input(
             "closes",
-            "Closing date",
+            "Last day to sign",
             closes,
             optional=True,
-            hint="Signing closes as this day begins.",
+            hint=f"Signing closes at the end of this day (midnight, {tz.key}). Today is fine.",
         ),
         _input("organizers", "More organizers for this campaign", organizers, optional=True),
         _input(
@@ -1124,7 +1141,7 @@ def saved_modal(slug: str, changes: list[str], created: bool) -> dict[str, Any]:
             "organizer view (`/demands admin`) when it is ready."
         )
     elif changes:
-        text = f"Saved `{slug}`: changed {', '.join(changes)}."
+        text = f"Saved `{slug}`: changed the {describe_changes(changes)}."
     else:
         text = f"Nothing changed in `{slug}`."
     return _view("Saved", [_section(text)])
