@@ -21,6 +21,7 @@ UTC = ZoneInfo("UTC")
 
 SIGN_ACTION = "sign_start"
 SHOW_ACTION = "campaign_show"
+FOLLOW_ACTION = "news_follow"
 TEXT_LIMIT = limits.SECTION_TEXT
 FALLBACK_LIMIT = 300
 # The longest entity escape() makes; a cut is never made inside one.
@@ -162,13 +163,17 @@ def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]
         blocks.append(
             {
                 "type": "actions",
-                "elements": [_button("Sign privately", SIGN_ACTION, view.slug, primary=True)],
+                "elements": [
+                    _button("Sign privately", SIGN_ACTION, view.slug, primary=True),
+                    _button("Get news by DM", FOLLOW_ACTION, view.slug),
+                ],
             }
         )
         blocks.append(
             _context(
                 "Only you can see this message. Signing happens in a private conversation "
-                "with the bot; nobody in this channel will see whether you sign."
+                "with the bot; nobody in this channel will see whether you sign. Anyone may "
+                "get news, signed or not, so news says nothing about whether you signed."
             )
         )
     else:
@@ -1312,9 +1317,20 @@ def update_message(title: str, kind: str, text: str) -> tuple[str, list[Block]]:
     content = [
         _section(f"*{heading}: {escape(title)}*"),
         *_sections(escape(text)),
-        _context("You asked for news about this campaign. Send `stop updates` to stop."),
+        _context(
+            "News about a campaign you follow. Send `stop updates` to stop; the bot then "
+            "deletes its news messages here."
+        ),
     ]
     return fit(f"{heading}: {escape(title)}", FALLBACK_LIMIT), content
+
+
+def followed_text(title: str, new: bool) -> str:
+    what = "You will get" if new else "You already get"
+    return (
+        f"{what} news about *{escape(title)}* in a DM from the bot. Anyone may, signed or "
+        "not. Send `stop updates` there to stop; the bot then deletes its news messages."
+    )
 
 
 def update_form(slug: str, subscribers: int) -> dict[str, Any]:

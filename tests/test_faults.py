@@ -24,10 +24,10 @@ from bot.jobs import run_announcements
 from bot.server import BackgroundServer, SlackWSGI
 from storage.db import Database
 from storage.models import Campaign, Signature
-from tests.conftest import ALICE, SIGNING_SECRET, RunningBot, SlackDriver, make_settings
-from tests.test_admin import DANA, NEW_CAMPAIGN, editor_values, open_editor
-from tests.test_announcements import add_signers
-from tests.test_signing import SLUG, open_sign_form, sign_values, view_text
+from tests.support.announcing import add_signers
+from tests.support.organizers import DANA, NEW_CAMPAIGN, editor_values, open_editor
+from tests.support.running import ALICE, SIGNING_SECRET, RunningBot, SlackDriver, make_settings
+from tests.support.signing import SLUG, open_sign_form, sign_values, view_text
 
 # The bot's Web API client gives up after this long here (5 s in production), so
 # that a timeout costs the suite little.
