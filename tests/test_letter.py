@@ -24,8 +24,8 @@ from bot.letter import (
 from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status
 from bot.signatures import Choice, add_signature, signer_hash
 from storage.models import Signature
-from tests.conftest import ALICE, SIGNER_KEY, RunningBot, key_store_for
-from tests.test_signing import sign
+from tests.support.running import ALICE, SIGNER_KEY, RunningBot, key_store_for
+from tests.support.signing import sign
 
 SLUG = "wewontbuildit"
 OPERATOR = Organizers(frozenset())
