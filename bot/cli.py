@@ -25,12 +25,12 @@ from bot.errors import CampaignNotFound, DomainError, InvalidCampaign
 from bot.keyring import Keyring, Rekeyer
 from bot.letter import FORMATS, build_letter, render, write_private
 from bot.logs import configure_logging
+from bot.opening import DatabaseUnavailable, open_database
 from bot.organizing import StatusChange
 from bot.settings import Settings, SettingsError, load_settings
 from bot.update_sender import SendReport
 from bot.webclient import posting_client
 from storage.db import DEFAULT_POOL_SIZE, Database
-from storage.migrate import upgrade
 from storage.models import UpdateKind
 from storage.pgsettings import privacy_risks
 
@@ -145,49 +145,11 @@ def keyring_of(settings: Settings) -> Keyring:
     return settings.keyring()
 
 
-class DatabaseUnavailable(Exception):
-    """The database named by DATABASE_URL cannot be opened; the message says why,
-    without the URL's password."""
-
-
 def _open_database(settings: Settings, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
-    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
-
-    where = _shown_url(settings.database_url)
-    try:
-        db = Database.from_url(settings.database_url, pool_size)
-    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise DatabaseUnavailable(
-            f"DATABASE_URL ({where}) is not a database URL this bot can use: {_first_line(exc)}"
-        ) from None
     # Moving signatures to campaign keys (migration 0008) needs the keys; a
     # database that has nothing to move migrates without them.
     rekeyer = Rekeyer(keyring_of(settings), settings.signer_key) if settings.signer_key else None
-    try:
-        upgrade(db.engine, rekeyer=rekeyer)
-    except DBAPIError as exc:
-        db.dispose()
-        raise DatabaseUnavailable(
-            f"cannot open the database at {where}: {_first_line(exc.orig or exc)}"
-        ) from None
-    except Exception:
-        db.dispose()
-        raise
-    return db
-
-
-def _shown_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(not a URL)"
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+    return open_database(settings.database_url, pool_size, rekeyer)
 
 
 def _warn_about_the_database_server(db: Database) -> None:

@@ -54,11 +54,11 @@ from bot.fakeslack import (
 )
 from bot.jobs import announce_job
 from bot.keyring import Rekeyer
+from bot.opening import open_database
 from bot.server import SlackWSGI
 from bot.settings import Settings
 from bot.webclient import posting_client
 from storage.db import Database
-from storage.migrate import upgrade
 
 FORM = "application/x-www-form-urlencoded"
 # Not a secret: the fake workspace only checks that some bot token is sent.
@@ -688,10 +688,11 @@ def run_console(settings: Settings, script: Path | None = None, people: int = 0)
         lines = TerminalLines()
     else:
         lines = ScriptLines(sys.stdin, out)
-    db = Database.from_url(settings.database_url)
     keyring = settings.keyring()
+    db = open_database(
+        settings.database_url, rekeyer=Rekeyer(keyring, settings.require_signer_key())
+    )
     try:
-        upgrade(db.engine, rekeyer=Rekeyer(keyring, settings.require_signer_key()))
         created = ensure_demo_campaign(db, settings)
         with FakeSlack(demo_workspace(people)) as fake:
             settings = replace(

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from storage.db import Database
 from storage.models import Campaign
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]  # tests/support/cli.py -> the checkout
 
 
 def base_env() -> dict[str, str]:
