@@ -116,18 +116,24 @@ def _button(text: str, action_id: str, value: str, *, primary: bool = False) -> 
     return button
 
 
-def format_moment(moment: dt.datetime, tz: ZoneInfo) -> str:
+def format_moment(moment: dt.datetime, tz: ZoneInfo, *, until: bool = False) -> str:
+    """A moment as Slack shows dates: in each reader's own Slack time zone
+    (`<!date>`), with the campaign's time zone as the fallback text. `until`: the
+    end of a signing period; one that ends at midnight (a closing date is the last
+    day to sign) reads as the last minute of that day, not as the next day."""
+    if until:
+        local = moment.astimezone(tz)
+        if local.hour == 0 and local.minute == 0:
+            moment = moment - dt.timedelta(minutes=1)
     local = moment.astimezone(tz)
-    day = f"{local:%A} {local.day} {local:%B %Y}"
-    if local.hour == 0 and local.minute == 0:
-        return f"{day} at 00:00 ({tz.key})"
-    return f"{day} at {local:%H:%M} ({tz.key})"
+    fallback = f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} ({tz.key})"
+    return f"<!date^{int(moment.timestamp())}^{{date_long_pretty}} at {{time}}|{fallback}>"
 
 
 def status_line(view: CampaignView, tz: ZoneInfo) -> str:
     if view.is_open:
         if view.closes_at:
-            return f"Open, until {format_moment(view.closes_at, tz)}"
+            return f"Open, until {format_moment(view.closes_at, tz, until=True)}"
         return "Open"
     if view.closes_at and view.closes_at <= dt.datetime.now(dt.UTC):
         return f"Closed since {format_moment(view.closes_at, tz)}"
@@ -824,7 +830,9 @@ def _admin_row(row: AdminRow, tz: ZoneInfo) -> list[Block]:
     if row.forgotten:
         state = "closed, signers forgotten"
     elif row.is_open:
-        state = "open" + (f" until {format_moment(row.closes_at, tz)}" if row.closes_at else "")
+        state = "open" + (
+            f" until {format_moment(row.closes_at, tz, until=True)}" if row.closes_at else ""
+        )
     elif row.status == "open":
         state = "closed (closing date passed)"
     else:
