@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from bot import organizing, updates
 from bot.campaigns import (
     CampaignSpec,
+    campaign_view,
     is_open,
     last_day_of,
     parse_campaign,
@@ -153,6 +154,24 @@ def admin_command_answer(
         text = blocks.not_organizer_text()
         return text, [blocks._section(text)]
     return answer
+
+
+def draft_preview(
+    db: Database, settings: Settings, actor: str, slug: str
+) -> tuple[str, list[blocks.Block]] | None:
+    """`/demands SLUG` for a draft: the organizers who manage it see a preview; for
+    anyone else it does not exist (None), as before."""
+    if not actor:
+        return None
+    try:
+        with db.read() as session:
+            campaign = organizing.managed_campaign(session, _organizers(settings), actor, slug)
+            if campaign.status is not CampaignStatus.DRAFT:
+                return None
+            view = campaign_view(campaign, dt.datetime.now(dt.UTC))
+    except (CampaignNotFound, NotAnOrganizer):
+        return None
+    return blocks.draft_preview_message(view, settings.timezone)
 
 
 def _open(client: WebClient, body: dict[str, Any], view: dict[str, Any]) -> None:

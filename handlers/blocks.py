@@ -8,7 +8,7 @@ Block `value`s carry campaign slugs and nothing about the person clicking.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -188,6 +188,26 @@ def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]
         f"{escape(view.title)}: {count} signed. {status_line(view, tz)}.", FALLBACK_LIMIT
     )
     return fallback, blocks
+
+
+def draft_preview_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]]:
+    """An organizer's own draft as workers will see it once it is open, marked as a
+    preview. Its buttons are described, not shown: a preview records nothing."""
+    _, shown = campaign_message(replace(view, is_open=True, closes_at=view.closes_at), tz)
+    content: list[Block] = [
+        _context(
+            "*Preview of a draft.* Only organizers can see it; workers see this once you "
+            "open it (`/demands admin`, then *Open*). Its statement and demands lock as "
+            "soon as anyone signs: check them now."
+        ),
+        *[b for b in shown if b.get("type") != "actions" and b is not shown[-1]],
+        _context(
+            "Workers will see two buttons here: *Sign privately* and *Get news by DM*. "
+            "Nothing is recorded in a preview."
+        ),
+    ]
+    fallback = fit(f"Preview of the draft {escape(view.title)}", FALLBACK_LIMIT)
+    return fallback, content
 
 
 # -- long lists: a page at a time ----------------------------------------------------------
@@ -850,7 +870,14 @@ def _admin_row(row: AdminRow, tz: ZoneInfo) -> list[Block]:
     if not row.forgotten and not row.archived:
         buttons.append(_button("Edit", ADMIN_EDIT, row.slug))
         if row.status == "draft":
-            buttons.append(_button("Open", ADMIN_OPEN, row.slug, primary=True))
+            opener = _button("Open", ADMIN_OPEN, row.slug, primary=True)
+            opener["confirm"] = _confirm(
+                "Open the campaign?",
+                "Workers can read and sign it at once. Its statement and demands lock as "
+                "soon as anyone signs: preview it first with /demands " + row.slug + ".",
+                "Open",
+            )
+            buttons.append(opener)
         elif row.is_open:
             close = _button("Close", ADMIN_CLOSE, row.slug)
             close["confirm"] = _confirm(

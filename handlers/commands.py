@@ -11,7 +11,7 @@ from slack_bolt import Ack, App
 from bot import campaigns
 from bot.settings import Settings
 from handlers import blocks
-from handlers.admin import admin_command_answer
+from handlers.admin import admin_command_answer, draft_preview
 from handlers.kept import ack_json
 from storage.db import Database
 
@@ -88,6 +88,17 @@ def handle_demands(ack: Ack, command: dict, db: Database, settings: Settings) ->
         fallback, body = admin_command_answer(db, settings, user)
         ack(response_type="ephemeral", text=fallback, blocks=body)
         return
+    argument = (text or "").strip()
+    if argument and len(argument) <= MAX_ARGUMENT:
+        slug = argument.split()[0].lower()
+        if slug not in {v.slug for v in campaigns.public_snapshot(db).views()}:
+            # Perhaps the organizer's own draft: they see it as workers will.
+            user = command.get("user_id") if isinstance(command.get("user_id"), str) else ""
+            preview = draft_preview(db, settings, user, slug)
+            if preview is not None:
+                fallback, body = preview
+                ack(response_type="ephemeral", text=fallback, blocks=body)
+                return
     ack_json(ack, demands_answer(db, settings, text or ""))
 
 
