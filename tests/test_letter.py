@@ -24,6 +24,7 @@ from bot.letter import (
 from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status
 from bot.signatures import Choice, add_signature, signer_hash
 from storage.models import Signature
+from tests.support.cli import base_env
 from tests.support.running import ALICE, SIGNER_KEY, RunningBot, key_store_for
 from tests.support.signing import sign
 
@@ -222,11 +223,8 @@ def test_after_a_console_rehearsal_the_letter_just_works(tmp_path):
     database_url = f"sqlite:///{tmp_path / 'rehearsal.db'}"
     script = tmp_path / "rehearse.txt"
     script.write_text("/demands\n1\n2\nAlice Moreau\n\nsubmit\nas bob\n/demands\n1\nsubmit\n")
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "SIGNER_", "KEY_STORE", "DATABASE_URL"))
-    }
+    # base_env: this checkout's code, whatever the working directory.
+    environ = {k: v for k, v in base_env().items() if not k.startswith("KEY_STORE")}
     rehearsal = subprocess.run(
         [sys.executable, "-m", "bot", "console", "--script", str(script)],
         capture_output=True,
