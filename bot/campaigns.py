@@ -108,6 +108,8 @@ class CampaignView:
     closes_at: dt.datetime | None
     delivered_on: dt.date | None = None
     employer_answer: str | None = None
+    # The milestones, lowest first: progress toward the next one is shown.
+    milestones: tuple[int, ...] = ()
     # For looking a signer up, never shown: the row, and its key in the key store.
     campaign_id: int = 0
     key_id: str | None = None
@@ -570,6 +572,7 @@ def campaign_view(campaign: Campaign, now: dt.datetime) -> CampaignView:
         closes_at=campaign.closes_at,
         delivered_on=campaign.delivered_on,
         employer_answer=campaign.employer_answer,
+        milestones=tuple(m.threshold for m in campaign.milestones),
         campaign_id=campaign.id,
         key_id=campaign.key_id,
     )
@@ -580,13 +583,13 @@ def campaign_view(campaign: Campaign, now: dt.datetime) -> CampaignView:
 PUBLIC_CAMPAIGNS = (
     select(Campaign)
     .where(Campaign.status != CampaignStatus.DRAFT)
-    .options(selectinload(Campaign.demands))
+    .options(selectinload(Campaign.demands), selectinload(Campaign.milestones))
     .order_by(Campaign.created_at, Campaign.id)
 )
 _PUBLIC_BY_SLUG = (
     select(Campaign)
     .where(Campaign.slug == bindparam("slug"), Campaign.status != CampaignStatus.DRAFT)
-    .options(selectinload(Campaign.demands))
+    .options(selectinload(Campaign.demands), selectinload(Campaign.milestones))
 )
 
 

@@ -13,7 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import slacklimits as limits
-from bot.campaigns import MAX_DEMANDS, CampaignView, describe_changes, displayed_count
+from bot.campaigns import (
+    MAX_DEMANDS,
+    SMALL_COUNT,
+    CampaignView,
+    describe_changes,
+    displayed_count,
+    last_day_of,
+)
 from storage.models import ADDRESSEE_MAX, DEMAND_MAX, NAME_MAX, STATEMENT_MAX, TITLE_MAX
 
 Block = dict[str, Any]
@@ -130,6 +137,44 @@ def format_moment(moment: dt.datetime, tz: ZoneInfo, *, until: bool = False) -> 
     return f"<!date^{int(moment.timestamp())}^{{date_long_pretty}} at {{time}}|{fallback}>"
 
 
+PROGRESS_BAR_WIDTH = 10
+
+
+def progress_text(view: CampaignView, tz: ZoneInfo, today: dt.date | None = None) -> str | None:
+    """Progress toward the next milestone and the time left, in words, then a small
+    bar: words first, so that a screen reader says what matters before the
+    shapes. Below SMALL_COUNT nothing exact is said (nor shown by the bar)."""
+    if not view.is_open:
+        return None
+    parts = []
+    count = view.signatures
+    upcoming = [m for m in view.milestones if m > count]
+    if upcoming:
+        goal = upcoming[0]
+        if count < SMALL_COUNT:
+            parts.append(f"Next milestone: {goal:,} signatures.")
+        else:
+            share = count * 100 // goal
+            filled = count * PROGRESS_BAR_WIDTH // goal
+            bar = "▰" * filled + "▱" * (PROGRESS_BAR_WIDTH - filled)
+            parts.append(
+                f"Next milestone: {goal:,} signatures, {goal - count:,} to go "
+                f"({share}% of the way) {bar}"
+            )
+    elif view.milestones:
+        parts.append("Every milestone has been reached.")
+    if view.closes_at is not None:
+        today = today or dt.datetime.now(tz).date()
+        days = (last_day_of(view.closes_at, tz) - today).days
+        if days <= 0:
+            parts.append("Today is the last day to sign.")
+        elif days == 1:
+            parts.append("1 day left to sign.")
+        else:
+            parts.append(f"{days:,} days left to sign.")
+    return "  ·  ".join(parts) or None
+
+
 def status_line(view: CampaignView, tz: ZoneInfo) -> str:
     if view.is_open:
         if view.closes_at:
@@ -162,6 +207,9 @@ def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]
         *_demand_sections(view, "*Our demands*\n"),
         _context(f"Signed so far: *{count}*  ·  {status_line(view, tz)}"),
     ]
+    progress = progress_text(view, tz)
+    if progress:
+        blocks.append(_context(progress))
     outcome = outcome_lines(view.delivered_on, view.employer_answer)
     if outcome:
         blocks.extend(_sections(outcome))
@@ -743,7 +791,9 @@ def home_view(lines: list[StatusLine], tz: ZoneInfo, offset: int = 0) -> dict[st
             _section(
                 f"*{escape(line.view.title)}*  `{line.view.slug}`\n"
                 f"Signed so far: {displayed_count(line.view.signatures)}  ·  "
-                f"{status_line(line.view, tz)}\n{_status_words(line)}"
+                f"{status_line(line.view, tz)}\n"
+                + (f"{progress}\n" if (progress := progress_text(line.view, tz)) else "")
+                + _status_words(line)
             )
         )
         buttons = _signer_buttons(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from zoneinfo import ZoneInfo
@@ -39,7 +40,10 @@ def demands_answer(db: Database, settings: Settings, text: str) -> str:
     # Kept serialized: turning the blocks into JSON cost more than the rest of
     # this function.
     return public.kept(
-        views, ("/demands", slug, tz.key), lambda: _ephemeral(_answer(views, slug, argument, tz))
+        # The day too: the answer says how many days are left.
+        views,
+        ("/demands", slug, tz.key, dt.datetime.now(tz).date()),
+        lambda: _ephemeral(_answer(views, slug, argument, tz)),
     )
 
 
