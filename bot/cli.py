@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve = sub.add_parser("serve", help="HTTP mode: POST /slack/events, GET /healthz")
     serve.add_argument(
-        "--port", type=_bounded(1, 65535), help="port to listen on (default: PORT or 3000)"
+        "--port", type=_bounded(0, 65535), help="port to listen on (default: PORT or 3000)"
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
@@ -478,7 +478,11 @@ def cmd_announce(settings: Settings) -> int:
         )
     db = _open_database(settings)
     try:
-        report = announce_job(db, posting_client(settings.slack_api_url, settings.slack_bot_token))
+        report = announce_job(
+            db,
+            posting_client(settings.slack_api_url, settings.slack_bot_token),
+            settings.timezone.key,
+        )
     finally:
         db.dispose()
     print("\n".join(report.summary()))

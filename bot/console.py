@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 
@@ -663,12 +664,12 @@ class Console:
 # -- wiring --------------------------------------------------------------------------
 
 
-def _announcer(fake: FakeSlack, db: Database) -> Callable[[], str]:
+def _announcer(fake: FakeSlack, db: Database, tz: ZoneInfo) -> Callable[[], str]:
     """The scheduler's announcement job, run now against the fake workspace."""
     client = posting_client(fake.api_url, CONSOLE_TOKEN)
 
     def run() -> str:
-        report = announce_job(db, client)
+        report = announce_job(db, client, tz.key)
         return "Announcement job: " + "; ".join(report.summary()) + "."
 
     return run
@@ -713,7 +714,7 @@ def run_console(settings: Settings, script: Path | None = None, people: int = 0)
                 lines,
                 out,
                 style,
-                announce=_announcer(fake, db),
+                announce=_announcer(fake, db, settings.timezone),
                 organizers=settings.organizers,
             )
             if created:

@@ -238,6 +238,66 @@ def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]
     return fallback, blocks
 
 
+CARD_BUTTON = "Read and sign privately"
+
+
+def campaign_card(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]]:
+    """The card an organizer posts in a channel: title, demands, the count under the
+    same rules as /demands, progress, and a button that opens the private signing
+    form for whoever clicks it (nothing of that click shows in the channel)."""
+    count = displayed_count(view.signatures)
+    content: list[Block] = [
+        {"type": "header", "text": _plain(view.title, limits.HEADER_TEXT)},
+        *_demand_sections(view, "*Our demands*\n"),
+        _context(f"Signed so far: *{count}*  ·  {status_line(view, tz)}"),
+    ]
+    progress = progress_text(view, tz)
+    if progress:
+        content.append(_context(progress))
+    if view.is_open:
+        content.append(
+            {
+                "type": "actions",
+                "elements": [_button(CARD_BUTTON, SIGN_ACTION, view.slug, primary=True)],
+            }
+        )
+        content.append(
+            _context(
+                "The button opens a private form, for you only: nobody in this channel "
+                "sees who reads, who signs or who does not. The count moves once an hour."
+            )
+        )
+    else:
+        content.append(_context("This campaign no longer takes signatures."))
+    fallback = fit(
+        f"{escape(view.title)}: {count} signed. {status_line(view, tz)}.", FALLBACK_LIMIT
+    )
+    return fallback, content
+
+
+def card_posted_text(slug: str) -> str:
+    return (
+        f"Posted a card for `{slug}` here. It is kept current on the announcement "
+        "schedule; delete the message to take it down."
+    )
+
+
+def card_refused_text(reason: str) -> str:
+    if reason in {"not_in_channel", "channel_not_found", "is_archived"}:
+        return (
+            "I cannot post in this channel. Invite me first (`/invite @Undersigned`), "
+            "then try again."
+        )
+    return "Slack did not take the card just now; try again in a minute."
+
+
+def card_usage_text() -> str:
+    return (
+        "To post a campaign's card in this channel, type `/demands card SLUG` "
+        "(organizers only; the campaign must be open)."
+    )
+
+
 def draft_preview_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]]:
     """An organizer's own draft as workers will see it once it is open, marked as a
     preview. Its buttons are described, not shown: a preview records nothing."""

@@ -128,6 +128,7 @@ def test_a_scripted_rehearsal_of_the_whole_campaign(console):
         "close",
         "/demands admin",
         "click Open second-wind",
+        "yes",  # Open asks first: the text locks once anyone signs
         # The announcement job posts the milestone in #announcements.
         "announce",
         "#announcements",

@@ -120,3 +120,12 @@ def test_commands_are_quiet_once_the_database_is_migrated(cli):
     letter = cli.run("campaign", "letter", "nothing-here")
     assert "alembic" not in letter.stderr
     assert "INFO" not in letter.stderr
+
+
+def test_env_example_says_what_run_does_without_tokens():
+    """Before: it said `run` without tokens "prints what to set and exits"; it starts
+    the console (tests/test_cli.py checks that)."""
+    example = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
+    [line] = [line for line in example.splitlines() if line.startswith("#   neither")]
+    assert "console" in line
+    assert "exits" not in line
