@@ -449,7 +449,7 @@ def upsert_campaign(
     demands_change = tuple(d.text for d in campaign.demands) != spec.demands
     if campaign.signature_count and (demands_change or campaign.statement != spec.statement):
         # Signers agreed to this text; changing it would put their names under words
-        # they never saw. Start a new campaign instead (README: "Editing a campaign").
+        # they never saw. Start a new campaign instead (ORGANIZERS.md: "Editing a campaign").
         field = "demands" if demands_change else "statement"
         raise DemandsLocked(
             "People have signed this campaign, so its statement and demands can no longer "

@@ -95,7 +95,7 @@ def close_job(db: Database, client: WebClient, slug: str | None = None) -> RunRe
 def scrub_job(db: Database) -> bool:
     """Empty SQLite's WAL into the database file, so that a withdrawn signature, a
     name replaced, or the order of commits stays in the -wal file for a minute at
-    most (the scheduler runs this every minute; README, "What the files keep")."""
+    most (the scheduler runs this every minute; ENGINEERING.md, "Privacy: what is stored")."""
     done = db.scrub()
     if not done:
         logger.info("the WAL was busy with readers; emptying it at the next run")
