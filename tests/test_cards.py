@@ -117,3 +117,28 @@ def test_only_organizers_post_cards(bot):
 def test_a_channel_without_the_bot_gets_a_clear_word(bot):
     said = _post_card(bot, channel="C0NOTIN001")
     assert "/invite @Undersigned" in said
+
+
+def test_the_card_and_the_preview_of_the_largest_campaign_fit_slack(bot):
+    """At the largest a campaign may be, every character one that escaping
+    lengthens: Slack (the strict fake) takes the card, its update and the preview."""
+    from storage.models import DEMAND_MAX, STATEMENT_MAX, TITLE_MAX
+
+    largest = {
+        "title": "<" * TITLE_MAX,
+        "statement": "&" * STATEMENT_MAX,
+        "demands": ["<" * DEMAND_MAX] * 20,
+        "milestones": list(range(5, 25)),
+    }
+    bot.import_campaign(**largest)
+    assert "Posted a card" in _post_card(bot)
+    for number in range(6):
+        user = f"U0BIG{number:05d}"
+        bot.fake.workspace.add_user(FakeUser(user, "b", "B"))
+        sign(bot, user)
+    next_hour(bot.db)
+    assert SLUG in announce(bot.settings).cards
+    bot.import_campaign(slug="big-draft", status="draft", **largest)
+    preview = bot.slack.command("big-draft", user=DANA.id)
+    assert "Preview of a draft" in preview.body
+    assert bot.fake.refusals == []
