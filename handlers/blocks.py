@@ -1027,7 +1027,9 @@ def admin_panel(
         _context(
             "Counts are those of the last full hour, as everyone sees them, in full here "
             '(workers see "fewer than 5" below 5); the letter has the exact count. '
-            "Drafts are invisible to workers until you open them."
+            "Drafts are invisible to workers until you open them: `/demands SLUG` shows "
+            "you a preview. `/demands card SLUG` in a channel posts a campaign's card "
+            "there, with a button to read and sign privately."
         ),
     ]
     if not rows:
