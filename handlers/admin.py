@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
@@ -33,6 +34,7 @@ from bot.letter import build_letter, render
 from bot.organizing import Organizers, StatusChange
 from bot.settings import Settings
 from handlers import blocks
+from handlers.identity import profile_of
 from handlers.intime import FormAnswer, InTime, answer_in_time
 from handlers.payload import clicked_value
 from handlers.slackapi import (
@@ -201,6 +203,29 @@ def _editor_values(campaign: Campaign, tz: Any) -> blocks.EditorValues:
     )
 
 
+def _organizer_tz(context: BoltContext, client: WebClient, settings: Settings) -> ZoneInfo:
+    """The organizer's own Slack time zone (users.info), in which the editor reads
+    and shows the last day to sign; the campaigns' TIMEZONE if Slack does not say."""
+    try:
+        name = profile_of(context, client).get("tz")
+        return ZoneInfo(name) if isinstance(name, str) and name else settings.timezone
+    except Exception:  # busy, a stranger, an unknown zone: the campaigns' zone will do
+        logger.info("no time zone for the organizer from Slack; using TIMEZONE")
+        return settings.timezone
+
+
+def _metadata_tz(meta: object, settings: Settings) -> ZoneInfo:
+    """The time zone the editor was opened in (its private_metadata, which a forged
+    submission may fill with anything)."""
+    name = meta.get("tz") if isinstance(meta, dict) else None
+    if isinstance(name, str) and 0 < len(name) <= 64:
+        try:
+            return ZoneInfo(name)
+        except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            pass
+    return settings.timezone
+
+
 def handle_new(
     ack: Ack,
     body: dict,
@@ -215,10 +240,9 @@ def handle_new(
         if not _organizers(settings).may_create(context.user_id or ""):
             _refuse_click(client, body, "create")
             return
-        metadata = json.dumps({"slug": "", "mode": "create"})
-        editor = blocks.campaign_editor(
-            blocks.EditorValues(), metadata, True, False, settings.timezone
-        )
+        tz = _organizer_tz(context, client, settings)
+        metadata = json.dumps({"slug": "", "mode": "create", "tz": tz.key})
+        editor = blocks.campaign_editor(blocks.EditorValues(), metadata, True, False, tz)
         _open(client, body, editor)
 
     in_time.run(context, work)
@@ -237,12 +261,13 @@ def handle_edit(
 
     def work() -> None:
         slug = clicked_value(body)
+        tz = _organizer_tz(context, client, settings)
         try:
             with db.read() as session:
                 campaign = organizing.managed_campaign(
                     session, _organizers(settings), context.user_id or "", slug
                 )
-                values = _editor_values(campaign, settings.timezone)
+                values = _editor_values(campaign, tz)
                 locked = campaign.signature_count > 0
         except NotAnOrganizer:
             _refuse_click(client, body, "edit")
@@ -250,10 +275,8 @@ def handle_edit(
         except CampaignNotFound as missing:
             _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
             return
-        metadata = json.dumps({"slug": slug, "mode": "edit"})
-        _open(
-            client, body, blocks.campaign_editor(values, metadata, False, locked, settings.timezone)
-        )
+        metadata = json.dumps({"slug": slug, "mode": "edit", "tz": tz.key})
+        _open(client, body, blocks.campaign_editor(values, metadata, False, locked, tz))
 
     in_time.run(context, work)
 
@@ -298,10 +321,15 @@ def _demands_from(state: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def spec_from_form(
-    view: dict[str, Any], existing: CampaignSpec | None, settings: Settings
+    view: dict[str, Any],
+    existing: CampaignSpec | None,
+    settings: Settings,
+    tz: ZoneInfo | None = None,
 ) -> CampaignSpec:
     """The campaign the editor form describes, validated by the same rules as a
-    file; InvalidCampaign lists every problem of the form at once."""
+    file; InvalidCampaign lists every problem of the form at once. `tz`: the
+    organizer's time zone, in which the picked day is the last day to sign."""
+    tz = tz or settings.timezone
     state = _state(view)
     problems: list[tuple[str | None, str]] = []
     data: dict[str, Any] = {
@@ -343,7 +371,7 @@ def spec_from_form(
             data["forget_after_days"] = int(forget.strip())
     data["status"] = existing.status.value if existing else CampaignStatus.DRAFT.value
     try:
-        spec = parse_campaign(data, settings.timezone)
+        spec = parse_campaign(data, tz)
     except InvalidCampaign as problem:
         raise InvalidCampaign.of(problems + problem.problems) from None
     if problems:
@@ -352,10 +380,7 @@ def spec_from_form(
         existing
         and existing.closes_at
         and spec.closes_at
-        and (
-            last_day_of(spec.closes_at, settings.timezone)
-            == last_day_of(existing.closes_at, settings.timezone)
-        )
+        and (last_day_of(spec.closes_at, tz) == last_day_of(existing.closes_at, tz))
     ):
         # The date picker shows days: an unchanged day keeps the exact stored moment.
         spec = replace(spec, closes_at=existing.closes_at)
@@ -412,6 +437,7 @@ def handle_save(
     creating = not (isinstance(meta, dict) and meta.get("mode") == "edit")
     slug = meta.get("slug") if isinstance(meta, dict) and isinstance(meta.get("slug"), str) else ""
     organizers = _organizers(settings)
+    tz = _metadata_tz(meta, settings)
 
     def work() -> FormAnswer:
         try:
@@ -421,7 +447,7 @@ def handle_save(
                     existing = spec_of(
                         organizing.managed_campaign(session, organizers, actor, slug)
                     )
-            spec = spec_from_form(view, existing, settings)
+            spec = spec_from_form(view, existing, settings, tz)
             # Slack is asked whether the bot can post in each new channel: the
             # form is answered in time however long that takes (handlers/intime.py).
             if spec.channel_id and spec.channel_id != (existing.channel_id if existing else None):

@@ -1293,7 +1293,7 @@ def saved_modal(slug: str, changes: list[str], created: bool) -> dict[str, Any]:
             "organizer view (`/demands admin`) when it is ready."
         )
     elif changes:
-        text = f"Saved `{slug}`: changed the {describe_changes(changes)}."
+        text = f"Saved `{slug}`. Changed: {describe_changes(changes)}."
     else:
         text = f"Nothing changed in `{slug}`."
     return _view("Saved", [_section(text)])

@@ -151,7 +151,7 @@ def test_edit_close_and_reopen(bot):
         channel="C0ANNOUNCE",
     )
     answer = response_json(bot.slack.submit(form, values, user=DANA.id))
-    assert "changed the title" in view_text(answer["view"])
+    assert "Changed: title" in view_text(answer["view"])
     assert campaign(bot).title == "We will not build it"
     bot.slack.click("admin_close", SLUG, user=DANA.id)
     assert campaign(bot).status is CampaignStatus.CLOSED

@@ -609,7 +609,7 @@ def test_organizers_add_channels_in_the_editor(organizer_bot):
     assert more["element"]["type"] == "multi_conversations_select"
     assert "one per workspace" in more["label"]["text"]
     answer = save(bot, form, [CHANNEL_B])
-    assert "changed channels" in view_text(answer["view"])
+    assert "Changed: more announcement channels" in view_text(answer["view"])
     with bot.db.read() as session:
         campaign = session.scalar(select(Campaign).where(Campaign.slug == SLUG))
         assert announcements.announcement_channels(campaign) == [CHANNEL_A, CHANNEL_B]

@@ -5,6 +5,7 @@ accepted as the last day to sign."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -80,3 +81,24 @@ def test_today_is_accepted_as_the_last_day_to_sign(bot):
     assert campaign.closes_at is not None
     assert campaign.closes_at > dt.datetime.now(dt.UTC)
     assert campaign.closes_at.astimezone(bot.settings.timezone).date() == today + dt.timedelta(1)
+
+
+def test_the_closing_day_is_the_organizers_own_in_their_slack_time_zone(bot):
+    """Before: the editor read and showed the day in TIMEZONE whatever the
+    organizer's own time zone (users.info's `tz`)."""
+    bot.fake.workspace.users[DANA.id] = replace(DANA, tz="America/New_York")
+    form = open_editor(bot, "admin_new", "new")
+    [closes] = [b for b in form["blocks"] if b.get("block_id") == "closes"]
+    assert "America/New_York" in closes["hint"]["text"]
+    answer = bot.slack.submit(
+        form, editor_values(**{**NEW_CAMPAIGN, "closes": "2099-06-01"}), user=DANA.id
+    )
+    assert answer.status == 200
+    campaign = _created(bot)
+    assert campaign is not None
+    # Signing closes as 1 June ends in New York: 04:00 UTC on 2 June (summer time).
+    assert campaign.closes_at == dt.datetime(2099, 6, 2, 4, 0, tzinfo=dt.UTC)
+    # Edited again, the editor shows the same day.
+    form = open_editor(bot, "admin_edit", NEW_CAMPAIGN["slug"])
+    [closes] = [b for b in form["blocks"] if b.get("block_id") == "closes"]
+    assert closes["element"]["initial_date"] == "2099-06-01"
