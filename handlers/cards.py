@@ -35,7 +35,9 @@ def post_card(
     channel_id: str,
     slug: str,
 ) -> None:
-    if not slug or not channel_id:
+    # A card is for a channel: in a DM it would only sit in an exportable
+    # conversation, helping nobody find the campaign.
+    if not slug or not channel_id or channel_id.startswith("D"):
         _say(respond, blocks.card_usage_text())
         return
     try:

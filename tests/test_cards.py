@@ -142,3 +142,9 @@ def test_the_card_and_the_preview_of_the_largest_campaign_fit_slack(bot):
     preview = bot.slack.command("big-draft", user=DANA.id)
     assert "Preview of a draft" in preview.body
     assert bot.fake.refusals == []
+
+
+def test_a_card_is_for_a_channel_not_a_dm(bot):
+    said = _post_card(bot, channel="D0DANA0001")
+    assert "/demands card SLUG" in said
+    assert bot.fake.calls_to("chat.postMessage") == []
