@@ -8,6 +8,7 @@ Block `value`s carry campaign slugs and nothing about the person clicking.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -239,6 +240,35 @@ def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]
 
 
 CARD_BUTTON = "Read and sign privately"
+PREVIEW_SIGN_ACTION = "preview_sign"
+PREVIEW_SIGN_VIEW = "preview_sign_submit"
+
+
+def preview_sign_modal(view: CampaignView, suggested_name: str | None) -> dict[str, Any]:
+    """The signing form as a worker will get it, for an organizer trying a draft:
+    its submission records nothing (it has its own callback, which never signs)."""
+    metadata = json.dumps({"slug": view.slug, "title": view.title, "preview": True})
+    form = sign_modal(view, metadata, suggested_name)
+    form["callback_id"] = PREVIEW_SIGN_VIEW
+    form["title"] = _plain("Preview: sign", 24)
+    form["submit"] = _plain("Try it", 24)
+    form["blocks"] = [
+        _context("*Preview of a draft.* Nothing you choose here is recorded."),
+        *form["blocks"],
+    ][: limits.VIEW_BLOCKS]
+    return form
+
+
+def preview_signed_modal(title: str) -> dict[str, Any]:
+    return _view(
+        "Preview: signed",
+        [
+            _section(
+                f"A worker would now read: “You signed *{escape(title)}*. Thank you.” "
+                "Nothing was recorded: this was a preview of a draft."
+            )
+        ],
+    )
 
 
 def campaign_card(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]]:
@@ -313,6 +343,10 @@ def draft_preview_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[B
             "Workers will see two buttons here: *Sign privately* and *Get news by DM*. "
             "Nothing is recorded in a preview."
         ),
+        {
+            "type": "actions",
+            "elements": [_button("Try the signing form", PREVIEW_SIGN_ACTION, view.slug)],
+        },
     ]
     fallback = fit(f"Preview of the draft {escape(view.title)}", FALLBACK_LIMIT)
     return fallback, content

@@ -141,6 +141,8 @@ def test_the_card_and_the_preview_of_the_largest_campaign_fit_slack(bot):
     bot.import_campaign(slug="big-draft", status="draft", **largest)
     preview = bot.slack.command("big-draft", user=DANA.id)
     assert "Preview of a draft" in preview.body
+    assert bot.slack.click("preview_sign", "big-draft", user=DANA.id).status == 200
+    assert opened_views(bot)[-1]["callback_id"] == "preview_sign_submit"
     assert bot.fake.refusals == []
 
 

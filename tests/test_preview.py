@@ -11,6 +11,7 @@ import pytest
 from bot.slackcheck import message_problems
 from tests.support.organizers import DANA
 from tests.support.running import ALICE, RunningBot, response_json
+from tests.support.signing import opened_views, sign_values, stored, view_text
 
 EVIL = "We ask <!channel> & <@U0ALICE001> to stop."
 
@@ -38,8 +39,9 @@ def test_an_organizer_previews_their_draft_with_demands_slug(bot):
     shown = _text(answer["blocks"])
     assert "Preview of a draft" in shown
     assert "Cancel the contract" in shown
-    # Nothing to click: a preview records nothing.
-    assert all(block["type"] != "actions" for block in answer["blocks"])
+    # No button a worker would use; only one to try the form, which records nothing.
+    buttons = [e for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [b["action_id"] for b in buttons] == ["preview_sign"]
     # What the organizer typed is escaped, here as everywhere.
     assert "<!channel>" not in shown
     assert "&lt;!channel&gt;" in shown
@@ -68,3 +70,23 @@ def test_open_asks_for_confirmation_and_says_the_text_locks(bot):
     assert "lock" in confirm["text"]["text"]
     assert "/demands wewontbuildit" in confirm["text"]["text"]
     assert len(confirm["text"]["text"]) <= 300
+
+
+def test_an_organizer_tries_the_signing_form_and_nothing_is_recorded(bot):
+    """Before: a draft could not be tried as workers will use it."""
+    assert bot.slack.click("preview_sign", "wewontbuildit", user=DANA.id).status == 200
+    form = opened_views(bot)[-1]
+    assert form["callback_id"] == "preview_sign_submit"
+    assert "Nothing you choose here is recorded" in view_text(form)
+    assert "How do you want to sign?" in view_text(form)
+    answer = response_json(bot.slack.submit(form, sign_values("named", "Dana"), user=DANA.id))
+    assert answer["response_action"] == "update"
+    assert "Nothing was recorded" in view_text(answer["view"])
+    assert stored(bot) == []
+
+
+def test_a_worker_cannot_try_a_draft(bot):
+    assert bot.slack.click("preview_sign", "wewontbuildit", user=ALICE.id).status == 200
+    form = opened_views(bot)[-1]
+    assert form.get("callback_id") != "preview_sign_submit"
+    assert "We ask" not in view_text(form)
