@@ -359,6 +359,12 @@ def spec_from_form(
             data["closes"] = dt.date.fromisoformat(closes)
         except ValueError:
             problems.append(("closes", "Give a date such as 2027-03-01."))
+        else:
+            kept = existing.closes_at if existing is not None else None
+            kept_day = last_day_of(kept, tz) if kept is not None else None
+            if data["closes"] != kept_day and data["closes"] < dt.datetime.now(tz).date():
+                # Said with the other problems, not after them (the save checks again).
+                problems.append(("closes", "The closing date is in the past; give a future date."))
     users = state.get("organizers", {}).get("selected_users")
     if isinstance(users, list):
         data["organizers"] = [u for u in users if isinstance(u, str)]

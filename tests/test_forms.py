@@ -43,11 +43,17 @@ def _created(bot: RunningBot) -> Campaign | None:
 def test_every_mistake_is_shown_at_once(bot):
     """Before: one error per submit (four submits to see four mistakes)."""
     answer = _submit(
-        bot, slug="Bad Slug!", title="x" * 151, milestones="3", forget_after_days="soon"
+        bot,
+        slug="Bad Slug!",
+        title="x" * 151,
+        milestones="3",
+        forget_after_days="soon",
+        closes="2020-01-01",
     )
     assert answer["response_action"] == "errors", answer
     errors = answer["errors"]
-    assert set(errors) == {"slug", "title", "milestones", "forget_after_days"}, errors
+    assert set(errors) == {"slug", "title", "milestones", "forget_after_days", "closes"}, errors
+    assert "in the past" in errors["closes"]
     assert "lowercase" in errors["slug"]
     assert "the most is 150" in errors["title"]
     assert "expose the first signers" in errors["milestones"]
