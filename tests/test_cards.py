@@ -150,3 +150,16 @@ def test_a_card_is_for_a_channel_not_a_dm(bot):
     said = _post_card(bot, channel="D0DANA0001")
     assert "/demands card SLUG" in said
     assert bot.fake.calls_to("chat.postMessage") == []
+
+
+def test_a_hostile_slug_in_the_card_command_is_escaped(bot):
+    said = _post_card_text(bot, "card <!channel>&<@U0ALICE001>")
+    assert "<!channel>" not in said
+    assert "<@U0ALICE001>" not in said
+    assert _cards(bot) == []
+
+
+def _post_card_text(bot: RunningBot, text: str) -> str:
+    before = len(bot.fake.calls_to("response_url"))
+    assert bot.slack.command(text, user=DANA.id, channel_id=CHANNEL).status == 200
+    return _answer(bot, before)
