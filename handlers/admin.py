@@ -281,6 +281,43 @@ def handle_edit(
     in_time.run(context, work)
 
 
+def handle_duplicate(
+    ack: Ack,
+    body: dict,
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    in_time: InTime,
+) -> None:
+    """A new campaign's form, filled in from an old one (text, demands, milestones,
+    channels, organizers, addressee), with no short name and no closing date: it
+    saves as a new draft."""
+    ack()
+
+    def work() -> None:
+        slug = clicked_value(body)
+        actor = context.user_id or ""
+        if not _organizers(settings).may_create(actor):
+            _refuse_click(client, body, "duplicate")
+            return
+        tz = _organizer_tz(context, client, settings)
+        try:
+            with db.read() as session:
+                campaign = organizing.managed_campaign(session, _organizers(settings), actor, slug)
+                values = replace(_editor_values(campaign, tz), slug="", closes_on=None)
+        except NotAnOrganizer:
+            _refuse_click(client, body, "duplicate")
+            return
+        except CampaignNotFound as missing:
+            _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
+            return
+        metadata = json.dumps({"slug": "", "mode": "create", "tz": tz.key})
+        _open(client, body, blocks.campaign_editor(values, metadata, True, False, tz))
+
+    in_time.run(context, work)
+
+
 def _state(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
     values = (view.get("state") or {}).get("values") or {}
     flat: dict[str, dict[str, Any]] = {}
@@ -779,6 +816,7 @@ def register(app: App) -> None:
     for action_id in STATUS_ACTIONS:
         app.action(action_id)(handle_status)
     app.action(blocks.ADMIN_HISTORY)(handle_history)
+    app.action(blocks.ADMIN_DUPLICATE)(handle_duplicate)
     app.action(blocks.ADMIN_LETTER_MD)(handle_letter)
     app.action(blocks.ADMIN_LETTER_HTML)(handle_letter)
     app.action(blocks.ADMIN_FORGET)(handle_forget)

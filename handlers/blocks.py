@@ -949,6 +949,7 @@ ADMIN_OPEN = "admin_open"
 ADMIN_CLOSE = "admin_close"
 ADMIN_REOPEN = "admin_reopen"
 ADMIN_HISTORY = "admin_history"
+ADMIN_DUPLICATE = "admin_duplicate"
 ADMIN_LETTER_MD = "admin_letter_md"
 ADMIN_LETTER_HTML = "admin_letter_html"
 ADMIN_FORGET = "admin_forget"
@@ -1033,6 +1034,7 @@ def _admin_row(row: AdminRow, tz: ZoneInfo) -> list[Block]:
         else:
             buttons.append(_button("Reopen", ADMIN_REOPEN, row.slug))
     buttons.append(_button("History", ADMIN_HISTORY, row.slug))
+    buttons.append(_button("Duplicate", ADMIN_DUPLICATE, row.slug))
     if not row.forgotten and not row.archived:
         buttons.append(_button("Update signers", ADMIN_UPDATE, row.slug))
     buttons.append(_button("Letter (HTML)", ADMIN_LETTER_HTML, row.slug))
