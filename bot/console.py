@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 
@@ -54,11 +55,11 @@ from bot.fakeslack import (
 )
 from bot.jobs import announce_job
 from bot.keyring import Rekeyer
+from bot.opening import open_database
 from bot.server import SlackWSGI
 from bot.settings import Settings
 from bot.webclient import posting_client
 from storage.db import Database
-from storage.migrate import upgrade
 
 FORM = "application/x-www-form-urlencoded"
 # Not a secret: the fake workspace only checks that some bot token is sent.
@@ -663,18 +664,18 @@ class Console:
 # -- wiring --------------------------------------------------------------------------
 
 
-def _announcer(fake: FakeSlack, db: Database) -> Callable[[], str]:
+def _announcer(fake: FakeSlack, db: Database, tz: ZoneInfo) -> Callable[[], str]:
     """The scheduler's announcement job, run now against the fake workspace."""
     client = posting_client(fake.api_url, CONSOLE_TOKEN)
 
     def run() -> str:
-        report = announce_job(db, client)
+        report = announce_job(db, client, tz.key)
         return "Announcement job: " + "; ".join(report.summary()) + "."
 
     return run
 
 
-def run_console(settings: Settings, script: Path | None = None) -> int:
+def run_console(settings: Settings, script: Path | None = None, people: int = 0) -> int:
     """Start the console on the configured database; 0 when left normally."""
     settings, notices = prepare_settings(settings)
     signing_secret = secrets.token_hex(16)  # a fresh one per run: nothing to leak
@@ -688,12 +689,13 @@ def run_console(settings: Settings, script: Path | None = None) -> int:
         lines = TerminalLines()
     else:
         lines = ScriptLines(sys.stdin, out)
-    db = Database.from_url(settings.database_url)
     keyring = settings.keyring()
+    db = open_database(
+        settings.database_url, rekeyer=Rekeyer(keyring, settings.require_signer_key())
+    )
     try:
-        upgrade(db.engine, rekeyer=Rekeyer(keyring, settings.require_signer_key()))
         created = ensure_demo_campaign(db, settings)
-        with FakeSlack(demo_workspace()) as fake:
+        with FakeSlack(demo_workspace(people)) as fake:
             settings = replace(
                 settings,
                 slack_bot_token=CONSOLE_TOKEN,
@@ -712,7 +714,7 @@ def run_console(settings: Settings, script: Path | None = None) -> int:
                 lines,
                 out,
                 style,
-                announce=_announcer(fake, db),
+                announce=_announcer(fake, db, settings.timezone),
                 organizers=settings.organizers,
             )
             if created:

@@ -157,6 +157,8 @@ class FakeUser:
     # The organization's id for them (W...), when it differs from `id`: a member of
     # a workspace that joined a Grid keeps a local U id there.
     enterprise_user_id: str | None = None
+    # The time zone the person set in Slack (users.info's `tz`).
+    tz: str = "Europe/London"
 
     @property
     def global_id(self) -> str:
@@ -169,7 +171,7 @@ class FakeUser:
             "name": self.name,
             "deleted": self.deleted,
             "real_name": self.real_name,
-            "tz": "Europe/London",
+            "tz": self.tz,
             "is_admin": False,
             "is_owner": False,
             "is_bot": self.is_bot,

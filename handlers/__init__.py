@@ -16,6 +16,7 @@ from handlers import (
     messages,
     middleware,
     paging,
+    preview,
     signing,
 )
 from handlers.installation import Installation
@@ -35,5 +36,6 @@ def register(
     actions.register(app)
     home.register(app)
     admin.register(app)
+    preview.register(app)
     paging.register(app)
     lifecycle.register(app)

@@ -8,15 +8,24 @@ Block `value`s carry campaign slugs and nothing about the person clicking.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import slacklimits as limits
-from bot.campaigns import MAX_DEMANDS, CampaignView, displayed_count
-from storage.models import DEMAND_MAX, NAME_MAX, STATEMENT_MAX, TITLE_MAX
+from bot.campaigns import (
+    MAX_DEMANDS,
+    SMALL_COUNT,
+    CampaignView,
+    describe_changes,
+    displayed_count,
+    last_day_of,
+)
+from storage.models import ADDRESSEE_MAX, DEMAND_MAX, NAME_MAX, STATEMENT_MAX, TITLE_MAX
 
 Block = dict[str, Any]
+UTC = ZoneInfo("UTC")
 
 SIGN_ACTION = "sign_start"
 SHOW_ACTION = "campaign_show"
@@ -115,18 +124,62 @@ def _button(text: str, action_id: str, value: str, *, primary: bool = False) -> 
     return button
 
 
-def format_moment(moment: dt.datetime, tz: ZoneInfo) -> str:
+def format_moment(moment: dt.datetime, tz: ZoneInfo, *, until: bool = False) -> str:
+    """A moment as Slack shows dates: in each reader's own Slack time zone
+    (`<!date>`), with the campaign's time zone as the fallback text. `until`: the
+    end of a signing period; one that ends at midnight (a closing date is the last
+    day to sign) reads as the last minute of that day, not as the next day."""
+    if until:
+        local = moment.astimezone(tz)
+        if local.hour == 0 and local.minute == 0:
+            moment = moment - dt.timedelta(minutes=1)
     local = moment.astimezone(tz)
-    day = f"{local:%A} {local.day} {local:%B %Y}"
-    if local.hour == 0 and local.minute == 0:
-        return f"{day} at 00:00 ({tz.key})"
-    return f"{day} at {local:%H:%M} ({tz.key})"
+    fallback = f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} ({tz.key})"
+    return f"<!date^{int(moment.timestamp())}^{{date_long_pretty}} at {{time}}|{fallback}>"
+
+
+PROGRESS_BAR_WIDTH = 10
+
+
+def progress_text(view: CampaignView, tz: ZoneInfo, today: dt.date | None = None) -> str | None:
+    """Progress toward the next milestone and the time left, in words, then a small
+    bar: words first, so that a screen reader says what matters before the
+    shapes. Below SMALL_COUNT nothing exact is said (nor shown by the bar)."""
+    if not view.is_open:
+        return None
+    parts = []
+    count = view.signatures
+    upcoming = [m for m in view.milestones if m > count]
+    if upcoming:
+        goal = upcoming[0]
+        if count < SMALL_COUNT:
+            parts.append(f"Next milestone: {goal:,} signatures.")
+        else:
+            share = count * 100 // goal
+            filled = count * PROGRESS_BAR_WIDTH // goal
+            bar = "▰" * filled + "▱" * (PROGRESS_BAR_WIDTH - filled)
+            parts.append(
+                f"Next milestone: {goal:,} signatures, {goal - count:,} to go "
+                f"({share}% of the way) {bar}"
+            )
+    elif view.milestones:
+        parts.append("Every milestone has been reached.")
+    if view.closes_at is not None:
+        today = today or dt.datetime.now(tz).date()
+        days = (last_day_of(view.closes_at, tz) - today).days
+        if days <= 0:
+            parts.append("Today is the last day to sign.")
+        elif days == 1:
+            parts.append("1 day left to sign.")
+        else:
+            parts.append(f"{days:,} days left to sign.")
+    return "  ·  ".join(parts) or None
 
 
 def status_line(view: CampaignView, tz: ZoneInfo) -> str:
     if view.is_open:
         if view.closes_at:
-            return f"Open, until {format_moment(view.closes_at, tz)}"
+            return f"Open, until {format_moment(view.closes_at, tz, until=True)}"
         return "Open"
     if view.closes_at and view.closes_at <= dt.datetime.now(dt.UTC):
         return f"Closed since {format_moment(view.closes_at, tz)}"
@@ -155,6 +208,9 @@ def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]
         *_demand_sections(view, "*Our demands*\n"),
         _context(f"Signed so far: *{count}*  ·  {status_line(view, tz)}"),
     ]
+    progress = progress_text(view, tz)
+    if progress:
+        blocks.append(_context(progress))
     outcome = outcome_lines(view.delivered_on, view.employer_answer)
     if outcome:
         blocks.extend(_sections(outcome))
@@ -181,6 +237,119 @@ def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]
         f"{escape(view.title)}: {count} signed. {status_line(view, tz)}.", FALLBACK_LIMIT
     )
     return fallback, blocks
+
+
+CARD_BUTTON = "Read and sign privately"
+PREVIEW_SIGN_ACTION = "preview_sign"
+PREVIEW_SIGN_VIEW = "preview_sign_submit"
+
+
+def preview_sign_modal(view: CampaignView, suggested_name: str | None) -> dict[str, Any]:
+    """The signing form as a worker will get it, for an organizer trying a draft:
+    its submission records nothing (it has its own callback, which never signs)."""
+    metadata = json.dumps({"slug": view.slug, "title": view.title, "preview": True})
+    form = sign_modal(view, metadata, suggested_name)
+    form["callback_id"] = PREVIEW_SIGN_VIEW
+    form["title"] = _plain("Preview: sign", 24)
+    form["submit"] = _plain("Try it", 24)
+    form["blocks"] = [
+        _context("*Preview of a draft.* Nothing you choose here is recorded."),
+        *form["blocks"],
+    ][: limits.VIEW_BLOCKS]
+    return form
+
+
+def preview_signed_modal(title: str) -> dict[str, Any]:
+    return _view(
+        "Preview: signed",
+        [
+            _section(
+                f"A worker would now read: “You signed *{escape(title)}*. Thank you.” "
+                "Nothing was recorded: this was a preview of a draft."
+            )
+        ],
+    )
+
+
+def campaign_card(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]]:
+    """The card an organizer posts in a channel: title, demands, the count under the
+    same rules as /demands, progress, and a button that opens the private signing
+    form for whoever clicks it (nothing of that click shows in the channel)."""
+    count = displayed_count(view.signatures)
+    content: list[Block] = [
+        {"type": "header", "text": _plain(view.title, limits.HEADER_TEXT)},
+        *_demand_sections(view, "*Our demands*\n"),
+        _context(f"Signed so far: *{count}*  ·  {status_line(view, tz)}"),
+    ]
+    progress = progress_text(view, tz)
+    if progress:
+        content.append(_context(progress))
+    if view.is_open:
+        content.append(
+            {
+                "type": "actions",
+                "elements": [_button(CARD_BUTTON, SIGN_ACTION, view.slug, primary=True)],
+            }
+        )
+        content.append(
+            _context(
+                "The button opens a private form, for you only: nobody in this channel "
+                "sees who reads, who signs or who does not. The count moves once an hour."
+            )
+        )
+    else:
+        content.append(_context("This campaign no longer takes signatures."))
+    fallback = fit(
+        f"{escape(view.title)}: {count} signed. {status_line(view, tz)}.", FALLBACK_LIMIT
+    )
+    return fallback, content
+
+
+def card_posted_text(slug: str) -> str:
+    return (
+        f"Posted a card for `{slug}` here. It is kept current on the announcement "
+        "schedule; delete the message to take it down."
+    )
+
+
+def card_refused_text(reason: str) -> str:
+    if reason in {"not_in_channel", "channel_not_found", "is_archived"}:
+        return (
+            "I cannot post in this channel. Invite me first (`/invite @Undersigned`), "
+            "then try again."
+        )
+    return "Slack did not take the card just now; try again in a minute."
+
+
+def card_usage_text() -> str:
+    return (
+        "To post a campaign's card in this channel, type `/demands card SLUG` "
+        "(organizers only; the campaign must be open)."
+    )
+
+
+def draft_preview_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]]:
+    """An organizer's own draft as workers will see it once it is open, marked as a
+    preview. Its buttons are described, not shown: a preview records nothing."""
+    _, shown = campaign_message(replace(view, is_open=True, closes_at=view.closes_at), tz)
+    content: list[Block] = [
+        _context(
+            "*Preview of a draft.* Only organizers can see it; workers see this once you "
+            "open it (`/demands admin`, then *Open*). Its statement and demands lock as "
+            "soon as anyone signs: check them now."
+        ),
+        *[b for b in shown if b.get("type") != "actions" and b is not shown[-1]],
+        _context(
+            "Workers will see two buttons here: *Sign privately* and *Get news by DM*. "
+            "Nothing is recorded in a preview."
+        ),
+        {
+            "type": "actions",
+            "elements": [_button("Try the signing form", PREVIEW_SIGN_ACTION, view.slug)],
+        },
+    ]
+    fallback = fit(f"Preview of the draft {escape(view.title)}", FALLBACK_LIMIT)
+    return fallback, content
 
 
 # -- long lists: a page at a time ----------------------------------------------------------
@@ -716,7 +885,9 @@ def home_view(lines: list[StatusLine], tz: ZoneInfo, offset: int = 0) -> dict[st
             _section(
                 f"*{escape(line.view.title)}*  `{line.view.slug}`\n"
                 f"Signed so far: {displayed_count(line.view.signatures)}  ·  "
-                f"{status_line(line.view, tz)}\n{_status_words(line)}"
+                f"{status_line(line.view, tz)}\n"
+                + (f"{progress}\n" if (progress := progress_text(line.view, tz)) else "")
+                + _status_words(line)
             )
         )
         buttons = _signer_buttons(line)
@@ -778,6 +949,7 @@ ADMIN_OPEN = "admin_open"
 ADMIN_CLOSE = "admin_close"
 ADMIN_REOPEN = "admin_reopen"
 ADMIN_HISTORY = "admin_history"
+ADMIN_DUPLICATE = "admin_duplicate"
 ADMIN_LETTER_MD = "admin_letter_md"
 ADMIN_LETTER_HTML = "admin_letter_html"
 ADMIN_FORGET = "admin_forget"
@@ -823,7 +995,9 @@ def _admin_row(row: AdminRow, tz: ZoneInfo) -> list[Block]:
     if row.forgotten:
         state = "closed, signers forgotten"
     elif row.is_open:
-        state = "open" + (f" until {format_moment(row.closes_at, tz)}" if row.closes_at else "")
+        state = "open" + (
+            f" until {format_moment(row.closes_at, tz, until=True)}" if row.closes_at else ""
+        )
     elif row.status == "open":
         state = "closed (closing date passed)"
     else:
@@ -841,7 +1015,14 @@ def _admin_row(row: AdminRow, tz: ZoneInfo) -> list[Block]:
     if not row.forgotten and not row.archived:
         buttons.append(_button("Edit", ADMIN_EDIT, row.slug))
         if row.status == "draft":
-            buttons.append(_button("Open", ADMIN_OPEN, row.slug, primary=True))
+            opener = _button("Open", ADMIN_OPEN, row.slug, primary=True)
+            opener["confirm"] = _confirm(
+                "Open the campaign?",
+                "Workers can read and sign it at once. Its statement and demands lock as "
+                "soon as anyone signs: preview it first with /demands " + row.slug + ".",
+                "Open",
+            )
+            buttons.append(opener)
         elif row.is_open:
             close = _button("Close", ADMIN_CLOSE, row.slug)
             close["confirm"] = _confirm(
@@ -853,6 +1034,7 @@ def _admin_row(row: AdminRow, tz: ZoneInfo) -> list[Block]:
         else:
             buttons.append(_button("Reopen", ADMIN_REOPEN, row.slug))
     buttons.append(_button("History", ADMIN_HISTORY, row.slug))
+    buttons.append(_button("Duplicate", ADMIN_DUPLICATE, row.slug))
     if not row.forgotten and not row.archived:
         buttons.append(_button("Update signers", ADMIN_UPDATE, row.slug))
     buttons.append(_button("Letter (HTML)", ADMIN_LETTER_HTML, row.slug))
@@ -881,7 +1063,9 @@ def admin_panel(
         _context(
             "Counts are those of the last full hour, as everyone sees them, in full here "
             '(workers see "fewer than 5" below 5); the letter has the exact count. '
-            "Drafts are invisible to workers until you open them."
+            "Drafts are invisible to workers until you open them: `/demands SLUG` shows "
+            "you a preview. `/demands card SLUG` in a channel posts a campaign's card "
+            "there, with a button to read and sign privately."
         ),
     ]
     if not rows:
@@ -948,6 +1132,7 @@ class EditorValues:
     organizers: tuple[str, ...] = ()
     forget_after_days: int | None = None
     channels: tuple[str, ...] = ()
+    addressee: str = ""
 
 
 def _input(
@@ -1022,7 +1207,11 @@ def _demand_inputs(demands: tuple[str, ...]) -> list[Block]:
 
 
 def campaign_editor(
-    values: EditorValues, metadata: str, creating: bool, locked_text: bool
+    values: EditorValues,
+    metadata: str,
+    creating: bool,
+    locked_text: bool,
+    tz: ZoneInfo = UTC,
 ) -> dict[str, Any]:
     """Create or edit a campaign. Field block ids match the campaign file's keys."""
     content: list[Block] = []
@@ -1036,6 +1225,17 @@ def campaign_editor(
             )
         )
     content.append(_input("title", "Title", _text_input(values.title, max_length=TITLE_MAX)))
+    content.append(
+        _input(
+            "addressee",
+            "Addressed to",
+            _text_input(
+                values.addressee, max_length=ADDRESSEE_MAX, placeholder="The board of Acme Ltd"
+            ),
+            optional=True,
+            hint="Whom the letter is for: it opens the letter, as “To: …”.",
+        )
+    )
     if locked_text:
         content.append(
             _section(
@@ -1095,10 +1295,10 @@ def campaign_editor(
         ),
         _input(
             "closes",
-            "Closing date",
+            "Last day to sign",
             closes,
             optional=True,
-            hint="Signing closes as this day begins.",
+            hint=f"Signing closes at the end of this day (midnight, {tz.key}). Today is fine.",
         ),
         _input("organizers", "More organizers for this campaign", organizers, optional=True),
         _input(
@@ -1129,7 +1329,7 @@ def saved_modal(slug: str, changes: list[str], created: bool) -> dict[str, Any]:
             "organizer view (`/demands admin`) when it is ready."
         )
     elif changes:
-        text = f"Saved `{slug}`: changed {', '.join(changes)}."
+        text = f"Saved `{slug}`. Changed: {describe_changes(changes)}."
     else:
         text = f"Nothing changed in `{slug}`."
     return _view("Saved", [_section(text)])

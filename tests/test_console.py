@@ -112,6 +112,7 @@ def test_a_scripted_rehearsal_of_the_whole_campaign(console):
         "click New campaign",
         "second-wind",
         "A second campaign",
+        "",  # addressed to: optional
         "We ask for more.",
         ".",
         # One field per demand; Enter leaves the spare ones empty.
@@ -127,6 +128,7 @@ def test_a_scripted_rehearsal_of_the_whole_campaign(console):
         "close",
         "/demands admin",
         "click Open second-wind",
+        "yes",  # Open asks first: the text locks once anyone signs
         # The announcement job posts the milestone in #announcements.
         "announce",
         "#announcements",
@@ -262,7 +264,7 @@ def test_required_fields_are_asked_for_before_anything_is_sent(console):
     )
     out = done.stdout
     assert out.count("! Please complete this required field.") == 3
-    assert "! `slug` must be" in out
+    assert "! The short name must be" in out
     assert "Created `a-slug` as a *draft*" in flat(out)
 
 
