@@ -111,6 +111,14 @@ def fake_slack(slack_tiers: bool) -> Iterator[FakeSlack]:
         assert_nothing_refused(fake)
 
 
+def newcomer(fake: FakeSlack, user_id: str = "U0NEWCOMER", **fields: Any) -> FakeUser:
+    """A colleague who joined after the running app read its member directory, and
+    whose `team_join` it missed: it can only learn who they are from users.info."""
+    return fake.workspace.add_user(
+        FakeUser(user_id, user_id.lower(), f"Newcomer {user_id[-4:]}", **fields)
+    )
+
+
 def assert_nothing_refused(fake: FakeSlack) -> None:
     """Slack (the strict fake) refused nothing the app sent: no invalid blocks or
     views, no acknowledgement Slack could not show."""
@@ -276,4 +284,13 @@ def form(body: bytes) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body.decode()).items()}
 
 
-__all__ = ["ALICE", "BOB", "RunningBot", "SlackDriver", "form", "response_json", "urlencode"]
+__all__ = [
+    "ALICE",
+    "BOB",
+    "RunningBot",
+    "SlackDriver",
+    "form",
+    "newcomer",
+    "response_json",
+    "urlencode",
+]
