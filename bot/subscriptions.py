@@ -17,8 +17,8 @@ from bot.errors import CampaignNotFound, DomainError
 from bot.keyring import ADDRESS_PAD, Keyring, address_context
 from bot.signatures import (
     _CAMPAIGN_ID_BY_SLUG,
-    _SIGNED,
     _SUBSCRIBED,
+    campaign_keys,
     drop_subscriber_rows,
     signer_value,
 )
@@ -28,7 +28,7 @@ from storage.models import Campaign, Subscriber
 
 class NotSigned(DomainError):
     def __init__(self) -> None:
-        super().__init__("only people who signed can ask for news about a campaign")
+        super().__init__("you have not signed this campaign")
 
 
 @dataclass(frozen=True)
@@ -49,19 +49,18 @@ _ADD = insert(Subscriber.__table__).values(
 def subscribe(
     unit: Session | DirectCursor, slug: str, person: str, keyring: Keyring, address: Address
 ) -> bool:
-    """Opt in; True if this is new. Only signers may."""
+    """Opt in to a campaign's news; True if this is new. Anyone may, signed or not:
+    getting news must say nothing about whether someone signed."""
     work = of(unit)
     found = work.first(_CAMPAIGN_ID_BY_SLUG, slug=slug)
     if found is None:
         raise CampaignNotFound(slug, [])
     campaign_id, key_id = found
-    signer = signer_value(keyring, key_id, person)
-    if signer is None or work.first(_SIGNED, campaign=campaign_id, signer=signer) is None:
-        raise NotSigned()
+    keys = campaign_keys(work, keyring, campaign_id, key_id)
+    signer = keys.signer(person)
     if work.first(_SUBSCRIBED, campaign=campaign_id, signer=signer) is not None:
         return False
-    assert key_id is not None
-    sealed = keyring.campaign(key_id).seal(
+    sealed = keys.seal(
         f"{address.team_id}:{address.user_id}", address_context(campaign_id), ADDRESS_PAD
     )
     work.run(_ADD, campaign=campaign_id, signer=signer, sealed=sealed)

@@ -8,10 +8,14 @@ from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import campaigns
 from bot.errors import CampaignNotFound
+from bot.keyring import Keyring
 from bot.settings import Settings
+from bot.subscriptions import Address, subscribe
 from handlers import blocks
+from handlers.identity import signer_of
 from handlers.intime import InTime
 from handlers.payload import clicked_value
+from handlers.slackapi import SlackUnavailable, Stranger
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -46,5 +50,45 @@ def handle_show(
     in_time.run(context, work)
 
 
+def handle_follow(
+    ack: Ack,
+    body: dict,
+    respond: Respond,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    keyring: Keyring,
+    in_time: InTime,
+) -> None:
+    """ "Get news by DM" under a campaign: anyone may, signed or not, so that a news
+    DM is no sign of a signature. Answered under the message clicked, privately."""
+    ack()
+    slug = clicked_value(body)
+
+    def work() -> None:
+        try:
+            person = signer_of(context, settings)
+        except SlackUnavailable as busy:
+            respond(text=blocks.slack_busy_text(busy.retry_after), replace_original=False)
+            return
+        except Stranger:
+            respond(text=blocks.stranger_text(), replace_original=False)
+            return
+        address = Address(
+            team_id=context.team_id or context.enterprise_id or "", user_id=context.user_id or ""
+        )
+        try:
+            with db.write() as session:
+                new = subscribe(session, slug, person, keyring, address)
+                title = campaigns.public_title(session, slug)
+        except CampaignNotFound as missing:
+            respond(text=blocks.not_found_text(slug, missing.known), replace_original=False)
+            return
+        respond(text=blocks.followed_text(title, new), replace_original=False)
+
+    in_time.run(context, work)
+
+
 def register(app: App) -> None:
     app.action(blocks.SHOW_ACTION)(handle_show)
+    app.action(blocks.FOLLOW_ACTION)(handle_follow)

@@ -20,6 +20,7 @@ Block = dict[str, Any]
 
 SIGN_ACTION = "sign_start"
 SHOW_ACTION = "campaign_show"
+FOLLOW_ACTION = "news_follow"
 TEXT_LIMIT = limits.SECTION_TEXT
 FALLBACK_LIMIT = 300
 # The longest entity escape() makes; a cut is never made inside one.
@@ -158,11 +159,12 @@ def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]
     if outcome:
         blocks.extend(_sections(outcome))
     if view.is_open:
-        blocks.extend(signing_blocks(view))
+        blocks.extend(signing_blocks(view, _button("Get news by DM", FOLLOW_ACTION, view.slug)))
         blocks.append(
             _context(
                 "Only you can see this message. Signing happens between you and the bot; "
-                "nobody in this channel will see whether you sign."
+                "nobody in this channel will see whether you sign. Anyone may get news, "
+                "signed or not, so news says nothing about whether you signed."
             )
         )
     else:
@@ -391,13 +393,12 @@ def form_sign_button(view: CampaignView) -> dict[str, Any]:
     return _button(FORM_SIGN_LABEL, SIGN_ACTION, view.slug)
 
 
-def signing_blocks(view: CampaignView) -> list[Block]:
-    """The notice, then *Sign privately* and *Sign with my name…*: what follows a
-    campaign's demands on every surface where it can be signed."""
-    return [
-        signing_notice_block(),
-        {"type": "actions", "elements": [quick_sign_button(view), form_sign_button(view)]},
-    ]
+def signing_blocks(view: CampaignView, *more: dict[str, Any]) -> list[Block]:
+    """The notice, then *Sign privately* and *Sign with my name…* (and `more`
+    buttons): what follows a campaign's demands on every surface where it can be
+    signed."""
+    elements = [quick_sign_button(view), form_sign_button(view), *more]
+    return [signing_notice_block(), {"type": "actions", "elements": elements}]
 
 
 def _view(title: str, blocks_: list[Block], **extra: Any) -> dict[str, Any]:
@@ -1423,9 +1424,20 @@ def update_message(title: str, kind: str, text: str) -> tuple[str, list[Block]]:
     content = [
         _section(f"*{heading}: {escape(title)}*"),
         *_sections(escape(text)),
-        _context("You asked for news about this campaign. Send `stop updates` to stop."),
+        _context(
+            "News about a campaign you follow. Send `stop updates` to stop; the bot then "
+            "deletes its news messages here."
+        ),
     ]
     return fit(f"{heading}: {escape(title)}", FALLBACK_LIMIT), content
+
+
+def followed_text(title: str, new: bool) -> str:
+    what = "You will get" if new else "You already get"
+    return (
+        f"{what} news about *{escape(title)}* in a DM from the bot. Anyone may, signed or "
+        "not. Send `stop updates` there to stop; the bot then deletes its news messages."
+    )
 
 
 def update_form(slug: str, subscribers: int) -> dict[str, Any]:

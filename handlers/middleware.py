@@ -112,7 +112,9 @@ DIRECTORY_EVENTS = frozenset({"user_change", "team_join"})
 
 def _event_type(body: dict[str, Any]) -> str | None:
     event = body.get("event")
-    return event.get("type") if isinstance(event, dict) else None
+    kind = event.get("type") if isinstance(event, dict) else None
+    # A signed body is still anyone's JSON: a type that is not text is no event.
+    return kind if isinstance(kind, str) else None
 
 
 class Gate(Middleware):

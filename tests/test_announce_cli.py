@@ -17,9 +17,7 @@ from bot.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Announcement, AnnouncementState
-from tests.conftest import SIGNER_KEY, SIGNING_SECRET, make_settings
-from tests.databases import ON_POSTGRES
-from tests.test_announcements import (
+from tests.support.announcing import (
     CHANNEL,
     SLUG,
     add_signers,
@@ -28,8 +26,10 @@ from tests.test_announcements import (
     import_campaign,
     rows,
 )
-from tests.test_cli import _base_env
-from tests.test_scheduler import NEVER_SOON, wait_for
+from tests.support.cli import base_env
+from tests.support.databases import ON_POSTGRES
+from tests.support.running import SIGNER_KEY, SIGNING_SECRET, make_settings
+from tests.support.scheduling import NEVER_SOON, wait_for
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def settings(fake_slack: FakeSlack, database_url: str) -> Settings:
 @pytest.fixture
 def env(settings: Settings, database_url: str) -> dict[str, str]:
     return {
-        **_base_env(),
+        **base_env(),
         "DATABASE_URL": database_url,
         "SLACK_API_URL": settings.slack_api_url,
         "SLACK_BOT_TOKEN": "xoxb-test-token",

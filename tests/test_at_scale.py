@@ -43,12 +43,12 @@ from handlers import blocks
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import DEMAND_MAX, NAME_MAX, SLUG_MAX, STATEMENT_MAX, TITLE_MAX
-from tests.conftest import ALICE, SIGNING_SECRET, RunningBot, SlackDriver, make_settings
-from tests.conftest import response_json as answer_of
-from tests.test_admin import DANA, editor_values
-from tests.test_signing import ephemerals_to, opened_views, view_text
-from tests.test_slack_limits import page_button, slugs_in, walk_pages
-from tests.test_updates import _news_posts, _wait_for
+from tests.support.news import news_posts, wait_until
+from tests.support.organizers import DANA, editor_values
+from tests.support.paging import page_button, slugs_in, walk_pages
+from tests.support.running import ALICE, SIGNING_SECRET, RunningBot, SlackDriver, make_settings
+from tests.support.running import response_json as answer_of
+from tests.support.signing import ephemerals_to, opened_views, view_text
 
 HOSTILE = ["<!channel>", "<@U0ALICE001>", "&", "<", ">", "🙂", "\u202e", "\u200f", "*", "`", '"']
 WORST = ["&"]  # escaping makes each of these five characters long
@@ -275,14 +275,14 @@ def drive_every_flow(bot: RunningBot, n: int, pattern: list[str]) -> None:
     assert preview["response_action"] == "update", preview
     done = answer_of(bot.slack.submit(preview["view"], {}, user=DANA.id))
     assert "Sending to 1 people" in view_text(done["view"]), done
-    _wait_for(lambda: len(_news_posts(bot)) == 1)
-    assert _news_posts(bot)[0]["channel"] == dm_channel_for(ALICE.id)
+    wait_until(lambda: len(news_posts(bot)) == 1)
+    assert news_posts(bot)[0]["channel"] == dm_channel_for(ALICE.id)
     # Sent, recorded, and the sender's thread gone before going on: the
     # announcement run below, over 100 campaigns and 101 channels, has held
     # SQLite's write lock past the sender's busy timeout ("database is locked" in
     # that thread, which the scheduler resumes); this test is not about that.
-    _wait_for(lambda: all(p.done for p in news_progress(bot)))
-    _wait_for(lambda: not any(t.name == "news" and t.is_alive() for t in threading.enumerate()))
+    wait_until(lambda: all(p.done for p in news_progress(bot)))
+    wait_until(lambda: not any(t.name == "news" and t.is_alive() for t in threading.enumerate()))
     # The employer's answer now shows in /demands, whole.
     answer_of(bot.slack.command(first))
 

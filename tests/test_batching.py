@@ -17,7 +17,7 @@ from bot.signatures import CampaignClosed, Choice, SignOutcome, sign
 from storage.db import Database, DatabaseBusy
 from storage.direct import DirectCursor
 from storage.models import Campaign, Signature
-from tests.databases import sqlite_only
+from tests.support.databases import sqlite_only
 
 
 def _campaign(db: Database, slug: str, status: str = "open") -> None:

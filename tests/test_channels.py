@@ -25,12 +25,12 @@ from bot.settings import Settings
 from bot.signatures import add_signature, remove_signature, signer_hash
 from storage.db import Database
 from storage.models import Announcement, AnnouncementState, Campaign
-from tests.conftest import RunningBot, make_settings, response_json
+from tests.support.announcing import SLUG, age_claims, announced, import_campaign, run
+from tests.support.cli import Cli
+from tests.support.grid import ORG, WENDY, WORKSPACE_A, WORKSPACE_B, grid_click, grid_submit
 from tests.support.jobs import announce
-from tests.test_announcements import SLUG, age_claims, announced, import_campaign, run
-from tests.test_cli import Cli
-from tests.test_grid import ORG, WENDY, WORKSPACE_A, WORKSPACE_B, _click, _submit
-from tests.test_signing import sign_values, view_text
+from tests.support.running import RunningBot, make_settings, response_json
+from tests.support.signing import sign_values, view_text
 
 # One announcement channel in each workspace of the organization, and one shared.
 CHANNEL_A = "C0WSPACEA1"
@@ -532,11 +532,11 @@ def test_campaign_import_and_list_with_channels(tmp_path: Path):
 def test_signing_in_two_workspaces_is_announced_in_both_and_names_no_one(running_bot):
     bot = running_bot
     bot.import_campaign(milestones=[5, 8], channel=CHANNEL_A, channels=[CHANNEL_B])
-    form = _click(bot, "sign_start", WENDY.id, WORKSPACE_A, GRID)
-    answer = _submit(bot, form, sign_values("named", "Wendy Grid"), WENDY.id, WORKSPACE_A, GRID)
+    form = grid_click(bot, "sign_start", WENDY.id, WORKSPACE_A, GRID)
+    answer = grid_submit(bot, form, sign_values("named", "Wendy Grid"), WENDY.id, WORKSPACE_A, GRID)
     assert "with your name" in view_text(answer["view"])
-    form = _click(bot, "sign_start", WILL.id, WORKSPACE_B, GRID)
-    _submit(bot, form, sign_values(), WILL.id, WORKSPACE_B, GRID)
+    form = grid_click(bot, "sign_start", WILL.id, WORKSPACE_B, GRID)
+    grid_submit(bot, form, sign_values(), WILL.id, WORKSPACE_B, GRID)
     grid_signers(bot.db, bot.settings, 4)
     run(bot.settings)
     close_now(bot.db)
@@ -595,11 +595,11 @@ def _editor_state(form: dict[str, Any], more: list[str]) -> dict[str, Any]:
 
 
 def open_editor(bot: RunningBot) -> dict[str, Any]:
-    return _click(bot, "admin_edit", DORA.id, WORKSPACE_A, GRID)
+    return grid_click(bot, "admin_edit", DORA.id, WORKSPACE_A, GRID)
 
 
 def save(bot: RunningBot, form: dict[str, Any], more: list[str]) -> dict[str, Any]:
-    return _submit(bot, form, _editor_state(form, more), DORA.id, WORKSPACE_A, GRID)
+    return grid_submit(bot, form, _editor_state(form, more), DORA.id, WORKSPACE_A, GRID)
 
 
 def test_organizers_add_channels_in_the_editor(organizer_bot):

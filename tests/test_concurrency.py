@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from bot.fakeslack import FakeUser
 from storage.models import Signature
-from tests.conftest import RunningBot
-from tests.test_load import opened_by
-from tests.test_signing import SLUG, sign_values
+from tests.support.crowds import opened_by
+from tests.support.running import RunningBot
+from tests.support.signing import SLUG, sign_values
 
 SIGNERS = 40
 

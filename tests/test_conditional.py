@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,47 +15,16 @@ from bot.signatures import _NAMED_COUNT, _THRESHOLDS
 from storage.db import Database
 from storage.direct import compiled
 from storage.models import Campaign, Signature, Subscriber
-from tests.conftest import ALICE, RunningBot, response_json
-from tests.databases import database_bytes, sqlite_only
-from tests.test_signing import SLUG, ephemerals_to, open_sign_form, opened_views, view_text
-
-
-def values(
-    how: str,
-    name: str | None = None,
-    threshold: str | None = None,
-    other: str | None = None,
-    news: bool = False,
-) -> dict[str, Any]:
-    state: dict[str, Any] = {
-        "how": {"choice": {"type": "radio_buttons", "selected_option": {"value": how}}},
-        "name": {"name": {"type": "plain_text_input", "value": name}},
-        "threshold": {
-            "threshold": {
-                "type": "static_select",
-                "selected_option": {"value": threshold} if threshold else None,
-            }
-        },
-        "threshold_other": {"threshold_other": {"type": "number_input", "value": other}},
-        "updates": {
-            "updates": {
-                "type": "checkboxes",
-                "selected_options": [{"value": "news"}] if news else [],
-            }
-        },
-    }
-    return state
+from tests.support.conditional import sign_as, values
+from tests.support.databases import database_bytes, sqlite_only
+from tests.support.running import ALICE, RunningBot, response_json
+from tests.support.signing import SLUG, ephemerals_to, open_sign_form, opened_views, view_text
 
 
 def person(bot: RunningBot, n: int) -> str:
     user = FakeUser(f"U0P{n:07d}", f"p{n}", f"Person {n}")
     bot.fake.workspace.add_user(user)
     return user.id
-
-
-def sign_as(bot: RunningBot, user: str, **choice: Any) -> dict[str, Any]:
-    form = open_sign_form(bot, user)
-    return response_json(bot.slack.submit(form, values(**choice), user=user))
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from bot.console_io import ScriptLines
 from bot.console_render import Names, Numbering, Style, mrkdwn, render_message
 from bot.console_setup import ALICE, demo_workspace
 from bot.fakeslack import FakeSlack, dm_channel_for
-from tests.test_cli import _base_env
+from tests.support.cli import base_env
 
 REPO = Path(__file__).resolve().parent.parent
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|[\x01\x02]")
@@ -35,7 +35,7 @@ class ConsoleRun:
     def __init__(self, tmp_path: Path) -> None:
         self.cwd = tmp_path
         self.db_path = tmp_path / "rehearsal.db"
-        self.env = {**_base_env(), "DATABASE_URL": f"sqlite:///{self.db_path}"}
+        self.env = {**base_env(), "DATABASE_URL": f"sqlite:///{self.db_path}"}
 
     def script(self, *lines: str, name: str = "session.txt") -> subprocess.CompletedProcess[str]:
         path = self.cwd / name

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bot.fakeslack import FakeUser
-from tests.conftest import RunningBot, response_json
 from tests.support.counts import next_hour
+from tests.support.running import RunningBot, response_json
 
 SLUG = "wewontbuildit"
 SPIES = [FakeUser(f"U0SPY{i:05d}", f"spy{i}", f"Spy {i}") for i in range(5)]

@@ -27,11 +27,7 @@ from bot.fakeslack import FakeSlack, FakeUser
 from storage.db import Database, sqlite_path
 from storage.migrate import alembic_config, upgrade
 from storage.models import Campaign, Signature
-from tests.conftest import SIGNER_KEY, SIGNING_SECRET, SlackDriver, make_settings
-from tests.httpclient import get
-from tests.support.jobs import announce
-from tests.support.signers import expected_value
-from tests.test_load import (
+from tests.support.crowds import (
     MILESTONES,
     MOMENT,
     SIGNERS,
@@ -41,7 +37,11 @@ from tests.test_load import (
     sign_through,
     signers,
 )
-from tests.test_signing import SLUG, sign_values
+from tests.support.httpclient import get
+from tests.support.jobs import announce
+from tests.support.running import SIGNER_KEY, SIGNING_SECRET, SlackDriver, make_settings
+from tests.support.signers import expected_value
+from tests.support.signing import SLUG, sign_values
 
 # Killed once this many signers have seen their confirmation: the middle of the load.
 KILL_AFTER = SIGNERS // 2

@@ -15,8 +15,8 @@ from bot.signatures import add_signature, signer_hash
 from storage.db import Database, sqlite_path
 from storage.migrate import upgrade
 from storage.models import Campaign, Signature
-from tests.conftest import SIGNER_KEY
-from tests.databases import sqlite_only
+from tests.support.databases import sqlite_only
+from tests.support.running import SIGNER_KEY
 
 # On PostgreSQL the server owns the files and their permissions, and backups are
 # pg_dump's (DEPLOY.md); `backup` refuses there (tests/test_postgres.py).

@@ -36,9 +36,9 @@ from storage.models import (
     UpdateDelivery,
     UpdateKind,
 )
-from tests.conftest import SIGNER_KEY
-from tests.databases import PostgresServer
-from tests.test_cli import REPO, _base_env
+from tests.support.cli import REPO, base_env
+from tests.support.databases import PostgresServer
+from tests.support.running import SIGNER_KEY
 
 KEY = SIGNER_KEY.encode()
 WHEN = dt.datetime(2026, 11, 28, 9, 30, 15, 123456, tzinfo=dt.UTC)
@@ -218,7 +218,7 @@ def test_sqlite_to_postgresql_and_the_ids_carry_on(tmp_path, postgres_target):
 
 
 def _db_copy(source: str, target: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = _base_env()
+    env = base_env()
     env["PYTHONPATH"] = str(REPO)
     return subprocess.run(
         [sys.executable, "-m", "bot", "db", "copy", source, target],

@@ -22,9 +22,9 @@ from bot.jobs import scrub_job
 from bot.signatures import add_signature
 from storage.db import Database
 from storage.migrate import upgrade
-from tests.conftest import make_settings
-from tests.databases import sqlite_only
+from tests.support.databases import sqlite_only
 from tests.support.processes import ServeProcess, bot_env, run_cli
+from tests.support.running import make_settings
 
 pytestmark = sqlite_only("the files of a SQLite database")
 

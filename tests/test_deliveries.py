@@ -17,7 +17,7 @@ from bot.fakeslack import FakeSlack, message_im_body
 from bot.server import BackgroundServer, SlackWSGI
 from storage.db import Database
 from storage.models import EventReceipt
-from tests.conftest import ALICE, SIGNING_SECRET, RunningBot, SlackDriver, make_settings
+from tests.support.running import ALICE, SIGNING_SECRET, RunningBot, SlackDriver, make_settings
 
 
 def _receipts(db: Database) -> list[tuple[str, int]]:

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from bot.signatures import add_signature, signer_hash
 from storage.models import Signature
-from tests.conftest import RunningBot, response_json
 from tests.support.counts import next_hour
+from tests.support.running import RunningBot, response_json
 
 
 def _texts(blocks: list[dict]) -> str:
@@ -63,9 +63,10 @@ def test_one_campaign_is_shown_ephemerally_with_everything_a_worker_needs(runnin
     assert "*3.* No retaliation" in text
     assert "Signed so far: *fewer than 5*" in text
     assert "Open, until Sunday 1 March 2099 at 00:00 (Europe/London)" in text
-    [button] = _buttons(blocks)
+    button, news = _buttons(blocks)
     assert button["action_id"] == "sign_start"
     assert button["value"] == "wewontbuildit"
+    assert (news["action_id"], news["value"]) == ("news_follow", "wewontbuildit")
     assert "We won't build it" in answer["text"]
     # The answer is the acknowledgement itself: no message was posted anywhere.
     assert running_bot.fake.calls_to("chat.postMessage") == []

@@ -27,9 +27,9 @@ from bot import campaigns
 from bot.fakeslack import FakeChannel, FakeSlack, FakeUser
 from storage.db import Database
 from storage.migrate import upgrade
-from tests.conftest import SlackDriver, make_settings
-from tests.databases import ON_POSTGRES, pg_dump_command
+from tests.support.databases import ON_POSTGRES, pg_dump_command
 from tests.support.processes import ServeProcess, bot_env, run_cli
+from tests.support.running import SlackDriver, make_settings
 
 SLUG = "wewontbuildit"
 CLOSED = ("closed-one", "closed-two")

@@ -25,7 +25,9 @@ from bot.server import BackgroundServer, SlackWSGI
 from handlers.pacing import Pacing
 from storage.db import Database
 from storage.models import Campaign, Signature
-from tests.conftest import (
+from tests.support.announcing import add_signers
+from tests.support.organizers import DANA, NEW_CAMPAIGN, editor_values, open_editor
+from tests.support.running import (
     ALICE,
     SIGNING_SECRET,
     RunningBot,
@@ -33,9 +35,7 @@ from tests.conftest import (
     make_settings,
     newcomer,
 )
-from tests.test_admin import DANA, NEW_CAMPAIGN, editor_values, open_editor
-from tests.test_announcements import add_signers
-from tests.test_signing import SLUG, open_sign_form, sign_values, view_text
+from tests.support.signing import SLUG, open_sign_form, sign_values, view_text
 
 # The bot's Web API client gives up after this long here (5 s in production), so
 # that a timeout costs the suite little.
@@ -248,9 +248,9 @@ def test_dm_replies_that_fail_do_not_stop_the_next_one(bot):
         assert bot.slack.dm("status", user=user).status == 200, name
         a_minute_later()
         assert bot.slack.dm("help", user=user).status == 200, name
-        assert eventually(
-            lambda user=user: "What you can send me" in _answers_to(bot, user)[-1]
-        ), name
+        assert eventually(lambda user=user: "What you can send me" in _answers_to(bot, user)[-1]), (
+            name
+        )
     # The answer Slack held back (429) was sent once it allowed.
     rate_limited = "U0DMR0000"
     assert [t for t in _answers_to(bot, rate_limited) if t == "Your signatures"] == [

@@ -25,8 +25,8 @@ from bot.keyring import KeyMissing
 from bot.logs import configure_logging
 from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign
 from storage.models import Campaign, Signature, Subscriber
-from tests.conftest import RunningBot, response_json
-from tests.databases import ON_POSTGRES, PG_DATA, database_bytes
+from tests.support.databases import ON_POSTGRES, PG_DATA, database_bytes
+from tests.support.running import RunningBot, response_json
 from tests.support.signers import person, stored_value
 
 A, B = "wewontbuildit", "fair-pay"

@@ -17,9 +17,9 @@ import pytest
 from bot import eligibility
 from bot.fakeslack import TEAM_ID, FakeUser
 from bot.settings import load_settings
-from tests.conftest import ALICE, BOB, SIGNER_KEY, RunningBot
-from tests.conftest import response_json as answer_of
-from tests.test_signing import SLUG, count, open_sign_form, sign_values, stored, view_text
+from tests.support.running import ALICE, BOB, SIGNER_KEY, RunningBot
+from tests.support.running import response_json as answer_of
+from tests.support.signing import SLUG, count, open_sign_form, sign_values, stored, view_text
 
 KEY = hashlib.sha256(b"a test key of 32 bytes or more").digest()
 NOW = 1_800_000_000.0

@@ -5,23 +5,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.fakeslack import FakeSlack, FakeUser, Grid, view_submission_body
+from bot.fakeslack import FakeSlack, FakeUser, Grid
 from bot.server import BackgroundServer, SlackWSGI
 from storage.db import Database
 from storage.models import Campaign, Signature
-from tests.conftest import SIGNING_SECRET, RunningBot, SlackDriver, make_settings, response_json
-from tests.test_signing import SLUG, ephemerals_to, opened_views, sign_values, view_text
+from tests.support.grid import ORG, WENDY, WORKSPACE_A, WORKSPACE_B, grid_click, grid_submit
+from tests.support.running import (
+    SIGNING_SECRET,
+    RunningBot,
+    SlackDriver,
+    make_settings,
+    response_json,
+)
+from tests.support.signing import SLUG, ephemerals_to, sign_values, view_text
 
-ORG = "E0UNDRSGN"
-WORKSPACE_A = "T0WORKSPA"
-WORKSPACE_B = "T0WORKSPB"
-WENDY = FakeUser("W0WENDY001", "wendy", "Wendy Grid", team_id=WORKSPACE_A, enterprise_id=ORG)
 OUTSIDER = FakeUser(
     "W0OUTSID01", "out", "Outside Org", team_id="T0OTHER01", enterprise_id="E0OTHERORG"
 )
@@ -56,18 +58,6 @@ def grid_bot(grid: Grid, database_url: str, db: Database) -> Iterator[RunningBot
         yield from _start(fake, database_url, db)
 
 
-def _click(bot: RunningBot, action: str, user: str, team: str, grid: Grid) -> dict[str, Any]:
-    assert bot.slack.click(action, SLUG, user=user, team_id=team, grid=grid).status == 200
-    return opened_views(bot)[-1]
-
-
-def _submit(
-    bot: RunningBot, view: dict[str, Any], values: dict[str, Any], user: str, team: str, grid: Grid
-) -> dict[str, Any]:
-    body = view_submission_body(view, user, values, team_id=team, grid=grid)
-    return response_json(bot.slack.post(body, "application/x-www-form-urlencoded"))
-
-
 def _count(bot: RunningBot) -> int:
     with bot.db.read() as session:
         return session.scalar(select(Campaign.signature_count))
@@ -75,18 +65,18 @@ def _count(bot: RunningBot) -> int:
 
 def test_one_signer_across_the_organizations_workspaces(grid_bot, grid):
     bot = grid_bot
-    form = _click(bot, "sign_start", WENDY.id, WORKSPACE_A, grid)
-    answer = _submit(bot, form, sign_values(), WENDY.id, WORKSPACE_A, grid)
+    form = grid_click(bot, "sign_start", WENDY.id, WORKSPACE_A, grid)
+    answer = grid_submit(bot, form, sign_values(), WENDY.id, WORKSPACE_A, grid)
     assert "anonymously" in view_text(answer["view"])
     assert _count(bot) == 1
     # From a second workspace of the same organization: already signed.
-    again = _click(bot, "sign_start", WENDY.id, WORKSPACE_B, grid)
+    again = grid_click(bot, "sign_start", WENDY.id, WORKSPACE_B, grid)
     assert "already signed" in view_text(again)
     bot.slack.dm("status", user=WENDY.id, team_id=WORKSPACE_B, grid=grid)
     assert "You have signed anonymously." in view_text(ephemerals_to(bot, WENDY.id)[-1])
     # Withdraw from the second workspace.
-    confirm = _click(bot, "withdraw_start", WENDY.id, WORKSPACE_B, grid)
-    done = _submit(bot, confirm, {}, WENDY.id, WORKSPACE_B, grid)
+    confirm = grid_click(bot, "withdraw_start", WENDY.id, WORKSPACE_B, grid)
+    done = grid_submit(bot, confirm, {}, WENDY.id, WORKSPACE_B, grid)
     assert "was deleted" in view_text(done["view"])
     assert _count(bot) == 0
     with bot.db.read() as session:
@@ -99,9 +89,9 @@ def test_the_form_pass_opened_by_a_click_holds_at_submission(grid_bot, grid):
     # team from each, so a pass tied to Bolt's team id never held and every
     # submission asked users.info again inside Slack's 3 seconds.
     bot = grid_bot
-    form = _click(bot, "sign_start", WENDY.id, WORKSPACE_A, grid)
+    form = grid_click(bot, "sign_start", WENDY.id, WORKSPACE_A, grid)
     asked = len(bot.fake.calls_to("users.info"))
-    answer = _submit(bot, form, sign_values(), WENDY.id, WORKSPACE_A, grid)
+    answer = grid_submit(bot, form, sign_values(), WENDY.id, WORKSPACE_A, grid)
     assert "anonymously" in view_text(answer["view"])
     assert len(bot.fake.calls_to("users.info")) == asked
     assert _count(bot) == 1
@@ -122,10 +112,10 @@ def test_slash_commands_and_home_work_in_grid_shapes(grid_bot, grid):
 
 def test_a_slack_connect_user_is_refused(grid_bot, grid):
     bot = grid_bot
-    form = _click(bot, "sign_start", OUTSIDER.id, WORKSPACE_A, grid)
+    form = grid_click(bot, "sign_start", OUTSIDER.id, WORKSPACE_A, grid)
     assert "another organization" in view_text(form)
     forged = {"callback_id": "sign_submit", "private_metadata": json.dumps({"slug": SLUG})}
-    answer = _submit(bot, forged, sign_values(), OUTSIDER.id, WORKSPACE_A, grid)
+    answer = grid_submit(bot, forged, sign_values(), OUTSIDER.id, WORKSPACE_A, grid)
     assert "another organization" in view_text(answer["view"])
     assert _count(bot) == 0
 

@@ -34,9 +34,15 @@ from bot.server import BackgroundServer, SlackWSGI
 from bot.signatures import add_signature, signer_hash
 from storage.db import Database
 from storage.models import Campaign, Signature
-from tests.conftest import SIGNING_SECRET, RunningBot, SlackDriver, make_settings, response_json
+from tests.support.running import (
+    SIGNING_SECRET,
+    RunningBot,
+    SlackDriver,
+    make_settings,
+    response_json,
+)
 from tests.support.signers import expected_value
-from tests.test_signing import SLUG, opened_views, sign_values, view_text
+from tests.support.signing import SLUG, opened_views, sign_values, view_text
 
 ORG = "E0UNDRSGN"
 HOME = TEAM_ID  # the workspace the app was installed in before the move

@@ -6,8 +6,8 @@ import json
 import logging
 
 from bot.fakeslack import FakeUser
-from tests.conftest import ALICE, BOB, RunningBot, response_json
-from tests.test_signing import SLUG, ephemerals_to, opened_views, sign, stored, view_text
+from tests.support.running import ALICE, BOB, RunningBot, response_json
+from tests.support.signing import SLUG, ephemerals_to, opened_views, sign, stored, view_text
 
 
 def test_a_slash_command_from_another_workspace_is_refused(running_bot: RunningBot, caplog):

@@ -46,9 +46,9 @@ from handlers.admin import spec_from_form
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import NAME_MAX, AuditEntry, Campaign, Signature
-from tests.conftest import ALICE, BOB, SIGNING_SECRET, RunningBot, SlackDriver, make_settings
-from tests.httpclient import HttpResult
-from tests.test_signing import sign_values
+from tests.support.httpclient import HttpResult
+from tests.support.running import ALICE, BOB, SIGNING_SECRET, RunningBot, SlackDriver, make_settings
+from tests.support.signing import sign_values
 
 DANA = FakeUser("U0DANA0001", "dana", "Dana Organizer")
 GUEST = FakeUser("U0GUEST001", "guest", "Guest", is_restricted=True)

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from bot.fakeslack import sign, slash_command_body, view_submission_body
 from storage.models import Campaign
-from tests.conftest import ALICE, SIGNING_SECRET, RunningBot, response_json
-from tests.httpclient import HttpResult, get, post, request
+from tests.support.httpclient import HttpResult, get, post, request
+from tests.support.running import ALICE, SIGNING_SECRET, RunningBot, response_json
 
 SLACK_SAMPLES = Path("/work/shared/slack")
 FORM = "application/x-www-form-urlencoded"
@@ -290,7 +290,7 @@ def test_a_request_replayed_to_another_replica_is_refused_too(running_bot, caplo
     refuses (SQLite runs one server process, whose memory is enough)."""
     from bot.app import create_app
     from bot.server import BackgroundServer, SlackWSGI
-    from tests.databases import ON_POSTGRES
+    from tests.support.databases import ON_POSTGRES
 
     if not ON_POSTGRES:
         pytest.skip("several replicas need PostgreSQL")

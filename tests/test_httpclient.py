@@ -7,7 +7,7 @@ import http.client
 
 import pytest
 
-from tests.httpclient import get
+from tests.support.httpclient import get
 
 
 def test_a_connection_reset_while_connecting_is_an_oserror(monkeypatch: pytest.MonkeyPatch):

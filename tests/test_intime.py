@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from bot.fakeslack import FakeChannel, FakeSlack, Grid, message_im_body, view_submission_body
 from storage.models import Campaign
-from tests.conftest import ALICE, RunningBot, newcomer, response_json
-from tests.httpclient import HttpResult
-from tests.test_admin import DANA, NEW_CAMPAIGN, editor_values, open_editor
-from tests.test_signing import SLUG, opened_views, sign_values, view_text
+from tests.support.httpclient import HttpResult
+from tests.support.organizers import DANA, NEW_CAMPAIGN, editor_values, open_editor
+from tests.support.running import ALICE, RunningBot, newcomer, response_json
+from tests.support.signing import SLUG, opened_views, sign_values, view_text
 
 SLOW = 3.5
 SLACK_WAITS = 3.0

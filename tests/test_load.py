@@ -8,28 +8,32 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.fakeslack import FakeChannel, FakeSlack, FakeUser
+from bot.fakeslack import FakeChannel, FakeSlack
 from bot.jobs import announce_job
 from bot.scheduler import job_client
 from bot.server import BackgroundServer, SlackWSGI
 from storage.db import Database
 from storage.models import Campaign, Signature
-from tests.conftest import SIGNING_SECRET, RunningBot, SlackDriver, make_settings
-from tests.test_admin import DANA, editor_values
-from tests.test_signing import SLUG, sign_values
+from tests.support.crowds import (
+    MILESTONES,
+    SIGNERS,
+    answered_title,
+    opened_by,
+    sign_through,
+    signers,
+)
+from tests.support.organizers import DANA, editor_values
+from tests.support.running import SIGNING_SECRET, RunningBot, SlackDriver, make_settings
+from tests.support.signing import SLUG
 
-SIGNERS = 200
-MILESTONES = [50, 100, 150, 200]
 # Enough worker threads that requests really contend for the SQLite write lock.
 SERVER_THREADS = 32
 # An organizer at a brisk human pace: two requests per edit stay well inside the
@@ -44,112 +48,6 @@ def slack_tiers() -> bool:
     # views.open calls (Tier 4: 100 a minute per workspace) long before the
     # database is stressed; how the app copes with that is test_rate_tiers.py's.
     return False
-
-
-@dataclass
-class Outcome:
-    """What one signer saw, request by request."""
-
-    user: str
-    statuses: list[int] = field(default_factory=list)
-    titles: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def acknowledged(self) -> bool:
-        return self.titles[-1:] == ["Signed"]
-
-
-def signers(fake: FakeSlack, prefix: str = "LOAD", n: int = SIGNERS) -> list[FakeUser]:
-    users = [FakeUser(f"U0{prefix}{i:05d}", f"w{i}", f"Worker {i}") for i in range(n)]
-    for user in users:
-        fake.workspace.add_user(user)
-    return users
-
-
-MOMENT = "One moment"
-# How long a test waits for what the bot shows after acknowledging
-# (handlers/intime.py: under load an answer may come as "one moment", then this).
-FOLLOW_UP_SECONDS = 30
-
-
-def _updated(
-    fake: FakeSlack, view_id: str, timeout: float = FOLLOW_UP_SECONDS, nth: int = 0
-) -> Any:
-    """What the nth views.update put in this modal, once it has (None if never)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        updates = [c for c in fake.calls_to("views.update") if c.params.get("view_id") == view_id]
-        if len(updates) > nth:
-            return updates[nth].params["view"]
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.05)
-
-
-def _title(view: dict[str, Any]) -> str:
-    return str((view.get("title") or {}).get("text"))
-
-
-def opened_by(
-    fake: FakeSlack, trigger: str, user: str | None = None, timeout: float = FOLLOW_UP_SECONDS
-) -> dict[str, Any] | None:
-    """The view opened with this trigger_id (with many people at once, not the
-    last one), with its id when `user` is given. A click acknowledged before its
-    form was ready opens "one moment" first, which the form then replaces."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for call in fake.calls_to("views.open"):
-            if call.params.get("trigger_id") == trigger:
-                view = dict(call.params["view"])
-                if user is None:
-                    return view
-                view_id = fake.workspace.view_stacks[user][0]
-                if _title(view) == MOMENT:
-                    view = _updated(fake, view_id) or view
-                return {**view, "id": view_id}
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.02)
-
-
-def answered_title(fake: FakeSlack, body: str, view_id: str) -> str:
-    """The title of the modal a submission ends on: its acknowledgement, or what
-    replaced "one moment" (still "One moment" if nothing ever did)."""
-    return answered_titles(fake, [body], view_id)[0]
-
-
-def answered_titles(fake: FakeSlack, bodies: list[str], view_id: str) -> list[str]:
-    """answered_title for several submissions of one form: those answered "one
-    moment" take the modal's updates in turn."""
-    titles, late = [], 0
-    for body in bodies:
-        view = json.loads(body)["view"]
-        if _title(view) == MOMENT:
-            view = _updated(fake, view_id, nth=late) or view
-            late += 1
-        titles.append(_title(view))
-    return titles
-
-
-def sign_through(slack: SlackDriver, user: FakeUser) -> Outcome:
-    """Click the button, then submit the form Slack opened for this person."""
-    outcome = Outcome(user.id)
-    trigger = slack.fake.new_trigger(user.id)
-    clicked = slack.click("sign_start", SLUG, user=user.id, trigger_id=trigger)
-    outcome.statuses.append(clicked.status)
-    form = opened_by(slack.fake, trigger, user.id)
-    if form is None or form.get("callback_id") != "sign_submit":
-        outcome.errors.append(f"no signing form: {json.dumps(form)[:200]}")
-        return outcome
-    how = "named" if user.id[-1] in "13579" else "anonymous"
-    submitted = slack.submit(form, sign_values(how, user.real_name), user=user.id)
-    outcome.statuses.append(submitted.status)
-    try:
-        outcome.titles.append(answered_title(slack.fake, submitted.body, form["id"]))
-    except (ValueError, KeyError, TypeError):
-        outcome.errors.append(f"unexpected answer: {submitted.body[:200]}")
-    return outcome
 
 
 def in_a_loop(

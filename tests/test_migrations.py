@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from storage.db import Database
 from storage.migrate import alembic_config, downgrade, upgrade
 from storage.models import Base, Campaign
-from tests.databases import ON_POSTGRES, PostgresServer, sqlite_only
+from tests.support.databases import ON_POSTGRES, PostgresServer, sqlite_only
 
 # Every table the models declare must come from the migrations, and nothing more.
 TABLES = set(Base.metadata.tables)

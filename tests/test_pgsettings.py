@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from storage.db import Database
 from storage.pgsettings import _risk, privacy_risks
-from tests.databases import ON_POSTGRES
+from tests.support.databases import ON_POSTGRES
 
 
 @pytest.mark.parametrize(

@@ -21,19 +21,13 @@ from sqlalchemy.exc import ProgrammingError
 
 from bot import campaigns
 from bot.keyring import KeyMissing, Keyring
-from bot.organizing import (
-    CLI_ACTOR,
-    Organizers,
-    StatusChange,
-    change_status,
-    forget_campaign,
-)
+from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign
 from bot.signatures import SignOutcome, add_signature, remove_signature, signer_hash
 from bot.subscriptions import Address, subscribe
 from storage.db import Database
 from storage.models import Campaign, Signature
-from tests.conftest import SIGNER_KEY
-from tests.databases import ON_POSTGRES, PG_DATA, PG_DATA_ENV, database_bytes
+from tests.support.databases import ON_POSTGRES, PG_DATA, PG_DATA_ENV, database_bytes
+from tests.support.running import SIGNER_KEY
 
 pytestmark = pytest.mark.skipif(
     not ON_POSTGRES, reason="PostgreSQL mode only (UNDERSIGNED_TEST_DATABASE=postgresql)"

@@ -13,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.fakeslack import Fault, dm_channel_for
 from bot.logs import configure_logging
-from tests.conftest import ALICE, BOB, RunningBot, response_json
-from tests.databases import database_bytes, sqlite_only
-from tests.test_signing import SLUG, open_sign_form, opened_views, sign, sign_values
+from tests.support.databases import database_bytes, sqlite_only
+from tests.support.running import ALICE, BOB, RunningBot, response_json
+from tests.support.signing import SLUG, open_sign_form, opened_views, sign, sign_values
 
 
 @pytest.fixture

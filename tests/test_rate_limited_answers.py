@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.fakeslack import Fault
-from tests.conftest import ALICE, RunningBot
+from tests.support.running import ALICE, RunningBot
 
 SLUG = "wewontbuildit"
 

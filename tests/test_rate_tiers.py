@@ -20,10 +20,16 @@ from bot.fakeslack import FakeSlack, FakeUser
 from bot.server import BackgroundServer, SlackWSGI
 from storage.db import Database
 from storage.migrate import upgrade
-from tests.conftest import SIGNING_SECRET, RunningBot, SlackDriver, make_settings, response_json
-from tests.test_load import opened_by
-from tests.test_signing import SLUG, count, sign_values, view_text
-from tests.test_updates import _wait_for
+from tests.support.crowds import opened_by
+from tests.support.news import wait_until
+from tests.support.running import (
+    SIGNING_SECRET,
+    RunningBot,
+    SlackDriver,
+    make_settings,
+    response_json,
+)
+from tests.support.signing import SLUG, count, sign_values, view_text
 
 # A few more than Tier 4 allows at once. The app's client waits out a short
 # Retry-After once (bot/webclient.py); on the test's stopped clock that wait never
@@ -82,7 +88,7 @@ def test_a_crowd_past_the_tiers_is_told_to_try_again_and_then_signs():
         assert len(waiting) == PEOPLE - 100
         # Each of them was told, under the button they clicked, to click again (the
         # last perhaps just after the acknowledgement).
-        _wait_for(lambda: len(said_through_response_urls(fake)) == len(waiting))
+        wait_until(lambda: len(said_through_response_urls(fake)) == len(waiting))
         told = said_through_response_urls(fake)
         assert all("Nothing was recorded" in t and "click the button again" in t for t in told)
         assert count(bot) == 0
@@ -122,7 +128,7 @@ def test_users_info_at_its_tier_gets_a_clear_busy_notice_with_the_wait():
             modal = fake.workspace.modal_of(alice.id)
             return view_text(modal) if modal else ""
 
-        _wait_for(lambda: busy in on_screen())
+        wait_until(lambda: busy in on_screen())
         assert count(bot) == 0
         clock.now += 1
         trigger = fake.new_trigger(alice.id)

@@ -18,7 +18,7 @@ from bot.keyring import Keyring, KeyStore, Rekeyer, name_context, person_digest
 from bot.sealing import Sealer
 from storage.db import Database
 from storage.migrate import upgrade
-from tests.databases import ON_POSTGRES, PostgresServer, database_bytes
+from tests.support.databases import ON_POSTGRES, PostgresServer, database_bytes
 
 KEY = bytes(range(32))
 BEFORE_KEYS = "0005"

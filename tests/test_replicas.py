@@ -28,11 +28,11 @@ from bot.fakeslack import FakeChannel, FakeSlack, FakeUser
 from bot.signatures import signer_hash
 from storage.db import Database
 from storage.models import Announcement, AnnouncementState, Campaign, Signature
-from tests.conftest import SIGNER_KEY, SIGNING_SECRET, SlackDriver, make_settings
-from tests.databases import PostgresServer
-from tests.httpclient import get
-from tests.test_load import Outcome, answered_titles, opened_by, sign_through, signers
-from tests.test_signing import SLUG, sign_values
+from tests.support.crowds import Outcome, answered_titles, opened_by, sign_through, signers
+from tests.support.databases import PostgresServer
+from tests.support.httpclient import get
+from tests.support.running import SIGNER_KEY, SIGNING_SECRET, SlackDriver, make_settings
+from tests.support.signing import SLUG, sign_values
 
 SIGNERS = 120
 MILESTONES = [20, 40, 60, 80, 100, 120]

@@ -13,7 +13,7 @@ from bot.keyring import Keyring
 from bot.signatures import add_signature, signer_hash
 from storage.db import Database
 from storage.models import Signature
-from tests.databases import ON_POSTGRES
+from tests.support.databases import ON_POSTGRES
 from tests.support.signers import TEAM
 
 SLUG = "wewontbuildit"

@@ -7,8 +7,7 @@ Waits poll a condition with a deadline; nothing asserts how long anything took.
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
@@ -32,22 +31,12 @@ from bot.scheduler import (
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import Campaign, CampaignStatus
-from tests.conftest import make_settings
+from tests.support.announcing import SLUG, add_signers, announced, import_campaign, run
 from tests.support.jobs import close
-from tests.test_announcements import SLUG, add_signers, announced, import_campaign, run
+from tests.support.running import make_settings
+from tests.support.scheduling import NEVER_SOON, start, wait_for
 
-# Far from any test run: the cron job only runs when a test makes it.
-NEVER_SOON = "0 3 29 2 *"
 CLOSE_JOB = f"close:{SLUG}"
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return bool(condition())
 
 
 @pytest.fixture
@@ -62,14 +51,6 @@ def schedulers() -> Iterator[list[BackgroundScheduler]]:
     for scheduler in started:
         if scheduler.running:
             scheduler.shutdown(wait=True)
-
-
-def start(
-    settings: Settings, db: Database, schedulers: list[BackgroundScheduler]
-) -> BackgroundScheduler:
-    scheduler = start_scheduler(settings, db)
-    schedulers.append(scheduler)
-    return scheduler
 
 
 def status(db: Database) -> CampaignStatus:

@@ -15,7 +15,7 @@ from bot.settings import (
     SettingsError,
     load_settings,
 )
-from tests.conftest import SIGNER_KEY
+from tests.support.running import SIGNER_KEY
 
 BOT_TOKEN = "xoxb-1111-2222-SECRETBOTTOKEN"
 APP_TOKEN = "xapp-1-A111-SECRETAPPTOKEN"

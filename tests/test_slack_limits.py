@@ -18,11 +18,12 @@ from bot.fakeslack import TEAM_ID, FakeChannel, FakeUser
 from bot.signatures import add_signature, signer_hash
 from handlers import blocks
 from storage.models import DEMAND_MAX, STATEMENT_MAX, TITLE_MAX
-from tests.conftest import ALICE, RunningBot, response_json
-from tests.test_admin import DANA, editor_values
-from tests.test_conditional import sign_as
-from tests.test_signing import SLUG, ephemerals_to, open_sign_form, opened_views, view_text
-from tests.test_updates import _news_posts, _wait_for
+from tests.support.conditional import sign_as
+from tests.support.news import news_posts, wait_until
+from tests.support.organizers import DANA, editor_values
+from tests.support.paging import page_button, slugs_in, walk_pages
+from tests.support.running import ALICE, RunningBot, response_json
+from tests.support.signing import SLUG, ephemerals_to, open_sign_form, opened_views, view_text
 
 HOSTILE = "<!channel> & <@U0ALICE001> <b>"
 
@@ -52,47 +53,6 @@ def sign_all(bot: RunningBot, slugs: list[str], user: str = ALICE.id) -> None:
     with bot.db.write() as session:
         for slug in slugs:
             add_signature(session, slug, signer_hash(key, TEAM_ID, user), keyring=keyring)
-
-
-def page_button(content: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The "next page" button of a paged list, if there is one."""
-    for block in content:
-        for element in block.get("elements", []):
-            if element.get("type") != "button" or element["action_id"] != blocks.PAGE_ACTION:
-                continue
-            if element["text"]["text"].startswith("Next"):
-                return element
-    return None
-
-
-SLUG_PATTERN = r"campaign-\d{3}"
-
-
-def slugs_in(content: list[dict[str, Any]], pattern: str = SLUG_PATTERN) -> list[str]:
-    """The campaigns a page has buttons for, in order (each once, however many)."""
-    values = [
-        element.get("value", "")
-        for block in content
-        for element in [*block.get("elements", []), block.get("accessory") or {}]
-    ]
-    return list(dict.fromkeys(v for v in values if re.fullmatch(pattern, v)))
-
-
-def walk_pages(
-    bot: RunningBot, first: list[dict[str, Any]], user: str, pattern: str = SLUG_PATTERN
-) -> list[str]:
-    """Every campaign a person reaches by clicking "Next" from the first page, via
-    the response URL the click carried (a message replaced in place)."""
-    seen = slugs_in(first, pattern)
-    content = first
-    while (button := page_button(content)) is not None:
-        before = len(bot.fake.calls_to("response_url"))
-        assert bot.slack.click(blocks.PAGE_ACTION, button["value"], user=user).status == 200
-        [posted] = bot.fake.calls_to("response_url")[before:]
-        assert posted.params.get("replace_original") in (True, "true")
-        content = posted.params["blocks"]
-        seen += slugs_in(content, pattern)
-    return seen
 
 
 # -- "Nobody could sign": option descriptions of 112 and 150 characters ------------------
@@ -258,8 +218,8 @@ def test_titles_in_notification_text_are_escaped(bot):
     }
     preview = response_json(bot.slack.submit(form, values, user=DANA.id))
     response_json(bot.slack.submit(preview["view"], {}, user=DANA.id))
-    _wait_for(lambda: _news_posts(bot))
-    [news] = _news_posts(bot)
+    wait_until(lambda: news_posts(bot))
+    [news] = news_posts(bot)
     assert "<!channel>" not in news["text"]
     assert "&lt;!channel&gt;" in news["text"]
 

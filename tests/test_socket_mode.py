@@ -36,7 +36,7 @@ from bot.app import create_app
 from bot.fakeslack import TEAM_ID, FakeSlack, app_home_opened_body, message_im_body
 from bot.socketmode import socket_mode_handler
 from storage.db import Database
-from tests.conftest import ALICE, SIGNER_KEY, RunningBot, SlackDriver, make_settings
+from tests.support.running import ALICE, SIGNER_KEY, RunningBot, SlackDriver, make_settings
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
@@ -394,14 +394,14 @@ def test_the_run_command_in_socket_mode_answers_a_first_delivery(
     fake_slack: FakeSlack, database_url: str, db: Database, tmp_path: Path
 ):
     """`python -m bot run` as an operator starts it, with SLACK_APP_TOKEN set."""
-    from tests.test_cli import _base_env
+    from tests.support.cli import base_env
 
     server = SocketModeServer()
     fake_slack.socket_mode_url = server.url
     settings = make_settings(fake_slack, database_url)
     RunningBot(settings, db, SlackDriver("", fake_slack), fake_slack).import_campaign()
     env = {
-        **_base_env(),
+        **base_env(),
         "DATABASE_URL": database_url,
         "SLACK_API_URL": fake_slack.api_url,
         "SLACK_BOT_TOKEN": "xoxb-test-token",

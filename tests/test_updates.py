@@ -7,9 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -21,10 +19,11 @@ from bot.organizing import CLI_ACTOR, Organizers
 from bot.scheduler import job_client
 from bot.update_sender import EVENT_TYPE, send_pending, send_pending_job
 from storage.models import Campaign, UpdateDelivery, UpdateKind
-from tests.conftest import SIGNER_KEY, RunningBot, response_json
-from tests.test_admin import DANA
-from tests.test_conditional import sign_as
-from tests.test_signing import SLUG, ephemerals_to, opened_views, view_text
+from tests.support.conditional import sign_as
+from tests.support.news import news_posts, wait_until
+from tests.support.organizers import DANA
+from tests.support.running import SIGNER_KEY, RunningBot, response_json
+from tests.support.signing import SLUG, ephemerals_to, opened_views, view_text
 
 
 @pytest.fixture
@@ -49,14 +48,6 @@ def _people(bot: RunningBot, count: int, news: bool, start: int = 0) -> list[str
     return ids
 
 
-def _news_posts(bot: RunningBot) -> list[dict[str, Any]]:
-    return [
-        c.params
-        for c in bot.fake.calls_to("chat.postMessage")
-        if (c.params.get("metadata") or {}).get("event_type") == EVENT_TYPE
-    ]
-
-
 def _received(bot: RunningBot) -> Counter[str]:
     """How many news messages each DM holds."""
     counts: Counter[str] = Counter()
@@ -65,15 +56,6 @@ def _received(bot: RunningBot) -> Counter[str]:
         if metadata.get("event_type") == EVENT_TYPE:
             counts[message["channel"]] += 1
     return counts
-
-
-def _wait_for(condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _sent_so_far(bot: RunningBot) -> int:
@@ -108,18 +90,18 @@ def test_an_organizer_previews_then_sends_to_exactly_the_subscribers(bot):
     shown = view_text(preview["view"])
     assert "Meeting &lt;!channel&gt; Friday &amp; all" in shown
     assert preview["view"]["submit"]["text"] == "Send to 3"
-    assert _news_posts(bot) == []  # nothing before the confirmation
+    assert news_posts(bot) == []  # nothing before the confirmation
     done = response_json(bot.slack.submit(preview["view"], {}, user=DANA.id))
     assert "Sending to 3 people" in view_text(done["view"])
-    _wait_for(lambda: len(_news_posts(bot)) == 3)
+    wait_until(lambda: len(news_posts(bot)) == 3)
     assert _received(bot) == Counter({dm_channel_for(u): 1 for u in subscribers})
     for user in others:
         assert dm_channel_for(user) not in _received(bot)
-    post = _news_posts(bot)[0]
+    post = news_posts(bot)[0]
     assert post["metadata"]["event_payload"] == {"update": 1}
     for user in subscribers:
         assert user not in str(post)
-    _wait_for(lambda: _sent_so_far(bot) == 3)
+    wait_until(lambda: _sent_so_far(bot) == 3)
     bot.slack.click("admin_history", SLUG, user=DANA.id)
     assert "news: 3 of 3 sent" in view_text(opened_views(bot)[-1])
     with bot.db.read() as session:
@@ -147,7 +129,7 @@ def test_recording_a_delivery_and_an_answer_shows_in_demands(bot):
     text = view_text({"blocks": answer["blocks"]})
     assert "*Delivered* on" in text
     assert "We will &lt;b&gt;review&lt;/b&gt; it." in text
-    assert _news_posts(bot) == []
+    assert news_posts(bot) == []
 
 
 def test_a_worker_cannot_send_updates(bot):
@@ -160,7 +142,7 @@ def test_a_worker_cannot_send_updates(bot):
     assert "for the campaign's organizers" in view_text(answer["view"])
     with bot.db.read() as session:
         assert session.scalar(select(Campaign.employer_answer)) is None
-    assert _news_posts(bot) == []
+    assert news_posts(bot) == []
 
 
 def test_someone_who_opts_out_after_the_update_is_written_does_not_get_it(bot):
@@ -221,7 +203,7 @@ def test_a_kill_in_the_middle_then_a_restart_sends_each_update_once(bot, databas
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for(lambda: len(_news_posts(bot)) >= 1, seconds=60)
+        wait_until(lambda: len(news_posts(bot)) >= 1, seconds=60)
     finally:
         sender.send_signal(signal.SIGKILL)
         sender.wait(timeout=10)
@@ -260,7 +242,7 @@ def test_a_dropped_connection_after_the_post_leaves_one_copy_from_the_app(bot):
     [subscriber] = _people(bot, 1, news=True)
     bot.fake.fail("chat.postMessage", Fault(drop_after=True))
     _organizer_sends(bot, "We met the CEO.")
-    _wait_for(lambda: len(_news_posts(bot)) >= 1)
+    wait_until(lambda: len(news_posts(bot)) >= 1)
     # The scheduler's run takes up the delivery left in doubt and finds the post.
     settings = bot.settings
     send_pending_job(bot.db, job_client(settings), _keyring(bot))

@@ -24,11 +24,11 @@ from bot.scheduler import FORGET_JOB_ID, NEWS_JOB_ID
 from bot.signatures import signer_hash, signer_status
 from bot.update_sender import EVENT_TYPE
 from storage.models import AuditEntry, Campaign, UpdateKind
-from tests.conftest import RunningBot
+from tests.support.conditional import sign_as
 from tests.support.jobs import announce
-from tests.test_conditional import sign_as
-from tests.test_scheduler import NEVER_SOON, start, wait_for
-from tests.test_signing import SLUG
+from tests.support.running import RunningBot
+from tests.support.scheduling import NEVER_SOON, start, wait_for
+from tests.support.signing import SLUG
 
 OPERATOR = Organizers(frozenset())
 
@@ -43,7 +43,7 @@ def started() -> Iterator[list[BackgroundScheduler]]:
 
 
 def test_the_scheduler_resumes_queued_news(running_bot: RunningBot, started, database_url):
-    from tests.conftest import make_settings
+    from tests.support.running import make_settings
 
     bot = running_bot
     bot.import_campaign()

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bot.fakeslack import FakeSlack
-from tests.httpclient import get
+from tests.support.httpclient import get
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 SIGNER_KEY = "dGhpcy1pcy1hLXRlc3Qta2V5LW9mLTMyLWJ5dGVzLWxvbmctZW5vdWdo"

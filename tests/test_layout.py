@@ -1,0 +1,38 @@
+"""The suite's own layout: shared helpers live in tests/support/, and no test module
+imports another (or conftest, which is for fixtures), so that a test module can be
+changed or deleted without breaking others."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+TESTS = Path(__file__).parent
+
+
+def _imported_modules(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_no_test_module_imports_another_or_conftest():
+    offending = {}
+    for path in sorted([*TESTS.glob("*.py"), *(TESTS / "support").glob("*.py")]):
+        bad = {
+            module
+            for module in _imported_modules(path)
+            if module.startswith("tests.test_") or module == "tests.conftest"
+        }
+        if bad:
+            offending[str(path.relative_to(TESTS))] = sorted(bad)
+    assert offending == {}
+
+
+def test_shared_helpers_are_in_support():
+    helpers = {p.name for p in TESTS.glob("*.py")} - {"__init__.py", "conftest.py"}
+    assert {name for name in helpers if not name.startswith("test_")} == set()
