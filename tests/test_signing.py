@@ -248,7 +248,7 @@ def test_dm_sign_shows_the_campaign_and_its_signing_buttons_ephemerally(bot):
     text = view_text(reply)
     assert "*1.* Cancel the contract" in text
     assert blocks.SIGNING_NOTICE in text
-    assert buttons_of(reply) == [("sign_quick", SLUG), ("sign_start", SLUG)]
+    assert buttons_of(reply) == [("sign_quick", SLUG), ("sign_start", SLUG), ("news_follow", SLUG)]
     # Nothing was posted as a lasting message.
     assert bot.fake.calls_to("chat.postMessage") == []
 
@@ -264,7 +264,11 @@ def test_dm_sign_with_a_slug_and_with_several_campaigns(bot):
     ]
     bot.slack.dm("sign fair-pay")
     one = ephemerals_to(bot, ALICE.id)[-1]
-    assert buttons_of(one) == [("sign_quick", "fair-pay"), ("sign_start", "fair-pay")]
+    assert buttons_of(one) == [
+        ("sign_quick", "fair-pay"),
+        ("sign_start", "fair-pay"),
+        ("news_follow", "fair-pay"),
+    ]
     bot.slack.dm("sign nope")
     assert "no campaign called `nope`" in ephemerals_to(bot, ALICE.id)[-1]["text"]
 
