@@ -16,7 +16,7 @@ from bot.fakeslack import FakeSlack, Fault, dm_channel_for
 from bot.slackcheck import Refused, check_message
 from handlers import blocks
 from tests.support.running import ALICE, BOB, RunningBot, newcomer, response_json
-from tests.support.signing import SLUG, count, ephemerals_to, stored, view_text
+from tests.support.signing import SLUG, count, ephemerals_to, open_sign_form, stored, view_text
 
 QUICK = blocks.QUICK_SIGN_ACTION
 
@@ -205,3 +205,14 @@ def test_slack_busy_says_when_to_click_again_and_stores_nothing(bot):
     assert "Nothing was recorded" in said
     assert "7 seconds" in said
     assert stored(bot) == []
+
+
+def test_the_notice_before_signing_is_the_same_on_every_path(bot):
+    demands = response_json(bot.slack.command(""))
+    bot.slack.dm("sign")
+    [dm] = ephemerals_to(bot, ALICE.id)
+    bot.slack.open_home()
+    home = bot.fake.calls_to("views.publish")[-1].params["view"]
+    form = open_sign_form(bot)
+    for surface in (demands, dm, home, form):
+        assert view_text(surface).count(blocks.SIGNING_NOTICE) == 1
