@@ -110,13 +110,6 @@ class BurstSlack(FakeSlack):
     def _record(self, call: Call) -> None:
         with self._lock:
             self.counts[call.method] += 1
-        params = call.params
-        if call.method == "chat.postEphemeral":
-            self.post_for(f"eph:{params.get('user')}", params)
-        elif call.method == "views.publish":
-            self.post_for(f"home:{params.get('user_id')}", params)
-        elif call.method == "views.open":
-            self.post_for(f"open:{params.get('trigger_id')}", params)
 
     def _answer(
         self, path: str, params: dict[str, Any], token: str | None
@@ -124,8 +117,22 @@ class BurstSlack(FakeSlack):
         if not path.startswith("/response/") and self.latency:
             time.sleep(self.latency)  # every Web API call answers this late
         answer = super()._answer(path, params, token)
-        if path.startswith("/response/") and answer[0] == 200:
-            self.post_for(path, params)
+        status, data = answer[0], answer[1]
+        if path.startswith("/response/"):
+            if status == 200:
+                self.post_for(path, params)
+            return answer
+        # Only what Slack took reaches the person: a call refused (429, invalid
+        # blocks) shows nothing.
+        if status != 200 or not isinstance(data, dict) or not data.get("ok"):
+            return answer
+        method = path.removeprefix("/api/")
+        if method == "chat.postEphemeral":
+            self.post_for(f"eph:{params.get('user')}", params)
+        elif method == "views.publish":
+            self.post_for(f"home:{params.get('user_id')}", params)
+        elif method == "views.open":
+            self.post_for(f"open:{params.get('trigger_id')}", params)
         return answer
 
 
