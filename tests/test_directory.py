@@ -148,3 +148,7 @@ def test_the_directory_is_nowhere_on_disk_or_in_the_logs(bot, caplog):
         for secret in (user.id, user.name, user.real_name):
             assert secret.encode() not in raw, secret
             assert secret not in logs, secret
+    # Nor the one who signed, in one click.
+    assert count(bot) == 1
+    for secret in (ALICE.id, ALICE.name, ALICE.real_name):
+        assert secret.encode() not in raw, secret
