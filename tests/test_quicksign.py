@@ -15,6 +15,7 @@ from bot import slacklimits
 from bot.fakeslack import FakeSlack, Fault, dm_channel_for
 from bot.slackcheck import Refused, check_message
 from handlers import blocks
+from storage.models import DEMAND_MAX, STATEMENT_MAX, TITLE_MAX
 from tests.support.running import ALICE, BOB, RunningBot, newcomer, response_json
 from tests.support.signing import SLUG, count, ephemerals_to, open_sign_form, stored, view_text
 
@@ -216,3 +217,24 @@ def test_the_notice_before_signing_is_the_same_on_every_path(bot):
     form = open_sign_form(bot)
     for surface in (demands, dm, home, form):
         assert view_text(surface).count(blocks.SIGNING_NOTICE) == 1
+
+
+def test_the_largest_campaign_signs_privately_on_every_surface(bot):
+    # The longest title (of characters that grow when escaped), statement and twenty
+    # longest demands: every surface with the notice and Sign privately is one
+    # Slack accepts (the strict fake checks each, and the test's end asserts it
+    # refused nothing), and the click is answered.
+    demands = [f"{i:02d} " + "&" * (DEMAND_MAX - 3) for i in range(20)]
+    bot.import_campaign(
+        title="<&>" * (TITLE_MAX // 3), statement="&" * STATEMENT_MAX, demands=demands
+    )
+    assert quick_button(response_json(bot.slack.command("")))["confirm"]
+    bot.slack.dm("sign")
+    assert quick_button(ephemerals_to(bot, ALICE.id)[-1])["confirm"]
+    bot.slack.open_home()
+    home = bot.fake.calls_to("views.publish")[-1].params["view"]
+    assert blocks.SIGNING_NOTICE in view_text(home)
+    assert bot.slack.click(QUICK, SLUG).status == 200
+    assert wait_for(lambda: responses(bot.fake))
+    assert count(bot) == 1
+    assert bot.fake.refusals == []
