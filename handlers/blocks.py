@@ -854,6 +854,19 @@ def _home_campaign(line: StatusLine, tz: ZoneInfo) -> list[Block]:
     ]
 
 
+HELD_BACK_TEXT = (
+    "Slack held this answer back for a moment, as it does when many people ask at "
+    "once; it comes now, and nothing you asked for was lost."
+)
+
+
+def held_back(content: list[Block], most: int = limits.MESSAGE_BLOCKS) -> list[Block]:
+    """An answer the bot sent once Slack allowed, saying so (when it has room)."""
+    if len(content) >= most:
+        return content
+    return [*content, _context(HELD_BACK_TEXT)]
+
+
 def slack_busy_text(retry_after: int | None) -> str:
     if not retry_after:
         wait = "in a minute"

@@ -60,15 +60,18 @@ def publish_home(
     pacing: Pacing = context["pacing"]
     user = context.user_id
 
-    def publish() -> None:
+    def publish(said: str | None = notice) -> None:
         lines = status_lines(db, settings, context, keyring)
         client.views_publish(
-            user_id=user, view=blocks.home_view(lines, settings.timezone, offset, notice)
+            user_id=user, view=blocks.home_view(lines, settings.timezone, offset, said)
         )
+
+    def publish_late() -> None:
+        publish(f"{notice}\n{blocks.HELD_BACK_TEXT}" if notice else blocks.HELD_BACK_TEXT)
 
     # One waiting publish per person: a later one takes its place in line.
     key = ("home", requester_key(context, settings))
-    return pacing.later.call("views.publish", publish, key=key)
+    return pacing.later.call("views.publish", publish, key=key, late=publish_late)
 
 
 def publish_home_quietly(

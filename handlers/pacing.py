@@ -157,17 +157,26 @@ class Later:
         self._threads: dict[str, threading.Thread] = {}
         self._serial = 0
 
-    def call(self, method: str, send: Callable[[], object], key: object = None) -> bool:
+    def call(
+        self,
+        method: str,
+        send: Callable[[], object],
+        key: object = None,
+        late: Callable[[], object] | None = None,
+    ) -> bool:
         """Send now, or queue if Slack is holding this method back. True if sent
         now, False if queued (the person will get it later) or dropped (logged).
         `key` names a call that replaces an earlier one still queued under the same
-        key (someone's Home tab, published again), keeping its place in line."""
+        key (someone's Home tab, published again), keeping its place in line.
+        `late`, if given, is what is sent instead once the call had to wait (the
+        same answer, saying that it was held back)."""
+        held = late or send
         with self._lock:
             queued = bool(self._queues.get(method)) or self._clock() < self._blocked_until.get(
                 method, 0.0
             )
             if queued:
-                self._enqueue(method, send, key)
+                self._enqueue(method, held, key)
                 return False
         try:
             send()
@@ -179,7 +188,7 @@ class Later:
                 return False
             with self._lock:
                 self._hold(method, wait)
-                self._enqueue(method, send, key)
+                self._enqueue(method, held, key)
             return False
         except (SlackClientError, OSError) as error:
             _log_failure(method, error)

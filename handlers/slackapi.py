@@ -171,4 +171,9 @@ def answer_privately(
     def post() -> None:
         client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=content)
 
-    return later.call("chat.postEphemeral", post)
+    def post_late() -> None:
+        client.chat_postEphemeral(
+            channel=channel, user=user, text=text, blocks=blocks.held_back(content)
+        )
+
+    return later.call("chat.postEphemeral", post, late=post_late)

@@ -238,3 +238,25 @@ def test_the_largest_campaign_signs_privately_on_every_surface(bot):
     assert wait_for(lambda: responses(bot.fake))
     assert count(bot) == 1
     assert bot.fake.refusals == []
+
+
+def test_an_answer_slack_held_back_says_so_when_it_comes(bot):
+    # Slack refuses the DM's answer (the client's own wait, then once more): the
+    # bot sends it once Slack allows, and says it was held back.
+    bot.fake.fail("chat.postEphemeral", Fault(status=429, retry_after=1), times=2)
+    assert bot.slack.dm("sign").status == 200
+    # The fake records refused calls too: the third is the one Slack took.
+    assert wait_for(lambda: len(ephemerals_to(bot, ALICE.id)) == 3, timeout=15)
+    answer = ephemerals_to(bot, ALICE.id)[-1]
+    assert blocks.HELD_BACK_TEXT in view_text(answer)
+    assert quick_button(answer)["confirm"]
+
+
+def test_a_home_tab_slack_held_back_says_so_when_it_comes(bot):
+    bot.fake.fail("views.publish", Fault(status=429, retry_after=1), times=2)
+    assert bot.slack.open_home().status == 200
+    # The fake records refused calls too: the third is the one Slack took.
+    assert wait_for(lambda: len(bot.fake.calls_to("views.publish")) == 3, timeout=15)
+    home = bot.fake.calls_to("views.publish")[-1].params["view"]
+    assert blocks.HELD_BACK_TEXT in view_text(home)
+    assert blocks.SIGNING_NOTICE in view_text(home)
