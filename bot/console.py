@@ -118,8 +118,12 @@ class Console:
         style: Style,
         announce: Callable[[], str] | None = None,
         organizers: frozenset[str] = frozenset(),
+        settle: Callable[[], object] | None = None,
     ) -> None:
         self.fake = fake
+        # Waits for the app's work past its acknowledgement (an answer through a
+        # response URL), which Slack would show as soon as it came.
+        self.settle = settle or (lambda: None)
         self.workspace = fake.workspace
         self.slack = slack
         self.lines = lines
@@ -414,6 +418,7 @@ class Console:
             self.note("Not clicked.")
             return
         self._send_click(target)
+        self.settle()
         self.show_changes()
 
     def _confirmed(self, confirm: dict[str, Any]) -> bool:
@@ -704,9 +709,11 @@ def run_console(settings: Settings, script: Path | None = None, people: int = 0)
                 slack_api_url=fake.api_url,
             )
             from bot.app import create_app
+            from handlers.intime import InTime
 
             client = WebClient(base_url=fake.api_url, token=CONSOLE_TOKEN)
-            app = create_app(settings, db, client=client, keyring=keyring)
+            in_time = InTime()
+            app = create_app(settings, db, client=client, keyring=keyring, in_time=in_time)
             slack = LocalSlack(SlackWSGI(app, db, signing_secret), signing_secret)
             console = Console(
                 fake,
@@ -716,6 +723,7 @@ def run_console(settings: Settings, script: Path | None = None, people: int = 0)
                 style,
                 announce=_announcer(fake, db, settings.timezone),
                 organizers=settings.organizers,
+                settle=in_time.settle,
             )
             if created:
                 notices.append(f"Created a demo campaign, `{created}`, to play with.")

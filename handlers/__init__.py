@@ -17,6 +17,7 @@ from handlers import (
     middleware,
     paging,
     preview,
+    quicksign,
     signing,
 )
 from handlers.installation import Installation
@@ -28,9 +29,10 @@ def register(
     middleware.register(app, limiter, receipts, installation)
     errors.register(app)
     # Bolt tries listeners in the order they were registered, building arguments
-    # for each matcher it tries: the busiest ones go first (/demands, the DM,
-    # signing's confirmation).
+    # for each matcher it tries: the busiest ones go first (/demands, the one-click
+    # signature, the DM, signing's confirmation).
     commands.register(app)
+    quicksign.register(app)
     messages.register(app)
     signing.register(app)
     actions.register(app)

@@ -215,20 +215,12 @@ def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]
     if outcome:
         blocks.extend(_sections(outcome))
     if view.is_open:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    _button("Sign privately", SIGN_ACTION, view.slug, primary=True),
-                    _button("Get news by DM", FOLLOW_ACTION, view.slug),
-                ],
-            }
-        )
+        blocks.extend(signing_blocks(view, _button("Get news by DM", FOLLOW_ACTION, view.slug)))
         blocks.append(
             _context(
-                "Only you can see this message. Signing happens in a private conversation "
-                "with the bot; nobody in this channel will see whether you sign. Anyone may "
-                "get news, signed or not, so news says nothing about whether you signed."
+                "Only you can see this message. Signing happens between you and the bot; "
+                "nobody in this channel will see whether you sign. Anyone may get news, "
+                "signed or not, so news says nothing about whether you signed."
             )
         )
     else:
@@ -340,7 +332,8 @@ def draft_preview_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[B
         ),
         *[b for b in shown if b.get("type") != "actions" and b is not shown[-1]],
         _context(
-            "Workers will see two buttons here: *Sign privately* and *Get news by DM*. "
+            "Workers will see three buttons here: *Sign privately* (anonymous, after a "
+            "confirmation), *Sign with my name…* (the form) and *Get news by DM*. "
             "Nothing is recorded in a preview."
         ),
         {
@@ -513,17 +506,69 @@ ANONYMOUS = "anonymous"
 NAMED = "named"
 VIEW_TITLE_LIMIT = 24
 
-PRIVACY_NOTES = (
+# What every signer is shown before they sign, the same on every path: under the
+# demands with the *Sign privately* button (/demands, the channel card, the DM,
+# Home) and in the signing form.
+SIGNING_NOTICE = (
     "*What the bot stores:* that this campaign has one more signature, under a one-way "
     "code made from your Slack account with a secret key kept outside the database; the "
     "day you signed (not the time); and your name only if you choose to sign with it.\n"
     "*What it never stores:* your Slack ID, your messages, the time of day, or anything "
     "that puts your name next to an anonymous signature.\n"
     "*What Slack may keep:* direct messages can be exported by workspace owners on some "
-    "plans, so the bot answers you with messages only you can see. This form and those "
-    "answers are not kept as messages. Anything *you* type in the DM stays there.\n"
+    "plans, so the bot answers you only in messages and forms that you alone can see, "
+    "which are not kept as messages. Anything *you* type in the DM stays there.\n"
     "*Safer:* sign from a personal device, not one your employer manages."
 )
+PRIVACY_NOTES = SIGNING_NOTICE
+
+# Signing anonymously in one click: the button's confirmation dialog is shown by
+# Slack's client (no call to Slack's Web API, so no rate limit), and the answer
+# comes back through the click's response URL (or the Home tab).
+QUICK_SIGN_ACTION = "sign_quick"
+QUICK_SIGN_LABEL = "Sign privately"
+FORM_SIGN_LABEL = "Sign with my name…"
+
+
+def signing_notice_block() -> Block:
+    """The notice (SIGNING_NOTICE), as the block shown above the signing buttons."""
+    return _context(SIGNING_NOTICE)
+
+
+def quick_sign_button(view: CampaignView) -> dict[str, Any]:
+    """*Sign privately*: signs anonymously, after Slack's own confirmation dialog.
+    Put it under the campaign's demands and `signing_notice_block()`, as
+    `signing_blocks` does; its value is the campaign's slug, nothing about anyone."""
+    button = _button(QUICK_SIGN_LABEL, QUICK_SIGN_ACTION, view.slug, primary=True)
+    button["confirm"] = {
+        "title": _plain("Sign anonymously?", limits.CONFIRM_TITLE),
+        "text": _plain(
+            clip(
+                f"You sign “{view.title}” anonymously: counted, never named. What the bot "
+                "keeps and what Slack may keep is written just above this button. You can "
+                "withdraw at any time.",
+                limits.CONFIRM_TEXT,
+            ),
+            limits.CONFIRM_TEXT,
+        ),
+        "confirm": _plain("Sign anonymously", limits.CONFIRM_BUTTON),
+        "deny": _plain("Not now", limits.CONFIRM_BUTTON),
+    }
+    return button
+
+
+def form_sign_button(view: CampaignView) -> dict[str, Any]:
+    """The signing form, for a name, a name once enough colleagues add theirs, or
+    news (a modal: one rate-limited views.open)."""
+    return _button(FORM_SIGN_LABEL, SIGN_ACTION, view.slug)
+
+
+def signing_blocks(view: CampaignView, *more: dict[str, Any]) -> list[Block]:
+    """The notice, then *Sign privately* and *Sign with my name…* (and `more`
+    buttons): what follows a campaign's demands on every surface where it can be
+    signed."""
+    elements = [quick_sign_button(view), form_sign_button(view), *more]
+    return [signing_notice_block(), {"type": "actions", "elements": elements}]
 
 
 def _view(title: str, blocks_: list[Block], **extra: Any) -> dict[str, Any]:
@@ -734,6 +779,40 @@ def signed_modal(
     return _view(title_text, [_section(headline), _section(body)])
 
 
+def signed_message(view: CampaignView, already: bool) -> tuple[str, list[Block]]:
+    """The answer to *Sign privately*, in place of the message clicked (or under a
+    channel's card), seen by the signer only. No count: the count shown anywhere
+    moves on the hour (bot/counts.py), and one shown here would not."""
+    modal = signed_modal(view.title, named=False, already=already)
+    headline = modal["blocks"][0]["text"]["text"]
+    content = [
+        *modal["blocks"],
+        {
+            "type": "actions",
+            "elements": [_button("Change how I sign", SIGN_CHANGE_ACTION, view.slug)],
+        },
+        _context("Only you can see this message."),
+    ]
+    return fit(headline.replace("*", ""), FALLBACK_LIMIT), content
+
+
+def quick_sign_refused(text: str) -> tuple[str, list[Block]]:
+    """Why *Sign privately* recorded nothing (closed, not eligible, Slack busy)."""
+    return fit(text.replace("*", ""), FALLBACK_LIMIT), [
+        _section(text),
+        _context("Only you can see this message."),
+    ]
+
+
+def try_again_text(seconds: int) -> str:
+    """The click could not be checked with Slack now: when to click again. Each
+    person is given a turn (handlers/pacing.py), so the time is theirs."""
+    return (
+        "Slack is busy right now. Nothing was recorded; please click *Sign privately* "
+        f"again in {_seconds_words(seconds)}."
+    )
+
+
 def notice_modal(title: str, text: str) -> dict[str, Any]:
     return _view(title, [_section(text)])
 
@@ -782,11 +861,14 @@ def choose_campaign_message(
     views: list[CampaignView], action_id: str, intro: str, offset: int = 0
 ) -> tuple[str, list[Block]]:
     signing = action_id == SIGN_ACTION
-    label = "Sign" if signing else "Withdraw"
+    # Signing starts by reading the campaign (its demands, the notice and *Sign
+    # privately*), in place of this list.
+    label = "Read and sign" if signing else "Withdraw"
+    button_action = SHOW_ACTION if signing else action_id
     page = page_of("sign" if signing else "withdraw", len(views), offset)
     content: list[Block] = [_section(intro)]
     content.extend(
-        _section(f"*{escape(v.title)}*  `{v.slug}`", _button(label, action_id, v.slug))
+        _section(f"*{escape(v.title)}*  `{v.slug}`", _button(label, button_action, v.slug))
         for v in page.items(views)
     )
     content += _pager(page)
@@ -823,7 +905,8 @@ def _status_words(line: StatusLine) -> str:
 def _signer_buttons(line: StatusLine) -> list[dict[str, Any]]:
     buttons = []
     if line.view.is_open and not line.signed:
-        buttons.append(_button("Sign privately", SIGN_ACTION, line.view.slug, primary=True))
+        # The form shows the demands and the notice before anything is recorded.
+        buttons.append(_button("Read and sign", SIGN_ACTION, line.view.slug, primary=True))
     if line.signed:
         buttons.append(_button("Change how I sign", SIGN_CHANGE_ACTION, line.view.slug))
         buttons.append(_button("Withdraw", WITHDRAW_ACTION, line.view.slug))
@@ -868,37 +951,93 @@ def dm_help_message() -> tuple[str, list[Block]]:
     return "What you can send me: sign, status, withdraw, help", [_section(text)]
 
 
-def home_view(lines: list[StatusLine], tz: ZoneInfo, offset: int = 0) -> dict[str, Any]:
+def home_view(
+    lines: list[StatusLine], tz: ZoneInfo, offset: int = 0, notice: str | None = None
+) -> dict[str, Any]:
+    """The Home tab, a page of campaigns at a time. An open campaign the viewer has
+    not signed is shown whole (its demands, the notice, *Sign privately*) while the
+    tab has room for it; the others as a line with their buttons. `notice` is what
+    the viewer just did, said at the top (the Home tab has no other way to answer)."""
     page = page_of("home", len(lines), offset)
-    content: list[Block] = [
+    head: list[Block] = [
         {"type": "header", "text": _plain("Undersigned")},
         _section(
             "Read the campaigns, sign privately and check or withdraw your signature. "
             "Nobody in any channel sees whether you signed."
         ),
-        {"type": "divider"},
     ]
+    if notice:
+        head.append(_section(notice))
+    head.append({"type": "divider"})
+    shown = page.items(lines)
+    rows = [_home_row(line, tz) for line in shown]
+    tail = _pager(page)
+    notes = [_context(SIGNING_NOTICE)]
+    whole: set[int] = set()
+    budget = limits.VIEW_BLOCKS - len(head) - len(tail) - sum(len(r) for r in rows)
+    for i, line in enumerate(shown):
+        if line.view.is_open and not line.signed:
+            full = _home_campaign(line, tz)
+            if len(full) - len(rows[i]) <= budget:
+                budget -= len(full) - len(rows[i])
+                rows[i] = full
+                whole.add(i)
+    content = head + [block for row in rows for block in row] + tail
+    if not whole:
+        # The notice comes with every campaign shown whole; else once, here.
+        content += notes
     if not lines:
-        content.append(_section("There is no open campaign right now."))
-    for line in page.items(lines):
-        content.append(
-            _section(
-                f"*{escape(line.view.title)}*  `{line.view.slug}`\n"
-                f"Signed so far: {displayed_count(line.view.signatures)}  ·  "
-                f"{status_line(line.view, tz)}\n"
-                + (f"{progress}\n" if (progress := progress_text(line.view, tz)) else "")
-                + _status_words(line)
-            )
-        )
-        buttons = _signer_buttons(line)
-        if buttons:
-            content.append({"type": "actions", "elements": buttons})
-        content.append({"type": "divider"})
-    content += _pager(page)
-    content.append(_context(PRIVACY_NOTES))
+        content.insert(len(head), _section("There is no open campaign right now."))
     # The page shown, so that publishing the tab again (after signing from it, say)
     # stays on it.
     return {"type": "home", "blocks": content, "private_metadata": page_value("home", page.offset)}
+
+
+def _home_row(line: StatusLine, tz: ZoneInfo) -> list[Block]:
+    row: list[Block] = [
+        _section(
+            f"*{escape(line.view.title)}*  `{line.view.slug}`\n"
+            f"Signed so far: {displayed_count(line.view.signatures)}  ·  "
+            f"{status_line(line.view, tz)}\n"
+            + (f"{progress}\n" if (progress := progress_text(line.view, tz)) else "")
+            + _status_words(line)
+        )
+    ]
+    buttons = _signer_buttons(line)
+    if buttons:
+        row.append({"type": "actions", "elements": buttons})
+    row.append({"type": "divider"})
+    return row
+
+
+def _home_campaign(line: StatusLine, tz: ZoneInfo) -> list[Block]:
+    """A campaign the viewer may sign, whole: as under /demands."""
+    view = line.view
+    return [
+        _section(f"*{escape(view.title)}*  `{view.slug}`"),
+        *_sections(escape(view.statement)),
+        *_demand_sections(view, "*Our demands*\n"),
+        _context(
+            f"Signed so far: *{displayed_count(view.signatures)}*  ·  {status_line(view, tz)}"
+            f"  ·  {_status_words(line)}"
+        ),
+        *([_context(progress)] if (progress := progress_text(view, tz)) else []),
+        *signing_blocks(view),
+        {"type": "divider"},
+    ]
+
+
+HELD_BACK_TEXT = (
+    "Slack held this answer back for a moment, as it does when many people ask at "
+    "once; it comes now, and nothing you asked for was lost."
+)
+
+
+def held_back(content: list[Block], most: int = limits.MESSAGE_BLOCKS) -> list[Block]:
+    """An answer the bot sent once Slack allowed, saying so (when it has room)."""
+    if len(content) >= most:
+        return content
+    return [*content, _context(HELD_BACK_TEXT)]
 
 
 def slack_busy_text(retry_after: int | None) -> str:

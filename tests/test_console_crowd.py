@@ -35,10 +35,14 @@ def test_a_hundred_signers_rehearsed_and_their_letter_exact(tmp_path):
     env = {**base_env(), "DATABASE_URL": f"sqlite:///{tmp_path / 'rehearsal.db'}"}
     lines: list[str] = []
     for number in range(1, PEOPLE + 1):
-        lines += [f"as member{number}", "/demands", "click Sign privately"]
+        lines += [f"as member{number}", "/demands"]
         named = number - (PEOPLE - len(NAMED)) - 1
-        lines += ["2", NAMED[named]] if named >= 0 else ["1"]
-        lines += ["submit", "close"]
+        if named >= 0:
+            # A name goes through the form.
+            lines += ["click Sign with my name…", "2", NAMED[named], "submit", "close"]
+        else:
+            # Anonymous in one click, after Slack's confirmation.
+            lines += ["click Sign privately", "yes"]
     lines += ["announce", "#announcements", "quit"]
     script = tmp_path / "crowd.txt"
     script.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -66,9 +66,11 @@ def test_one_campaign_is_shown_ephemerally_with_everything_a_worker_needs(runnin
     # time zone (Slack's <!date>), the campaign's is the fallback.
     assert "Open, until <!date^4076092740^{date_long_pretty} at {time}|" in text
     assert "|Sunday 1 March 2099 at 23:59 (Europe/London)>" in text
-    button, news = _buttons(blocks)
-    assert button["action_id"] == "sign_start"
-    assert button["value"] == "wewontbuildit"
+    quick, form, news = _buttons(blocks)
+    # Sign privately (anonymous, after Slack's confirmation), the form, news.
+    assert (quick["action_id"], quick["value"]) == ("sign_quick", "wewontbuildit")
+    assert quick["confirm"]["confirm"]["text"] == "Sign anonymously"
+    assert (form["action_id"], form["value"]) == ("sign_start", "wewontbuildit")
     assert (news["action_id"], news["value"]) == ("news_follow", "wewontbuildit")
     assert "We won't build it" in answer["text"]
     # The answer is the acknowledgement itself: no message was posted anywhere.

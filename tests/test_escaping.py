@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from markdown_it import MarkdownIt
 
 from bot.campaigns import CampaignView
 from bot.letter import Letter, render_html, render_markdown
@@ -200,9 +201,17 @@ def test_a_hostile_name_is_escaped_where_it_is_shown():
     assert "&lt;script&gt;x&lt;/script&gt; *Bold* [link](https://evil.example) &amp; " in html
     markdown = render_markdown(letter)
     assert "- &lt;script" not in markdown, "Markdown escapes with backslashes, not entities"
-    assert r"- \<script\>x\</script\> \*Bold\* \[link\](https://evil.example) \& \<\!channel\>" in (
+    # Only what CommonMark would act on is escaped (an "&" that starts no entity and a
+    # "!" before no "[" are left alone), and the line reads back as the name.
+    assert r"- \<script\>x\</script\> \*Bold\* \[link\](https://evil.example) & \<!channel\>" in (
         markdown
     )
+    lines = [
+        "".join(c.content for c in t.children or [] if c.type == "text")
+        for t in MarkdownIt("commonmark").parse(markdown)
+        if t.type == "inline"
+    ]
+    assert name in lines
 
 
 def _initial_values(node: Any) -> list[str]:

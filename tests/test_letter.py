@@ -222,7 +222,9 @@ def test_after_a_console_rehearsal_the_letter_just_works(tmp_path):
     and nothing said how to use the console's key."""
     database_url = f"sqlite:///{tmp_path / 'rehearsal.db'}"
     script = tmp_path / "rehearse.txt"
-    script.write_text("/demands\n1\n2\nAlice Moreau\n\nsubmit\nas bob\n/demands\n1\nsubmit\n")
+    # Alice signs with her name through the form ([2] Sign with my name…), Bob
+    # anonymously in one click ([1] Sign privately, then Slack's confirmation).
+    script.write_text("/demands\n2\n2\nAlice Moreau\n\nsubmit\nas bob\n/demands\n1\nyes\n")
     # base_env: this checkout's code, whatever the working directory.
     environ = {k: v for k, v in base_env().items() if not k.startswith("KEY_STORE")}
     rehearsal = subprocess.run(
