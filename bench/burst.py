@@ -14,6 +14,10 @@ Paths (what a person does, as Slack's client would send it):
   home     open the Home tab, then *Sign privately* there
   form     *Sign with my name…* on the /demands answer: the form (views.open), then
            submitting it
+  card     *Sign privately* on the campaign's card, a message everyone in #general
+           sees (an organizer posts it first with `/demands card`): the answer must
+           come as a new ephemeral message through the response URL, never by
+           replacing the card, and nothing may be posted or edited in the channel
 Anyone told to try again (in the answer they are looking at) waits what they were
 told and tries again; anyone with no answer after --give-up seconds is counted.
 
@@ -77,6 +81,8 @@ milestones = [100, 1000, 5000]
 channel = "C0ANNOUNCE"
 """
 QUICK, FORM = "sign_quick", "sign_start"
+# The card path: who posts the card, and where.
+ORGANIZER, CARD_CHANNEL = "U0BORGANIZ", "C0GENERAL"
 RETRY = re.compile(r"again in (?:(\d+) seconds?|a second|a minute|(\d+) minutes?)")
 SIGNED = ("anonymously", "already signed", "You have signed", "You signed")
 
@@ -177,6 +183,10 @@ class Driver:
         self.give_up = give_up
         self._ids = iter(range(1, 10**9))
         self._lock = threading.Lock()
+        # The card's message, once posted (the card path), and answers to a click on
+        # it that were not a new ephemeral message (each would show in the channel).
+        self.card_ts = ""
+        self.card_answers_shown = 0
 
     def _next(self) -> int:
         with self._lock:
@@ -216,13 +226,49 @@ class Driver:
 
     def quick_click(self, person: Person, **fields: Any) -> str | None:
         """*Sign privately* on a message: the answer through its response URL."""
+        answer = self._quick_answer(person, **fields)
+        return text_of(answer) if answer is not None else None
+
+    def _quick_answer(self, person: Person, **fields: Any) -> dict[str, Any] | None:
         url, path = self.response_url()
         body = block_actions_body(QUICK, SLUG, person.user, url, **fields)
         status, _ = self.post(person, body, "application/x-www-form-urlencoded")
         if status != 200:
-            return f"status {status}"
-        answer = self.fake.wait_mail(path, 0, self.give_up)
-        return text_of(answer) if answer is not None else None
+            return {"text": f"status {status}"}
+        return self.fake.wait_mail(path, 0, self.give_up)
+
+    def post_card(self) -> None:
+        """The organizer types `/demands card SLUG` in the channel, before the burst."""
+        someone = Person(ORGANIZER, 0.0)
+        url, _ = self.response_url()
+        body = slash_command_body(
+            "/demands", f"card {SLUG}", ORGANIZER, url, channel_id=CARD_CHANNEL
+        )
+        status, _ = self.post(someone, body, "application/x-www-form-urlencoded")
+        deadline = time.monotonic() + 30
+        while status == 200 and time.monotonic() < deadline:
+            posted = self.fake.workspace.messages_in(CARD_CHANNEL)
+            if posted:
+                self.card_ts = str(posted[-1]["ts"])
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"the card was not posted (status {status})")
+
+    def card(self, person: Person) -> str | None:
+        container = {
+            "type": "message",
+            "message_ts": self.card_ts,
+            "channel_id": CARD_CHANNEL,
+            "is_ephemeral": False,
+        }
+        answer = self._quick_answer(person, channel_id=CARD_CHANNEL, container=container)
+        if answer is None:
+            return None
+        replaced = str(answer.get("replace_original")).lower() == "true"
+        if answer.get("response_type") != "ephemeral" or replaced:
+            with self._lock:
+                self.card_answers_shown += 1
+        return text_of(answer)
 
     def demands(self, person: Person) -> str | None:
         url, _ = self.response_url()
@@ -332,7 +378,9 @@ def run_person(driver: Driver, path: str, person: Person, start: float, give_up:
         time.sleep(wait + random.random())
 
 
-def start_server(workdir: Path, api_url: str, threads: int) -> tuple[subprocess.Popen, int]:
+def start_server(
+    workdir: Path, api_url: str, threads: int, organizers: str = ""
+) -> tuple[subprocess.Popen, int]:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         port = probe.getsockname()[1]
@@ -347,7 +395,7 @@ def start_server(workdir: Path, api_url: str, threads: int) -> tuple[subprocess.
         )
         .strip()
         .removeprefix("SIGNER_KEY="),
-        ORGANIZERS="",
+        ORGANIZERS=organizers,
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )
@@ -398,7 +446,9 @@ def percentile(values: list[float], p: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--path", choices=("demands", "dm", "home", "form"), default="demands")
+    parser.add_argument(
+        "--path", choices=("demands", "dm", "home", "form", "card"), default="demands"
+    )
     parser.add_argument("--people", type=int, default=1000)
     parser.add_argument("--window", type=float, default=120.0, help="seconds of arrivals")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per Web API call")
@@ -416,15 +466,21 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp, BurstSlack(options.latency) as fake:
         workdir = Path(tmp)
         fake.workspace.add_channel(FakeChannel("C0ANNOUNCE", "announcements"))
+        fake.workspace.add_channel(FakeChannel(CARD_CHANNEL, "general"))
+        fake.workspace.add_user(FakeUser(ORGANIZER, "organizer", "An Organizer"))
         for n, person in enumerate(people):
             if n not in newcomers:
                 fake.workspace.add_user(FakeUser(person.user, f"p{n}", f"Person {n}"))
-        server, port = start_server(workdir, fake.api_url, options.threads)
+        organizers = ORGANIZER if options.path == "card" else ""
+        server, port = start_server(workdir, fake.api_url, options.threads, organizers)
         try:
             for n in newcomers:  # joined after the directory was read
                 fake.workspace.add_user(FakeUser(people[n].user, f"p{n}", f"Person {n}"))
-            before = Counter(fake.counts)
+            startup = Counter(fake.counts)
             driver = Driver(port, fake, options.give_up)
+            if options.path == "card":
+                driver.post_card()
+            before = Counter(fake.counts)
             start = time.monotonic()
             with ThreadPoolExecutor(max_workers=min(options.people, 1500)) as pool:
                 for person in people:
@@ -456,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         "signed (told)": len(signed),
         "last signature after s": round(last, 1),
         "signatures per minute": round(len(signed) / (last / 60), 1) if signed else 0,
-        "start-up calls (directory)": {m: n for m, n in before.items() if n},
+        "start-up calls (directory)": {m: n for m, n in startup.items() if n},
         "limited calls": dict(sorted(limited.items())),
         "limited calls per signature": round(per_sig, 3),
         "429s from Slack": refused_429,
@@ -467,12 +523,18 @@ def main(argv: list[str] | None = None) -> int:
         "retries": sum(p.retries for p in people),
         "longest wait told s": max((p.waited for p in retried), default=0),
         "left with no answer": len(unanswered),
+        # A signature must never show in a channel: posts and edits made while the
+        # people arrived (none on any path), and, on the card path, answers to a
+        # click that were not a new ephemeral message.
+        "channel posts and edits": calls["chat.postMessage"] + calls["chat.update"],
+        "card answers not ephemeral": driver.card_answers_shown,
         "other answers": Counter(p.error for p in people if p.error).most_common(3),
         "refused by the strict fake": problems[:5],
         "wall s": round(ended - start, 1),
     }
     print(json.dumps(report, indent=2))
-    return 0 if not unanswered and not problems else 1
+    shown = report["channel posts and edits"] or report["card answers not ephemeral"]
+    return 0 if not unanswered and not problems and not shown else 1
 
 
 if __name__ == "__main__":

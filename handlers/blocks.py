@@ -264,12 +264,18 @@ def preview_signed_modal(title: str) -> dict[str, Any]:
 
 
 def campaign_card(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]]:
-    """The card an organizer posts in a channel: title, demands, the count under the
-    same rules as /demands, progress, and a button that opens the private signing
-    form for whoever clicks it (nothing of that click shows in the channel)."""
+    """The card an organizer posts in a channel: title, statement, demands, the count
+    under the same rules as /demands, progress, then the notice of what is kept and
+    two buttons: *Sign privately* (anonymous, after Slack's confirmation dialog) and
+    one that opens the private signing form (a name, news). The statement is shown
+    because one click here signs it. Nothing of a click shows in the channel: the
+    form is a modal, and a one-click signature is answered with an ephemeral message
+    through the response URL (handlers/quicksign.py never replaces a message that
+    is not ephemeral); the card's buttons carry the slug only."""
     count = displayed_count(view.signatures)
     content: list[Block] = [
         {"type": "header", "text": _plain(view.title, limits.HEADER_TEXT)},
+        *_sections(escape(view.statement)),
         *_demand_sections(view, "*Our demands*\n"),
         _context(f"Signed so far: *{count}*  ·  {status_line(view, tz)}"),
     ]
@@ -277,16 +283,24 @@ def campaign_card(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]]:
     if progress:
         content.append(_context(progress))
     if view.is_open:
+        # As signing_blocks, with the form's button named for a card (it is where a
+        # reader in the channel goes for more than one click).
+        content.append(signing_notice_block())
         content.append(
             {
                 "type": "actions",
-                "elements": [_button(CARD_BUTTON, SIGN_ACTION, view.slug, primary=True)],
+                "elements": [
+                    quick_sign_button(view),
+                    _button(CARD_BUTTON, SIGN_ACTION, view.slug),
+                ],
             }
         )
         content.append(
             _context(
-                "The button opens a private form, for you only: nobody in this channel "
-                "sees who reads, who signs or who does not. The count moves once an hour."
+                "Both buttons answer you alone: *Sign privately* asks you to confirm, then "
+                "signs anonymously; *Read and sign privately* opens a private form (to sign "
+                "with your name, or get news). Nobody in this channel sees who reads, who "
+                "signs or who does not. The count moves once an hour."
             )
         )
     else:
@@ -324,18 +338,27 @@ def draft_preview_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[B
     """An organizer's own draft as workers will see it once it is open, marked as a
     preview. Its buttons are described, not shown: a preview records nothing."""
     _, shown = campaign_message(replace(view, is_open=True, closes_at=view.closes_at), tz)
+    notice = signing_notice_block()
     content: list[Block] = [
         _context(
             "*Preview of a draft.* Only organizers can see it; workers see this once you "
             "open it (`/demands admin`, then *Open*). Its statement and demands lock as "
             "soon as anyone signs: check them now."
         ),
-        *[b for b in shown if b.get("type") != "actions" and b is not shown[-1]],
-        _context(
-            "Workers will see three buttons here: *Sign privately* (anonymous, after a "
-            "confirmation), *Sign with my name…* (the form) and *Get news by DM*. "
-            "Nothing is recorded in a preview."
-        ),
+        *[b for b in shown if b.get("type") != "actions" and b is not shown[-1] and b != notice],
+        # The notice workers read above the buttons, and what the buttons will be, in
+        # one block: so the preview takes no more blocks than the answer it shows.
+        {
+            "type": "context",
+            "elements": [
+                *notice["elements"],
+                _mrkdwn(
+                    "Workers will see three buttons here: *Sign privately* (anonymous, "
+                    "after a confirmation), *Sign with my name…* (the form) and *Get news "
+                    "by DM*. Nothing is recorded in a preview."
+                ),
+            ],
+        },
         {
             "type": "actions",
             "elements": [_button("Try the signing form", PREVIEW_SIGN_ACTION, view.slug)],

@@ -2,7 +2,8 @@
 to Slack.
 
 The button sits under a campaign's demands and the notice of what is kept
-(blocks.signing_blocks: /demands, the channel card, the DM, Home) and carries
+(blocks.signing_blocks: /demands, the DM, Home; and blocks.campaign_card, the card
+an organizer posts in a channel) and carries
 Slack's own confirmation dialog, which Slack's client shows without asking the
 app. The click is checked against the member directory (handlers/directory.py,
 no call to Slack for anyone it knows), recorded in one transaction

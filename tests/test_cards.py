@@ -11,13 +11,18 @@ from typing import Any
 
 import pytest
 
+from bot import slacklimits
 from bot.fakeslack import FakeChannel, FakeUser
+from bot.organizing import Organizers
 from bot.slackcheck import message_problems
+from bot.updates import TEXT_MAX, record_outcome
+from handlers import blocks
+from storage.models import UpdateKind
 from tests.support.counts import next_hour
 from tests.support.jobs import announce
 from tests.support.organizers import DANA, SLUG
 from tests.support.running import ALICE, RunningBot
-from tests.support.signing import opened_views, sign
+from tests.support.signing import count, opened_views, sign, stored, view_text
 
 CHANNEL = "C0ANNOUNCE"
 EVIL = "Stop <!channel> & <@U0ALICE001> now"
@@ -76,7 +81,8 @@ def test_an_organizer_posts_a_card_that_opens_the_private_form(bot):
     # What the organizer typed is escaped.
     assert "<!channel>" not in shown
     assert "&lt;!channel&gt;" in shown
-    [button] = [e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    quick, button = [e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert (quick["action_id"], quick["value"]) == ("sign_quick", SLUG)
     assert (button["action_id"], button["value"]) == ("sign_start", SLUG)
     # A worker clicks it in the channel: the private form opens, for them only,
     # and the channel sees nothing new.
@@ -88,6 +94,70 @@ def test_an_organizer_posts_a_card_that_opens_the_private_form(bot):
     assert opened_views(bot), "the signing form did not open"
     assert len(bot.fake.workspace.messages_in(CHANNEL)) == messages
     assert _cards(bot)[0]["blocks"] == card["blocks"]
+
+
+def test_sign_privately_on_the_card_answers_the_signer_alone(bot):
+    """i20's one-click anonymous signature from i19's card: the notice of what is kept
+    sits right above the button, Slack's own dialog asks first, and the answer is
+    an ephemeral message for the signer (through the click's response URL): the
+    card is never replaced, nothing is posted or edited in the channel, and no
+    rate-limited Web API call is made for a member the directory knows."""
+    _post_card(bot)
+    [card] = _cards(bot)
+    kinds = [b["type"] for b in card["blocks"]]
+    actions = kinds.index("actions")
+    assert blocks.SIGNING_NOTICE in view_text({"blocks": [card["blocks"][actions - 1]]})
+    # The statement is on the card: one click signs it.
+    assert "We, the undersigned" in view_text(card)
+    quick = card["blocks"][actions]["elements"][0]
+    assert (quick["action_id"], quick["value"]) == (blocks.QUICK_SIGN_ACTION, SLUG)
+    confirm = quick["confirm"]
+    assert confirm["confirm"]["text"] == "Sign anonymously"
+    assert "anonymously" in confirm["text"]["text"]
+    assert len(confirm["text"]["text"]) <= slacklimits.CONFIRM_TEXT
+
+    channel_before = json.dumps(bot.fake.workspace.messages_in(CHANNEL), sort_keys=True)
+    posts = len(bot.fake.calls_to("chat.postMessage"))
+    limited = [c.method for c in bot.fake.calls if c.method in slacklimits.METHOD_TIERS]
+    answers = len(bot.fake.calls_to("response_url"))
+    # As Slack sends a click on a message everyone in the channel sees.
+    container = {
+        "type": "message",
+        "message_ts": card["ts"],
+        "channel_id": CHANNEL,
+        "is_ephemeral": False,
+    }
+    url = bot.fake.response_url(user=ALICE.id, channel=CHANNEL, message=card)
+    click = bot.slack.click(
+        blocks.QUICK_SIGN_ACTION,
+        SLUG,
+        user=ALICE.id,
+        channel_id=CHANNEL,
+        container=container,
+        response_url=url,
+    )
+    assert click.status == 200
+    deadline = time.monotonic() + 10
+    while len(bot.fake.calls_to("response_url")) == answers and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [answer] = [c.params for c in bot.fake.calls_to("response_url")][answers:]
+    assert answer["response_type"] == "ephemeral"
+    assert answer["replace_original"] in (False, "false")
+    assert "anonymously" in view_text(answer)
+    [shown] = bot.fake.workspace.ephemerals_for(ALICE.id, CHANNEL)
+    assert "You signed" in view_text(shown)
+    # Nothing about the signer anywhere in the channel: the card as it was, no post,
+    # no edit; and the answer names nobody.
+    assert json.dumps(bot.fake.workspace.messages_in(CHANNEL), sort_keys=True) == channel_before
+    assert len(bot.fake.calls_to("chat.postMessage")) == posts
+    assert bot.fake.calls_to("chat.update") == []
+    said = json.dumps(answer)
+    assert ALICE.id not in said
+    assert ALICE.real_name not in said
+    assert [c.method for c in bot.fake.calls if c.method in slacklimits.METHOD_TIERS] == limited
+    assert count(bot) == 1
+    [row] = stored(bot)
+    assert row.sealed_name is None
 
 
 def test_the_card_is_kept_current_on_the_announcement_schedule(bot):
@@ -138,7 +208,22 @@ def test_the_card_and_the_preview_of_the_largest_campaign_fit_slack(bot):
         sign(bot, user)
     next_hour(bot.db)
     assert SLUG in announce(bot.settings).cards
-    bot.import_campaign(slug="big-draft", status="draft", **largest)
+    # Demands of the character that escaping lengthens most take the most sections;
+    # at its longest the employer's answer adds five more. Nothing stops an answer
+    # being recorded on a draft, and the preview (the notice and what the buttons
+    # will be, in one block) must still fit.
+    bot.import_campaign(
+        slug="big-draft", status="draft", **{**largest, "demands": ["&" * DEMAND_MAX] * 20}
+    )
+    with bot.db.write() as session:
+        record_outcome(
+            session,
+            Organizers(bot.settings.organizers),
+            DANA.id,
+            "big-draft",
+            UpdateKind.ANSWER,
+            "&" * TEXT_MAX,
+        )
     preview = bot.slack.command("big-draft", user=DANA.id)
     assert "Preview of a draft" in preview.body
     assert bot.slack.click("preview_sign", "big-draft", user=DANA.id).status == 200

@@ -103,6 +103,14 @@ SURFACES: dict[str, Callable[[], Any]] = {
         _view(is_open=False, status=CampaignStatus.CLOSED), UTC
     ),
     "/demands, the list": lambda: blocks.campaign_list_message([_view(), _view("b")], UTC),
+    "the channel card": lambda: blocks.campaign_card(_view(), UTC),
+    "the card of a closed campaign": lambda: blocks.campaign_card(
+        _view(is_open=False, status=CampaignStatus.CLOSED), UTC
+    ),
+    "a draft's preview": lambda: blocks.draft_preview_message(
+        _view(is_open=False, status=CampaignStatus.DRAFT), UTC
+    ),
+    "Sign privately's answer": lambda: blocks.signed_message(_view(), False),
     "the sign form": lambda: blocks.sign_modal(_view(), "m", None),
     "the change form": lambda: blocks.sign_modal(_view(), "m", "A Name", changing=True),
     "the signed confirmation": lambda: blocks.signed_modal(
