@@ -16,8 +16,16 @@ _SLACK_ID = re.compile(r"\b[UWCGDTE](?=[A-Z]*[0-9])[A-Z0-9]{6,}\b")
 _SIGNER_VALUE = re.compile(r"\b[0-9a-f]{64}\b")
 
 
+# PostgreSQL's DETAIL line of a failed statement quotes the row or key it refused
+# ("Failing row contains (...)", "Key (...)=(...) already exists"): a name, a
+# sealed value, whatever the statement carried. hide_parameters cannot reach it,
+# since it is the server's own text inside the driver's exception.
+_SERVER_DETAIL = re.compile(r"^DETAIL:.*$", re.MULTILINE)
+
+
 def redact(text: str) -> str:
     # Plain ASCII: under LANG=C a non-ASCII marker would itself break logging.
+    text = _SERVER_DETAIL.sub("DETAIL: [withheld: it may quote the row's values]", text)
     return _SIGNER_VALUE.sub("[signer]", _SLACK_ID.sub("[id]", text))
 
 

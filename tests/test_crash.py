@@ -33,6 +33,7 @@ from tests.support.crowds import (
     SIGNERS,
     Outcome,
     answered_title,
+    calls_so_far,
     opened_by,
     sign_through,
     signers,
@@ -224,9 +225,10 @@ def test_kill_9_under_load_loses_no_acknowledged_signature(fake_slack: FakeSlack
             assert view is not None
             if view.get("callback_id") is None:
                 return view["title"]["text"]
+            since = calls_so_far(fake_slack)
             result = slack.submit(view, sign_values(), user=user.id)
             assert result.status == 200, result
-            return answered_title(fake_slack, result.body, view["id"])
+            return answered_title(fake_slack, result.body, view["id"], since)
 
         confirmed = {u.id for u in acknowledged}
         again = [u for u in users if u.id not in confirmed] + acknowledged[:RECHECKED]

@@ -25,13 +25,26 @@ from sqlalchemy import func, select
 
 from bot import campaigns
 from bot.fakeslack import FakeChannel, FakeSlack, FakeUser
-from bot.signatures import signer_hash
 from storage.db import Database
 from storage.models import Announcement, AnnouncementState, Campaign, Signature
-from tests.support.crowds import Outcome, answered_titles, opened_by, sign_through, signers
+from tests.support.crowds import (
+    Outcome,
+    answered_titles,
+    calls_so_far,
+    opened_by,
+    sign_through,
+    signers,
+)
 from tests.support.databases import PostgresServer
 from tests.support.httpclient import get
-from tests.support.running import SIGNER_KEY, SIGNING_SECRET, SlackDriver, make_settings
+from tests.support.running import (
+    SIGNER_KEY,
+    SIGNING_SECRET,
+    SlackDriver,
+    key_store_for,
+    make_settings,
+)
+from tests.support.signers import expected_value
 from tests.support.signing import SLUG, sign_values
 
 SIGNERS = 120
@@ -41,6 +54,15 @@ MILESTONES = [20, 40, 60, 80, 100, 120]
 TWICE = 20
 CHANNEL = "C0ANNOUNCE"
 EVERY_MINUTE = "* * * * *"
+
+
+@pytest.fixture
+def slack_tiers() -> bool:
+    # Under test is the claim logic of two replicas on one database: 120 people in
+    # a few seconds. Slack's Tier 4 (about 100 views.open and users.info a minute
+    # per workspace) would refuse some of them first; how the app answers that is
+    # test_rate_tiers.py's.
+    return False
 
 
 class Replica:
@@ -102,6 +124,8 @@ def _env(fake: FakeSlack, database_url: str) -> dict[str, str]:
         SLACK_API_URL=fake.api_url,
         DATABASE_URL=database_url,
         SIGNER_KEY=SIGNER_KEY,
+        # One key store for both replicas, as DEPLOY.md requires, and the test's.
+        KEY_STORE=key_store_for(database_url),
         TIMEZONE="Europe/London",
         ANNOUNCE_SCHEDULE=EVERY_MINUTE,
         # APScheduler says at INFO when each run of a job finished.
@@ -181,12 +205,13 @@ def test_two_replicas_count_exactly_and_announce_each_milestone_once(
             form = opened_by(fake_slack, trigger, user.id)
             assert form is not None
             assert form.get("callback_id") == "sign_submit", form
+            since = calls_so_far(fake_slack)
             with ThreadPoolExecutor(max_workers=2) as both:
                 results = list(
                     both.map(lambda d: d.submit(form, sign_values(), user=user.id), drivers)
                 )
             assert [r.status for r in results] == [200, 200], results
-            return answered_titles(fake_slack, [r.body for r in results], form["id"])
+            return answered_titles(fake_slack, [r.body for r in results], form["id"], since)
 
         stop = threading.Event()
         announce_runs: list[object] = []
@@ -211,7 +236,7 @@ def test_two_replicas_count_exactly_and_announce_each_milestone_once(
             announcer.join(timeout=180)
         assert [o for o in outcomes if o.errors] == []
         assert {s for o in outcomes for s in o.statuses} == {200}
-        assert all(o.titles == ["Signed"] for o in outcomes)
+        assert [o for o in outcomes if o.titles != ["Signed"]] == []
         # Through both at once: one of the two signs, the other is told so.
         for titles in doubled_titles:
             assert sorted(titles) == ["Already signed", "Signed"], titles
@@ -222,8 +247,7 @@ def test_two_replicas_count_exactly_and_announce_each_milestone_once(
             hashes = list(session.scalars(select(Signature.signer_hash)))
             kept = session.scalar(select(Campaign.signature_count).where(Campaign.slug == SLUG))
         assert len(hashes) == len(set(hashes)) == kept == SIGNERS
-        key = settings.require_signer_key()
-        assert set(hashes) == {signer_hash(key, "T0UNDRSGN", u.id) for u in users}
+        assert set(hashes) == {expected_value(db, settings, SLUG, u.id) for u in users}
 
         # Both schedulers fire on the same minute; the top milestone must be posted
         # by one of them, once, even if the `announce` runs above already had it.

@@ -22,7 +22,7 @@ from storage.models import Campaign, UpdateDelivery, UpdateKind
 from tests.support.conditional import sign_as
 from tests.support.news import news_posts, wait_until
 from tests.support.organizers import DANA
-from tests.support.running import SIGNER_KEY, RunningBot, response_json
+from tests.support.running import SIGNER_KEY, RunningBot, key_store_for, response_json
 from tests.support.signing import SLUG, ephemerals_to, opened_views, view_text
 
 
@@ -193,6 +193,9 @@ def test_a_kill_in_the_middle_then_a_restart_sends_each_update_once(bot, databas
     env.update(
         DATABASE_URL=database_url,
         SIGNER_KEY=SIGNER_KEY,
+        # The test's own key store: without it, on PostgreSQL the process used
+        # ./undersigned-keys, found no campaign key and sent nothing.
+        KEY_STORE=key_store_for(database_url),
         SLACK_BOT_TOKEN="xoxb-test",
         SLACK_API_URL=bot.fake.api_url,
     )

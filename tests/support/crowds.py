@@ -44,13 +44,29 @@ MOMENT = "One moment"
 FOLLOW_UP_SECONDS = 30
 
 
+def calls_so_far(fake: FakeSlack) -> int:
+    """A mark in the fake's record of calls: what a submission's answer is looked
+    for after (the form's own "one moment" update came before it)."""
+    with fake._lock:
+        return len(fake.calls)
+
+
 def _updated(
-    fake: FakeSlack, view_id: str, timeout: float = FOLLOW_UP_SECONDS, nth: int = 0
+    fake: FakeSlack,
+    view_id: str,
+    timeout: float = FOLLOW_UP_SECONDS,
+    nth: int = 0,
+    since: int = 0,
 ) -> Any:
-    """What the nth views.update put in this modal, once it has (None if never)."""
+    """What the nth views.update after the mark `since` put in this modal, once it
+    has (None if never)."""
     deadline = time.monotonic() + timeout
     while True:
-        updates = [c for c in fake.calls_to("views.update") if c.params.get("view_id") == view_id]
+        with fake._lock:
+            later = fake.calls[since:]
+        updates = [
+            c for c in later if c.method == "views.update" and c.params.get("view_id") == view_id
+        ]
         if len(updates) > nth:
             return updates[nth].params["view"]
         if time.monotonic() > deadline:
@@ -89,20 +105,22 @@ def opened_by(
         time.sleep(0.02)
 
 
-def answered_title(fake: FakeSlack, body: str, view_id: str) -> str:
+def answered_title(fake: FakeSlack, body: str, view_id: str, since: int) -> str:
     """The title of the modal a submission ends on: its acknowledgement, or what
-    replaced "one moment" (still "One moment" if nothing ever did)."""
-    return answered_titles(fake, [body], view_id)[0]
+    replaced "one moment" (still "One moment" if nothing ever did). `since` is
+    calls_so_far() before submitting: when the click that opened the form was
+    answered "one moment" too, the modal's first update was the form itself."""
+    return answered_titles(fake, [body], view_id, since)[0]
 
 
-def answered_titles(fake: FakeSlack, bodies: list[str], view_id: str) -> list[str]:
+def answered_titles(fake: FakeSlack, bodies: list[str], view_id: str, since: int) -> list[str]:
     """answered_title for several submissions of one form: those answered "one
-    moment" take the modal's updates in turn."""
+    moment" take the modal's updates after `since` in turn."""
     titles, late = [], 0
     for body in bodies:
         view = json.loads(body)["view"]
         if _title(view) == MOMENT:
-            view = _updated(fake, view_id, nth=late) or view
+            view = _updated(fake, view_id, nth=late, since=since) or view
             late += 1
         titles.append(_title(view))
     return titles
@@ -119,10 +137,11 @@ def sign_through(slack: SlackDriver, user: FakeUser) -> Outcome:
         outcome.errors.append(f"no signing form: {json.dumps(form)[:200]}")
         return outcome
     how = "named" if user.id[-1] in "13579" else "anonymous"
+    since = calls_so_far(slack.fake)
     submitted = slack.submit(form, sign_values(how, user.real_name), user=user.id)
     outcome.statuses.append(submitted.status)
     try:
-        outcome.titles.append(answered_title(slack.fake, submitted.body, form["id"]))
+        outcome.titles.append(answered_title(slack.fake, submitted.body, form["id"], since))
     except (ValueError, KeyError, TypeError):
         outcome.errors.append(f"unexpected answer: {submitted.body[:200]}")
     return outcome

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.fakeslack import FakeSlack
 from tests.support.httpclient import get
+from tests.support.running import key_store_for
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 SIGNER_KEY = "dGhpcy1pcy1hLXRlc3Qta2V5LW9mLTMyLWJ5dGVzLWxvbmctZW5vdWdo"
@@ -27,6 +28,7 @@ def bot_env(fake: FakeSlack, database_url: str, **extra: str) -> dict[str, str]:
         SLACK_API_URL=fake.api_url,
         DATABASE_URL=database_url,
         SIGNER_KEY=SIGNER_KEY,
+        KEY_STORE=key_store_for(database_url),
         TIMEZONE="Europe/London",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
