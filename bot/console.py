@@ -41,6 +41,7 @@ from bot.console_setup import (
     prepare_settings,
     role_of,
 )
+from bot.counts import rehearse_an_hour
 from bot.fakeslack import (
     Change,
     FakeChannel,
@@ -77,7 +78,8 @@ What you can type (as the person in the prompt):
   click LABEL       click the button with that label (`click Open demo`: label and value)
   as NAME           become someone else (see `who`)
   #CHANNEL          go to a channel and show its messages (#general, #announcements)
-  announce          run the announcement job now, as the scheduler would
+  announce          refresh the counts shown and run the announcement job now, as
+                    the scheduler does on the hour
   who               the people in this workspace
   help, quit
 In a form: answer each field in turn (Enter keeps the value shown in [brackets],
@@ -670,10 +672,15 @@ class Console:
 
 
 def _announcer(fake: FakeSlack, db: Database, tz: ZoneInfo) -> Callable[[], str]:
-    """The scheduler's announcement job, run now against the fake workspace."""
+    """The scheduler's hourly count refresh and announcement job, run now against
+    the fake workspace."""
     client = posting_client(fake.api_url, CONSOLE_TOKEN)
 
     def run() -> str:
+        # On the hour the scheduler refreshes the counts Slack shows, then announces:
+        # a rehearsal's `announce` is that hour, so counts and cards move with it.
+        with db.write() as session:
+            rehearse_an_hour(session)
         report = announce_job(db, client, tz.key)
         return "Announcement job: " + "; ".join(report.summary()) + "."
 

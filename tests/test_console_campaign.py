@@ -180,7 +180,14 @@ def test_draft_preview_publish_card_a_hundred_signers_and_an_exact_letter(tmp_pa
     # preview, with her name, would have made it 10 a signer early, and 11).
     runs = [m.group(1) for m in re.finditer(r"^(\S+) in #\S+> announce$", transcript, re.M)]
     assert runs == [f"member{n}" for n in ANNOUNCE_AFTER] + ["member100"]
-    posted = re.findall(r"Announcement job: (.*)\.$", transcript, re.M)
+    reports = re.findall(r"Announcement job: (.*)\.$", transcript, re.M)
+    # Each run also updates the card when its count moved; what it posted is the rest.
+    posted = [
+        "; ".join(p for p in r.split("; ") if not p.startswith("card updated"))
+        or "nothing to announce"
+        for r in reports
+    ]
+    assert all("card updated: " + SLUG in r for r in reports[:-1]), reports
     assert posted == [
         "nothing to announce",
         f"posted: {SLUG} 10 in C0ANNOUNCE",
@@ -203,6 +210,9 @@ def test_draft_preview_publish_card_a_hundred_signers_and_an_exact_letter(tmp_pa
     # message everyone in #general sees, at any point of the session, names anyone.
     general = _public(_blocks(_after(transcript, "#general")), "general")
     assert len(general) == 1
+    # Kept current: `announce` is the scheduler's hour (the counts shown refreshed,
+    # then the cards), so the card shows the hundred.
+    assert "Signed so far: *100*" in _flat(general[0]), general[0]
     for message in cards:
         assert not NAMES.search(_flat(message)), message
 
