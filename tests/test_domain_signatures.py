@@ -228,7 +228,14 @@ def test_a_closed_campaign_or_an_unknown_one_takes_no_signature(db: Database, ke
 
 def test_a_campaign_takes_signatures_until_its_closing_time(db: Database, keyring: Keyring):
     make_campaign(db, SLUG, closes=dt.date(2099, 3, 1))
-    closing = dt.datetime(2099, 3, 1, tzinfo=dt.UTC)
+    # The closing date is the last day to sign: it closes at the midnight after it,
+    # in the campaign's time zone. The stored moment is the boundary.
+    with db.read() as session:
+        closing = session.scalar(select(Campaign.closes_at).where(Campaign.slug == SLUG))
+    assert closing is not None
+    assert closing.date() >= dt.date(2099, 3, 1)
+    if closing.tzinfo is None:
+        closing = closing.replace(tzinfo=dt.UTC)
     with db.write() as session, pytest.raises(CampaignClosed):
         sign(session, SLUG, person(keyring, "U0ALICE"), Choice(), keyring, DAY, closing)
     with db.write() as session:

@@ -9,7 +9,6 @@ import os
 import stat
 import subprocess
 import sys
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -193,11 +192,13 @@ def test_the_addressee_and_period_come_from_the_campaign(running_bot: RunningBot
 # -- the file, and the letter after a rehearsal ------------------------------------------
 
 
-def test_a_saved_letter_is_readable_by_its_owner_only(running_bot: RunningBot, database_url):
+def test_a_saved_letter_is_readable_by_its_owner_only(
+    running_bot: RunningBot, database_url, tmp_path
+):
     bot = running_bot
     bot.import_campaign()
     sign(bot, ALICE.id, how="named", name="Alice Example")
-    target = Path(database_url.removeprefix("sqlite:///")).parent / "letter.html"
+    target = tmp_path / "letter.html"  # not beside the database: it may be PostgreSQL
     target.write_text("old")
     target.chmod(0o644)
     done = cli(
