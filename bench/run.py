@@ -986,7 +986,7 @@ def _render_announce(results: Results) -> list[str]:
 
 HEADER = """# Benchmark results
 
-Written by `python bench/run.py` (see the README's "Benchmark" section). The
+Written by `python bench/run.py` (see ENGINEERING.md, "Benchmark"). The
 section between the bench markers is replaced on every run; notes outside it stay.
 
 """

@@ -176,7 +176,7 @@ def close_due_campaigns(
         won = session.execute(
             update(Campaign)
             .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.OPEN)
-            .values(status=CampaignStatus.CLOSED)
+            .values(status=CampaignStatus.CLOSED, closed_at=Campaign.closes_at)
             .execution_options(synchronize_session=False)
         ).rowcount
         if won:

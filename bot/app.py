@@ -16,9 +16,11 @@ from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.update_sender import BackgroundSender
 from bot.webclient import KeptAliveWebClient, answer_retry_handlers, posting_client
+from handlers.directory import Directory
 from handlers.identity import People
 from handlers.installation import Installation
 from handlers.intime import InTime
+from handlers.pacing import Pacing
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -27,12 +29,14 @@ logger = logging.getLogger(__name__)
 # Slack gives us three seconds to answer; a Web API call that hangs longer than
 # this is abandoned and the person is asked to try again.
 WEB_API_TIMEOUT_SECONDS = 5
+# How long start-up waits for the member directory's first reading.
+DIRECTORY_START_WAIT_SECONDS = 5.0
 
 
 class Provide(Middleware):
     """Handlers declare `db`, `settings`, `keyring`, `send_updates`, `in_time`,
-    `installation` and `people`; Bolt injects them from the context, where this
-    puts them. A Middleware object, not a
+    `installation`, `people`, `directory` and `pacing`; Bolt injects them from the
+    context, where this puts them. A Middleware object, not a
     function, which Bolt would build arguments for on every request."""
 
     def __init__(self, client: WebClient, **services: object) -> None:
@@ -68,13 +72,17 @@ def create_app(
     in_time: InTime | None = None,
     keyring: Keyring | None = None,
     limiter: RateLimiter | None = None,
+    directory: Directory | None = None,
+    pacing: Pacing | None = None,
 ) -> App:
     """Build the app. Constructing it calls auth.test on the configured Web API.
 
     `in_time` runs listeners' work so that Slack is answered within its three
     seconds (handlers/intime.py); one is made if none is given. `keyring` is the
     process's (the scheduler shares it); made here if not given. `limiter` is the
-    per-person rate limit (bot/ratelimit.py's defaults if None)."""
+    per-person rate limit (bot/ratelimit.py's defaults if None). `directory` is the
+    member directory (handlers/directory.py), made and started here if not given;
+    `pacing` keeps people's turns at Slack's rate limits (handlers/pacing.py)."""
     client = client or make_client(settings)
     app = App(
         client=client,
@@ -98,6 +106,12 @@ def create_app(
     # other are refused. Read again when Slack says it changed.
     installation = Installation(client, db, settings)
     installation.start(client)
+    if directory is None:
+        directory = Directory(client if settings.member_directory else None)
+        directory.start(lambda: not installation.current.org_wide)
+        # A small workspace is read by then; a large one goes on in the background
+        # while requests are served (users.info answers for anyone not read yet).
+        directory.wait_loaded(DIRECTORY_START_WAIT_SECONDS)
     app.use(
         Provide(
             client,
@@ -108,6 +122,8 @@ def create_app(
             in_time=in_time or InTime(),
             installation=installation,
             people=People(installation, db, keyring),
+            directory=directory,
+            pacing=pacing or Pacing(),
         )
     )
     handlers.register(app, limiter or RateLimiter(), Receipts(db), installation)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from bot.announcements import channels_changed
 from bot.errors import CampaignNotFound, DemandsLocked, InvalidCampaign
 from storage.models import (
+    ADDRESSEE_MAX,
     DEMAND_MAX,
     SLUG_MAX,
     STATEMENT_MAX,
@@ -48,8 +49,17 @@ SLUG_RE = re.compile(rf"^[a-z0-9][a-z0-9-]{{1,{SLUG_MAX - 1}}}$")
 CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]{2,}$")
 USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
 MAX_FORGET_DAYS = 3650
+# More signatures than any workspace has members; past this a number is a typo (and
+# past 2**63 one that the database cannot store).
+MAX_MILESTONE = 1_000_000
+MAX_CLOSES_AHEAD = dt.timedelta(days=100 * 365)
+EARLIEST_DATE = dt.date(2000, 1, 1)
+# A campaign file at its largest is about 110 kB (STATEMENT_MAX, 20 demands of
+# DEMAND_MAX, every character escaped in TOML); anything much larger is not one.
+MAX_FILE_BYTES = 1024 * 1024
 CAMPAIGN_FIELDS = frozenset(
     {
+        "addressee",
         "slug",
         "title",
         "statement",
@@ -81,6 +91,7 @@ class CampaignSpec:
     forget_after_days: int | None = None
     # More announcement channels beside channel_id, sorted, without it.
     channels: tuple[str, ...] = ()
+    addressee: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,57 +108,119 @@ class CampaignView:
     closes_at: dt.datetime | None
     delivered_on: dt.date | None = None
     employer_answer: str | None = None
+    # The milestones, lowest first: progress toward the next one is shown.
+    milestones: tuple[int, ...] = ()
     # For looking a signer up, never shown: the row, and its key in the key store.
     campaign_id: int = 0
     key_id: str | None = None
 
 
+# What each field is called where a person reads it (forms, the organizer view's
+# history, error messages): never the name of a column.
+FIELD_LABELS = {
+    "slug": "short name",
+    "title": "title",
+    "statement": "statement",
+    "demands": "demands",
+    "milestones": "milestones",
+    "channel": "announcement channel",
+    "channel_id": "announcement channel",
+    "channels": "more announcement channels",
+    "closes": "closing date",
+    "closes_at": "closing date",
+    "status": "status",
+    "organizers": "organizers",
+    "forget_after_days": "days before forgetting",
+    "addressee": "addressee",
+}
+
+
+def describe_changes(changes: list[str]) -> str:
+    """What changed, in words: `closing date, milestones`."""
+    return ", ".join(FIELD_LABELS.get(c, c) for c in changes)
+
+
 def _text(data: dict[str, Any], key: str, limit: int, *, required: bool = True) -> str | None:
+    label = FIELD_LABELS.get(key, key).capitalize()
     value = data.get(key)
     if value is None:
         if required:
-            raise InvalidCampaign(f"`{key}` is missing", key)
+            raise InvalidCampaign(f"{label} is missing.", key)
         return None
     if not isinstance(value, str):
-        raise InvalidCampaign(f"`{key}` must be text", key)
+        raise InvalidCampaign(f"{label} must be text.", key)
     value = value.strip()
     if required and not value:
-        raise InvalidCampaign(f"`{key}` is empty", key)
+        raise InvalidCampaign(f"{label} is empty.", key)
     if len(value) > limit:
-        raise InvalidCampaign(f"`{key}` is {len(value)} characters long; the limit is {limit}", key)
+        raise InvalidCampaign(
+            f"{label} is {len(value):,} characters long; the most is {limit:,}.", key
+        )
     return value
 
 
-def _closes_at(value: object, tz: ZoneInfo) -> dt.datetime | None:
+def last_day_of(closes_at: dt.datetime, tz: ZoneInfo) -> dt.date:
+    """The last day one can sign, in `tz`: the day of the last moment before closing."""
+    return (closes_at - dt.timedelta(microseconds=1)).astimezone(tz).date()
+
+
+def closing_moment(last_day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    """A closing date is the last day to sign: signing closes as it ends (the
+    midnight that follows, in `tz`). So a campaign can close today."""
+    following = last_day + dt.timedelta(days=1)
+    return dt.datetime.combine(following, dt.time(0, 0), tzinfo=tz).astimezone(dt.UTC)
+
+
+def _closes_at(value: object, tz: ZoneInfo, now: dt.datetime) -> dt.datetime | None:
     if value is None:
         return None
+    if isinstance(value, dt.time) or not isinstance(value, dt.date):
+        raise InvalidCampaign(
+            "The closing date must be a date such as 2027-03-01 (the last day to sign), "
+            "or a date and time.",
+            "closes",
+        )
+    day = value.date() if isinstance(value, dt.datetime) else value
+    # Bounded before any arithmetic: a date near year 1 or 9999 overflows a
+    # conversion between time zones.
+    if day > (now + MAX_CLOSES_AHEAD).date():
+        raise InvalidCampaign(
+            f"The closing date is more than {MAX_CLOSES_AHEAD.days // 365} years away; give "
+            "a nearer date.",
+            "closes",
+        )
+    if day < EARLIEST_DATE:
+        raise InvalidCampaign("The closing date is in the past; give a future date.", "closes")
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=tz)
         return aware.astimezone(dt.UTC)
-    if isinstance(value, dt.date):
-        # A date closes the campaign as that day begins, in the campaign's time zone.
-        return dt.datetime.combine(value, dt.time(0, 0), tzinfo=tz).astimezone(dt.UTC)
-    raise InvalidCampaign(
-        "`closes` must be a date such as 2027-03-01, or a date and time", "closes"
-    )
+    return closing_moment(value, tz)
 
 
 def _demands(raw: object) -> tuple[str, ...]:
     if not isinstance(raw, list) or not raw:
-        raise InvalidCampaign("`demands` must be a list with at least one demand", "demands")
+        raise InvalidCampaign("Give at least one demand.", "demands")
     if len(raw) > MAX_DEMANDS:
         raise InvalidCampaign(
-            f"`demands` has {len(raw)} entries; the limit is {MAX_DEMANDS}", "demands"
+            f"There are {len(raw)} demands; the most is {MAX_DEMANDS}.", "demands"
         )
     demands = []
+    problems: list[tuple[str | None, str]] = []
     for number, demand in enumerate(raw, start=1):
         if not isinstance(demand, str) or not demand.strip():
-            raise InvalidCampaign(f"demand {number} must be non-empty text", "demands")
-        if len(demand.strip()) > DEMAND_MAX:
-            raise InvalidCampaign(
-                f"demand {number} is longer than {DEMAND_MAX} characters", "demands"
+            problems.append(("demands", f"Demand {number} is empty."))
+        elif len(demand.strip()) > DEMAND_MAX:
+            problems.append(
+                (
+                    "demands",
+                    f"Demand {number} is {len(demand.strip()):,} characters long; the most "
+                    f"is {DEMAND_MAX:,}.",
+                )
             )
-        demands.append(demand.strip())
+        else:
+            demands.append(demand.strip())
+    if problems:
+        raise InvalidCampaign.of(problems)
     return tuple(demands)
 
 
@@ -155,22 +228,28 @@ def _milestones(raw: object) -> tuple[int, ...]:
     if not isinstance(raw, list) or not all(
         isinstance(m, int) and not isinstance(m, bool) for m in raw
     ):
-        raise InvalidCampaign("`milestones` must be a list of whole numbers", "milestones")
+        raise InvalidCampaign(
+            "Milestones must be whole numbers, such as 100, 250, 400.", "milestones"
+        )
     if len(raw) > MAX_MILESTONES:
-        raise InvalidCampaign(f"`milestones` has more than {MAX_MILESTONES} entries", "milestones")
-    if any(m <= 0 for m in raw):
-        raise InvalidCampaign("milestones must be positive numbers", "milestones")
+        raise InvalidCampaign(
+            f"There are {len(raw)} milestones; the most is {MAX_MILESTONES}.", "milestones"
+        )
     if any(m < SMALL_COUNT for m in raw):
         raise InvalidCampaign(
-            f"milestones below {SMALL_COUNT} would expose the first signers; "
-            f"use {SMALL_COUNT} or more",
+            f"Milestones below {SMALL_COUNT} would expose the first signers; use "
+            f"{SMALL_COUNT} or more.",
             "milestones",
         )
+    if any(m > MAX_MILESTONE for m in raw):
+        raise InvalidCampaign(
+            f"Milestones can be at most {MAX_MILESTONE:,} signatures.", "milestones"
+        )
     if len(set(raw)) != len(raw):
-        raise InvalidCampaign("`milestones` repeats a number", "milestones")
+        raise InvalidCampaign("A milestone is repeated.", "milestones")
     if list(raw) != sorted(raw):
         raise InvalidCampaign(
-            "`milestones` must be in increasing order, such as [100, 250, 400]", "milestones"
+            "Milestones must be in increasing order, such as 100, 250, 400.", "milestones"
         )
     return tuple(raw)
 
@@ -178,29 +257,43 @@ def _milestones(raw: object) -> tuple[int, ...]:
 def _organizers(raw: object) -> tuple[str, ...]:
     if raw is None:
         return ()
-    if not isinstance(raw, list) or not all(isinstance(u, str) and USER_RE.match(u) for u in raw):
-        raise InvalidCampaign(
-            "`organizers` must be a list of Slack user ids such as U0123ABCD", "organizers"
-        )
+    if not isinstance(raw, list) or not all(
+        isinstance(u, str) and USER_RE.fullmatch(u) for u in raw
+    ):
+        raise InvalidCampaign("Organizers must be Slack user IDs such as U0123ABCD.", "organizers")
     return tuple(sorted(set(raw)))
 
 
-def _channels(raw: object, channel: str | None) -> tuple[str, ...]:
+def _channel(raw: object) -> str | None:
+    if raw is not None and (not isinstance(raw, str) or not CHANNEL_RE.fullmatch(raw)):
+        raise InvalidCampaign(
+            "The announcement channel must be a Slack channel ID such as C0123456789.",
+            "channel",
+        )
+    return raw
+
+
+def _channels(raw: object, channel: object) -> tuple[str, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list) or not all(
-        isinstance(c, str) and CHANNEL_RE.match(c) for c in raw
+        isinstance(c, str) and CHANNEL_RE.fullmatch(c) for c in raw
     ):
         raise InvalidCampaign(
-            "`channels` must be a list of Slack channel ids such as C0123456789", "channels"
+            "More announcement channels must be Slack channel IDs such as C0123456789.",
+            "channels",
         )
     others = tuple(sorted(set(raw) - {channel}))
     if others and channel is None:
         raise InvalidCampaign(
-            "`channels` are announcement channels beside `channel`: set `channel` too", "channels"
+            "More announcement channels go beside the announcement channel: choose that one too.",
+            "channels",
         )
     if len(others) > MAX_CHANNELS:
-        raise InvalidCampaign(f"`channels` has more than {MAX_CHANNELS} entries", "channels")
+        raise InvalidCampaign(
+            f"There are {len(others)} more announcement channels; the most is {MAX_CHANNELS}.",
+            "channels",
+        )
     return others
 
 
@@ -209,59 +302,117 @@ def _forget_after(raw: object) -> int | None:
         return None
     if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= MAX_FORGET_DAYS:
         raise InvalidCampaign(
-            f"`forget_after_days` must be a number of days from 0 to {MAX_FORGET_DAYS}",
+            f"Days before forgetting must be a whole number from 0 to {MAX_FORGET_DAYS:,}.",
             "forget_after_days",
         )
     return raw
 
 
-def parse_campaign(data: dict[str, Any], tz: ZoneInfo) -> CampaignSpec:
-    """Validate a campaign definition; InvalidCampaign names the first bad field."""
-    unknown = sorted(set(data) - CAMPAIGN_FIELDS)
-    if unknown:
-        raise InvalidCampaign(
-            f"unknown field `{unknown[0]}` (known: {', '.join(sorted(CAMPAIGN_FIELDS))})"
-        )
+def _slug(data: dict[str, Any]) -> str:
     slug = _text(data, "slug", SLUG_MAX)
     assert slug is not None
-    if not SLUG_RE.match(slug):
+    return check_slug(slug)
+
+
+def check_slug(slug: str) -> str:
+    """`slug` if it is a valid short name, else InvalidCampaign saying why."""
+    if not SLUG_RE.fullmatch(slug):
         raise InvalidCampaign(
-            "`slug` must be 2 to 40 lowercase letters, digits or dashes, starting with a "
-            "letter or digit",
+            "The short name must be 2 to 40 lowercase letters, digits or dashes, starting "
+            "with a letter or digit.",
             "slug",
         )
-    title = _text(data, "title", TITLE_MAX)
-    statement = _text(data, "statement", STATEMENT_MAX)
-    channel = data.get("channel")
-    if channel is not None and (not isinstance(channel, str) or not CHANNEL_RE.match(channel)):
-        raise InvalidCampaign("`channel` must be a Slack channel id such as C0123456789", "channel")
-    raw_status = data.get("status", CampaignStatus.OPEN.value)
+    return slug
+
+
+def _status(raw: object) -> CampaignStatus:
     try:
-        status = CampaignStatus(raw_status)
+        return CampaignStatus(raw)
     except ValueError:
-        raise InvalidCampaign("`status` must be draft, open or closed", "status") from None
+        raise InvalidCampaign("The status must be draft, open or closed.", "status") from None
+
+
+class _Problems:
+    """Runs each field's check, keeping every problem instead of stopping at the
+    first: a form shows them all at once, a file's are fixed in one go."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str | None, str]] = []
+
+    def check(self, parse: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        try:
+            return parse(*args, **kwargs)
+        except InvalidCampaign as problem:
+            self.found.extend(problem.problems)
+            return None
+
+
+def parse_campaign(
+    data: dict[str, Any], tz: ZoneInfo, now: dt.datetime | None = None
+) -> CampaignSpec:
+    """Validate a campaign definition; InvalidCampaign lists every bad field."""
+    now = now or dt.datetime.now(dt.UTC)
+    problems = _Problems()
+    unknown = sorted(set(data) - CAMPAIGN_FIELDS)
+    if unknown:
+        problems.found.append(
+            (None, f"Unknown field `{unknown[0]}` (known: {', '.join(sorted(CAMPAIGN_FIELDS))}).")
+        )
+    slug = problems.check(_slug, data)
+    title = problems.check(_text, data, "title", TITLE_MAX)
+    statement = problems.check(_text, data, "statement", STATEMENT_MAX)
+    demands = problems.check(_demands, data.get("demands"))
+    milestones = problems.check(_milestones, data.get("milestones", []))
+    channel = problems.check(_channel, data.get("channel"))
+    channels = problems.check(_channels, data.get("channels"), data.get("channel"))
+    closes_at = problems.check(_closes_at, data.get("closes"), tz, now)
+    status = problems.check(_status, data.get("status", CampaignStatus.OPEN.value))
+    organizers = problems.check(_organizers, data.get("organizers"))
+    forget = problems.check(_forget_after, data.get("forget_after_days"))
+    addressee = problems.check(_text, data, "addressee", ADDRESSEE_MAX, required=False)
+    if problems.found:
+        raise InvalidCampaign.of(problems.found)
+    assert slug is not None
+    assert demands is not None
+    assert milestones is not None
+    assert status is not None
     return CampaignSpec(
         slug=slug,
         title=title or "",
         statement=statement or "",
-        demands=_demands(data.get("demands")),
-        milestones=_milestones(data.get("milestones", [])),
+        demands=demands,
+        milestones=milestones,
         channel_id=channel,
-        closes_at=_closes_at(data.get("closes"), tz),
+        closes_at=closes_at,
         status=status,
-        organizers=_organizers(data.get("organizers")),
-        forget_after_days=_forget_after(data.get("forget_after_days")),
-        channels=_channels(data.get("channels"), channel),
+        organizers=organizers or (),
+        forget_after_days=forget,
+        channels=channels or (),
+        addressee=addressee or None,
     )
 
 
 def read_campaign_file(path: Path, tz: ZoneInfo) -> CampaignSpec:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InvalidCampaign(
+                f"{path}: larger than any campaign ({MAX_FILE_BYTES // 1024} kB at most)"
+            )
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InvalidCampaign(f"{path}: no such file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        raise InvalidCampaign(f"{path}: a directory; give a campaign file (.toml)") from None
+    except PermissionError:
+        raise InvalidCampaign(f"{path}: not readable (permission denied)") from None
+    except OSError as exc:
+        raise InvalidCampaign(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise InvalidCampaign(f"{path}: not text (UTF-8); give a campaign file (.toml)") from None
+    except tomllib.TOMLDecodeError as exc:
         raise InvalidCampaign(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise InvalidCampaign(f"{path}: nested too deeply to be a campaign file") from None
     return parse_campaign(data, tz)
 
 
@@ -298,7 +449,7 @@ def upsert_campaign(
     demands_change = tuple(d.text for d in campaign.demands) != spec.demands
     if campaign.signature_count and (demands_change or campaign.statement != spec.statement):
         # Signers agreed to this text; changing it would put their names under words
-        # they never saw. Start a new campaign instead (README: "Editing a campaign").
+        # they never saw. Start a new campaign instead (ORGANIZERS.md: "Editing a campaign").
         field = "demands" if demands_change else "statement"
         raise DemandsLocked(
             "People have signed this campaign, so its statement and demands can no longer "
@@ -306,7 +457,8 @@ def upsert_campaign(
             field,
         )
     if spec.closes_at != campaign.closes_at and spec.closes_at and spec.closes_at <= now:
-        raise InvalidCampaign("`closes` is in the past; give a future date", "closes")
+        raise InvalidCampaign("The closing date is in the past; give a future date.", "closes")
+    status_before = campaign.status
     for attr, value in (
         ("title", spec.title),
         ("statement", spec.statement),
@@ -314,10 +466,13 @@ def upsert_campaign(
         ("closes_at", spec.closes_at),
         ("status", spec.status),
         ("forget_after_days", spec.forget_after_days),
+        ("addressee", spec.addressee),
     ):
         if getattr(campaign, attr) != value:
             setattr(campaign, attr, value)
             changes.append(attr)
+    if "status" in changes or "created" in changes:
+        note_status(campaign, status_before if "created" not in changes else None, now)
     if demands_change:
         campaign.demands.clear()
         session.flush()  # free the (campaign, position) slots before reusing them
@@ -358,6 +513,20 @@ def upsert_campaign(
     return campaign, changes
 
 
+def note_status(campaign: Campaign, before: CampaignStatus | None, now: dt.datetime) -> None:
+    """Keep the signing period the letter states: first opened, last closed."""
+    if campaign.status is CampaignStatus.OPEN:
+        if campaign.opened_at is None:
+            campaign.opened_at = now
+        campaign.closed_at = None
+    elif campaign.status is CampaignStatus.CLOSED and before is not CampaignStatus.CLOSED:
+        passed = campaign.closes_at is not None and campaign.closes_at <= now
+        # Closed by its date before anyone closed it by hand: it closed then.
+        campaign.closed_at = campaign.closes_at if passed else now
+        if campaign.opened_at is None:
+            campaign.opened_at = now
+
+
 def spec_of(campaign: Campaign) -> CampaignSpec:
     """The campaign as a spec, to edit one field and apply it again."""
     return CampaignSpec(
@@ -372,6 +541,7 @@ def spec_of(campaign: Campaign) -> CampaignSpec:
         organizers=tuple(o.user_id for o in campaign.organizers),
         forget_after_days=campaign.forget_after_days,
         channels=tuple(sorted(c.channel_id for c in campaign.extra_channels)),
+        addressee=campaign.addressee,
     )
 
 
@@ -402,6 +572,7 @@ def campaign_view(campaign: Campaign, now: dt.datetime) -> CampaignView:
         closes_at=campaign.closes_at,
         delivered_on=campaign.delivered_on,
         employer_answer=campaign.employer_answer,
+        milestones=tuple(m.threshold for m in campaign.milestones),
         campaign_id=campaign.id,
         key_id=campaign.key_id,
     )
@@ -412,13 +583,13 @@ def campaign_view(campaign: Campaign, now: dt.datetime) -> CampaignView:
 PUBLIC_CAMPAIGNS = (
     select(Campaign)
     .where(Campaign.status != CampaignStatus.DRAFT)
-    .options(selectinload(Campaign.demands))
+    .options(selectinload(Campaign.demands), selectinload(Campaign.milestones))
     .order_by(Campaign.created_at, Campaign.id)
 )
 _PUBLIC_BY_SLUG = (
     select(Campaign)
     .where(Campaign.slug == bindparam("slug"), Campaign.status != CampaignStatus.DRAFT)
-    .options(selectinload(Campaign.demands))
+    .options(selectinload(Campaign.demands), selectinload(Campaign.milestones))
 )
 
 

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -22,20 +23,39 @@ from slack_sdk import WebClient
 from bot import campaigns, health, organizing, updates
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign
 from bot.keyring import Keyring, Rekeyer
-from bot.letter import FORMATS, build_letter, render
+from bot.letter import FORMATS, build_letter, render, write_private
 from bot.logs import configure_logging
+from bot.opening import DatabaseUnavailable, open_database
 from bot.organizing import StatusChange
 from bot.settings import Settings, SettingsError, load_settings
 from bot.update_sender import SendReport
 from bot.webclient import posting_client
 from storage.db import DEFAULT_POOL_SIZE, Database
-from storage.migrate import upgrade
 from storage.models import UpdateKind
 from storage.pgsettings import privacy_risks
 
 logger = logging.getLogger("bot")
 
 EXIT_USAGE = 2
+
+
+MAX_PEOPLE = 5000
+
+
+def _bounded(low: int, high: int):  # type: ignore[no-untyped-def]
+    """An argparse type: a whole number from `low` to `high`, else a clear error."""
+
+    def parse(raw: str) -> int:
+        text = raw.strip()
+        if (
+            not (text.isascii() and text.isdecimal())
+            or len(text) > 9
+            or not low <= int(text) <= high
+        ):
+            raise argparse.ArgumentTypeError(f"give a whole number from {low} to {high:,}")
+        return int(text)
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,12 +67,23 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="start the bot: Socket Mode, else HTTP, else the offline console (no tokens)"
     )
     serve = sub.add_parser("serve", help="HTTP mode: POST /slack/events, GET /healthz")
-    serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 3000)")
+    serve.add_argument(
+        "--port", type=_bounded(0, 65535), help="port to listen on (default: PORT or 3000)"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--threads", type=int, default=16, help="worker threads (default 16)")
+    serve.add_argument(
+        "--threads", type=_bounded(1, 256), default=16, help="worker threads (default 16)"
+    )
     console = sub.add_parser("console", help="try the bot offline, in a fake workspace")
     console.add_argument(
         "--script", type=Path, help="run the commands in FILE and print the transcript"
+    )
+    console.add_argument(
+        "--people",
+        type=_bounded(0, MAX_PEOPLE),
+        default=0,
+        help=f"add N more members to the fake workspace (up to {MAX_PEOPLE:,}), to rehearse "
+        "milestones and the letter with a crowd",
     )
     campaign = sub.add_parser("campaign", help="manage campaigns")
     campaign_sub = campaign.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
@@ -81,6 +112,16 @@ def _parser() -> argparse.ArgumentParser:
     for change in StatusChange:
         status = campaign_sub.add_parser(change.value, help=f"{change.value} a campaign")
         status.add_argument("slug")
+    for verb, what in (
+        ("archive", "put a closed campaign out of the organizer view"),
+        ("unarchive", "bring an archived campaign back"),
+    ):
+        campaign_sub.add_parser(verb, help=what).add_argument("slug")
+    duplicate = campaign_sub.add_parser(
+        "duplicate", help="a new draft that starts from an old campaign"
+    )
+    duplicate.add_argument("slug", help="the campaign to start from")
+    duplicate.add_argument("new_slug", help="the new campaign's short name")
     sub.add_parser("announce", help="run the announcement job once, now, and exit")
     sub.add_parser("keygen", help="print a fresh SIGNER_KEY")
     sub.add_parser("send-updates", help="send queued news now (resumes after a crash) and exit")
@@ -105,16 +146,10 @@ def keyring_of(settings: Settings) -> Keyring:
 
 
 def _open_database(settings: Settings, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
-    db = Database.from_url(settings.database_url, pool_size)
     # Moving signatures to campaign keys (migration 0008) needs the keys; a
     # database that has nothing to move migrates without them.
     rekeyer = Rekeyer(keyring_of(settings), settings.signer_key) if settings.signer_key else None
-    try:
-        upgrade(db.engine, rekeyer=rekeyer)
-    except Exception:
-        db.dispose()
-        raise
-    return db
+    return open_database(settings.database_url, pool_size, rekeyer)
 
 
 def _warn_about_the_database_server(db: Database) -> None:
@@ -258,13 +293,16 @@ def cmd_campaign_import(settings: Settings, path: Path) -> int:
     try:
         spec = campaigns.read_campaign_file(path, settings.timezone)
     except InvalidCampaign as exc:
-        print(f"error: {path}: {exc}", file=sys.stderr)
+        _print_problems(path, exc)
         return EXIT_USAGE
     db = _open_database(settings)
     try:
         with db.write() as session:
             campaign, changed = organizing.import_campaign(session, spec)
             slug = campaign.slug
+    except InvalidCampaign as exc:
+        _print_problems(path, exc)
+        return EXIT_USAGE
     except DomainError as exc:
         print(f"error: {path}: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -274,32 +312,52 @@ def cmd_campaign_import(settings: Settings, path: Path) -> int:
     return 0
 
 
+def _print_problems(path: Path, problems: InvalidCampaign) -> None:
+    """Every problem of a campaign file, one line each, naming its field."""
+    for field, message in problems.problems:
+        where = f" (`{field}`)" if field and not message.startswith(str(path)) else ""
+        prefix = "" if message.startswith(str(path)) else f"{path}: "
+        print(f"error: {prefix}{message}{where}", file=sys.stderr)
+    if len(problems.problems) > 1:
+        print(f"{len(problems.problems)} problems; nothing was changed", file=sys.stderr)
+
+
 def _operator(settings: Settings) -> organizing.Organizers:
     return organizing.Organizers(settings.organizers)
 
 
 def cmd_campaign_letter(settings: Settings, slug: str, fmt: str, output: Path | None) -> int:
+    if output is not None and output.is_dir():
+        print(f"error: {output} is a directory: give the file to write", file=sys.stderr)
+        return EXIT_USAGE
     db = _open_database(settings)
     try:
         with db.write() as session:
-            text = render(
-                build_letter(
-                    session,
-                    _operator(settings),
-                    organizing.CLI_ACTOR,
-                    slug,
-                    _today(settings),
-                    keyring_of(settings) if settings.signer_key else None,
-                ),
-                fmt,
+            letter = build_letter(
+                session,
+                _operator(settings),
+                organizing.CLI_ACTOR,
+                slug,
+                _today(settings),
+                keyring_of(settings) if settings.signer_key else None,
+                settings.timezone,
             )
     finally:
         db.dispose()
+    text = render(letter, fmt)
     if output is None:
         sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
-        print(f"wrote {output}", file=sys.stderr)
+        return 0
+    try:
+        write_private(output, text)
+    except OSError as exc:
+        print(f"error: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(
+        f"wrote {output} (readable by you only): {letter.count:,} signatures, "
+        f"{letter.named:,} named",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -341,6 +399,9 @@ def cmd_campaign_status(settings: Settings, slug: str, change: StatusChange) -> 
     db = _open_database(settings)
     try:
         with db.write() as session:
+            before = organizing.managed_campaign(
+                session, _operator(settings), organizing.CLI_ACTOR, slug
+            ).status
             campaign = organizing.change_status(
                 session, _operator(settings), organizing.CLI_ACTOR, slug, change
             )
@@ -348,6 +409,39 @@ def cmd_campaign_status(settings: Settings, slug: str, change: StatusChange) -> 
     finally:
         db.dispose()
     print(f"{slug}: {status}")
+    if before.value == "draft" and status == "open":
+        print(
+            "published: workers can read it with /demands. Its statement and demands lock "
+            "as soon as anyone signs.",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_campaign_archive(settings: Settings, slug: str, archived: bool) -> int:
+    db = _open_database(settings)
+    try:
+        with db.write() as session:
+            organizing.set_archived(
+                session, _operator(settings), organizing.CLI_ACTOR, slug, archived
+            )
+    finally:
+        db.dispose()
+    print(f"{slug}: {'archived' if archived else 'not archived'}")
+    return 0
+
+
+def cmd_campaign_duplicate(settings: Settings, slug: str, new_slug: str) -> int:
+    db = _open_database(settings)
+    try:
+        with db.write() as session:
+            copy = organizing.duplicate_campaign(
+                session, _operator(settings), organizing.CLI_ACTOR, slug, new_slug
+            )
+            made = copy.slug
+    finally:
+        db.dispose()
+    print(f"created {made} as a draft, from {slug}: edit it, then `campaign open {made}`")
     return 0
 
 
@@ -384,7 +478,11 @@ def cmd_announce(settings: Settings) -> int:
         )
     db = _open_database(settings)
     try:
-        report = announce_job(db, posting_client(settings.slack_api_url, settings.slack_bot_token))
+        report = announce_job(
+            db,
+            posting_client(settings.slack_api_url, settings.slack_bot_token),
+            settings.timezone.key,
+        )
     finally:
         db.dispose()
     print("\n".join(report.summary()))
@@ -465,7 +563,7 @@ def cmd_run(settings: Settings) -> int:
     return cmd_console(settings, None)
 
 
-def cmd_console(settings: Settings, script: Path | None) -> int:
+def cmd_console(settings: Settings, script: Path | None, people: int = 0) -> int:
     from bot.console import run_console
 
     if not os.environ.get("LOG_LEVEL"):
@@ -474,7 +572,7 @@ def cmd_console(settings: Settings, script: Path | None) -> int:
     if script is not None and not script.is_file():
         print(f"error: {script}: no such file", file=sys.stderr)
         return EXIT_USAGE
-    return run_console(settings, script)
+    return run_console(settings, script, people)
 
 
 def _campaign_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -490,13 +588,40 @@ def _campaign_command(settings: Settings, args: argparse.Namespace) -> int:
             return cmd_campaign_update(settings, args)
         if action == "forget":
             return cmd_campaign_forget(settings, args.slug, args.yes)
+        if action in ("archive", "unarchive"):
+            return cmd_campaign_archive(settings, args.slug, action == "archive")
+        if action == "duplicate":
+            return cmd_campaign_duplicate(settings, args.slug, args.new_slug)
         return cmd_campaign_status(settings, args.slug, StatusChange(action))
     except CampaignNotFound as missing:
-        known = ", ".join(missing.known) or "none yet"
-        print(f"error: no campaign called {missing.slug!r} (campaigns: {known})", file=sys.stderr)
+        known = ", ".join(missing.known[:20]) or "none yet"
+        if len(missing.known) > 20:
+            known += f" and {len(missing.known) - 20} more (`campaign list`)"
+        asked = missing.slug[:60]
+        print(f"error: no campaign called {asked!r} (campaigns: {known})", file=sys.stderr)
+    except InvalidCampaign as exc:
+        for _, message in exc.problems:
+            print(f"error: {message}", file=sys.stderr)
     except DomainError as exc:
         print(f"error: {exc}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _with_rehearsal_key(settings: Settings) -> Settings:
+    """After a console rehearsal (no SIGNER_KEY, a SQLite file), the command line
+    uses the rehearsal key the console left beside the database, and says so."""
+    from bot.console_setup import existing_rehearsal_key
+
+    found = existing_rehearsal_key(settings)
+    if found is None:
+        return settings
+    key, path = found
+    print(
+        f"note: SIGNER_KEY is not set, so this uses the console's rehearsal key {path}: this "
+        "database is a rehearsal. A real campaign needs SIGNER_KEY in .env.",
+        file=sys.stderr,
+    )
+    return replace(settings, signer_key=key)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -514,7 +639,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(settings.log_level)
         if args.command == "campaign":
-            return _campaign_command(settings, args)
+            return _campaign_command(_with_rehearsal_key(settings), args)
         if args.command == "serve":
             return cmd_serve(settings, args.host, args.port, args.threads)
         if args.command == "backup":
@@ -524,11 +649,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "send-updates":
             return cmd_send_updates(settings)
         if args.command == "console":
-            return cmd_console(settings, args.script)
+            return cmd_console(settings, args.script, args.people)
         if args.command == "announce":
             return cmd_announce(settings)
         return cmd_run(settings)
-    except SettingsError as exc:
+    except (SettingsError, DatabaseUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

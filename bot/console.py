@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 
@@ -40,6 +41,7 @@ from bot.console_setup import (
     prepare_settings,
     role_of,
 )
+from bot.counts import rehearse_an_hour
 from bot.fakeslack import (
     Change,
     FakeChannel,
@@ -54,11 +56,11 @@ from bot.fakeslack import (
 )
 from bot.jobs import announce_job
 from bot.keyring import Rekeyer
+from bot.opening import open_database
 from bot.server import SlackWSGI
 from bot.settings import Settings
 from bot.webclient import posting_client
 from storage.db import Database
-from storage.migrate import upgrade
 
 FORM = "application/x-www-form-urlencoded"
 # Not a secret: the fake workspace only checks that some bot token is sent.
@@ -76,7 +78,8 @@ What you can type (as the person in the prompt):
   click LABEL       click the button with that label (`click Open demo`: label and value)
   as NAME           become someone else (see `who`)
   #CHANNEL          go to a channel and show its messages (#general, #announcements)
-  announce          run the announcement job now, as the scheduler would
+  announce          refresh the counts shown and run the announcement job now, as
+                    the scheduler does on the hour
   who               the people in this workspace
   help, quit
 In a form: answer each field in turn (Enter keeps the value shown in [brackets],
@@ -117,8 +120,12 @@ class Console:
         style: Style,
         announce: Callable[[], str] | None = None,
         organizers: frozenset[str] = frozenset(),
+        settle: Callable[[], object] | None = None,
     ) -> None:
         self.fake = fake
+        # Waits for the app's work past its acknowledgement (an answer through a
+        # response URL), which Slack would show as soon as it came.
+        self.settle = settle or (lambda: None)
         self.workspace = fake.workspace
         self.slack = slack
         self.lines = lines
@@ -413,6 +420,7 @@ class Console:
             self.note("Not clicked.")
             return
         self._send_click(target)
+        self.settle()
         self.show_changes()
 
     def _confirmed(self, confirm: dict[str, Any]) -> bool:
@@ -663,18 +671,23 @@ class Console:
 # -- wiring --------------------------------------------------------------------------
 
 
-def _announcer(fake: FakeSlack, db: Database) -> Callable[[], str]:
-    """The scheduler's announcement job, run now against the fake workspace."""
+def _announcer(fake: FakeSlack, db: Database, tz: ZoneInfo) -> Callable[[], str]:
+    """The scheduler's hourly count refresh and announcement job, run now against
+    the fake workspace."""
     client = posting_client(fake.api_url, CONSOLE_TOKEN)
 
     def run() -> str:
-        report = announce_job(db, client)
+        # On the hour the scheduler refreshes the counts Slack shows, then announces:
+        # a rehearsal's `announce` is that hour, so counts and cards move with it.
+        with db.write() as session:
+            rehearse_an_hour(session)
+        report = announce_job(db, client, tz.key)
         return "Announcement job: " + "; ".join(report.summary()) + "."
 
     return run
 
 
-def run_console(settings: Settings, script: Path | None = None) -> int:
+def run_console(settings: Settings, script: Path | None = None, people: int = 0) -> int:
     """Start the console on the configured database; 0 when left normally."""
     settings, notices = prepare_settings(settings)
     signing_secret = secrets.token_hex(16)  # a fresh one per run: nothing to leak
@@ -688,12 +701,13 @@ def run_console(settings: Settings, script: Path | None = None) -> int:
         lines = TerminalLines()
     else:
         lines = ScriptLines(sys.stdin, out)
-    db = Database.from_url(settings.database_url)
     keyring = settings.keyring()
+    db = open_database(
+        settings.database_url, rekeyer=Rekeyer(keyring, settings.require_signer_key())
+    )
     try:
-        upgrade(db.engine, rekeyer=Rekeyer(keyring, settings.require_signer_key()))
         created = ensure_demo_campaign(db, settings)
-        with FakeSlack(demo_workspace()) as fake:
+        with FakeSlack(demo_workspace(people)) as fake:
             settings = replace(
                 settings,
                 slack_bot_token=CONSOLE_TOKEN,
@@ -702,9 +716,11 @@ def run_console(settings: Settings, script: Path | None = None) -> int:
                 slack_api_url=fake.api_url,
             )
             from bot.app import create_app
+            from handlers.intime import InTime
 
             client = WebClient(base_url=fake.api_url, token=CONSOLE_TOKEN)
-            app = create_app(settings, db, client=client, keyring=keyring)
+            in_time = InTime()
+            app = create_app(settings, db, client=client, keyring=keyring, in_time=in_time)
             slack = LocalSlack(SlackWSGI(app, db, signing_secret), signing_secret)
             console = Console(
                 fake,
@@ -712,8 +728,9 @@ def run_console(settings: Settings, script: Path | None = None) -> int:
                 lines,
                 out,
                 style,
-                announce=_announcer(fake, db),
+                announce=_announcer(fake, db, settings.timezone),
                 organizers=settings.organizers,
+                settle=in_time.settle,
             )
             if created:
                 notices.append(f"Created a demo campaign, `{created}`, to play with.")

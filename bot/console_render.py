@@ -112,6 +112,8 @@ def _angle(match: re.Match[str], names: Names) -> str:
     if target.startswith("#"):
         name = label or names.channel(target[1:])
         return f"#{name or target[1:]}"
+    if target.startswith("!date^"):
+        return label  # Slack shows it in the reader's time zone; the fallback names one
     if target.startswith("!"):
         return "@" + (label or target[1:].split("^")[0])
     return f"{label} ({target})" if label else target

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot import campaigns
 from bot.fakeslack import BOT_USER_ID, FakeChannel, FakeUser, Workspace
@@ -49,13 +50,26 @@ DEMO_CAMPAIGN = {
 KEY_SUFFIX = ".console-key"
 
 
-def demo_workspace() -> Workspace:
+def demo_workspace(people: int = 0) -> Workspace:
+    """The demo workspace, with `people` more members (`member1`...) to rehearse a
+    crowd: milestones, conditional names and the letter at a real campaign's size."""
     workspace = Workspace()
     for channel in (GENERAL, ANNOUNCE):
         workspace.add_channel(replace(channel))
     for user in (*PEOPLE, BOT):
         workspace.add_user(replace(user))
+    add_members(workspace, people)
     return workspace
+
+
+def add_members(workspace: Workspace, count: int) -> list[FakeUser]:
+    """`count` more members, numbered after those already there."""
+    have = sum(1 for u in workspace.users.values() if u.name.startswith("member"))
+    added = []
+    for number in range(have + 1, have + count + 1):
+        user = FakeUser(f"U1M{number:07d}", f"member{number}", f"Member {number}")
+        added.append(workspace.add_user(user))
+    return added
 
 
 def role_of(user: FakeUser, organizers: frozenset[str] = frozenset({DANA.id})) -> str:
@@ -109,6 +123,31 @@ def rehearsal_key(path: Path) -> bytes:
     return key
 
 
+def rehearsal_key_path(database_url: str) -> Path | None:
+    """Where the console keeps the rehearsal key of this database (a SQLite file),
+    or None for a database the console cannot rehearse on without SIGNER_KEY."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return None
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database + KEY_SUFFIX).expanduser()
+
+
+def existing_rehearsal_key(settings: Settings) -> tuple[bytes, Path] | None:
+    """The rehearsal key a console session left beside this database, when
+    SIGNER_KEY is not set: the command line uses it, so that the letter and the
+    rest work after a rehearsal. The bot itself never does (settings.py)."""
+    if settings.signer_key is not None:
+        return None
+    path = rehearsal_key_path(settings.database_url)
+    if path is None or not path.is_file():
+        return None
+    return rehearsal_key(path), path
+
+
 def prepare_settings(settings: Settings) -> tuple[Settings, list[str]]:
     """The settings the console runs under, and what to tell the person about them."""
     notices = []
@@ -121,14 +160,15 @@ def prepare_settings(settings: Settings) -> tuple[Settings, list[str]]:
     key = settings.signer_key
     if key is None:
         url = make_url(settings.database_url)
-        database = url.database or ""
-        if url.get_backend_name() == "sqlite" and database and database != ":memory:":
-            path = Path(database + KEY_SUFFIX).expanduser()
+        path = rehearsal_key_path(settings.database_url)
+        if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             key = rehearsal_key(path)
             notices.append(
-                f"SIGNER_KEY is not set: this rehearsal keys signatures with {path}. For real "
-                "use, put a SIGNER_KEY in .env (python -m bot keygen)."
+                f"SIGNER_KEY is not set: this rehearsal keys signatures with {path}; the "
+                "command line uses it too while SIGNER_KEY is unset (`python -m bot campaign "
+                "letter SLUG` after the rehearsal). For real use, put a SIGNER_KEY in .env "
+                "(python -m bot keygen)."
             )
         elif url.get_backend_name() == "sqlite":
             key = secrets.token_bytes(32)

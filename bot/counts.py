@@ -43,3 +43,21 @@ def refresh_public_counts(session: Session, now: dt.datetime | None = None) -> i
         ).rowcount
         or 0
     )
+
+
+def rehearse_an_hour(session: Session, now: dt.datetime | None = None) -> int:
+    """The offline console's `announce`, which stands for the scheduler's hour: every
+    count shown becomes the exact one now, however recently it last moved. Only the
+    console calls it; its workspace is a fake one, with nobody to watch."""
+    return (
+        session.execute(
+            update(Campaign)
+            .where(Campaign.public_count != Campaign.signature_count)
+            .values(
+                public_count=Campaign.signature_count,
+                public_count_at=hour_of(now or dt.datetime.now(dt.UTC)),
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )

@@ -1,6 +1,8 @@
 """Domain errors. Their messages are written for the person who caused them and
 never carry a signer's id, name or text."""
 
+from __future__ import annotations
+
 
 class DomainError(Exception):
     """A request the domain refuses, with a message fit to show the user."""
@@ -14,11 +16,23 @@ class CampaignNotFound(DomainError):
 
 
 class InvalidCampaign(DomainError):
-    """A campaign file or edit that breaks a rule; the message names the field."""
+    """A campaign file or edit that breaks rules: every problem found, each with the
+    field it is about (a campaign file's key), so that a form can show them all at
+    once beside their fields and a file's errors can be fixed in one go."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        self.field = field
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        problems: list[tuple[str | None, str]] | None = None,
+    ) -> None:
+        self.problems = problems or [(field, message)]
+        self.field = self.problems[0][0]
+        super().__init__(self.problems[0][1] if problems else message)
+
+    @classmethod
+    def of(cls, problems: list[tuple[str | None, str]]) -> InvalidCampaign:
+        return cls(problems[0][1], problems[0][0], problems)
 
 
 class NotAnOrganizer(DomainError):

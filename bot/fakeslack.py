@@ -157,6 +157,11 @@ class FakeUser:
     # The organization's id for them (W...), when it differs from `id`: a member of
     # a workspace that joined a Grid keeps a local U id there.
     enterprise_user_id: str | None = None
+    # The time zone the person set in Slack (users.info's `tz`).
+    tz: str = "Europe/London"
+    # When Slack last changed the account (users.info, users.list and user_change
+    # carry it): a newer answer replaces an older one.
+    updated: int = 1_700_000_000
 
     @property
     def global_id(self) -> str:
@@ -169,7 +174,7 @@ class FakeUser:
             "name": self.name,
             "deleted": self.deleted,
             "real_name": self.real_name,
-            "tz": "Europe/London",
+            "tz": self.tz,
             "is_admin": False,
             "is_owner": False,
             "is_bot": self.is_bot,
@@ -177,6 +182,7 @@ class FakeUser:
             "is_restricted": self.is_restricted,
             "is_ultra_restricted": self.is_ultra_restricted,
             "is_stranger": self.is_stranger,
+            "updated": self.updated,
             "profile": {
                 "real_name": self.real_name,
                 "display_name": self.name,
@@ -348,6 +354,7 @@ class FakeSlack:
             "conversations.info": self._conversations_info,
             "conversations.history": self._conversations_history,
             "users.info": self._users_info,
+            "users.list": self._users_list,
             "views.open": self._views_open,
             "views.push": self._views_push,
             "views.update": self._views_update,
@@ -616,6 +623,31 @@ class FakeSlack:
         if user is None:
             return {"ok": False, "error": "user_not_found"}
         return _ok(user=user.as_api())
+
+    def _users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Everyone in the workspace, deleted accounts and bots included, a page at a
+        time (`limit`, `cursor` from `response_metadata.next_cursor`). An org-wide
+        token must name the workspace (`team_id`), as Slack's page says."""
+        grid = self.workspace.grid
+        team = params.get("team_id")
+        if grid is not None and grid.org_install and not team:
+            return {"ok": False, "error": "missing_argument"}
+        cursor = str(params.get("cursor") or "")
+        try:
+            start = int(cursor.removeprefix("page:")) if cursor else 0
+        except ValueError:
+            return {"ok": False, "error": "invalid_cursor"}
+        limit = int(params.get("limit") or 0)
+        with self._lock:
+            people = [u for u in self.workspace.users.values() if team is None or u.team_id == team]
+        page = people[start : start + limit] if limit > 0 else people[start:]
+        after = start + len(page)
+        more = limit > 0 and after < len(people)
+        return _ok(
+            members=[u.as_api() for u in page],
+            cache_ts=int(time.time()),
+            response_metadata={"next_cursor": f"page:{after}" if more else ""},
+        )
 
     def _by_global_id(self, user_id: str) -> FakeUser | None:
         for user in self.workspace.users.values():
@@ -1219,6 +1251,20 @@ def app_home_opened_body(
         "user": user_id,
         "channel": dm_channel_for(user_id),
         "tab": tab,
+        "event_ts": f"{time.time():.6f}",
+    }
+    return json.dumps(_event_envelope(event, team_id, grid)).encode()
+
+
+def user_change_body(
+    user: FakeUser, team_id: str = TEAM_ID, grid: Grid | None = None, kind: str = "user_change"
+) -> bytes:
+    """`user_change` (a member's account changed: a guest now, deactivated...) or
+    `team_join` (someone joined), each carrying the whole user object."""
+    event = {
+        "type": kind,
+        "user": user.as_api(),
+        "cache_ts": int(time.time()),
         "event_ts": f"{time.time():.6f}",
     }
     return json.dumps(_event_envelope(event, team_id, grid)).encode()

@@ -11,20 +11,23 @@ database (bot/announcements.py).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 from sqlalchemy import select
 
-from bot import announcements
+from bot import announcements, campaigns, cards
 from bot.announcements import Claimed, Due
 from bot.counts import refresh_public_counts
+from bot.errors import CampaignNotFound
 from bot.signatures import rewrite_in_key_order
 from handlers import blocks
 from handlers.slackapi import retry_after
@@ -32,6 +35,7 @@ from storage.db import Database
 from storage.models import AnnouncementKind, Campaign
 
 logger = logging.getLogger(__name__)
+UTC = ZoneInfo("UTC")
 
 ANNOUNCE_JOB_ID = "announce"
 # Message metadata on every announcement, so that after a crash between posting
@@ -62,6 +66,7 @@ class RunReport:
     superseded: list[Due] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)
     no_channel: list[str] = field(default_factory=list)
+    cards: list[str] = field(default_factory=list)
 
     def summary(self) -> list[str]:
         lines = [f"closed: {slug}" for slug in self.closed]
@@ -70,13 +75,16 @@ class RunReport:
         lines += [f"not announced (overtaken): {d.describe()}" for d in self.superseded]
         lines += [f"waiting: {w}" for w in self.waiting]
         lines += [f"no channel set, skipped: {slug}" for slug in self.no_channel]
+        lines += [f"card updated: {slug}" for slug in self.cards]
         return lines or ["nothing to announce"]
 
 
-def announce_job(db: Database, client: WebClient) -> RunReport:
+def announce_job(db: Database, client: WebClient, tz: str = "UTC") -> RunReport:
     """The scheduled announcement run (also `python -m bot announce`). `client`
-    makes no automatic retries (bot.webclient.posting_client)."""
-    return run_announcements(db, client)
+    makes no automatic retries (bot.webclient.posting_client). `tz`: the name of
+    the campaigns' time zone (a plain value, as job arguments are), for the dates
+    on campaign cards."""
+    return run_announcements(db, client, ZoneInfo(tz))
 
 
 def close_job(db: Database, client: WebClient, slug: str | None = None) -> RunReport:
@@ -87,7 +95,7 @@ def close_job(db: Database, client: WebClient, slug: str | None = None) -> RunRe
 def scrub_job(db: Database) -> bool:
     """Empty SQLite's WAL into the database file, so that a withdrawn signature, a
     name replaced, or the order of commits stays in the -wal file for a minute at
-    most (the scheduler runs this every minute; README, "What the files keep")."""
+    most (the scheduler runs this every minute; ENGINEERING.md, "Privacy: what is stored")."""
     done = db.scrub()
     if not done:
         logger.info("the WAL was busy with readers; emptying it at the next run")
@@ -112,7 +120,7 @@ def rewrite_job(db: Database) -> int:
     return len(ids)
 
 
-def run_announcements(db: Database, client: WebClient) -> RunReport:
+def run_announcements(db: Database, client: WebClient, tz: ZoneInfo = UTC) -> RunReport:
     report = RunReport()
     started = announcements.utcnow()
     with db.write() as session:
@@ -123,11 +131,53 @@ def run_announcements(db: Database, client: WebClient) -> RunReport:
     report.no_channel.extend(plan.no_channel)
     for due in plan.superseded:
         logger.info("not announcing %s: overtaken by a higher milestone", due.label)
-    _post_due(db, _Slack(client), report, tuple(AnnouncementKind))
+    slack = _Slack(client)
+    _post_due(db, slack, report, tuple(AnnouncementKind))
+    _refresh_cards(db, slack, report, tz)
     with db.write() as session:
         announcements.record_run(session, ANNOUNCE_JOB_ID, started)
     _finish(db, report)
     return report
+
+
+# The card's message is gone or can no longer be edited: stop trying.
+_CARD_GONE = {"message_not_found", "channel_not_found", "is_archived", "cant_update_message"}
+
+
+def _refresh_cards(db: Database, slack: _Slack, report: RunReport, tz: ZoneInfo) -> None:
+    """Edit each campaign card whose content changed (count, progress, open or
+    closed); an unchanged one is left alone. A card whose message was deleted is
+    forgotten; any other failure is retried at the next run."""
+    with db.read() as session:
+        shown = []
+        for card in cards.all_cards(session):
+            try:
+                view = campaigns.find_public_campaign(session, card.slug)
+            except CampaignNotFound:
+                continue
+            shown.append((card, blocks.campaign_card(view, tz)))
+    for card, (fallback, content) in shown:
+        fingerprint = cards.digest(json.dumps(content, sort_keys=True))
+        if fingerprint == card.shown or slack.held_back(card.channel_id):
+            continue
+        try:
+            slack.call(
+                "chat.update",
+                slack.client.chat_update,
+                channel=card.channel_id,
+                ts=card.message_ts,
+                text=fallback,
+                blocks=content,
+            )
+        except _Failure as failure:
+            if failure.code in _CARD_GONE:
+                with db.write() as session:
+                    cards.drop_card(session, card.id)
+            logger.info("campaign card of %s not updated: %s", card.slug, failure.code)
+            continue
+        with db.write() as session:
+            cards.mark_shown(session, card.id, fingerprint)
+        report.cards.append(card.slug)
 
 
 def run_closing(db: Database, client: WebClient, slug: str | None = None) -> RunReport:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from sqlalchemy import delete, exists, select, update
@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot import retractions
 from bot.announcements import queue_final_count
-from bot.campaigns import CampaignSpec, is_open, upsert_campaign
+from bot.campaigns import (
+    CampaignSpec,
+    check_slug,
+    describe_changes,
+    is_open,
+    note_status,
+    spec_of,
+    upsert_campaign,
+)
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
 from bot.keyring import Keyring
 from storage.db import Database, NotScrubbed
@@ -135,7 +143,8 @@ def save_campaign(
         raise NotAnOrganizer()
     campaign, changes = upsert_campaign(session, spec, now)
     if changes:
-        record(session, actor, "create" if creating else "edit", spec.slug, ", ".join(changes))
+        action = "create" if creating else "edit"
+        record(session, actor, action, spec.slug, describe_changes(changes))
     return campaign, changes
 
 
@@ -145,7 +154,7 @@ def import_campaign(session: Session, spec: CampaignSpec) -> tuple[Campaign, lis
     campaign, changes = upsert_campaign(session, spec)
     if changes:
         action = "edit" if exists_already else "create"
-        record(session, CLI_ACTOR, action, spec.slug, "import: " + ", ".join(changes))
+        record(session, CLI_ACTOR, action, spec.slug, "import: " + describe_changes(changes))
     return campaign, changes
 
 
@@ -166,6 +175,7 @@ def change_status(
         if before is CampaignStatus.CLOSED:
             return campaign
         campaign.status = CampaignStatus.CLOSED
+        note_status(campaign, before, now)
         if before is CampaignStatus.OPEN:
             # The channel hears the final count at the next announcement run, once.
             session.flush()
@@ -176,6 +186,7 @@ def change_status(
         if is_open(campaign, now):
             return campaign
         campaign.status = CampaignStatus.OPEN
+        note_status(campaign, before, now)
         campaign.archived_at = None  # an open campaign is never out of sight
         if campaign.closes_at is not None and campaign.closes_at <= now:
             # Reopening past the closing date: the old date no longer applies.
@@ -207,6 +218,26 @@ def set_archived(
     campaign.archived_at = now if archived else None
     record(session, actor, "archive" if archived else "unarchive", slug)
     session.flush()
+    return campaign
+
+
+def duplicate_campaign(
+    session: Session,
+    organizers: Organizers,
+    actor: str,
+    slug: str,
+    new_slug: str,
+    now: dt.datetime | None = None,
+) -> Campaign:
+    """A new draft that starts from an old campaign: its text, demands, milestones,
+    channels, organizers and addressee; no closing date, no signatures."""
+    source = managed_campaign(session, organizers, actor, slug)
+    if not organizers.may_create(actor):
+        raise NotAnOrganizer()
+    new_slug = check_slug(new_slug.strip().lower())
+    spec = replace(spec_of(source), slug=new_slug, closes_at=None, status=CampaignStatus.DRAFT)
+    campaign, _ = save_campaign(session, organizers, actor, spec, creating=True, now=now)
+    record(session, actor, "duplicate", slug, f"as {new_slug}")
     return campaign
 
 
@@ -253,7 +284,9 @@ def forget_signers(
     )
     session.execute(delete(Subscriber).where(Subscriber.campaign_id == campaign.id))
     session.execute(delete(Signature).where(Signature.campaign_id == campaign.id))
+    before = campaign.status
     campaign.status = CampaignStatus.CLOSED
+    note_status(campaign, before, now)
     campaign.forgotten_at = now
     record(session, actor, "forget", slug, f"unlinked {unlinked} signatures")
     session.flush()

@@ -95,7 +95,7 @@ def schedule_announcements(
     scheduler.add_job(
         jobs.announce_job,
         trigger=announce_trigger(settings),
-        args=(db, client),
+        args=(db, client, settings.timezone.key),
         id=ANNOUNCE_JOB_ID,
         name="announce milestones",
         replace_existing=True,

@@ -56,6 +56,9 @@ class Settings:
     log_level: str = "INFO"
     # Where campaign keys live (bot/keyring.py): never inside the database.
     key_store: Path = field(default=Path(DEFAULT_KEY_STORE))
+    # Whether the app keeps the workspace's member directory in memory
+    # (handlers/directory.py) or asks users.info for each person.
+    member_directory: bool = True
 
     @property
     def mode(self) -> str:
@@ -187,6 +190,17 @@ def _parse_api_url(raw: str | None) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+def _parse_member_directory(raw: str | None) -> bool:
+    value = (raw or "memory").lower()
+    if value not in {"memory", "off"}:
+        raise SettingsError(
+            "MEMBER_DIRECTORY is malformed: use memory (the default: who may sign is known "
+            "from a list of the workspace's accounts kept in memory) or off (ask Slack's "
+            "users.info for each person)"
+        )
+    return value == "memory"
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read every setting once; raise SettingsError naming the first bad one."""
     env = os.environ if env is None else env
@@ -216,6 +230,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         timezone=tz,
         log_level=_parse_log_level(_get(env, "LOG_LEVEL")),
         key_store=_parse_key_store(_get(env, "KEY_STORE"), database_url),
+        member_directory=_parse_member_directory(_get(env, "MEMBER_DIRECTORY")),
     )
 
 

@@ -89,6 +89,10 @@ def _row_values(campaign_id: int, choice: Choice, keys: CampaignKeys) -> dict[st
         raise InvalidName(f"Choose a number from {MIN_THRESHOLD} to {MAX_THRESHOLD:,}.")
     if choice.conditional and choice.name is None:
         raise DomainError("a conditional signature needs a name")
+    # The form holds names to NAME_MAX (clean_name); this holds every caller to it,
+    # since a sealed name has room for NAME_MAX characters of four bytes, no more.
+    if choice.name is not None and len(choice.name) > NAME_MAX:
+        raise InvalidName(f"Please keep the name under {NAME_MAX} characters.")
     sealed = (
         keys.seal(choice.name, name_context(campaign_id), NAME_PAD)
         if choice.name is not None

@@ -127,6 +127,7 @@ METHOD_TIERS: dict[str, MethodLimit] = {
         ("views.update", TIER_4),
         ("views.publish", TIER_4),
         ("users.info", TIER_4),
+        ("users.list", TIER_2),
         ("chat.postEphemeral", TIER_4),
         ("chat.update", TIER_3),
         ("chat.delete", TIER_3),

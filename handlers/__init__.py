@@ -16,6 +16,8 @@ from handlers import (
     messages,
     middleware,
     paging,
+    preview,
+    quicksign,
     signing,
 )
 from handlers.installation import Installation
@@ -27,13 +29,15 @@ def register(
     middleware.register(app, limiter, receipts, installation)
     errors.register(app)
     # Bolt tries listeners in the order they were registered, building arguments
-    # for each matcher it tries: the busiest ones go first (/demands, the DM,
-    # signing's confirmation).
+    # for each matcher it tries: the busiest ones go first (/demands, the one-click
+    # signature, the DM, signing's confirmation).
     commands.register(app)
+    quicksign.register(app)
     messages.register(app)
     signing.register(app)
     actions.register(app)
     home.register(app)
     admin.register(app)
+    preview.register(app)
     paging.register(app)
     lifecycle.register(app)

@@ -12,19 +12,29 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import organizing, updates
-from bot.campaigns import CampaignSpec, is_open, parse_campaign, spec_of
+from bot.campaigns import (
+    CampaignSpec,
+    campaign_view,
+    is_open,
+    last_day_of,
+    parse_campaign,
+    spec_of,
+)
 from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
 from bot.keyring import Keyring
 from bot.letter import build_letter, render
 from bot.organizing import Organizers, StatusChange
 from bot.settings import Settings
 from handlers import blocks
+from handlers.identity import profile_of
 from handlers.intime import FormAnswer, InTime, answer_in_time
 from handlers.payload import clicked_value
 from handlers.slackapi import (
@@ -148,6 +158,24 @@ def admin_command_answer(
     return answer
 
 
+def draft_preview(
+    db: Database, settings: Settings, actor: str, slug: str
+) -> tuple[str, list[blocks.Block]] | None:
+    """`/demands SLUG` for a draft: the organizers who manage it see a preview; for
+    anyone else it does not exist (None), as before."""
+    if not actor:
+        return None
+    try:
+        with db.read() as session:
+            campaign = organizing.managed_campaign(session, _organizers(settings), actor, slug)
+            if campaign.status is not CampaignStatus.DRAFT:
+                return None
+            view = campaign_view(campaign, dt.datetime.now(dt.UTC))
+    except (CampaignNotFound, NotAnOrganizer):
+        return None
+    return blocks.draft_preview_message(view, settings.timezone)
+
+
 def _open(client: WebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
     failure = open_form(client, body.get("trigger_id"), view)
     if failure is not None:
@@ -159,7 +187,7 @@ def _notice(client: WebClient, body: dict[str, Any], title: str, text: str) -> N
 
 
 def _editor_values(campaign: Campaign, tz: Any) -> blocks.EditorValues:
-    closes_on = campaign.closes_at.astimezone(tz).date() if campaign.closes_at else None
+    closes_on = last_day_of(campaign.closes_at, tz) if campaign.closes_at else None
     return blocks.EditorValues(
         slug=campaign.slug,
         title=campaign.title,
@@ -171,7 +199,31 @@ def _editor_values(campaign: Campaign, tz: Any) -> blocks.EditorValues:
         organizers=tuple(o.user_id for o in campaign.organizers),
         forget_after_days=campaign.forget_after_days,
         channels=tuple(sorted(c.channel_id for c in campaign.extra_channels)),
+        addressee=campaign.addressee or "",
     )
+
+
+def _organizer_tz(context: BoltContext, client: WebClient, settings: Settings) -> ZoneInfo:
+    """The organizer's own Slack time zone (users.info), in which the editor reads
+    and shows the last day to sign; the campaigns' TIMEZONE if Slack does not say."""
+    try:
+        name = profile_of(context, client).get("tz")
+        return ZoneInfo(name) if isinstance(name, str) and name else settings.timezone
+    except Exception:  # busy, a stranger, an unknown zone: the campaigns' zone will do
+        logger.info("no time zone for the organizer from Slack; using TIMEZONE")
+        return settings.timezone
+
+
+def _metadata_tz(meta: object, settings: Settings) -> ZoneInfo:
+    """The time zone the editor was opened in (its private_metadata, which a forged
+    submission may fill with anything)."""
+    name = meta.get("tz") if isinstance(meta, dict) else None
+    if isinstance(name, str) and 0 < len(name) <= 64:
+        try:
+            return ZoneInfo(name)
+        except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            pass
+    return settings.timezone
 
 
 def handle_new(
@@ -188,8 +240,10 @@ def handle_new(
         if not _organizers(settings).may_create(context.user_id or ""):
             _refuse_click(client, body, "create")
             return
-        metadata = json.dumps({"slug": "", "mode": "create"})
-        _open(client, body, blocks.campaign_editor(blocks.EditorValues(), metadata, True, False))
+        tz = _organizer_tz(context, client, settings)
+        metadata = json.dumps({"slug": "", "mode": "create", "tz": tz.key})
+        editor = blocks.campaign_editor(blocks.EditorValues(), metadata, True, False, tz)
+        _open(client, body, editor)
 
     in_time.run(context, work)
 
@@ -207,12 +261,13 @@ def handle_edit(
 
     def work() -> None:
         slug = clicked_value(body)
+        tz = _organizer_tz(context, client, settings)
         try:
             with db.read() as session:
                 campaign = organizing.managed_campaign(
                     session, _organizers(settings), context.user_id or "", slug
                 )
-                values = _editor_values(campaign, settings.timezone)
+                values = _editor_values(campaign, tz)
                 locked = campaign.signature_count > 0
         except NotAnOrganizer:
             _refuse_click(client, body, "edit")
@@ -220,8 +275,45 @@ def handle_edit(
         except CampaignNotFound as missing:
             _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
             return
-        metadata = json.dumps({"slug": slug, "mode": "edit"})
-        _open(client, body, blocks.campaign_editor(values, metadata, False, locked))
+        metadata = json.dumps({"slug": slug, "mode": "edit", "tz": tz.key})
+        _open(client, body, blocks.campaign_editor(values, metadata, False, locked, tz))
+
+    in_time.run(context, work)
+
+
+def handle_duplicate(
+    ack: Ack,
+    body: dict,
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    in_time: InTime,
+) -> None:
+    """A new campaign's form, filled in from an old one (text, demands, milestones,
+    channels, organizers, addressee), with no short name and no closing date: it
+    saves as a new draft."""
+    ack()
+
+    def work() -> None:
+        slug = clicked_value(body)
+        actor = context.user_id or ""
+        if not _organizers(settings).may_create(actor):
+            _refuse_click(client, body, "duplicate")
+            return
+        tz = _organizer_tz(context, client, settings)
+        try:
+            with db.read() as session:
+                campaign = organizing.managed_campaign(session, _organizers(settings), actor, slug)
+                values = replace(_editor_values(campaign, tz), slug="", closes_on=None)
+        except NotAnOrganizer:
+            _refuse_click(client, body, "duplicate")
+            return
+        except CampaignNotFound as missing:
+            _notice(client, body, "Not found", blocks.not_found_text(slug, missing.known))
+            return
+        metadata = json.dumps({"slug": "", "mode": "create", "tz": tz.key})
+        _open(client, body, blocks.campaign_editor(values, metadata, True, False, tz))
 
     in_time.run(context, work)
 
@@ -242,13 +334,21 @@ def _text(state: dict[str, dict[str, Any]], block_id: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _int_list(raw: str | None, block_id: str) -> list[int]:
+def _int_list(raw: str | None) -> list[int]:
+    """The milestones typed in the form: whole numbers separated by commas."""
     if not raw or not raw.strip():
         return []
-    try:
-        return [int(part) for part in raw.replace(";", ",").split(",") if part.strip()]
-    except ValueError:
-        raise InvalidCampaign("give whole numbers separated by commas", block_id) from None
+    parts = [part.strip() for part in raw.replace(";", ",").split(",") if part.strip()]
+    # isdecimal() and a length bound: int() takes "1_000", and Python's int of a
+    # thousand digits would pass here only to overflow the database.
+    bad = [p for p in parts if not (p.isascii() and p.isdecimal()) or len(p) > 9]
+    if bad:
+        raise InvalidCampaign(
+            f"Milestones are whole numbers separated by commas, such as 100, 250, 400 "
+            f"({blocks.clip(bad[0], 20)!r} is not one).",
+            "milestones",
+        )
+    return [int(part) for part in parts]
 
 
 def _demands_from(state: dict[str, dict[str, Any]]) -> list[str]:
@@ -258,13 +358,21 @@ def _demands_from(state: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def spec_from_form(
-    view: dict[str, Any], existing: CampaignSpec | None, settings: Settings
+    view: dict[str, Any],
+    existing: CampaignSpec | None,
+    settings: Settings,
+    tz: ZoneInfo | None = None,
 ) -> CampaignSpec:
-    """The campaign the editor form describes, validated by the same rules as a file."""
+    """The campaign the editor form describes, validated by the same rules as a
+    file; InvalidCampaign lists every problem of the form at once. `tz`: the
+    organizer's time zone, in which the picked day is the last day to sign."""
+    tz = tz or settings.timezone
     state = _state(view)
+    problems: list[tuple[str | None, str]] = []
     data: dict[str, Any] = {
         "slug": existing.slug if existing else (_text(state, "slug") or "").strip().lower(),
         "title": _text(state, "title") or "",
+        "addressee": (_text(state, "addressee") or "").strip() or None,
     }
     if "statement" in state or existing is None:
         data["statement"] = _text(state, "statement") or ""
@@ -272,7 +380,10 @@ def spec_from_form(
     else:  # locked: the form did not offer them
         data["statement"] = existing.statement
         data["demands"] = list(existing.demands)
-    data["milestones"] = _int_list(_text(state, "milestones"), "milestones")
+    try:
+        data["milestones"] = _int_list(_text(state, "milestones"))
+    except InvalidCampaign as problem:
+        problems += problem.problems
     channel = state.get("channel", {}).get("selected_conversation")
     if isinstance(channel, str) and channel:
         data["channel"] = channel
@@ -284,33 +395,44 @@ def spec_from_form(
         try:
             data["closes"] = dt.date.fromisoformat(closes)
         except ValueError:
-            raise InvalidCampaign("give a date such as 2027-03-01", "closes") from None
+            problems.append(("closes", "Give a date such as 2027-03-01."))
+        else:
+            kept = existing.closes_at if existing is not None else None
+            kept_day = last_day_of(kept, tz) if kept is not None else None
+            if data["closes"] != kept_day and data["closes"] < dt.datetime.now(tz).date():
+                # Said with the other problems, not after them (the save checks again).
+                problems.append(("closes", "The closing date is in the past; give a future date."))
     users = state.get("organizers", {}).get("selected_users")
     if isinstance(users, list):
         data["organizers"] = [u for u in users if isinstance(u, str)]
     forget = _text(state, "forget_after_days")
     if forget and forget.strip():
-        if not forget.strip().isdecimal():  # isdigit() takes "²", which int() refuses
-            raise InvalidCampaign("give a number of days", "forget_after_days")
-        data["forget_after_days"] = int(forget.strip())
+        # isdecimal(), not isdigit(): "²" is a digit that int() refuses.
+        if not forget.strip().isdecimal() or len(forget.strip()) > 9:
+            problems.append(("forget_after_days", "Give a number of days, such as 90."))
+        else:
+            data["forget_after_days"] = int(forget.strip())
     data["status"] = existing.status.value if existing else CampaignStatus.DRAFT.value
-    spec = parse_campaign(data, settings.timezone)
+    try:
+        spec = parse_campaign(data, tz)
+    except InvalidCampaign as problem:
+        raise InvalidCampaign.of(problems + problem.problems) from None
+    if problems:
+        raise InvalidCampaign.of(problems)
     if (
         existing
         and existing.closes_at
         and spec.closes_at
-        and (
-            spec.closes_at.astimezone(settings.timezone).date()
-            == existing.closes_at.astimezone(settings.timezone).date()
-        )
+        and (last_day_of(spec.closes_at, tz) == last_day_of(existing.closes_at, tz))
     ):
         # The date picker shows days: an unchanged day keeps the exact stored moment.
-        spec = CampaignSpec(**{**spec.__dict__, "closes_at": existing.closes_at})
+        spec = replace(spec, closes_at=existing.closes_at)
     return spec
 
 
 _FORM_FIELDS = {
     "slug",
+    "addressee",
     "title",
     "statement",
     *blocks.demand_block_ids(),
@@ -323,17 +445,21 @@ _FORM_FIELDS = {
 }
 
 
-def _field_error(error: InvalidCampaign, view: dict[str, Any]) -> dict[str, str]:
+def _field_errors(error: InvalidCampaign, view: dict[str, Any]) -> dict[str, str]:
+    """Every problem beside the field it is about (several about one field are
+    joined); a problem about no field the form shows goes beside the title."""
     shown = view.get("blocks") if isinstance(view.get("blocks"), list) else []
     present = {
         b["block_id"] for b in shown if isinstance(b, dict) and isinstance(b.get("block_id"), str)
     }
-    field = error.field
-    if field == "demands":  # about the demands as a whole, or one of them
-        number = re.search(r"demand (\d+)", str(error))
-        field = blocks.DEMAND_BLOCK.format(number.group(1) if number else 1)
-    field = field if field in _FORM_FIELDS and field in present else "title"
-    return {field: str(error)[:150]}
+    errors: dict[str, str] = {}
+    for field, message in error.problems:
+        if field == "demands":  # about the demands as a whole, or one of them
+            number = re.search(r"Demand (\d+)", message)
+            field = blocks.DEMAND_BLOCK.format(number.group(1) if number else 1)
+        where = field if field in _FORM_FIELDS and field in present else "title"
+        errors[where] = f"{errors[where]} {message}" if where in errors else message
+    return {where: blocks.clip(message, 150) for where, message in errors.items()}
 
 
 def handle_save(
@@ -354,6 +480,7 @@ def handle_save(
     creating = not (isinstance(meta, dict) and meta.get("mode") == "edit")
     slug = meta.get("slug") if isinstance(meta, dict) and isinstance(meta.get("slug"), str) else ""
     organizers = _organizers(settings)
+    tz = _metadata_tz(meta, settings)
 
     def work() -> FormAnswer:
         try:
@@ -363,7 +490,7 @@ def handle_save(
                     existing = spec_of(
                         organizing.managed_campaign(session, organizers, actor, slug)
                     )
-            spec = spec_from_form(view, existing, settings)
+            spec = spec_from_form(view, existing, settings, tz)
             # Slack is asked whether the bot can post in each new channel: the
             # form is answered in time however long that takes (handlers/intime.py).
             if spec.channel_id and spec.channel_id != (existing.channel_id if existing else None):
@@ -381,7 +508,7 @@ def handle_save(
                 view=blocks.notice_modal("Organizers only", blocks.not_organizer_text())
             )
         except InvalidCampaign as problem:
-            return FormAnswer(errors=_field_error(problem, view), errors_title="Not saved")
+            return FormAnswer(errors=_field_errors(problem, view), errors_title="Not saved")
         except SlackUnavailable as busy:
             return FormAnswer(
                 errors={"channel": blocks.slack_busy_text(busy.retry_after)[:150]},
@@ -561,7 +688,9 @@ def handle_letter(
         today = dt.datetime.now(settings.timezone).date()
         try:
             with db.write() as session:
-                letter = build_letter(session, _organizers(settings), actor, slug, today, keyring)
+                letter = build_letter(
+                    session, _organizers(settings), actor, slug, today, keyring, settings.timezone
+                )
         except NotAnOrganizer:
             _refuse("letter")
             respond(
@@ -687,6 +816,7 @@ def register(app: App) -> None:
     for action_id in STATUS_ACTIONS:
         app.action(action_id)(handle_status)
     app.action(blocks.ADMIN_HISTORY)(handle_history)
+    app.action(blocks.ADMIN_DUPLICATE)(handle_duplicate)
     app.action(blocks.ADMIN_LETTER_MD)(handle_letter)
     app.action(blocks.ADMIN_LETTER_HTML)(handle_letter)
     app.action(blocks.ADMIN_FORGET)(handle_forget)

@@ -8,15 +8,24 @@ Block `value`s carry campaign slugs and nothing about the person clicking.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import slacklimits as limits
-from bot.campaigns import MAX_DEMANDS, CampaignView, displayed_count
-from storage.models import DEMAND_MAX, NAME_MAX, STATEMENT_MAX, TITLE_MAX
+from bot.campaigns import (
+    MAX_DEMANDS,
+    SMALL_COUNT,
+    CampaignView,
+    describe_changes,
+    displayed_count,
+    last_day_of,
+)
+from storage.models import ADDRESSEE_MAX, DEMAND_MAX, NAME_MAX, STATEMENT_MAX, TITLE_MAX
 
 Block = dict[str, Any]
+UTC = ZoneInfo("UTC")
 
 SIGN_ACTION = "sign_start"
 SHOW_ACTION = "campaign_show"
@@ -115,18 +124,62 @@ def _button(text: str, action_id: str, value: str, *, primary: bool = False) -> 
     return button
 
 
-def format_moment(moment: dt.datetime, tz: ZoneInfo) -> str:
+def format_moment(moment: dt.datetime, tz: ZoneInfo, *, until: bool = False) -> str:
+    """A moment as Slack shows dates: in each reader's own Slack time zone
+    (`<!date>`), with the campaign's time zone as the fallback text. `until`: the
+    end of a signing period; one that ends at midnight (a closing date is the last
+    day to sign) reads as the last minute of that day, not as the next day."""
+    if until:
+        local = moment.astimezone(tz)
+        if local.hour == 0 and local.minute == 0:
+            moment = moment - dt.timedelta(minutes=1)
     local = moment.astimezone(tz)
-    day = f"{local:%A} {local.day} {local:%B %Y}"
-    if local.hour == 0 and local.minute == 0:
-        return f"{day} at 00:00 ({tz.key})"
-    return f"{day} at {local:%H:%M} ({tz.key})"
+    fallback = f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} ({tz.key})"
+    return f"<!date^{int(moment.timestamp())}^{{date_long_pretty}} at {{time}}|{fallback}>"
+
+
+PROGRESS_BAR_WIDTH = 10
+
+
+def progress_text(view: CampaignView, tz: ZoneInfo, today: dt.date | None = None) -> str | None:
+    """Progress toward the next milestone and the time left, in words, then a small
+    bar: words first, so that a screen reader says what matters before the
+    shapes. Below SMALL_COUNT nothing exact is said (nor shown by the bar)."""
+    if not view.is_open:
+        return None
+    parts = []
+    count = view.signatures
+    upcoming = [m for m in view.milestones if m > count]
+    if upcoming:
+        goal = upcoming[0]
+        if count < SMALL_COUNT:
+            parts.append(f"Next milestone: {goal:,} signatures.")
+        else:
+            share = count * 100 // goal
+            filled = count * PROGRESS_BAR_WIDTH // goal
+            bar = "▰" * filled + "▱" * (PROGRESS_BAR_WIDTH - filled)
+            parts.append(
+                f"Next milestone: {goal:,} signatures, {goal - count:,} to go "
+                f"({share}% of the way) {bar}"
+            )
+    elif view.milestones:
+        parts.append("Every milestone has been reached.")
+    if view.closes_at is not None:
+        today = today or dt.datetime.now(tz).date()
+        days = (last_day_of(view.closes_at, tz) - today).days
+        if days <= 0:
+            parts.append("Today is the last day to sign.")
+        elif days == 1:
+            parts.append("1 day left to sign.")
+        else:
+            parts.append(f"{days:,} days left to sign.")
+    return "  ·  ".join(parts) or None
 
 
 def status_line(view: CampaignView, tz: ZoneInfo) -> str:
     if view.is_open:
         if view.closes_at:
-            return f"Open, until {format_moment(view.closes_at, tz)}"
+            return f"Open, until {format_moment(view.closes_at, tz, until=True)}"
         return "Open"
     if view.closes_at and view.closes_at <= dt.datetime.now(dt.UTC):
         return f"Closed since {format_moment(view.closes_at, tz)}"
@@ -155,24 +208,19 @@ def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]
         *_demand_sections(view, "*Our demands*\n"),
         _context(f"Signed so far: *{count}*  ·  {status_line(view, tz)}"),
     ]
+    progress = progress_text(view, tz)
+    if progress:
+        blocks.append(_context(progress))
     outcome = outcome_lines(view.delivered_on, view.employer_answer)
     if outcome:
         blocks.extend(_sections(outcome))
     if view.is_open:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    _button("Sign privately", SIGN_ACTION, view.slug, primary=True),
-                    _button("Get news by DM", FOLLOW_ACTION, view.slug),
-                ],
-            }
-        )
+        blocks.extend(signing_blocks(view, _button("Get news by DM", FOLLOW_ACTION, view.slug)))
         blocks.append(
             _context(
-                "Only you can see this message. Signing happens in a private conversation "
-                "with the bot; nobody in this channel will see whether you sign. Anyone may "
-                "get news, signed or not, so news says nothing about whether you signed."
+                "Only you can see this message. Signing happens between you and the bot; "
+                "nobody in this channel will see whether you sign. Anyone may get news, "
+                "signed or not, so news says nothing about whether you signed."
             )
         )
     else:
@@ -181,6 +229,143 @@ def campaign_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]
         f"{escape(view.title)}: {count} signed. {status_line(view, tz)}.", FALLBACK_LIMIT
     )
     return fallback, blocks
+
+
+CARD_BUTTON = "Read and sign privately"
+PREVIEW_SIGN_ACTION = "preview_sign"
+PREVIEW_SIGN_VIEW = "preview_sign_submit"
+
+
+def preview_sign_modal(view: CampaignView, suggested_name: str | None) -> dict[str, Any]:
+    """The signing form as a worker will get it, for an organizer trying a draft:
+    its submission records nothing (it has its own callback, which never signs)."""
+    metadata = json.dumps({"slug": view.slug, "title": view.title, "preview": True})
+    form = sign_modal(view, metadata, suggested_name)
+    form["callback_id"] = PREVIEW_SIGN_VIEW
+    form["title"] = _plain("Preview: sign", 24)
+    form["submit"] = _plain("Try it", 24)
+    form["blocks"] = [
+        _context("*Preview of a draft.* Nothing you choose here is recorded."),
+        *form["blocks"],
+    ][: limits.VIEW_BLOCKS]
+    return form
+
+
+def preview_signed_modal(title: str) -> dict[str, Any]:
+    return _view(
+        "Preview: signed",
+        [
+            _section(
+                f"A worker would now read: “You signed *{escape(title)}*. Thank you.” "
+                "Nothing was recorded: this was a preview of a draft."
+            )
+        ],
+    )
+
+
+def campaign_card(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]]:
+    """The card an organizer posts in a channel: title, statement, demands, the count
+    under the same rules as /demands, progress, then the notice of what is kept and
+    two buttons: *Sign privately* (anonymous, after Slack's confirmation dialog) and
+    one that opens the private signing form (a name, news). The statement is shown
+    because one click here signs it. Nothing of a click shows in the channel: the
+    form is a modal, and a one-click signature is answered with an ephemeral message
+    through the response URL (handlers/quicksign.py never replaces a message that
+    is not ephemeral); the card's buttons carry the slug only."""
+    count = displayed_count(view.signatures)
+    content: list[Block] = [
+        {"type": "header", "text": _plain(view.title, limits.HEADER_TEXT)},
+        *_sections(escape(view.statement)),
+        *_demand_sections(view, "*Our demands*\n"),
+        _context(f"Signed so far: *{count}*  ·  {status_line(view, tz)}"),
+    ]
+    progress = progress_text(view, tz)
+    if progress:
+        content.append(_context(progress))
+    if view.is_open:
+        # As signing_blocks, with the form's button named for a card (it is where a
+        # reader in the channel goes for more than one click).
+        content.append(signing_notice_block())
+        content.append(
+            {
+                "type": "actions",
+                "elements": [
+                    quick_sign_button(view),
+                    _button(CARD_BUTTON, SIGN_ACTION, view.slug),
+                ],
+            }
+        )
+        content.append(
+            _context(
+                "Both buttons answer you alone: *Sign privately* asks you to confirm, then "
+                "signs anonymously; *Read and sign privately* opens a private form (to sign "
+                "with your name, or get news). Nobody in this channel sees who reads, who "
+                "signs or who does not. The count moves once an hour."
+            )
+        )
+    else:
+        content.append(_context("This campaign no longer takes signatures."))
+    fallback = fit(
+        f"{escape(view.title)}: {count} signed. {status_line(view, tz)}.", FALLBACK_LIMIT
+    )
+    return fallback, content
+
+
+def card_posted_text(slug: str) -> str:
+    return (
+        f"Posted a card for `{slug}` here. It is kept current on the announcement "
+        "schedule; delete the message to take it down."
+    )
+
+
+def card_refused_text(reason: str) -> str:
+    if reason in {"not_in_channel", "channel_not_found", "is_archived"}:
+        return (
+            "I cannot post in this channel. Invite me first (`/invite @Undersigned`), "
+            "then try again."
+        )
+    return "Slack did not take the card just now; try again in a minute."
+
+
+def card_usage_text() -> str:
+    return (
+        "To post a campaign's card in this channel, type `/demands card SLUG` "
+        "(organizers only; the campaign must be open)."
+    )
+
+
+def draft_preview_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[Block]]:
+    """An organizer's own draft as workers will see it once it is open, marked as a
+    preview. Its buttons are described, not shown: a preview records nothing."""
+    _, shown = campaign_message(replace(view, is_open=True, closes_at=view.closes_at), tz)
+    notice = signing_notice_block()
+    content: list[Block] = [
+        _context(
+            "*Preview of a draft.* Only organizers can see it; workers see this once you "
+            "open it (`/demands admin`, then *Open*). Its statement and demands lock as "
+            "soon as anyone signs: check them now."
+        ),
+        *[b for b in shown if b.get("type") != "actions" and b is not shown[-1] and b != notice],
+        # The notice workers read above the buttons, and what the buttons will be, in
+        # one block: so the preview takes no more blocks than the answer it shows.
+        {
+            "type": "context",
+            "elements": [
+                *notice["elements"],
+                _mrkdwn(
+                    "Workers will see three buttons here: *Sign privately* (anonymous, "
+                    "after a confirmation), *Sign with my name…* (the form) and *Get news "
+                    "by DM*. Nothing is recorded in a preview."
+                ),
+            ],
+        },
+        {
+            "type": "actions",
+            "elements": [_button("Try the signing form", PREVIEW_SIGN_ACTION, view.slug)],
+        },
+    ]
+    fallback = fit(f"Preview of the draft {escape(view.title)}", FALLBACK_LIMIT)
+    return fallback, content
 
 
 # -- long lists: a page at a time ----------------------------------------------------------
@@ -344,17 +529,69 @@ ANONYMOUS = "anonymous"
 NAMED = "named"
 VIEW_TITLE_LIMIT = 24
 
-PRIVACY_NOTES = (
+# What every signer is shown before they sign, the same on every path: under the
+# demands with the *Sign privately* button (/demands, the channel card, the DM,
+# Home) and in the signing form.
+SIGNING_NOTICE = (
     "*What the bot stores:* that this campaign has one more signature, under a one-way "
     "code made from your Slack account with a secret key kept outside the database; the "
     "day you signed (not the time); and your name only if you choose to sign with it.\n"
     "*What it never stores:* your Slack ID, your messages, the time of day, or anything "
     "that puts your name next to an anonymous signature.\n"
     "*What Slack may keep:* direct messages can be exported by workspace owners on some "
-    "plans, so the bot answers you with messages only you can see. This form and those "
-    "answers are not kept as messages. Anything *you* type in the DM stays there.\n"
+    "plans, so the bot answers you only in messages and forms that you alone can see, "
+    "which are not kept as messages. Anything *you* type in the DM stays there.\n"
     "*Safer:* sign from a personal device, not one your employer manages."
 )
+PRIVACY_NOTES = SIGNING_NOTICE
+
+# Signing anonymously in one click: the button's confirmation dialog is shown by
+# Slack's client (no call to Slack's Web API, so no rate limit), and the answer
+# comes back through the click's response URL (or the Home tab).
+QUICK_SIGN_ACTION = "sign_quick"
+QUICK_SIGN_LABEL = "Sign privately"
+FORM_SIGN_LABEL = "Sign with my name…"
+
+
+def signing_notice_block() -> Block:
+    """The notice (SIGNING_NOTICE), as the block shown above the signing buttons."""
+    return _context(SIGNING_NOTICE)
+
+
+def quick_sign_button(view: CampaignView) -> dict[str, Any]:
+    """*Sign privately*: signs anonymously, after Slack's own confirmation dialog.
+    Put it under the campaign's demands and `signing_notice_block()`, as
+    `signing_blocks` does; its value is the campaign's slug, nothing about anyone."""
+    button = _button(QUICK_SIGN_LABEL, QUICK_SIGN_ACTION, view.slug, primary=True)
+    button["confirm"] = {
+        "title": _plain("Sign anonymously?", limits.CONFIRM_TITLE),
+        "text": _plain(
+            clip(
+                f"You sign “{view.title}” anonymously: counted, never named. What the bot "
+                "keeps and what Slack may keep is written just above this button. You can "
+                "withdraw at any time.",
+                limits.CONFIRM_TEXT,
+            ),
+            limits.CONFIRM_TEXT,
+        ),
+        "confirm": _plain("Sign anonymously", limits.CONFIRM_BUTTON),
+        "deny": _plain("Not now", limits.CONFIRM_BUTTON),
+    }
+    return button
+
+
+def form_sign_button(view: CampaignView) -> dict[str, Any]:
+    """The signing form, for a name, a name once enough colleagues add theirs, or
+    news (a modal: one rate-limited views.open)."""
+    return _button(FORM_SIGN_LABEL, SIGN_ACTION, view.slug)
+
+
+def signing_blocks(view: CampaignView, *more: dict[str, Any]) -> list[Block]:
+    """The notice, then *Sign privately* and *Sign with my name…* (and `more`
+    buttons): what follows a campaign's demands on every surface where it can be
+    signed."""
+    elements = [quick_sign_button(view), form_sign_button(view), *more]
+    return [signing_notice_block(), {"type": "actions", "elements": elements}]
 
 
 def _view(title: str, blocks_: list[Block], **extra: Any) -> dict[str, Any]:
@@ -565,6 +802,40 @@ def signed_modal(
     return _view(title_text, [_section(headline), _section(body)])
 
 
+def signed_message(view: CampaignView, already: bool) -> tuple[str, list[Block]]:
+    """The answer to *Sign privately*, in place of the message clicked (or under a
+    channel's card), seen by the signer only. No count: the count shown anywhere
+    moves on the hour (bot/counts.py), and one shown here would not."""
+    modal = signed_modal(view.title, named=False, already=already)
+    headline = modal["blocks"][0]["text"]["text"]
+    content = [
+        *modal["blocks"],
+        {
+            "type": "actions",
+            "elements": [_button("Change how I sign", SIGN_CHANGE_ACTION, view.slug)],
+        },
+        _context("Only you can see this message."),
+    ]
+    return fit(headline.replace("*", ""), FALLBACK_LIMIT), content
+
+
+def quick_sign_refused(text: str) -> tuple[str, list[Block]]:
+    """Why *Sign privately* recorded nothing (closed, not eligible, Slack busy)."""
+    return fit(text.replace("*", ""), FALLBACK_LIMIT), [
+        _section(text),
+        _context("Only you can see this message."),
+    ]
+
+
+def try_again_text(seconds: int) -> str:
+    """The click could not be checked with Slack now: when to click again. Each
+    person is given a turn (handlers/pacing.py), so the time is theirs."""
+    return (
+        "Slack is busy right now. Nothing was recorded; please click *Sign privately* "
+        f"again in {_seconds_words(seconds)}."
+    )
+
+
 def notice_modal(title: str, text: str) -> dict[str, Any]:
     return _view(title, [_section(text)])
 
@@ -613,11 +884,14 @@ def choose_campaign_message(
     views: list[CampaignView], action_id: str, intro: str, offset: int = 0
 ) -> tuple[str, list[Block]]:
     signing = action_id == SIGN_ACTION
-    label = "Sign" if signing else "Withdraw"
+    # Signing starts by reading the campaign (its demands, the notice and *Sign
+    # privately*), in place of this list.
+    label = "Read and sign" if signing else "Withdraw"
+    button_action = SHOW_ACTION if signing else action_id
     page = page_of("sign" if signing else "withdraw", len(views), offset)
     content: list[Block] = [_section(intro)]
     content.extend(
-        _section(f"*{escape(v.title)}*  `{v.slug}`", _button(label, action_id, v.slug))
+        _section(f"*{escape(v.title)}*  `{v.slug}`", _button(label, button_action, v.slug))
         for v in page.items(views)
     )
     content += _pager(page)
@@ -654,7 +928,8 @@ def _status_words(line: StatusLine) -> str:
 def _signer_buttons(line: StatusLine) -> list[dict[str, Any]]:
     buttons = []
     if line.view.is_open and not line.signed:
-        buttons.append(_button("Sign privately", SIGN_ACTION, line.view.slug, primary=True))
+        # The form shows the demands and the notice before anything is recorded.
+        buttons.append(_button("Read and sign", SIGN_ACTION, line.view.slug, primary=True))
     if line.signed:
         buttons.append(_button("Change how I sign", SIGN_CHANGE_ACTION, line.view.slug))
         buttons.append(_button("Withdraw", WITHDRAW_ACTION, line.view.slug))
@@ -699,35 +974,93 @@ def dm_help_message() -> tuple[str, list[Block]]:
     return "What you can send me: sign, status, withdraw, help", [_section(text)]
 
 
-def home_view(lines: list[StatusLine], tz: ZoneInfo, offset: int = 0) -> dict[str, Any]:
+def home_view(
+    lines: list[StatusLine], tz: ZoneInfo, offset: int = 0, notice: str | None = None
+) -> dict[str, Any]:
+    """The Home tab, a page of campaigns at a time. An open campaign the viewer has
+    not signed is shown whole (its demands, the notice, *Sign privately*) while the
+    tab has room for it; the others as a line with their buttons. `notice` is what
+    the viewer just did, said at the top (the Home tab has no other way to answer)."""
     page = page_of("home", len(lines), offset)
-    content: list[Block] = [
+    head: list[Block] = [
         {"type": "header", "text": _plain("Undersigned")},
         _section(
             "Read the campaigns, sign privately and check or withdraw your signature. "
             "Nobody in any channel sees whether you signed."
         ),
-        {"type": "divider"},
     ]
+    if notice:
+        head.append(_section(notice))
+    head.append({"type": "divider"})
+    shown = page.items(lines)
+    rows = [_home_row(line, tz) for line in shown]
+    tail = _pager(page)
+    notes = [_context(SIGNING_NOTICE)]
+    whole: set[int] = set()
+    budget = limits.VIEW_BLOCKS - len(head) - len(tail) - sum(len(r) for r in rows)
+    for i, line in enumerate(shown):
+        if line.view.is_open and not line.signed:
+            full = _home_campaign(line, tz)
+            if len(full) - len(rows[i]) <= budget:
+                budget -= len(full) - len(rows[i])
+                rows[i] = full
+                whole.add(i)
+    content = head + [block for row in rows for block in row] + tail
+    if not whole:
+        # The notice comes with every campaign shown whole; else once, here.
+        content += notes
     if not lines:
-        content.append(_section("There is no open campaign right now."))
-    for line in page.items(lines):
-        content.append(
-            _section(
-                f"*{escape(line.view.title)}*  `{line.view.slug}`\n"
-                f"Signed so far: {displayed_count(line.view.signatures)}  ·  "
-                f"{status_line(line.view, tz)}\n{_status_words(line)}"
-            )
-        )
-        buttons = _signer_buttons(line)
-        if buttons:
-            content.append({"type": "actions", "elements": buttons})
-        content.append({"type": "divider"})
-    content += _pager(page)
-    content.append(_context(PRIVACY_NOTES))
+        content.insert(len(head), _section("There is no open campaign right now."))
     # The page shown, so that publishing the tab again (after signing from it, say)
     # stays on it.
     return {"type": "home", "blocks": content, "private_metadata": page_value("home", page.offset)}
+
+
+def _home_row(line: StatusLine, tz: ZoneInfo) -> list[Block]:
+    row: list[Block] = [
+        _section(
+            f"*{escape(line.view.title)}*  `{line.view.slug}`\n"
+            f"Signed so far: {displayed_count(line.view.signatures)}  ·  "
+            f"{status_line(line.view, tz)}\n"
+            + (f"{progress}\n" if (progress := progress_text(line.view, tz)) else "")
+            + _status_words(line)
+        )
+    ]
+    buttons = _signer_buttons(line)
+    if buttons:
+        row.append({"type": "actions", "elements": buttons})
+    row.append({"type": "divider"})
+    return row
+
+
+def _home_campaign(line: StatusLine, tz: ZoneInfo) -> list[Block]:
+    """A campaign the viewer may sign, whole: as under /demands."""
+    view = line.view
+    return [
+        _section(f"*{escape(view.title)}*  `{view.slug}`"),
+        *_sections(escape(view.statement)),
+        *_demand_sections(view, "*Our demands*\n"),
+        _context(
+            f"Signed so far: *{displayed_count(view.signatures)}*  ·  {status_line(view, tz)}"
+            f"  ·  {_status_words(line)}"
+        ),
+        *([_context(progress)] if (progress := progress_text(view, tz)) else []),
+        *signing_blocks(view),
+        {"type": "divider"},
+    ]
+
+
+HELD_BACK_TEXT = (
+    "Slack held this answer back for a moment, as it does when many people ask at "
+    "once; it comes now, and nothing you asked for was lost."
+)
+
+
+def held_back(content: list[Block], most: int = limits.MESSAGE_BLOCKS) -> list[Block]:
+    """An answer the bot sent once Slack allowed, saying so (when it has room)."""
+    if len(content) >= most:
+        return content
+    return [*content, _context(HELD_BACK_TEXT)]
 
 
 def slack_busy_text(retry_after: int | None) -> str:
@@ -778,6 +1111,7 @@ ADMIN_OPEN = "admin_open"
 ADMIN_CLOSE = "admin_close"
 ADMIN_REOPEN = "admin_reopen"
 ADMIN_HISTORY = "admin_history"
+ADMIN_DUPLICATE = "admin_duplicate"
 ADMIN_LETTER_MD = "admin_letter_md"
 ADMIN_LETTER_HTML = "admin_letter_html"
 ADMIN_FORGET = "admin_forget"
@@ -823,7 +1157,9 @@ def _admin_row(row: AdminRow, tz: ZoneInfo) -> list[Block]:
     if row.forgotten:
         state = "closed, signers forgotten"
     elif row.is_open:
-        state = "open" + (f" until {format_moment(row.closes_at, tz)}" if row.closes_at else "")
+        state = "open" + (
+            f" until {format_moment(row.closes_at, tz, until=True)}" if row.closes_at else ""
+        )
     elif row.status == "open":
         state = "closed (closing date passed)"
     else:
@@ -841,7 +1177,14 @@ def _admin_row(row: AdminRow, tz: ZoneInfo) -> list[Block]:
     if not row.forgotten and not row.archived:
         buttons.append(_button("Edit", ADMIN_EDIT, row.slug))
         if row.status == "draft":
-            buttons.append(_button("Open", ADMIN_OPEN, row.slug, primary=True))
+            opener = _button("Open", ADMIN_OPEN, row.slug, primary=True)
+            opener["confirm"] = _confirm(
+                "Open the campaign?",
+                "Workers can read and sign it at once. Its statement and demands lock as "
+                "soon as anyone signs: preview it first with /demands " + row.slug + ".",
+                "Open",
+            )
+            buttons.append(opener)
         elif row.is_open:
             close = _button("Close", ADMIN_CLOSE, row.slug)
             close["confirm"] = _confirm(
@@ -853,6 +1196,7 @@ def _admin_row(row: AdminRow, tz: ZoneInfo) -> list[Block]:
         else:
             buttons.append(_button("Reopen", ADMIN_REOPEN, row.slug))
     buttons.append(_button("History", ADMIN_HISTORY, row.slug))
+    buttons.append(_button("Duplicate", ADMIN_DUPLICATE, row.slug))
     if not row.forgotten and not row.archived:
         buttons.append(_button("Update signers", ADMIN_UPDATE, row.slug))
     buttons.append(_button("Letter (HTML)", ADMIN_LETTER_HTML, row.slug))
@@ -881,7 +1225,9 @@ def admin_panel(
         _context(
             "Counts are those of the last full hour, as everyone sees them, in full here "
             '(workers see "fewer than 5" below 5); the letter has the exact count. '
-            "Drafts are invisible to workers until you open them."
+            "Drafts are invisible to workers until you open them: `/demands SLUG` shows "
+            "you a preview. `/demands card SLUG` in a channel posts a campaign's card "
+            "there, with a button to read and sign privately."
         ),
     ]
     if not rows:
@@ -948,6 +1294,7 @@ class EditorValues:
     organizers: tuple[str, ...] = ()
     forget_after_days: int | None = None
     channels: tuple[str, ...] = ()
+    addressee: str = ""
 
 
 def _input(
@@ -1022,7 +1369,11 @@ def _demand_inputs(demands: tuple[str, ...]) -> list[Block]:
 
 
 def campaign_editor(
-    values: EditorValues, metadata: str, creating: bool, locked_text: bool
+    values: EditorValues,
+    metadata: str,
+    creating: bool,
+    locked_text: bool,
+    tz: ZoneInfo = UTC,
 ) -> dict[str, Any]:
     """Create or edit a campaign. Field block ids match the campaign file's keys."""
     content: list[Block] = []
@@ -1036,6 +1387,17 @@ def campaign_editor(
             )
         )
     content.append(_input("title", "Title", _text_input(values.title, max_length=TITLE_MAX)))
+    content.append(
+        _input(
+            "addressee",
+            "Addressed to",
+            _text_input(
+                values.addressee, max_length=ADDRESSEE_MAX, placeholder="The board of Acme Ltd"
+            ),
+            optional=True,
+            hint="Whom the letter is for: it opens the letter, as “To: …”.",
+        )
+    )
     if locked_text:
         content.append(
             _section(
@@ -1095,10 +1457,10 @@ def campaign_editor(
         ),
         _input(
             "closes",
-            "Closing date",
+            "Last day to sign",
             closes,
             optional=True,
-            hint="Signing closes as this day begins.",
+            hint=f"Signing closes at the end of this day (midnight, {tz.key}). Today is fine.",
         ),
         _input("organizers", "More organizers for this campaign", organizers, optional=True),
         _input(
@@ -1129,7 +1491,7 @@ def saved_modal(slug: str, changes: list[str], created: bool) -> dict[str, Any]:
             "organizer view (`/demands admin`) when it is ready."
         )
     elif changes:
-        text = f"Saved `{slug}`: changed {', '.join(changes)}."
+        text = f"Saved `{slug}`. Changed: {describe_changes(changes)}."
     else:
         text = f"Nothing changed in `{slug}`."
     return _view("Saved", [_section(text)])

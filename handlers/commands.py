@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from zoneinfo import ZoneInfo
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
 
 from bot import campaigns
 from bot.settings import Settings
 from handlers import blocks
-from handlers.admin import admin_command_answer
+from handlers.admin import admin_command_answer, draft_preview
+from handlers.cards import post_card
+from handlers.intime import InTime
 from handlers.kept import ack_json
 from storage.db import Database
 
@@ -39,7 +43,10 @@ def demands_answer(db: Database, settings: Settings, text: str) -> str:
     # Kept serialized: turning the blocks into JSON cost more than the rest of
     # this function.
     return public.kept(
-        views, ("/demands", slug, tz.key), lambda: _ephemeral(_answer(views, slug, argument, tz))
+        # The day too: the answer says how many days are left.
+        views,
+        ("/demands", slug, tz.key, dt.datetime.now(tz).date()),
+        lambda: _ephemeral(_answer(views, slug, argument, tz)),
     )
 
 
@@ -79,15 +86,41 @@ def list_page(db: Database, settings: Settings, offset: int) -> tuple[str, list[
     return blocks.campaign_list_message(choices, settings.timezone, offset=offset)
 
 
-def handle_demands(ack: Ack, command: dict, db: Database, settings: Settings) -> None:
+def handle_demands(
+    ack: Ack,
+    command: dict,
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+    db: Database,
+    settings: Settings,
+    in_time: InTime,
+) -> None:
     text = command.get("text") if isinstance(command.get("text"), str) else ""
+    user = command.get("user_id") if isinstance(command.get("user_id"), str) else ""
     # The answer travels in the acknowledgement itself: ephemeral, visible only to
     # the worker, and not kept by Slack as a message.
     if (text or "").strip().lower() == "admin":
-        user = command.get("user_id") if isinstance(command.get("user_id"), str) else ""
         fallback, body = admin_command_answer(db, settings, user)
         ack(response_type="ephemeral", text=fallback, blocks=body)
         return
+    argument = (text or "").strip()
+    words = argument.split()
+    if words and words[0].lower() == "card" and len(argument) <= MAX_ARGUMENT:
+        ack()
+        channel = command.get("channel_id") if isinstance(command.get("channel_id"), str) else ""
+        slug = words[1].lower() if len(words) > 1 else ""
+        in_time.run(context, lambda: post_card(respond, client, db, settings, user, channel, slug))
+        return
+    if argument and len(argument) <= MAX_ARGUMENT:
+        slug = words[0].lower()
+        if slug not in {v.slug for v in campaigns.public_snapshot(db).views()}:
+            # Perhaps the organizer's own draft: they see it as workers will.
+            preview = draft_preview(db, settings, user, slug)
+            if preview is not None:
+                fallback, body = preview
+                ack(response_type="ephemeral", text=fallback, blocks=body)
+                return
     ack_json(ack, demands_answer(db, settings, text or ""))
 
 

@@ -13,9 +13,10 @@ from bot.keyring import Keyring
 from bot.settings import Settings
 from bot.signatures import signer_overview
 from handlers import blocks
-from handlers.identity import signer_of
+from handlers.identity import requester_key, signer_of
 from handlers.intime import InTime
-from handlers.slackapi import SlackUnavailable, Stranger, call_quietly
+from handlers.pacing import Pacing
+from handlers.slackapi import SlackUnavailable, Stranger
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -50,10 +51,27 @@ def publish_home(
     context: BoltContext,
     keyring: Keyring,
     offset: int = 0,
-) -> None:
-    """Publish the Home tab, showing the page of campaigns that starts at `offset`."""
-    view = blocks.home_view(status_lines(db, settings, context, keyring), settings.timezone, offset)
-    call_quietly("views.publish", client.views_publish, user_id=context.user_id, view=view)
+    notice: str | None = None,
+) -> bool:
+    """Publish the Home tab, showing the page of campaigns that starts at `offset`
+    and `notice` at the top. When Slack holds views.publish back, the tab is
+    published once it allows, in the order people asked, made then from what is
+    true then (handlers/pacing.Later). True if it went now."""
+    pacing: Pacing = context["pacing"]
+    user = context.user_id
+
+    def publish(said: str | None = notice) -> None:
+        lines = status_lines(db, settings, context, keyring)
+        client.views_publish(
+            user_id=user, view=blocks.home_view(lines, settings.timezone, offset, said)
+        )
+
+    def publish_late() -> None:
+        publish(f"{notice}\n{blocks.HELD_BACK_TEXT}" if notice else blocks.HELD_BACK_TEXT)
+
+    # One waiting publish per person: a later one takes its place in line.
+    key = ("home", requester_key(context, settings))
+    return pacing.later.call("views.publish", publish, key=key, late=publish_late)
 
 
 def publish_home_quietly(
@@ -63,11 +81,12 @@ def publish_home_quietly(
     context: BoltContext,
     keyring: Keyring,
     offset: int = 0,
+    notice: str | None = None,
 ) -> None:
     """publish_home, for when the person is not waiting on it: if Slack cannot say
     who they are now, the tab keeps what it showed (logged, without ids)."""
     try:
-        publish_home(client, db, settings, context, keyring, offset)
+        publish_home(client, db, settings, context, keyring, offset, notice)
     except SlackUnavailable:
         logger.info("the Home tab was not refreshed: Slack is busy")
     except Stranger:

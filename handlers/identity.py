@@ -35,7 +35,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.keyring import Keyring
 from bot.settings import Settings
 from bot.signatures import adopt_signer, signer_hash
+from handlers.directory import Directory
 from handlers.installation import Installation
+from handlers.pacing import Pacing
 from handlers.slackapi import SlackUnavailable, Stranger, fetch_user, retry_after
 from storage.db import Database
 
@@ -46,6 +48,7 @@ __all__ = [
     "Person",
     "Stranger",
     "UnknownRequester",
+    "account_of",
     "own_team_of",
     "requester_key",
     "signer_of",
@@ -96,6 +99,38 @@ def profile_of(context: BoltContext, client: WebClient) -> dict[str, Any]:
         return known
     profile = fetch_user(client, context.user_id or "")
     context[_PROFILE] = profile
+    return profile
+
+
+def account_of(context: BoltContext, client: WebClient) -> dict[str, Any]:
+    """What eligibility and identity read of the requester's account: from the
+    member directory when it knows them (no call to Slack), else users.info, asked
+    once per request and then known to the directory. Once Slack holds users.info
+    back, people take turns (handlers/pacing.Turns): SlackUnavailable says when
+    this one's comes."""
+    directory = context.get("directory")
+    if isinstance(directory, Directory):
+        known = directory.get(context.user_id)
+        if known is not None:
+            return known.as_user()
+    cached = context.get(_PROFILE)
+    if isinstance(cached, dict):
+        return cached
+    pacing, settings = context.get("pacing"), context.get("settings")
+    turns = who = None
+    if isinstance(pacing, Pacing) and isinstance(settings, Settings):
+        turns, who = pacing.turns("users.info"), requester_key(context, settings)
+        wait = turns.ask(who)
+        if wait:
+            raise SlackUnavailable("users.info", wait)
+    try:
+        profile = profile_of(context, client)
+    except SlackUnavailable as busy:
+        if turns is not None and who is not None and busy.retry_after:
+            raise SlackUnavailable("users.info", turns.refused(who, busy.retry_after)) from None
+        raise
+    if isinstance(directory, Directory):
+        directory.learn(profile)
     return profile
 
 
@@ -193,7 +228,7 @@ class People:
         known = self._global_ids.get(key)
         if known is not None:
             return known
-        profile = profile_of(context, client)
+        profile = account_of(context, client)
         member = profile.get("enterprise_user")
         if isinstance(member, dict) and isinstance(member.get("id"), str) and member["id"]:
             if member.get("enterprise_id") not in (None, enterprise):

@@ -21,6 +21,7 @@ from handlers import blocks
 from handlers.home import status_lines
 from handlers.identity import signer_of
 from handlers.intime import InTime
+from handlers.pacing import Pacing
 from handlers.slackapi import SlackUnavailable, Stranger, answer_privately
 from storage.db import Database
 
@@ -30,10 +31,13 @@ MAX_TEXT = 500  # longer than any command; anything past it gets help
 
 
 def _reply(
-    client: WebClient, event: dict[str, Any], answer: tuple[str, list[blocks.Block]]
+    client: WebClient,
+    pacing: Pacing,
+    event: dict[str, Any],
+    answer: tuple[str, list[blocks.Block]],
 ) -> None:
     text, content = answer
-    answer_privately(client, event["channel"], event["user"], text, content)
+    answer_privately(client, pacing.later, event["channel"], event["user"], text, content)
 
 
 def _campaign_answer(
@@ -50,9 +54,12 @@ def _campaign_answer(
                 view = campaigns.find_public_campaign(session, slug)
             except CampaignNotFound as missing:
                 return blocks.unknown_campaign_message(slug, missing.known, command="sign")
-            if action_id == blocks.SIGN_ACTION and not view.is_open:
-                text = blocks.closed_text(view, settings.timezone)
-                return text, [blocks._section(text)]
+            if action_id == blocks.SIGN_ACTION:
+                if not view.is_open:
+                    text = blocks.closed_text(view, settings.timezone)
+                    return text, [blocks._section(text)]
+                # The demands, the notice and *Sign privately*, as under /demands.
+                return blocks.campaign_message(view, settings.timezone)
             return blocks.open_form_message(view, action_id)
         views = campaigns.public_campaigns(session)
     if action_id == blocks.SIGN_ACTION:
@@ -68,6 +75,8 @@ def _campaign_answer(
             text = "You have not signed any campaign, so there is nothing to withdraw."
         return text, [blocks._section(text)]
     if len(choices) == 1:
+        if action_id == blocks.SIGN_ACTION:
+            return blocks.campaign_message(choices[0], settings.timezone)
         return blocks.open_form_message(choices[0], action_id)
     return blocks.choose_campaign_message(choices, action_id, intro, offset)
 
@@ -95,6 +104,7 @@ def handle_message(
     settings: Settings,
     keyring: Keyring,
     in_time: InTime,
+    pacing: Pacing,
 ) -> None:
     if event.get("channel_type") != "im":
         return
@@ -121,7 +131,7 @@ def handle_message(
         except Stranger:
             text = blocks.stranger_text()
             reply = (text, [blocks._section(text)])
-        _reply(client, event, reply)
+        _reply(client, pacing, event, reply)
 
     # The event is acknowledged by the deadline whatever Slack's Web API does.
     in_time.run(context, answer)

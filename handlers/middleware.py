@@ -103,6 +103,13 @@ LIFECYCLE_EVENTS = frozenset(
 )
 
 
+# Events that update the member directory (handlers/directory.py): an account as it
+# is now, taken as it comes. Taking one twice changes nothing, so they claim no
+# receipt (a write per event, and a large organization changes profiles all day),
+# and a person editing their profile is no person acting: no rate limit.
+DIRECTORY_EVENTS = frozenset({"user_change", "team_join"})
+
+
 def _event_type(body: dict[str, Any]) -> str | None:
     event = body.get("event")
     kind = event.get("type") if isinstance(event, dict) else None
@@ -146,6 +153,9 @@ class Gate(Middleware):
         context[ARRIVED] = time.monotonic()
         if not context.team_id:
             context[WORKSPACE] = _workspace_named(body)
+        if _event_type(body) in DIRECTORY_EVENTS:
+            next()
+            return resp
         if body.get("type") == "event_callback" and not self._first_claim(req):
             return BoltResponse(status=200, body="")
         if not context.response_url or not isinstance(context.response_url, str):

@@ -41,8 +41,16 @@ from bot.signatures import (
 from bot.subscriptions import Address, NotSigned, subscribe, unsubscribe
 from handlers import blocks
 from handlers.home import publish_home_quietly
-from handlers.identity import own_team_of, profile_of, signer_of
+from handlers.identity import (
+    UnknownRequester,
+    account_of,
+    own_team_of,
+    profile_of,
+    requester_key,
+    signer_of,
+)
 from handlers.intime import FormAnswer, FormOpener, InTime, answer_in_time
+from handlers.pacing import Pacing, Turns
 from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, Stranger, say_form_not_opened
 from storage.db import Database
@@ -144,16 +152,62 @@ def _show(opener: FormOpener, view: dict[str, Any]) -> None:
         raise FormNotOpened(failure)
 
 
-def _opening(body: dict[str, Any], respond: Respond, open_form: Callable[[], None]) -> None:
+def _opening(
+    body: dict[str, Any],
+    respond: Respond,
+    context: BoltContext,
+    turn: _Turn | None,
+    open_form: Callable[[], None],
+) -> None:
     """Open a form for a click. If Slack did not, say so and leave the DM prompt to
     be clicked again; if it did, clear the prompt (after opening it: the
     trigger_id expires in three seconds)."""
     try:
         open_form()
     except FormNotOpened as not_opened:
-        say_form_not_opened(body, not_opened.failure)
+        failure = not_opened.failure
+        if turn is not None and failure.retry_after:
+            # Refused at their turn: they go first once Slack allows.
+            failure = SlackUnavailable(
+                failure.method, turn.turns.refused(turn.who, failure.retry_after)
+            )
+        _tell_not_opened(body, context, failure)
     else:
         _clear_dm_prompt(body, respond)
+
+
+@dataclass(frozen=True)
+class _Turn:
+    turns: Turns
+    who: str
+
+
+def _form_turn(context: BoltContext) -> _Turn | None:
+    """The person's place in line for views.open (handlers/pacing.Turns)."""
+    pacing, settings = context.get("pacing"), context.get("settings")
+    if not isinstance(pacing, Pacing) or not isinstance(settings, Settings):
+        return None
+    try:
+        return _Turn(pacing.turns("views.open"), requester_key(context, settings))
+    except UnknownRequester:
+        return None
+
+
+def _tell_not_opened(body: dict[str, Any], context: BoltContext, failure: SlackUnavailable) -> None:
+    """Say that the form did not open, and when to click again: under the message
+    clicked, or at the top of the Home tab."""
+    if body.get("response_url") or _origin(body) != "home":
+        say_form_not_opened(body, failure)
+        return
+    publish_home_quietly(
+        context.client,
+        context["db"],
+        context["settings"],
+        context,
+        context["keyring"],
+        _home_page(body),
+        notice=blocks.form_not_opened_text(failure.retry_after),
+    )
 
 
 def _click(
@@ -166,8 +220,16 @@ def _click(
     form: Callable[[FormOpener], None],
 ) -> None:
     """Acknowledge a click in time and open the form it asks for: at once if it is
-    ready by the deadline, else a "one moment" modal that the form replaces."""
+    ready by the deadline, else a "one moment" modal that the form replaces. Once
+    Slack holds views.open back, people take turns: someone whose turn has not come
+    is told when it does, without asking Slack."""
     ack()
+    turn = _form_turn(context)
+    wait = turn.turns.ask(turn.who) if turn is not None else 0
+    if wait:
+        waiting = SlackUnavailable("views.open", wait)
+        in_time.start(lambda: _tell_not_opened(body, context, waiting))
+        return
     opener = FormOpener(client, body.get("trigger_id"))
 
     def open_it() -> None:
@@ -182,7 +244,9 @@ def _click(
             _show(opener, blocks.notice_modal("Cannot sign", blocks.stranger_text()))
 
     in_time.run(
-        context, lambda: _opening(body, respond, open_it), late=lambda: in_time.start(opener.hold)
+        context,
+        lambda: _opening(body, respond, context, turn, open_it),
+        late=lambda: in_time.start(opener.hold),
     )
 
 
@@ -252,8 +316,9 @@ def _sign_start(
     if already:
         _show(opener, blocks.signed_modal(found.title, named=False, already=True))
         return
-    user = profile_of(context, client)
-    refusal = eligibility.refusal(user, context.team_id, context.enterprise_id)
+    refusal = eligibility.refusal(
+        account_of(context, client), context.team_id, context.enterprise_id
+    )
     if refusal:
         logger.info("an ineligible account was refused the signing form")
         _show(opener, blocks.notice_modal("Cannot sign", refusal))
@@ -262,7 +327,20 @@ def _sign_start(
         settings.require_signer_key(), *_pass_subject(body, context), found.slug
     )
     metadata = _metadata(found.slug, _origin(body), form_pass=form_pass, page=_home_page(body))
-    _show(opener, blocks.sign_modal(found, metadata, eligibility.suggested_name(user)))
+    _show(opener, blocks.sign_modal(found, metadata, _name_if_known(context, client)))
+
+
+def _name_if_known(context: BoltContext, client: WebClient) -> str | None:
+    """The name to prefill, from users.info (the member directory keeps no names).
+    Only a convenience: when Slack is holding users.info back, the form opens
+    without it rather than not at all."""
+    pacing = context.get("pacing")
+    if isinstance(pacing, Pacing) and pacing.turns("users.info").waiting:
+        return None  # people are waiting their turn for users.info: not for a name
+    try:
+        return eligibility.suggested_name(profile_of(context, client))
+    except (SlackUnavailable, Stranger):
+        return None
 
 
 def handle_sign_change(
@@ -315,10 +393,7 @@ def _sign_change(
     state = blocks.SignFormState(how=how, threshold=status.threshold, news=status.subscribed)
     suggestion = stored_name
     if suggestion is None:
-        try:
-            suggestion = eligibility.suggested_name(profile_of(context, client))
-        except (SlackUnavailable, Stranger):
-            suggestion = None
+        suggestion = _name_if_known(context, client)
     metadata = _metadata(found.slug, _origin(body), "change", page=_home_page(body))
     _show(opener, blocks.sign_modal(found, metadata, suggestion, state, changing=True))
 
@@ -460,7 +535,7 @@ def _record(
     # Eligibility was asked of Slack when this form opened, minutes ago at most, if
     # it carries our pass; otherwise (an older form, or none of ours) ask now.
     if not _passed(metadata, body, context, settings, slug):
-        user = profile_of(context, client)
+        user = account_of(context, client)
         refusal = eligibility.refusal(user, context.team_id, context.enterprise_id)
         if refusal:
             logger.info("an ineligible account's signature was refused")

@@ -4,8 +4,6 @@ something a person can act on."""
 from __future__ import annotations
 
 import logging
-import random
-import threading
 from typing import Any
 
 from slack_bolt.context.respond import Respond
@@ -14,6 +12,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.webclient import retry_after_seconds
 from handlers import blocks
+from handlers.pacing import Later
 
 logger = logging.getLogger(__name__)
 
@@ -161,47 +160,20 @@ def say_form_not_opened(body: dict[str, Any], failure: SlackUnavailable | None =
         logger.info("could not say that a form did not open")
 
 
-# A DM answer that Slack rate limits for longer than a request can wait is sent
-# once Slack allows it, unless that is later than this: the person would have
-# asked again by then.
-ANSWER_LATER_LIMIT_SECONDS = 300
-# Answers waiting at once; past this, a burst of rate-limited answers is dropped
-# (logged) rather than holding a thread each.
-ANSWERS_WAITING_LIMIT = 500
-_waiting = threading.BoundedSemaphore(ANSWERS_WAITING_LIMIT)
-
-
-def answer_privately(client: WebClient, channel: str, user: str, text: str, content: Any) -> None:
+def answer_privately(
+    client: WebClient, later: Later, channel: str, user: str, text: str, content: Any
+) -> bool:
     """An ephemeral answer in a conversation (the DM). Rate limited for longer than
-    the client waits, it is sent when Retry-After has passed, so that the person
-    who asked still gets the answer."""
+    the client waits, it is sent once Slack allows, in the order people asked
+    (handlers/pacing.Later), so that whoever asked still gets the answer. True if
+    it went now."""
 
     def post() -> None:
         client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=content)
 
-    try:
-        post()
-        return
-    except SlackApiError as error:
-        status = getattr(error.response, "status_code", None)
-        wait = retry_after(error) if status == 429 else None
-        if wait is None or wait > ANSWER_LATER_LIMIT_SECONDS:
-            _unavailable("chat.postEphemeral", error)
-            return
-    except (SlackClientError, OSError) as error:
-        _unavailable("chat.postEphemeral", error)
-        return
-    if not _waiting.acquire(blocking=False):
-        logger.warning("chat.postEphemeral rate limited; too many answers waiting, dropped one")
-        return
-    logger.info("chat.postEphemeral rate limited; answering in %d s", wait)
+    def post_late() -> None:
+        client.chat_postEphemeral(
+            channel=channel, user=user, text=text, blocks=blocks.held_back(content)
+        )
 
-    def later() -> None:
-        try:
-            call_quietly("chat.postEphemeral", post)
-        finally:
-            _waiting.release()
-
-    timer = threading.Timer(wait + random.random(), later)  # noqa: S311 - jitter, not a secret
-    timer.daemon = True
-    timer.start()
+    return later.call("chat.postEphemeral", post, late=post_late)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -20,13 +23,37 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return config
 
 
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+class _OnlyWhatRuns(logging.Filter):
+    """Alembic says which database back end it found on every run, at INFO: every
+    CLI command (and a cron job mails what it prints) would say it too. Only the
+    lines of migrations that run are kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Context impl", "Will assume"))
+
+
+logging.getLogger("alembic.runtime.migration").addFilter(_OnlyWhatRuns())
+
+
 def upgrade(engine: Engine, revision: str = "head", rekeyer: object | None = None) -> None:
     """Migrate to `revision`. `rekeyer` makes and applies campaign keys for the
     migration that moves signatures to them (0008); the keys live outside the
-    database, so storage takes the means to make them from its caller."""
+    database, so storage takes the means to make them from its caller.
+
+    A database already at head is left alone, quietly; one that is not says, at
+    INFO, which migrations ran."""
     config = alembic_config(engine)
     if rekeyer is not None:
         config.attributes["rekeyer"] = rekeyer
+    target = ScriptDirectory.from_config(config).get_current_head()
+    before = current_revision(engine)
+    if revision == "head" and before == target:
+        return
     command.upgrade(config, revision)
     if engine.dialect.name == "sqlite":
         # A migration that rewrote rows (0008 sealed names, re-derived values)

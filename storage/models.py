@@ -46,6 +46,7 @@ TITLE_MAX = 150  # Slack's header block limit
 STATEMENT_MAX = 2900  # a section block holds 3000 characters
 DEMAND_MAX = 1000
 NAME_MAX = 80
+ADDRESSEE_MAX = 200  # one line at the head of the letter
 SIGNER_HASH_LENGTH = 64  # hex HMAC-SHA256
 KEY_ID_LENGTH = 32  # hex, bot/keyring.py
 
@@ -121,6 +122,13 @@ class Campaign(Base):
     # Put out of the organizer view (closed or forgotten campaigns only); workers'
     # view of it does not change.
     archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Whom the letter is addressed to ("The board of Acme Ltd"); shown on the letter.
+    addressee: Mapped[str | None] = mapped_column(String(ADDRESSEE_MAX))
+    # The signing period the letter states: when the campaign was first opened to
+    # workers, and when it last closed (by hand or at its closing date). Campaign
+    # times only, nothing about any signer.
+    opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Forget automatically this many days after the campaign closed; None: never.
     forget_after_days: Mapped[int | None] = mapped_column(Integer)
     # Which key of the key store (bot/keyring.py) this campaign's signers are
@@ -152,6 +160,27 @@ class Campaign(Base):
         order_by="CampaignChannel.channel_id",
         cascade="all, delete-orphan",
     )
+
+
+class CampaignCard(Base):
+    """A card an organizer posted in a channel: the campaign, its count (the hourly
+    snapshot, as /demands shows it) and a button to sign privately. Kept current on
+    the announcement schedule by editing the message (chat.update); `shown` is a
+    digest of what it shows, so that an unchanged card is not edited again.
+
+    Where a campaign is advertised says nothing about who signs it."""
+
+    __tablename__ = "campaign_cards"
+    __table_args__ = (UniqueConstraint("campaign_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    shown: Mapped[str] = mapped_column(String(64), default="")
+    posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The last Slack error when editing it (message_not_found: deleted by hand).
+    last_error: Mapped[str | None] = mapped_column(String(64))
 
 
 class Demand(Base):

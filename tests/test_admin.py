@@ -151,7 +151,7 @@ def test_edit_close_and_reopen(bot):
         channel="C0ANNOUNCE",
     )
     answer = response_json(bot.slack.submit(form, values, user=DANA.id))
-    assert "changed title" in view_text(answer["view"])
+    assert "Changed: title" in view_text(answer["view"])
     assert campaign(bot).title == "We will not build it"
     bot.slack.click("admin_close", SLUG, user=DANA.id)
     assert campaign(bot).status is CampaignStatus.CLOSED
@@ -249,15 +249,15 @@ def test_signed_demands_cannot_change(bot, database_url, tmp_path):
     [
         ("milestones", "3", "expose the first signers"),
         ("milestones", "250, 100", "increasing order"),
-        ("milestones", "100, 100", "repeats"),
-        ("milestones", "-5", "positive"),
+        ("milestones", "100, 100", "repeated"),
+        ("milestones", "-5", "whole numbers"),
         ("milestones", "ten", "whole numbers"),
         ("demands", "\n  \n", "at least one demand"),
         ("channel", "C0NOTIN001", "/invite @Undersigned"),
         ("channel", "C0UNKNOWN1", "cannot see this channel"),
         ("closes", "2020-01-01", "in the past"),
         ("slug", "Bad Slug!", "lowercase"),
-        ("title", "x" * 151, "limit is 150"),
+        ("title", "x" * 151, "the most is 150"),
         ("forget_after_days", "soon", "number of days"),
     ],
 )

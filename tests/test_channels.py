@@ -478,10 +478,10 @@ BASE = {
 @pytest.mark.parametrize(
     ("channels", "words"),
     [
-        ("C0WSPACEB1", "must be a list"),
-        (["#general"], "Slack channel ids"),
-        ([CHANNEL_B, 7], "Slack channel ids"),
-        ([f"C0MANY{n:05d}" for n in range(campaigns.MAX_CHANNELS + 1)], "more than"),
+        ("C0WSPACEB1", "must be Slack channel IDs"),
+        (["#general"], "Slack channel IDs"),
+        ([CHANNEL_B, 7], "Slack channel IDs"),
+        ([f"C0MANY{n:05d}" for n in range(campaigns.MAX_CHANNELS + 1)], "the most is"),
     ],
 )
 def test_bad_channels_are_refused_at_import(settings, channels, words):
@@ -492,7 +492,7 @@ def test_bad_channels_are_refused_at_import(settings, channels, words):
 
 def test_channels_need_a_main_channel(settings):
     data = {k: v for k, v in BASE.items() if k != "channel"}
-    with pytest.raises(InvalidCampaign, match="set `channel` too"):
+    with pytest.raises(InvalidCampaign, match="choose that one too"):
         campaigns.parse_campaign({**data, "channels": [CHANNEL_B]}, settings.timezone)
 
 
@@ -609,7 +609,7 @@ def test_organizers_add_channels_in_the_editor(organizer_bot):
     assert more["element"]["type"] == "multi_conversations_select"
     assert "one per workspace" in more["label"]["text"]
     answer = save(bot, form, [CHANNEL_B])
-    assert "changed channels" in view_text(answer["view"])
+    assert "Changed: more announcement channels" in view_text(answer["view"])
     with bot.db.read() as session:
         campaign = session.scalar(select(Campaign).where(Campaign.slug == SLUG))
         assert announcements.announcement_channels(campaign) == [CHANNEL_A, CHANNEL_B]

@@ -62,10 +62,15 @@ def test_one_campaign_is_shown_ephemerally_with_everything_a_worker_needs(runnin
     assert "*2.* Publish the terms" in text
     assert "*3.* No retaliation" in text
     assert "Signed so far: *fewer than 5*" in text
-    assert "Open, until Sunday 1 March 2099 at 00:00 (Europe/London)" in text
-    button, news = _buttons(blocks)
-    assert button["action_id"] == "sign_start"
-    assert button["value"] == "wewontbuildit"
+    # The closing date is the last day to sign; each reader sees it in their own
+    # time zone (Slack's <!date>), the campaign's is the fallback.
+    assert "Open, until <!date^4076092740^{date_long_pretty} at {time}|" in text
+    assert "|Sunday 1 March 2099 at 23:59 (Europe/London)>" in text
+    quick, form, news = _buttons(blocks)
+    # Sign privately (anonymous, after Slack's confirmation), the form, news.
+    assert (quick["action_id"], quick["value"]) == ("sign_quick", "wewontbuildit")
+    assert quick["confirm"]["confirm"]["text"] == "Sign anonymously"
+    assert (form["action_id"], form["value"]) == ("sign_start", "wewontbuildit")
     assert (news["action_id"], news["value"]) == ("news_follow", "wewontbuildit")
     assert "We won't build it" in answer["text"]
     # The answer is the acknowledgement itself: no message was posted anywhere.
@@ -155,7 +160,8 @@ def test_a_campaign_past_its_closing_date_is_shown_closed_without_a_sign_button(
     running_bot.pass_closing_date("wewontbuildit", dt.date(2020, 1, 6))
     answer = response_json(running_bot.slack.command(""))
     text = _texts(answer["blocks"])
-    assert "Closed since Monday 6 January 2020 at 00:00 (Europe/London)" in text
+    assert "Closed since <!date^" in text
+    assert "|Monday 6 January 2020 at 00:00 (Europe/London)>" in text
     assert "no longer takes signatures" in text
     assert _buttons(answer["blocks"]) == []
 

@@ -196,6 +196,23 @@ def test_a_conditional_threshold_outside_1_to_100000_is_refused(
     assert _count(db) == 0
 
 
+def test_a_name_of_80_four_byte_characters_is_sealed_and_81_is_refused(
+    db: Database, keyring: Keyring
+):
+    """Found by hypothesis on PostgreSQL: a name past 80 characters of emoji given
+    to the domain directly (not through the form's clean_name) overflowed the
+    sealed name's room with a ValueError instead of a refusal."""
+    make_campaign(db, SLUG)
+    longest = "\U0001f642" * 80  # 320 bytes in UTF-8: the whole room
+    _sign(db, keyring, "U0ALICE", Choice(name=longest))
+    with pytest.raises(InvalidName, match=r"^Please keep the name under 80 characters\.$"):
+        _sign(db, keyring, "U0BOB", Choice(name=longest + "\U0001f642"))
+    assert _count(db) == 1
+    with db.read() as session:
+        assert current_name(session, SLUG, person(keyring, "U0ALICE"), keyring) == longest
+        assert current_name(session, SLUG, person(keyring, "U0BOB"), keyring) is None
+
+
 def test_a_closed_campaign_or_an_unknown_one_takes_no_signature(db: Database, keyring: Keyring):
     make_campaign(db, SLUG)
     with db.write() as session:
@@ -211,7 +228,14 @@ def test_a_closed_campaign_or_an_unknown_one_takes_no_signature(db: Database, ke
 
 def test_a_campaign_takes_signatures_until_its_closing_time(db: Database, keyring: Keyring):
     make_campaign(db, SLUG, closes=dt.date(2099, 3, 1))
-    closing = dt.datetime(2099, 3, 1, tzinfo=dt.UTC)
+    # The closing date is the last day to sign: it closes at the midnight after it,
+    # in the campaign's time zone. The stored moment is the boundary.
+    with db.read() as session:
+        closing = session.scalar(select(Campaign.closes_at).where(Campaign.slug == SLUG))
+    assert closing is not None
+    assert closing.date() >= dt.date(2099, 3, 1)
+    if closing.tzinfo is None:
+        closing = closing.replace(tzinfo=dt.UTC)
     with db.write() as session, pytest.raises(CampaignClosed):
         sign(session, SLUG, person(keyring, "U0ALICE"), Choice(), keyring, DAY, closing)
     with db.write() as session:

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from markdown_it import MarkdownIt
 
 from bot.campaigns import CampaignView
 from bot.letter import Letter, render_html, render_markdown
@@ -102,6 +103,14 @@ SURFACES: dict[str, Callable[[], Any]] = {
         _view(is_open=False, status=CampaignStatus.CLOSED), UTC
     ),
     "/demands, the list": lambda: blocks.campaign_list_message([_view(), _view("b")], UTC),
+    "the channel card": lambda: blocks.campaign_card(_view(), UTC),
+    "the card of a closed campaign": lambda: blocks.campaign_card(
+        _view(is_open=False, status=CampaignStatus.CLOSED), UTC
+    ),
+    "a draft's preview": lambda: blocks.draft_preview_message(
+        _view(is_open=False, status=CampaignStatus.DRAFT), UTC
+    ),
+    "Sign privately's answer": lambda: blocks.signed_message(_view(), False),
     "the sign form": lambda: blocks.sign_modal(_view(), "m", None),
     "the change form": lambda: blocks.sign_modal(_view(), "m", "A Name", changing=True),
     "the signed confirmation": lambda: blocks.signed_modal(
@@ -200,9 +209,17 @@ def test_a_hostile_name_is_escaped_where_it_is_shown():
     assert "&lt;script&gt;x&lt;/script&gt; *Bold* [link](https://evil.example) &amp; " in html
     markdown = render_markdown(letter)
     assert "- &lt;script" not in markdown, "Markdown escapes with backslashes, not entities"
-    assert r"- \<script\>x\</script\> \*Bold\* \[link\](https://evil.example) \& \<\!channel\>" in (
+    # Only what CommonMark would act on is escaped (an "&" that starts no entity and a
+    # "!" before no "[" are left alone), and the line reads back as the name.
+    assert r"- \<script\>x\</script\> \*Bold\* \[link\](https://evil.example) & \<!channel\>" in (
         markdown
     )
+    lines = [
+        "".join(c.content for c in t.children or [] if c.type == "text")
+        for t in MarkdownIt("commonmark").parse(markdown)
+        if t.type == "inline"
+    ]
+    assert name in lines
 
 
 def _initial_values(node: Any) -> list[str]:

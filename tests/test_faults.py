@@ -22,11 +22,19 @@ from bot.app import create_app
 from bot.fakeslack import FakeChannel, FakeSlack, FakeUser, Fault, dm_channel_for
 from bot.jobs import run_announcements
 from bot.server import BackgroundServer, SlackWSGI
+from handlers.pacing import Pacing
 from storage.db import Database
 from storage.models import Campaign, Signature
 from tests.support.announcing import add_signers
 from tests.support.organizers import DANA, NEW_CAMPAIGN, editor_values, open_editor
-from tests.support.running import ALICE, SIGNING_SECRET, RunningBot, SlackDriver, make_settings
+from tests.support.running import (
+    ALICE,
+    SIGNING_SECRET,
+    RunningBot,
+    SlackDriver,
+    make_settings,
+    newcomer,
+)
 from tests.support.signing import SLUG, open_sign_form, sign_values, view_text
 
 # The bot's Web API client gives up after this long here (5 s in production), so
@@ -41,6 +49,24 @@ FAULTS = {
 }
 
 
+class Clock:
+    """The time the app's pacing (handlers/pacing.py) goes by: each person below
+    comes a minute after the one before, past any Retry-After a fault gave."""
+
+    def __init__(self) -> None:
+        self.now = 10_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+CLOCK = Clock()
+
+
+def a_minute_later() -> None:
+    CLOCK.now += 60
+
+
 @pytest.fixture
 def app_and_bot(
     fake_slack: FakeSlack, db: Database, database_url: str
@@ -49,7 +75,7 @@ def app_and_bot(
     client = WebClient(
         token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=CLIENT_TIMEOUT
     )
-    app = create_app(settings, db, client=client)
+    app = create_app(settings, db, client=client, pacing=Pacing(CLOCK))
     server = BackgroundServer(SlackWSGI(app, db, SIGNING_SECRET)).start()
     fake_slack.workspace.add_user(DANA)
     fake_slack.workspace.add_channel(FakeChannel("C0ANNOUNCE", "announcements"))
@@ -67,11 +93,14 @@ def bot(app_and_bot: tuple[App, RunningBot]) -> RunningBot:
 
 
 def people(bot: RunningBot, prefix: str) -> Iterator[tuple[str, Fault, str]]:
-    """Each fault, with a person of its own (the per-person rate limit stays out of it)."""
+    """Each fault, with a person of its own (the per-person rate limit stays out of
+    it), each a minute after the one before. They joined after the app read its
+    member directory: users.info is asked about them."""
     for number, (name, fault) in enumerate(FAULTS.items()):
         user = FakeUser(f"U0{prefix}{number:04d}", f"p{number}", f"Person {number}")
         bot.fake.workspace.add_user(user)
         yield name, fault, user.id
+        a_minute_later()
 
 
 def eventually(condition: Callable[[], bool], timeout: float = 20) -> bool:
@@ -135,8 +164,11 @@ def _without_pass(form: dict) -> dict:
 
 def test_users_info_failing_on_submit_says_try_again_and_records_nothing(bot):
     forms = {}
+    # A form without a pass (opened long ago), submitted by people the app has not
+    # looked up yet.
+    stale = _without_pass(open_sign_form(bot))
     for name, fault, user in people(bot, "UIS"):
-        form = forms[user] = _without_pass(open_sign_form(bot, user))
+        form = forms[user] = stale
         bot.fake.fail("users.info", fault)
         result = bot.slack.submit(form, sign_values(), user=user)
         assert result.status == 200, name
@@ -162,7 +194,8 @@ def test_a_form_slack_would_not_open_gets_a_try_again(bot, action):
         assert bot.slack.click(action, SLUG, user=user).status == 200, name
         assert "click the button again" in shown_to(bot, user), name
         assert signatures(bot) == before, name
-        # The button works once Slack does.
+        # The button works once Slack does (after any Retry-After).
+        a_minute_later()
         assert bot.slack.click(action, SLUG, user=user).status == 200
         assert bot.fake.calls_to("views.open")[-1].params["view"].get("callback_id"), name
     no_tracebacks(bot)
@@ -201,13 +234,29 @@ def test_a_home_tab_that_cannot_be_refreshed_still_signs(bot):
     no_tracebacks(bot)
 
 
+def _answers_to(bot: RunningBot, user: str) -> list[str]:
+    return [
+        c.params["text"]
+        for c in bot.fake.calls_to("chat.postEphemeral")
+        if c.params["user"] == user
+    ]
+
+
 def test_dm_replies_that_fail_do_not_stop_the_next_one(bot):
     for name, fault, user in people(bot, "DMR"):
         bot.fake.fail("chat.postEphemeral", fault)
         assert bot.slack.dm("status", user=user).status == 200, name
+        a_minute_later()
         assert bot.slack.dm("help", user=user).status == 200, name
-        last = bot.fake.calls_to("chat.postEphemeral")[-1].params
-        assert "What you can send me" in last["text"], name
+        assert eventually(lambda user=user: "What you can send me" in _answers_to(bot, user)[-1]), (
+            name
+        )
+    # The answer Slack held back (429) was sent once it allowed.
+    rate_limited = "U0DMR0000"
+    assert [t for t in _answers_to(bot, rate_limited) if t == "Your signatures"] == [
+        "Your signatures",
+        "Your signatures",
+    ]
     no_tracebacks(bot)
 
 
@@ -303,7 +352,13 @@ def test_slack_unreachable_says_try_again_and_the_server_keeps_serving(app_and_b
             "callback_id": "sign_submit",
             "private_metadata": json.dumps({"slug": SLUG}),
         }
+        # Alice is in the member directory: checking her needs no call to Slack, so
+        # her signature is recorded even now.
         answer = json.loads(bot.slack.submit(form, sign_values()).body)
+        assert answer["view"]["title"]["text"] == "Signed", answer
+        # Someone the directory does not know yet must be asked of Slack.
+        late = newcomer(bot.fake, "U0UNREACH1").id
+        answer = json.loads(bot.slack.submit(form, sign_values(), user=late).body)
         if answer["response_action"] == "errors":
             assert "try again" in answer["errors"]["how"]
         else:
@@ -313,17 +368,18 @@ def test_slack_unreachable_says_try_again_and_the_server_keeps_serving(app_and_b
             assert "nothing is recorded until it does" in json.dumps(answer["view"])
         # The button cannot open a form: the click's response URL says so (once
         # the bot has given up on Slack, which may be after acknowledging).
-        assert bot.slack.click("sign_start", SLUG).status == 200
-        assert eventually(lambda: "click the button again" in shown_to(bot, ALICE.id))
+        assert bot.slack.click("sign_start", SLUG, user=late).status == 200
+        assert eventually(lambda: "click the button again" in shown_to(bot, late))
         # What needs no Web API call still works.
         answer = json.loads(bot.slack.command("").body)
         assert "We won't build it" in answer["text"]
         assert bot.slack.dm("status").status == 200
-        assert signatures(bot) == (0, 0)
+        assert signatures(bot) == (1, 1)
     finally:
         app.client.base_url = working
-    signs_normally(bot)
-    assert signatures(bot) == (1, 1)
+    a_minute_later()
+    signs_normally(bot, late)
+    assert signatures(bot) == (2, 2)
     no_tracebacks(bot)
 
 

@@ -1,6 +1,10 @@
 """The signing form carries a pass saying its signer was found eligible when it
 opened, so confirming it does not ask Slack's users.info again; a pass holds only
-for the person and campaign it was issued for, and only for PASS_SECONDS."""
+for the person and campaign it was issued for, and only for PASS_SECONDS.
+
+The member directory (tests/test_directory.py) spares users.info for everyone it
+knows; the pass is what spares it for the others, so these tests run with the
+directory off (MEMBER_DIRECTORY=off), where every person is one of the others."""
 
 from __future__ import annotations
 
@@ -20,6 +24,11 @@ from tests.support.signing import SLUG, count, open_sign_form, sign_values, stor
 KEY = hashlib.sha256(b"a test key of 32 bytes or more").digest()
 NOW = 1_800_000_000.0
 SUBJECT = ("T0ORG", "T0TEAM", "U0ALICE")
+
+
+@pytest.fixture
+def extra_settings() -> dict[str, str]:
+    return {"MEMBER_DIRECTORY": "off"}
 
 
 @pytest.fixture

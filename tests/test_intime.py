@@ -18,7 +18,7 @@ from bot.fakeslack import FakeChannel, FakeSlack, Grid, message_im_body, view_su
 from storage.models import Campaign
 from tests.support.httpclient import HttpResult
 from tests.support.organizers import DANA, NEW_CAMPAIGN, editor_values, open_editor
-from tests.support.running import ALICE, RunningBot, response_json
+from tests.support.running import ALICE, RunningBot, newcomer, response_json
 from tests.support.signing import SLUG, opened_views, sign_values, view_text
 
 SLOW = 3.5
@@ -64,7 +64,9 @@ def updated_views(fake: FakeSlack) -> list[dict[str, Any]]:
 
 
 def test_a_signing_form_is_acknowledged_in_time_and_confirmed_once_committed(bot):
-    # A form without our pass (opened long ago, say) asks users.info again.
+    # A form without our pass (opened long ago, say), from someone the member
+    # directory does not know yet: users.info is asked.
+    late = newcomer(bot.fake).id
     form = {
         "id": "V0SLOWFORM",
         "callback_id": "sign_submit",
@@ -72,7 +74,7 @@ def test_a_signing_form_is_acknowledged_in_time_and_confirmed_once_committed(bot
     }
     bot.fake.workspace.views["V0SLOWFORM"] = dict(form)
     bot.fake.delay("users.info", SLOW)
-    result, took = timed(lambda: bot.slack.submit(form, sign_values()))
+    result, took = timed(lambda: bot.slack.submit(form, sign_values(), user=late))
     assert took < SLACK_WAITS, f"acknowledged after {took:.2f} s"
     answer = response_json(result)
     assert answer["response_action"] == "update"

@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from bot.app import create_app
 from bot.fakeslack import FakeSlack, FakeUser
 from bot.server import BackgroundServer, SlackWSGI
+from handlers.pacing import Pacing
 from storage.db import Database
 from storage.migrate import upgrade
 from tests.support.crowds import opened_by
@@ -46,13 +47,16 @@ class Clock:
 
 
 @contextmanager
-def bot_on(fake: FakeSlack) -> Iterator[RunningBot]:
+def bot_on(fake: FakeSlack, clock: Clock) -> Iterator[RunningBot]:
+    """The app, its turns at Slack's limits (handlers/pacing.py) going by the same
+    clock as the fake's tiers: a person told "in a second" comes back a second later."""
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{Path(tmp) / 'undersigned.db'}"
         db = Database.from_url(database_url)
         upgrade(db.engine)
         settings = make_settings(fake, database_url)
-        server = BackgroundServer(SlackWSGI(create_app(settings, db), db, SIGNING_SECRET)).start()
+        app = create_app(settings, db, pacing=Pacing(clock))
+        server = BackgroundServer(SlackWSGI(app, db, SIGNING_SECRET)).start()
         try:
             bot = RunningBot(settings, db, SlackDriver(server.url, fake), fake)
             bot.import_campaign()
@@ -68,7 +72,7 @@ def said_through_response_urls(fake: FakeSlack) -> list[str]:
 
 def test_a_crowd_past_the_tiers_is_told_to_try_again_and_then_signs():
     clock = Clock()
-    with FakeSlack(clock=clock) as fake, bot_on(fake) as bot:
+    with FakeSlack(clock=clock) as fake, bot_on(fake, clock) as bot:
         people = [FakeUser(f"U0CROWD{i:04d}", f"c{i}", f"Crowd {i}") for i in range(PEOPLE)]
         for person in people:
             fake.workspace.add_user(person)
@@ -113,7 +117,7 @@ def test_a_crowd_past_the_tiers_is_told_to_try_again_and_then_signs():
 
 def test_users_info_at_its_tier_gets_a_clear_busy_notice_with_the_wait():
     clock = Clock()
-    with FakeSlack(clock=clock) as fake, bot_on(fake) as bot:
+    with FakeSlack(clock=clock) as fake, bot_on(fake, clock) as bot:
         alice = fake.workspace.add_user(FakeUser("U0ALICE001", "alice", "Alice Example"))
         # Another part of the app (or another app's share) spent the minute's users.info.
         client = WebClient(base_url=fake.api_url, token="xoxb-test-token")

@@ -37,6 +37,7 @@ def _full_env(**overrides: str) -> dict[str, str]:
         "ANNOUNCE_SCHEDULE": "0 9 * * mon",
         "LOG_LEVEL": "debug",
         "SLACK_API_URL": "http://127.0.0.1:9999/api",
+        "MEMBER_DIRECTORY": "OFF",
     }
     env.update(overrides)
     return env
@@ -64,6 +65,7 @@ def test_defaults():
     assert settings.slack_app_token is None
     assert settings.signer_key is None
     assert settings.mode == "none"
+    assert settings.member_directory is True
 
 
 def test_every_setting_is_read():
@@ -80,6 +82,7 @@ def test_every_setting_is_read():
     assert settings.log_level == "DEBUG"
     # A base URL without its trailing slash still joins with method names.
     assert settings.slack_api_url == "http://127.0.0.1:9999/api/"
+    assert settings.member_directory is False
 
 
 def test_blank_values_count_as_unset():
@@ -112,6 +115,7 @@ def test_blank_values_count_as_unset():
         ("SLACK_API_URL", "ftp://x"),
         ("SLACK_API_URL", "slack.com/api"),
         ("DATABASE_URL", "undersigned.db"),
+        ("MEMBER_DIRECTORY", "disk"),
     ],
 )
 def test_a_malformed_setting_is_named_on_one_line(name, value):

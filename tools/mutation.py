@@ -173,7 +173,10 @@ def prepare(name: str, module: Module, where: Path | None = None) -> Path:
 [tool.mutmut]
 source_paths = ["bot", "handlers", "storage"]
 only_mutate = [{json.dumps(module.path)}]
-also_copy = ["manifest.json", "README.md", "DEPLOY.md", "SECURITY.md", "bench", ".ci"]
+also_copy = [
+    "manifest.json", "README.md", "ORGANIZERS.md", "WORKERS.md", "ENGINEERING.md",
+    "DEPLOY.md", "SECURITY.md", "bench", ".ci",
+]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]
 pytest_add_cli_args_test_selection = {_toml_list(module.tests)}
 """

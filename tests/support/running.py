@@ -37,6 +37,14 @@ ALICE = FakeUser(id="U0ALICE001", name="alice", real_name="Alice Example")
 BOB = FakeUser(id="U0BOB00002", name="bob", real_name="Bob Example")
 
 
+def newcomer(fake: FakeSlack, user_id: str = "U0NEWCOMER", **fields: Any) -> FakeUser:
+    """A colleague who joined after the running app read its member directory, and
+    whose `team_join` it missed: it can only learn who they are from users.info."""
+    return fake.workspace.add_user(
+        FakeUser(user_id, user_id.lower(), f"Newcomer {user_id[-4:]}", **fields)
+    )
+
+
 def key_store_for(database_url: str) -> str:
     """The test database's own key store: beside the SQLite file (the default), or
     a directory named after the PostgreSQL test database."""
