@@ -578,7 +578,8 @@ def test_a_row_set_aside_is_superseded_and_let_go(db):
 # -- closing -------------------------------------------------------------------------------
 
 CLOSES = dt.date(2027, 3, 1)
-CLOSING = dt.datetime(2027, 3, 1, 0, 0, tzinfo=dt.UTC)
+# The closing date is the last day to sign: it closes at the midnight after it.
+CLOSING = dt.datetime(2027, 3, 2, 0, 0, tzinfo=dt.UTC)
 
 
 def _statuses(db: Database) -> dict[str, CampaignStatus]:

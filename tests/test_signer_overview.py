@@ -25,7 +25,8 @@ from tests.support.world import TEAM, make_campaign, person, sign_as
 
 CLOSES = dt.date(2027, 3, 1)
 BEFORE_CLOSING = dt.datetime(2027, 2, 28, 23, 59, tzinfo=dt.UTC)
-AFTER_CLOSING = dt.datetime(2027, 3, 1, 0, 0, tzinfo=dt.UTC)
+# The closing date is the last day to sign: it closes at the midnight after it.
+AFTER_CLOSING = dt.datetime(2027, 3, 2, 0, 0, tzinfo=dt.UTC)
 NOT_SIGNED = SignerStatus(signed=False, named=False)
 
 

@@ -32,7 +32,8 @@ from tests.support.world import DAY, make_campaign, person, sign_as
 
 SLUG = "details"
 CLOSES = dt.date(2027, 3, 1)
-AFTER_CLOSING = dt.datetime(2027, 3, 1, 0, 0, tzinfo=dt.UTC)
+# The closing date is the last day to sign: it closes at the midnight after it.
+AFTER_CLOSING = dt.datetime(2027, 3, 2, 0, 0, tzinfo=dt.UTC)
 BEFORE_CLOSING = AFTER_CLOSING - dt.timedelta(microseconds=1)
 
 
