@@ -10,10 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.support.cli import base_env
+from tests.support.cli import base_env, run_bot
 
 PEOPLE = 100
 SLUG = "fair-pay"
@@ -28,17 +27,8 @@ NAMES = re.compile(r"(?i)\bmember\s*\d+|\bsam\b|\blee\b|\bdana\b|@")
 
 
 def _run(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    assert "Traceback" not in done.stderr + done.stdout, done.stderr
+    done = run_bot(cwd, env, *args)
+    assert "Traceback" not in done.stdout, done.stdout[-3000:]
     return done
 
 

@@ -4,29 +4,10 @@ rehearsed; then `campaign letter` works on the rehearsal with its key."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-from tests.support.cli import base_env
+from tests.support.cli import base_env, run_bot
 
 PEOPLE = 100
 NAMED = ("Sam Lee", "sam lee", "Sam  Lee")  # three people, one name between them
-
-
-def _run(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    assert "Traceback" not in done.stderr, done.stderr
-    return done
 
 
 def test_a_hundred_signers_rehearsed_and_their_letter_exact(tmp_path):
@@ -46,13 +27,13 @@ def test_a_hundred_signers_rehearsed_and_their_letter_exact(tmp_path):
     lines += ["announce", "#announcements", "quit"]
     script = tmp_path / "crowd.txt"
     script.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    rehearsal = _run(tmp_path, env, "console", "--people", str(PEOPLE), "--script", str(script))
+    rehearsal = run_bot(tmp_path, env, "console", "--people", str(PEOPLE), "--script", str(script))
     assert rehearsal.returncode == 0, rehearsal.stdout[-3000:] + rehearsal.stderr
     # Past the demo's milestones (5, 10, 25), announced with the count.
     assert "has passed *25* signatures" in rehearsal.stdout
     assert f"Signed so far: *{PEOPLE}*" in rehearsal.stdout
 
-    letter = _run(tmp_path, env, "campaign", "letter", "demo")
+    letter = run_bot(tmp_path, env, "campaign", "letter", "demo")
     assert letter.returncode == 0, letter.stderr
     assert "rehearsal key" in letter.stderr
     assert (
@@ -69,6 +50,6 @@ def test_a_hundred_signers_rehearsed_and_their_letter_exact(tmp_path):
 
 def test_people_is_bounded_with_a_clear_error(tmp_path):
     env = {**base_env(), "DATABASE_URL": f"sqlite:///{tmp_path / 'rehearsal.db'}"}
-    done = _run(tmp_path, env, "console", "--people", "99999999999999999999")
+    done = run_bot(tmp_path, env, "console", "--people", "99999999999999999999")
     assert done.returncode == 2
     assert "whole number from 0 to 5,000" in done.stderr

@@ -39,6 +39,23 @@ def base_env() -> dict[str, str]:
     return env
 
 
+def run_bot(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` as an operator runs it, with no terminal; a traceback on
+    stderr fails the test."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
 class Cli:
     def __init__(self, cwd: Path, db_path: Path, url: str | None = None) -> None:
         self.cwd = cwd
