@@ -9,7 +9,15 @@ from typing import Any
 
 from bot.fakeslack import FakeSlack, FakeUser
 from tests.support.running import SlackDriver
-from tests.support.signing import SLUG, sign_values
+from tests.support.signing import (
+    FOLLOW_UP_SECONDS,
+    MOMENT,
+    SLUG,
+    calls_so_far,
+    sign_values,
+    updated_view,
+    view_title,
+)
 
 SIGNERS = 200
 MILESTONES = [50, 100, 150, 200]
@@ -36,48 +44,6 @@ def signers(fake: FakeSlack, prefix: str = "LOAD", n: int = SIGNERS) -> list[Fak
     return users
 
 
-MOMENT = "One moment"
-
-
-# How long a test waits for what the bot shows after acknowledging
-# (handlers/intime.py: under load an answer may come as "one moment", then this).
-FOLLOW_UP_SECONDS = 30
-
-
-def calls_so_far(fake: FakeSlack) -> int:
-    """A mark in the fake's record of calls: what a submission's answer is looked
-    for after (the form's own "one moment" update came before it)."""
-    with fake._lock:
-        return len(fake.calls)
-
-
-def _updated(
-    fake: FakeSlack,
-    view_id: str,
-    timeout: float = FOLLOW_UP_SECONDS,
-    nth: int = 0,
-    since: int = 0,
-) -> Any:
-    """What the nth views.update after the mark `since` put in this modal, once it
-    has (None if never)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with fake._lock:
-            later = fake.calls[since:]
-        updates = [
-            c for c in later if c.method == "views.update" and c.params.get("view_id") == view_id
-        ]
-        if len(updates) > nth:
-            return updates[nth].params["view"]
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.05)
-
-
-def _title(view: dict[str, Any]) -> str:
-    return str((view.get("title") or {}).get("text"))
-
-
 def opened_by(
     fake: FakeSlack, trigger: str, user: str | None = None, timeout: float = FOLLOW_UP_SECONDS
 ) -> dict[str, Any] | None:
@@ -97,8 +63,8 @@ def opened_by(
                 if not stack:
                     break
                 view_id = stack[0]
-                if _title(view) == MOMENT:
-                    view = _updated(fake, view_id) or view
+                if view_title(view) == MOMENT:
+                    view = updated_view(fake, view_id) or view
                 return {**view, "id": view_id}
         if time.monotonic() > deadline:
             return None
@@ -119,10 +85,10 @@ def answered_titles(fake: FakeSlack, bodies: list[str], view_id: str, since: int
     titles, late = [], 0
     for body in bodies:
         view = json.loads(body)["view"]
-        if _title(view) == MOMENT:
-            view = _updated(fake, view_id, nth=late, since=since) or view
+        if view_title(view) == MOMENT:
+            view = updated_view(fake, view_id, nth=late, since=since) or view
             late += 1
-        titles.append(_title(view))
+        titles.append(view_title(view))
     return titles
 
 

@@ -7,10 +7,53 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.fakeslack import FakeSlack
 from storage.models import Campaign, Signature
 from tests.support.running import ALICE, RunningBot, response_json
 
 SLUG = "wewontbuildit"
+
+
+MOMENT = "One moment"
+
+
+# How long a test waits for what the bot shows after acknowledging
+# (handlers/intime.py: under load an answer may come as "one moment", then this).
+FOLLOW_UP_SECONDS = 30
+
+
+def calls_so_far(fake: FakeSlack) -> int:
+    """A mark in the fake's record of calls: what a submission's answer is looked
+    for after (the form's own "one moment" update came before it)."""
+    with fake._lock:
+        return len(fake.calls)
+
+
+def updated_view(
+    fake: FakeSlack,
+    view_id: str,
+    timeout: float = FOLLOW_UP_SECONDS,
+    nth: int = 0,
+    since: int = 0,
+) -> Any:
+    """What the nth views.update after the mark `since` put in this modal, once it
+    has (None if never)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with fake._lock:
+            later = fake.calls[since:]
+        updates = [
+            c for c in later if c.method == "views.update" and c.params.get("view_id") == view_id
+        ]
+        if len(updates) > nth:
+            return updates[nth].params["view"]
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
+
+
+def view_title(view: dict[str, Any]) -> str:
+    return str((view.get("title") or {}).get("text"))
 
 
 def opened_views(bot: RunningBot) -> list[dict[str, Any]]:
@@ -23,22 +66,15 @@ def open_sign_form(bot: RunningBot, user: str = ALICE.id, **click: Any) -> dict[
     views = opened_views(bot)
     assert len(views) == before + 1, "the click opened no view"
     view = views[-1]
-    if (view.get("title") or {}).get("text") != "One moment":
+    if view_title(view) != MOMENT:
         return view
     # Past handlers/intime.py's 1.5 s (a loaded machine), the click opens "one
     # moment" and the form replaces it: what the person then has is the form.
     stack = bot.fake.workspace.view_stacks.get(user) or []
     assert stack, "the 'one moment' modal is not on the person's screen"
-    view_id = stack[-1]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        updates = [
-            c for c in bot.fake.calls_to("views.update") if c.params.get("view_id") == view_id
-        ]
-        if updates:
-            return {**updates[0].params["view"], "id": view_id}
-        time.sleep(0.05)
-    raise AssertionError("'one moment' was never replaced by the form")
+    form = updated_view(bot.fake, stack[-1])
+    assert form is not None, "'one moment' was never replaced by the form"
+    return {**form, "id": stack[-1]}
 
 
 def sign_values(how: str = "anonymous", name: str | None = None) -> dict[str, Any]:
