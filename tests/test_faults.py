@@ -26,6 +26,7 @@ from handlers.pacing import Pacing
 from storage.db import Database
 from storage.models import Campaign, Signature
 from tests.support.announcing import add_signers
+from tests.support.news import wait_until
 from tests.support.organizers import DANA, NEW_CAMPAIGN, editor_values, open_editor
 from tests.support.running import (
     ALICE,
@@ -298,11 +299,16 @@ def test_a_channel_check_that_fails_says_try_again_and_creates_nothing(bot):
 def test_a_letter_that_cannot_be_delivered_says_try_again(bot, method):
     for name, fault in FAULTS.items():
         bot.fake.fail(method, fault)
+        answers = len(bot.fake.calls_to("response_url"))
         assert bot.slack.click("admin_letter_md", SLUG, user=DANA.id).status == 200, name
+        # The answer follows the acknowledgement (handlers/intime.py): a slow fault
+        # can hold it past the click's own response.
+        wait_until(lambda seen=answers: len(bot.fake.calls_to("response_url")) > seen)
         last = bot.fake.calls_to("response_url")[-1].params
         assert "try again" in last["text"], name
         assert bot.fake.workspace.files == [], name
     assert bot.slack.click("admin_letter_md", SLUG, user=DANA.id).status == 200
+    wait_until(lambda: bool(bot.fake.workspace.files))
     [letter] = bot.fake.workspace.files
     assert "We won't build it" in letter["content"]
     no_tracebacks(bot)
