@@ -31,22 +31,26 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-un
     # Take transaction control away from pysqlite so that BEGIN is ours (below).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # `# pragma: no mutate` on a statement here and below: SQL keywords and pragma
+    # names are case-insensitive, so mutmut's upper- and lower-case mutants of them
+    # are equivalent (tests/MUTATION.md, db). Each setting is read back by
+    # tests/test_sqlite_pragmas.py.
+    cursor.execute("PRAGMA journal_mode=WAL")  # pragma: no mutate
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # pragma: no mutate
+    cursor.execute("PRAGMA foreign_keys=ON")  # pragma: no mutate
+    cursor.execute("PRAGMA synchronous=NORMAL")  # pragma: no mutate
     # Deleted rows (a withdrawn signature, a forgotten hash) are overwritten with
     # zeros instead of lingering in free pages of the file. PostgreSQL has no such
     # setting: an old row version stays in the table's files until its space is
     # reused, or the table is rewritten (Database.compact; DEPLOY.md, "Forgetting").
-    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # pragma: no mutate
     # When the WAL starts over after a checkpoint, cut it to nothing rather than
     # writing over its start and leaving older frames (deleted rows, the order
     # of commits) in the rest of the file until the next full scrub.
-    cursor.execute("PRAGMA journal_size_limit=0")
+    cursor.execute("PRAGMA journal_size_limit=0")  # pragma: no mutate
     # Temporary tables and indexes (the nightly rewrite's copy of signer rows, a
     # sort's spill) stay in memory, never in a file under /tmp.
-    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute("PRAGMA temp_store=MEMORY")  # pragma: no mutate
     cursor.close()
 
 
@@ -56,9 +60,9 @@ def _on_sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
     # with "database is locked" under concurrent signers. Reads stay deferred so
     # that they never queue behind writers.
     if conn.get_execution_options().get(_WRITE):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # pragma: no mutate
     else:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN")  # pragma: no mutate
 
 
 # Statements that cannot change a row: a transaction that ran only these changed
@@ -169,6 +173,29 @@ class NotScrubbed(RuntimeError):
         super().__init__(
             "other connections kept reading, so the database's WAL could not be emptied: "
             "what was just deleted may still be in the -wal file. Try again in a minute"
+        )
+
+
+class FailedIntegrityCheck(RuntimeError):
+    """A copy of the database is damaged: it must not be used."""
+
+
+def check_integrity(connection: sqlite3.Connection) -> None:
+    """FailedIntegrityCheck unless SQLite finds the open database whole.
+
+    Only counts are reported: SQLite's own lines name tables and rows, which an
+    operator's terminal or a log need not carry.
+    """
+    try:
+        problems = connection.execute(
+            "PRAGMA integrity_check"  # pragma: no mutate
+        ).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise FailedIntegrityCheck("not a readable SQLite database; do not use this copy") from exc
+    if problems != [("ok",)]:
+        raise FailedIntegrityCheck(
+            f"failed SQLite's integrity check (problems found: {len(problems)}); "
+            "do not use this copy"
         )
 
 
@@ -322,7 +349,9 @@ class Database:
         if not self.is_sqlite:
             return True
         with self.write_turn(), self.engine.connect() as conn:
-            busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            busy, _, _ = conn.exec_driver_sql(
+                "PRAGMA wal_checkpoint(TRUNCATE)"  # pragma: no mutate
+            ).one()
         return busy == 0
 
     def scrub_until_done(self, timeout: float = SCRUB_TIMEOUT_SECONDS) -> None:
@@ -354,13 +383,11 @@ class Database:
             destination = sqlite3.connect(target)
             try:
                 source.driver_connection.backup(destination)  # type: ignore[union-attr]
-                check = destination.execute("PRAGMA integrity_check").fetchone()
+                check_integrity(destination)
             finally:
                 destination.close()
         finally:
             source.close()
-        if not check or check[0] != "ok":
-            raise RuntimeError("the backup failed its integrity check")
 
     def dispose(self) -> None:
         self.direct.stop()

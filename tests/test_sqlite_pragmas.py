@@ -20,7 +20,13 @@ from sqlalchemy import select
 
 from bot.keyring import Keyring
 from bot.signatures import Choice, change_choice, remove_signature
-from storage.db import SQLITE_BUSY_TIMEOUT_MS, Database, NotScrubbed
+from storage.db import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    Database,
+    FailedIntegrityCheck,
+    NotScrubbed,
+    check_integrity,
+)
 from storage.models import Signature
 from tests.support.databases import database_bytes, sqlite_only
 from tests.support.world import make_campaign, person, sign_as
@@ -197,6 +203,53 @@ def test_a_backup_is_owner_only_whole_and_never_over_another_file(db: Database, 
     with pytest.raises(FileExistsError, match="exists; choose a new file"):
         db.backup(target)
     assert target.read_bytes() == before
+
+
+def _damaged_index(path: Path) -> None:
+    """A database whose index lost one entry: one changed key, found by hand."""
+    made = sqlite3.connect(path)
+    made.execute("CREATE TABLE t (a INTEGER, b TEXT)")
+    made.execute("CREATE INDEX i ON t (b)")
+    made.executemany("INSERT INTO t VALUES (?, ?)", [(n, f"v{n:05d}") for n in range(50)])
+    made.commit()
+    (root,) = made.execute("SELECT rootpage FROM sqlite_schema WHERE name = 'i'").fetchone()
+    (page_size,) = made.execute("PRAGMA page_size").fetchone()
+    made.close()
+    data = bytearray(path.read_bytes())
+    page = (root - 1) * page_size
+    at = data.index(b"v00007", page, page + page_size)
+    data[at : at + 6] = b"v99999"
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_copy_fails_the_integrity_check_and_says_only_how_much(tmp_path: Path):
+    """What Database.backup runs on its copy before saying it is good (issue 23: the
+    failing check was out of every test's reach while it sat inside backup)."""
+    whole = sqlite3.connect(tmp_path / "whole.db")
+    whole.execute("CREATE TABLE t (a)")
+    check_integrity(whole)
+    whole.close()
+
+    _damaged_index(tmp_path / "damaged.db")
+    damaged = sqlite3.connect(tmp_path / "damaged.db")
+    try:
+        with pytest.raises(FailedIntegrityCheck) as failed:
+            check_integrity(damaged)
+    finally:
+        damaged.close()
+    assert str(failed.value) == (
+        "failed SQLite's integrity check (problems found: 1); do not use this copy"
+    )
+
+    (tmp_path / "noise.db").write_bytes(b"not a database at all, " * 200)
+    noise = sqlite3.connect(tmp_path / "noise.db")
+    try:
+        with pytest.raises(FailedIntegrityCheck) as unreadable:
+            check_integrity(noise)
+    finally:
+        noise.close()
+    assert str(unreadable.value) == "not a readable SQLite database; do not use this copy"
+    assert isinstance(unreadable.value.__cause__, sqlite3.DatabaseError)
 
 
 def test_the_database_and_its_wal_and_shm_are_made_owner_only_in_a_new_directory(
