@@ -22,8 +22,10 @@ class RateLimiter:
         burst: int = BURST,
         refill_seconds: float = REFILL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        max_tracked: int = MAX_TRACKED,
     ) -> None:
         self.burst = burst
+        self.max_tracked = max_tracked
         self.refill_seconds = refill_seconds
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}
@@ -40,7 +42,7 @@ class RateLimiter:
             # Moved to the end: the dict stays ordered from least to most recent.
             self._buckets.pop(key, None)
             self._buckets[key] = (tokens, now)
-            if len(self._buckets) > MAX_TRACKED:
+            if len(self._buckets) > self.max_tracked:
                 self._forget_full(now)
             return allowed
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +32,9 @@ from tests.support.announcing import SLUG, age_claims, announced, import_campaig
 from tests.support.cli import Cli
 from tests.support.grid import ORG, WENDY, WORKSPACE_A, WORKSPACE_B, grid_click, grid_submit
 from tests.support.jobs import announce
+from tests.support.processes import bot_env
 from tests.support.running import RunningBot, make_settings, response_json
+from tests.support.scheduling import wait_for
 from tests.support.signing import sign_values, view_text
 
 # One announcement channel in each workspace of the organization, and one shared.
@@ -308,38 +313,48 @@ def test_a_channel_the_bot_was_not_invited_to_waits_and_the_other_is_posted(
     assert announced(fake_slack, CHANNEL_B) == [("milestone", 5)]
 
 
-def test_a_crash_between_post_and_record_in_one_channel_is_not_posted_twice(
-    campaign, settings, fake_slack, monkeypatch
+def test_a_process_killed_between_post_and_record_in_one_channel_is_not_posted_twice(
+    campaign, settings, fake_slack, database_url, tmp_path
 ):
+    """`python -m bot announce` killed (SIGKILL) while Slack holds back the answer to
+    its first post: posted, never recorded. No later run posts it again."""
     db = campaign
     grid_signers(db, settings, 5)
-    record_posted = announcements.record_posted
-    crashed: list[str] = []
-
-    def dies_once_in_a(session, claimed, channel_id, message_ts, now=None):  # type: ignore[no-untyped-def]
-        if channel_id == CHANNEL_A and not crashed:
-            crashed.append(channel_id)
-            raise RuntimeError("the process died here")
-        return record_posted(session, claimed, channel_id, message_ts, now)
-
-    monkeypatch.setattr(announcements, "record_posted", dies_once_in_a)
-    report = run(settings)
-    assert crashed == [CHANNEL_A]
-    assert [d.channel_id for d in report.posted] == [CHANNEL_B]
-    assert len(fake_slack.messages_in(CHANNEL_A)) == 1  # posted, never recorded
-    left = by_channel(db)[("milestone", 5, CHANNEL_A)]
+    fake_slack.delay("chat.postMessage", 60)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "announce"],
+        cwd=tmp_path,
+        env=bot_env(fake_slack, database_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for(lambda: len(fake_slack.calls_to("chat.postMessage")) == 1)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    fake_slack.delay("chat.postMessage", 0)
+    [first] = fake_slack.calls_to("chat.postMessage")
+    dead = first.params["channel"]
+    other = CHANNEL_B if dead == CHANNEL_A else CHANNEL_A
+    assert len(fake_slack.messages_in(dead)) == 1  # posted, never recorded
+    left = by_channel(db)[("milestone", 5, dead)]
     assert left.state is AnnouncementState.PENDING
     assert left.in_doubt_since is not None
-    # While the dead attempt's claim lasts, nobody posts in A.
-    assert run(settings).posted == []
+    # While the dead attempt's claim lasts, nobody posts in its channel; the other
+    # channel is posted as usual.
+    report = run(settings)
+    assert [d.channel_id for d in report.posted] == [other]
+    assert report.waiting == [f"{SLUG} 5 in {dead} (being posted by another run)"]
     age_claims(db)
     report = run(settings)
-    assert [(d.threshold, d.channel_id) for d in report.found] == [(5, CHANNEL_A)]
+    assert [(d.threshold, d.channel_id) for d in report.found] == [(5, dead)]
     assert report.posted == []
-    assert [c.params["channel"] for c in fake_slack.calls_to("conversations.history")] == [
-        CHANNEL_A
-    ]
-    run(settings)
+    assert [c.params["channel"] for c in fake_slack.calls_to("conversations.history")] == [dead]
+    assert run(settings).posted == []
     assert len(fake_slack.calls_to("chat.postMessage")) == 2
     stored = by_channel(db)
     for channel in (CHANNEL_A, CHANNEL_B):

@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-import bot.app
 from bot import campaigns
 from bot.app import create_app
 from bot.errors import DomainError, InvalidCampaign
@@ -380,12 +379,7 @@ class Hostile:
         self.settings = make_settings(self.fake, url, ORGANIZERS=DANA.id)
         # The per-person limit (tests/test_guards.py) would soon answer every
         # example from a known person with "slow down" and hide the paths behind it.
-        real = bot.app.RateLimiter
-        bot.app.RateLimiter = lambda: RateLimiter(burst=10**9)  # type: ignore[assignment,misc]
-        try:
-            app = create_app(self.settings, self.db)
-        finally:
-            bot.app.RateLimiter = real  # type: ignore[misc]
+        app = create_app(self.settings, self.db, limiter=RateLimiter(burst=10**9))
         self.server = BackgroundServer(SlackWSGI(app, self.db, SIGNING_SECRET)).start()
         self.slack = SlackDriver(self.server.url, self.fake)
         running = RunningBot(self.settings, self.db, self.slack, self.fake)

@@ -14,7 +14,10 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import select
 
 from bot.fakeslack import sign, slash_command_body, view_submission_body
+from bot.health import database_problem
+from storage.db import Database, sqlite_path
 from storage.models import Campaign
+from tests.support.databases import sqlite_only
 from tests.support.httpclient import HttpResult, get, post, request
 from tests.support.running import ALICE, SIGNING_SECRET, RunningBot, response_json
 
@@ -190,10 +193,26 @@ def test_healthz_answers_ok(running_bot):
     assert result.headers["content-type"] == "application/json"
 
 
-def test_healthz_answers_503_when_the_database_is_gone(running_bot, monkeypatch):
-    monkeypatch.setattr(running_bot.db, "ping", lambda: False)
+@sqlite_only("a deleted database file is SQLite's way of being gone")
+def test_healthz_answers_503_when_the_database_file_is_deleted(running_bot, database_url):
+    path = sqlite_path(database_url)
+    assert path is not None
+    path.unlink()
     result = get(running_bot.slack.base_url + "/healthz")
     assert result.status == 503
+    status = json.loads(result.body)["status"]
+    assert status.startswith("the database file(s) undersigned.db were deleted or replaced")
+
+
+def test_a_database_that_does_not_answer_is_a_problem_for_healthz():
+    """What /healthz answers 503 with when the server cannot be reached (nothing
+    listens on port 9, the discard port)."""
+    gone = Database.from_url("postgresql+psycopg://nobody@127.0.0.1:9/undersigned")
+    try:
+        assert gone.ping() is False
+        assert database_problem(gone) == "the database does not answer"
+    finally:
+        gone.dispose()
 
 
 @pytest.mark.parametrize("path", ["/", "/nope", "/slack/events/extra", "/healthz/x"])

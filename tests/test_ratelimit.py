@@ -22,9 +22,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def limiter(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> ratelimit.RateLimiter:
-    monkeypatch.setattr(ratelimit, "MAX_TRACKED", 4)
-    return ratelimit.RateLimiter(burst=2, refill_seconds=5.0, clock=clock)
+def limiter(clock: Clock) -> ratelimit.RateLimiter:
+    return ratelimit.RateLimiter(burst=2, refill_seconds=5.0, clock=clock, max_tracked=4)
 
 
 def test_past_the_limit_the_refilled_are_forgotten_oldest_first(limiter, clock):
@@ -39,7 +38,7 @@ def test_past_the_limit_the_refilled_are_forgotten_oldest_first(limiter, clock):
 
 def test_people_still_being_limited_are_never_forgotten(limiter, clock):
     assert [limiter.allow("spammer") for _ in range(3)] == [True, True, False]
-    for key in "wxyz":  # more people than MAX_TRACKED, all within the window
+    for key in "wxyz":  # more people than max_tracked, all within the window
         limiter.allow(key)
     assert "spammer" in limiter._buckets
     assert not limiter.allow("spammer")
