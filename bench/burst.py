@@ -22,7 +22,7 @@ Anyone told to try again (in the answer they are looking at) waits what they wer
 told and tries again; anyone with no answer after --give-up seconds is counted.
 
 The app runs as deployed (`python -m bot serve`, its own process, waitress threads);
-the fake Slack runs in this process (bot.fakeslack.FakeSlack, tiers on, Block Kit
+the fake Slack runs in this process (console.fakeslack.FakeSlack, tiers on, Block Kit
 checks on) with --latency seconds added to every Web API call. A share of the
 people (--newcomers) joined after the app read its member directory, so users.info
 is asked about them. Results are printed as a Markdown table row set; paste them
@@ -55,8 +55,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import slacklimits  # noqa: E402
-from bot.fakeslack import (  # noqa: E402
+from console.fakeslack import (  # noqa: E402
     Call,
     FakeChannel,
     FakeSlack,
@@ -69,6 +68,7 @@ from bot.fakeslack import (  # noqa: E402
     slash_command_body,
     view_submission_body,
 )
+from handlers import slacklimits  # noqa: E402
 
 HOST = "127.0.0.1"
 SECRET = "burst-signing-secret-" + secrets.token_hex(8)

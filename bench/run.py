@@ -46,14 +46,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot import eligibility
-from bot.fakeslack import (
+from console.fakeslack import (
     TEAM_ID,
     message_im_body,
     sign,
     slash_command_body,
     view_submission_body,
 )
+from petition import eligibility
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -95,7 +95,7 @@ def response_url(fake_api_url: str, n: int) -> str:
 def sign_form_view(user: str, signer_key: bytes | None) -> dict[str, Any]:
     """The form as the app opened it (handlers/signing.py): the callback, and in
     private_metadata the campaign, where it was opened from, and the pass that
-    says its signer was found eligible a moment ago (bot/eligibility.py)."""
+    says its signer was found eligible a moment ago (petition/eligibility.py)."""
     metadata = {"slug": SLUG, "from": "message", "mode": "sign"}
     issue_pass = getattr(eligibility, "issue_pass", None)  # absent before it existed
     if issue_pass is not None and signer_key is not None:
@@ -450,7 +450,7 @@ def prepare_database(path: Path, tz_name: str = "UTC") -> str:
     """Migrated, with the benchmark's campaign in it; returns the database URL."""
     from zoneinfo import ZoneInfo
 
-    from bot import campaigns
+    from petition import campaigns
     from storage.db import Database
     from storage.migrate import upgrade
 
@@ -522,10 +522,10 @@ def query_plans(database_url: str, signer_key: bytes) -> list[tuple[str, str, st
     signatures table instead of searching it by key."""
     from sqlalchemy import event
 
-    from bot import campaigns
-    from bot.keyring import Keyring, KeyStore
     from bot.settings import default_key_store
-    from bot.signatures import add_signature, signer_hash, signer_overview, signer_status
+    from petition import campaigns
+    from petition.keyring import Keyring, KeyStore
+    from petition.signatures import add_signature, signer_hash, signer_overview, signer_status
     from storage.db import Database
 
     db = Database.from_url(database_url)

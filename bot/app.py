@@ -10,9 +10,6 @@ from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 import handlers
-from bot.deliveries import Receipts
-from bot.keyring import Keyring
-from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.update_sender import BackgroundSender
 from bot.webclient import KeptAliveWebClient, answer_retry_handlers, posting_client
@@ -21,6 +18,9 @@ from handlers.identity import People
 from handlers.installation import Installation
 from handlers.intime import InTime
 from handlers.pacing import Pacing
+from petition.deliveries import Receipts
+from petition.keyring import Keyring
+from petition.ratelimit import RateLimiter
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def create_app(
     `in_time` runs listeners' work so that Slack is answered within its three
     seconds (handlers/intime.py); one is made if none is given. `keyring` is the
     process's (the scheduler shares it); made here if not given. `limiter` is the
-    per-person rate limit (bot/ratelimit.py's defaults if None). `directory` is the
+    per-person rate limit (petition/ratelimit.py's defaults if None). `directory` is the
     member directory (handlers/directory.py), made and started here if not given;
     `pacing` keeps people's turns at Slack's rate limits (handlers/pacing.py)."""
     client = client or make_client(settings)

@@ -20,16 +20,17 @@ from pathlib import Path
 from dotenv import load_dotenv
 from slack_sdk import WebClient
 
-from bot import campaigns, health, organizing, updates
-from bot.errors import CampaignNotFound, DomainError, InvalidCampaign
-from bot.keyring import Keyring, Rekeyer
-from bot.letter import FORMATS, build_letter, render, write_private
+from bot import health
 from bot.logs import configure_logging
-from bot.opening import DatabaseUnavailable, open_database
-from bot.organizing import StatusChange
 from bot.settings import Settings, SettingsError, load_settings
 from bot.update_sender import SendReport
 from bot.webclient import posting_client
+from petition import campaigns, organizing, updates
+from petition.errors import CampaignNotFound, DomainError, InvalidCampaign
+from petition.keyring import Keyring, Rekeyer
+from petition.letter import FORMATS, build_letter, render, write_private
+from petition.opening import DatabaseUnavailable, open_database
+from petition.organizing import StatusChange
 from storage.db import DEFAULT_POOL_SIZE, Database
 from storage.models import UpdateKind
 from storage.pgsettings import privacy_risks
@@ -564,7 +565,7 @@ def cmd_run(settings: Settings) -> int:
 
 
 def cmd_console(settings: Settings, script: Path | None, people: int = 0) -> int:
-    from bot.console import run_console
+    from console.console import run_console
 
     if not os.environ.get("LOG_LEVEL"):
         # Log lines would break into the conversation; warnings and errors still show.
@@ -610,7 +611,7 @@ def _campaign_command(settings: Settings, args: argparse.Namespace) -> int:
 def _with_rehearsal_key(settings: Settings) -> Settings:
     """After a console rehearsal (no SIGNER_KEY, a SQLite file), the command line
     uses the rehearsal key the console left beside the database, and says so."""
-    from bot.console_setup import existing_rehearsal_key
+    from console.console_setup import existing_rehearsal_key
 
     found = existing_rehearsal_key(settings)
     if found is None:

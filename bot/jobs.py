@@ -5,7 +5,7 @@ client for posts, then plain values (a campaign slug). Jobs never build an engin
 of their own: a process has one `Database` (one pool, one write turn), shared by
 the server, its scheduler and its listeners. Running a job twice, late, or after
 a crash posts nothing twice: what is due and what was posted lives in the
-database (bot/announcements.py).
+database (petition/announcements.py).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 from sqlalchemy import select
 
-from bot import announcements, campaigns, cards
-from bot.announcements import Claimed, Due
-from bot.counts import refresh_public_counts
-from bot.errors import CampaignNotFound
-from bot.signatures import rewrite_in_key_order
 from handlers import blocks
 from handlers.slackapi import retry_after
+from petition import announcements, campaigns, cards
+from petition.announcements import Claimed, Due
+from petition.counts import refresh_public_counts
+from petition.errors import CampaignNotFound
+from petition.signatures import rewrite_in_key_order
 from storage.db import Database
 from storage.models import AnnouncementKind, Campaign
 
@@ -103,14 +103,14 @@ def scrub_job(db: Database) -> bool:
 
 
 def refresh_counts_job(db: Database) -> int:
-    """The hour's snapshot of the counts Slack shows (bot/counts.py)."""
+    """The hour's snapshot of the counts Slack shows (petition/counts.py)."""
     with db.write() as session:
         return refresh_public_counts(session)
 
 
 def rewrite_job(db: Database) -> int:
     """Each campaign's signer rows rewritten in the order of their values, one
-    campaign per transaction (bot/signatures.rewrite_in_key_order): the order of
+    campaign per transaction (petition/signatures.rewrite_in_key_order): the order of
     signing is not kept past the night. Returns how many campaigns."""
     with db.read() as session:
         ids = list(session.scalars(select(Campaign.id).where(Campaign.forgotten_at.is_(None))))

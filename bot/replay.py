@@ -23,7 +23,7 @@ SIGNATURE_LIFETIME_SECONDS = 5 * 60
 class SeenSignatures:
     """The signatures of requests accepted, until they expire: in this process's
     memory, and, where several replicas share a database, claimed there too
-    (`shared`, bot/deliveries.Receipts.claim), so that a request replayed to
+    (`shared`, petition/deliveries.Receipts.claim), so that a request replayed to
     another replica is refused as well."""
 
     def __init__(

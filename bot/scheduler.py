@@ -30,10 +30,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from bot import announcements, jobs, organizing, retractions, update_sender
-from bot.keyring import Keyring
+from bot import jobs, retracting, update_sender
 from bot.settings import Settings
 from bot.webclient import posting_client
+from petition import announcements, organizing
+from petition.keyring import Keyring
 from storage.db import Database
 from storage.models import Campaign, CampaignStatus
 
@@ -237,7 +238,7 @@ def schedule_upkeep(
         next_run_time=announcements.utcnow(),
     )
     scheduler.add_job(
-        retractions.retract_job,
+        retracting.retract_job,
         trigger=IntervalTrigger(seconds=NEWS_SECONDS),
         args=(db, client, keyring),
         id=RETRACT_JOB_ID,

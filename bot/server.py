@@ -26,9 +26,9 @@ from slack_bolt.request.payload_utils import (
 )
 from slack_sdk.signature import SignatureVerifier
 
-from bot.deliveries import Receipts
 from bot.health import database_problem
 from bot.replay import SeenSignatures
+from petition.deliveries import Receipts
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ class SlackWSGI:
             if headers.get("x-slack-retry-num"):
                 # Slack's own redelivery of an event, with the same signature:
                 # answered, and left alone (each event is acted on once anyway,
-                # bot/deliveries.py), so that Slack does not count a failure.
+                # petition/deliveries.py), so that Slack does not count a failure.
                 logger.info("a redelivery with a signature seen before was not acted on again")
                 return _json(start_response, 200, {})
             logger.warning("refused a signed request seen before (a replay)")

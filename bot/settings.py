@@ -20,9 +20,9 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.keyring import Keyring, KeyStore
+from petition.keyring import Keyring, KeyStore
+from storage.db import DEFAULT_DATABASE_URL
 
-DEFAULT_DATABASE_URL = "sqlite:///undersigned.db"
 DEFAULT_KEY_STORE = "undersigned-keys"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 # A few times on working days: often enough to feel alive, rare enough that an
@@ -54,7 +54,7 @@ class Settings:
     announce_schedule: str = DEFAULT_ANNOUNCE_SCHEDULE
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     log_level: str = "INFO"
-    # Where campaign keys live (bot/keyring.py): never inside the database.
+    # Where campaign keys live (petition/keyring.py): never inside the database.
     key_store: Path = field(default=Path(DEFAULT_KEY_STORE))
     # Whether the app keeps the workspace's member directory in memory
     # (handlers/directory.py) or asks users.info for each person.

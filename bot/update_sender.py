@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import updates
-from bot.keyring import CannotOpen, KeyMissing, Keyring
-from bot.retractions import record_post
-from bot.subscriptions import open_address
 from handlers import blocks
 from handlers.slackapi import retry_after
+from petition import updates
+from petition.keyring import CannotOpen, KeyMissing, Keyring
+from petition.retractions import record_post
+from petition.subscriptions import open_address
 from storage.db import Database
 from storage.models import DeliveryState
 
@@ -124,7 +124,7 @@ def _send_one(db: Database, client: WebClient, keyring: Keyring, claimed: update
 
 def _sent(db: Database, keyring: Keyring, claimed: updates.Claimed, channel: str, ts: str) -> None:
     """Record the delivery, and where the DM is, to delete it if they stop news or
-    withdraw (bot/retractions.py)."""
+    withdraw (petition/retractions.py)."""
     assert claimed.key_id is not None
     with db.write() as session:
         if updates.finish(session, claimed, DeliveryState.SENT):

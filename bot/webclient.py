@@ -31,6 +31,8 @@ from slack_sdk.http_retry import (
     RetryState,
 )
 
+from handlers.pacing import retry_after_seconds
+
 _Key = tuple[str, str, int | None]
 
 
@@ -147,19 +149,6 @@ def posting_client(api_url: str, token: str) -> WebClient:
 # clear within a second or two; a trigger_id lasts three seconds.
 ANSWER_RETRY_AFTER_LIMIT = 2
 ANSWER_RATE_LIMIT_RETRIES = 1
-
-
-def retry_after_seconds(headers: Any) -> int | None:
-    """Slack's Retry-After, in whole seconds, from headers of any shape slack_sdk
-    hands over (a value or a list of values per name)."""
-    for key, value in (headers or {}).items():
-        if key.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list | tuple) and value else value
-            try:
-                return max(1, int(raw))
-            except (TypeError, ValueError):
-                return None
-    return None
 
 
 class ShortRateLimitRetry(RateLimitErrorRetryHandler):

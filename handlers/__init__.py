@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.deliveries import Receipts
-from bot.ratelimit import RateLimiter
 from handlers import (
     actions,
     admin,
@@ -21,6 +19,8 @@ from handlers import (
     signing,
 )
 from handlers.installation import Installation
+from petition.deliveries import Receipts
+from petition.ratelimit import RateLimiter
 
 
 def register(

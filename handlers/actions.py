@@ -6,16 +6,16 @@ import logging
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bot import campaigns
-from bot.errors import CampaignNotFound
-from bot.keyring import Keyring
 from bot.settings import Settings
-from bot.subscriptions import Address, subscribe
 from handlers import blocks
 from handlers.identity import signer_of
 from handlers.intime import InTime
 from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, Stranger
+from petition import campaigns
+from petition.errors import CampaignNotFound
+from petition.keyring import Keyring
+from petition.subscriptions import Address, subscribe
 from storage.db import Database
 
 logger = logging.getLogger(__name__)

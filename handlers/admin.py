@@ -19,19 +19,6 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import organizing, updates
-from bot.campaigns import (
-    CampaignSpec,
-    campaign_view,
-    is_open,
-    last_day_of,
-    parse_campaign,
-    spec_of,
-)
-from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
-from bot.keyring import Keyring
-from bot.letter import build_letter, render
-from bot.organizing import Organizers, StatusChange
 from bot.settings import Settings
 from handlers import blocks
 from handlers.identity import profile_of
@@ -44,6 +31,19 @@ from handlers.slackapi import (
     say_form_not_opened,
     send_file_dm,
 )
+from petition import organizing, updates
+from petition.campaigns import (
+    CampaignSpec,
+    campaign_view,
+    is_open,
+    last_day_of,
+    parse_campaign,
+    spec_of,
+)
+from petition.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
+from petition.keyring import Keyring
+from petition.letter import build_letter, render
+from petition.organizing import Organizers, StatusChange
 from storage.db import Database
 from storage.models import Campaign, CampaignStatus, UpdateKind
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import slacklimits as limits
-from bot.campaigns import (
+from handlers import slacklimits as limits
+from petition.campaigns import (
     MAX_DEMANDS,
     SMALL_COUNT,
     CampaignView,
@@ -805,7 +805,7 @@ def signed_modal(
 def signed_message(view: CampaignView, already: bool) -> tuple[str, list[Block]]:
     """The answer to *Sign privately*, in place of the message clicked (or under a
     channel's card), seen by the signer only. No count: the count shown anywhere
-    moves on the hour (bot/counts.py), and one shown here would not."""
+    moves on the hour (petition/counts.py), and one shown here would not."""
     modal = signed_modal(view.title, named=False, already=already)
     headline = modal["blocks"][0]["text"]["text"]
     content = [
@@ -1278,7 +1278,7 @@ def not_organizer_text() -> str:
     )
 
 
-# As many as a campaign file allows (bot.campaigns.MAX_CHANNELS).
+# As many as a campaign file allows (petition.campaigns.MAX_CHANNELS).
 MAX_MORE_CHANNELS = 100
 
 

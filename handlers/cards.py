@@ -1,5 +1,5 @@
 """`/demands card SLUG`: an organizer posts a campaign's card in the channel they
-type it in (bot/cards.py keeps it current)."""
+type it in (petition/cards.py keeps it current)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import cards, organizing
-from bot.campaigns import campaign_view
-from bot.errors import CampaignNotFound, NotAnOrganizer
 from bot.settings import Settings
 from handlers import blocks
+from petition import cards, organizing
+from petition.campaigns import campaign_view
+from petition.errors import CampaignNotFound, NotAnOrganizer
 from storage.db import Database
 from storage.models import CampaignStatus
 

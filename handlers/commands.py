@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import campaigns
 from bot.settings import Settings
 from handlers import blocks
 from handlers.admin import admin_command_answer, draft_preview
 from handlers.cards import post_card
 from handlers.intime import InTime
 from handlers.kept import ack_json
+from petition import campaigns
 from storage.db import Database
 
 logger = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler
 
-from bot.webclient import retry_after_seconds
+from handlers.pacing import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Account:
 
     def as_user(self) -> dict[str, Any]:
         """The fields of a users.info `user` that eligibility and identity read
-        (bot/eligibility.refusal, handlers/identity.People)."""
+        (petition/eligibility.refusal, handlers/identity.People)."""
         user: dict[str, Any] = {"id": self.id, "team_id": self.team_id}
         for name, bit in _FLAGS:
             user[name] = bool(self.flags & bit)

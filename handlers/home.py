@@ -8,15 +8,15 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from bot import campaigns
-from bot.keyring import Keyring
 from bot.settings import Settings
-from bot.signatures import signer_overview
 from handlers import blocks
 from handlers.identity import requester_key, signer_of
 from handlers.intime import InTime
 from handlers.pacing import Pacing
 from handlers.slackapi import SlackUnavailable, Stranger
+from petition import campaigns
+from petition.keyring import Keyring
+from petition.signatures import signer_overview
 from storage.db import Database
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ how they are recognised:
    id). Payloads may carry it, or a workspace's local `U...` id for the same
    person (a workspace that joined the Grid keeps its members' old ids), so a
    `U` id in a Grid is looked up once per process.
-2. `signer_of`: the keyed hash that storage knows them by (bot/signatures.py).
+2. `signer_of`: the keyed hash that storage knows them by (petition/signatures.py).
 
 When a workspace has joined a Grid, the signatures its members made before are
 keyed by (that workspace, their local id): `People.carry_over` moves them to the
@@ -32,13 +32,13 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.keyring import Keyring
 from bot.settings import Settings
-from bot.signatures import adopt_signer, signer_hash
 from handlers.directory import Directory
 from handlers.installation import Installation
 from handlers.pacing import Pacing
 from handlers.slackapi import SlackUnavailable, Stranger, fetch_user, retry_after
+from petition.keyring import Keyring
+from petition.signatures import adopt_signer, signer_hash
 from storage.db import Database
 
 logger = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.sealing import Sealer
 from bot.settings import Settings
-from bot.workspaces import home_workspaces, record_home_workspace
+from petition.sealing import Sealer
+from petition.workspaces import home_workspaces, record_home_workspace
 from storage.db import Database
 
 logger = logging.getLogger(__name__)

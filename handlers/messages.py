@@ -12,17 +12,17 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from bot import campaigns
-from bot.errors import CampaignNotFound
-from bot.keyring import Keyring
 from bot.settings import Settings
-from bot.subscriptions import unsubscribe
 from handlers import blocks
 from handlers.home import status_lines
 from handlers.identity import signer_of
 from handlers.intime import InTime
 from handlers.pacing import Pacing
 from handlers.slackapi import SlackUnavailable, Stranger, answer_privately
+from petition import campaigns
+from petition.errors import CampaignNotFound
+from petition.keyring import Keyring
+from petition.subscriptions import unsubscribe
 from storage.db import Database
 
 logger = logging.getLogger(__name__)

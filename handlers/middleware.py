@@ -11,14 +11,14 @@ from typing import Any
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 
-from bot.deliveries import Receipts
-from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from handlers import blocks
 from handlers.identity import WORKSPACE, UnknownRequester, requester_key
 from handlers.installation import Identity, Installation
 from handlers.intime import ARRIVED, InTime
 from handlers.slackapi import open_form
+from petition.deliveries import Receipts
+from petition.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class Gate(Middleware):
     """Everything every request goes through before its listener, in this order:
 
     1. Each event is acted on once: its delivery claims the event id in the
-       database (bot/deliveries.py), and a redelivery of an event already taken
+       database (petition/deliveries.py), and a redelivery of an event already taken
        on, here or by another replica, is acknowledged without acting again. A
        retry number says nothing by itself: Socket Mode marks first deliveries
        with retry 0, and a redelivery may be the first to arrive.

@@ -14,13 +14,13 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.keyring import Keyring
 from bot.settings import Settings
 from handlers import admin, blocks, commands, messages
 from handlers.home import publish_home_quietly, status_lines
 from handlers.intime import InTime
 from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, Stranger
+from petition.keyring import Keyring
 from storage.db import Database
 
 logger = logging.getLogger(__name__)

@@ -11,15 +11,15 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot import eligibility, organizing
-from bot.campaigns import CampaignView, campaign_view
-from bot.errors import CampaignNotFound, NotAnOrganizer
 from bot.settings import Settings
 from handlers import blocks
 from handlers.identity import profile_of
 from handlers.intime import InTime
 from handlers.payload import clicked_value
 from handlers.slackapi import open_form
+from petition import eligibility, organizing
+from petition.campaigns import CampaignView, campaign_view
+from petition.errors import CampaignNotFound, NotAnOrganizer
 from storage.db import Database
 from storage.models import CampaignStatus
 

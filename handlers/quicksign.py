@@ -14,7 +14,7 @@ response URL is not one of Slack's rate-limited Web API methods, so nothing on
 this path waits for a tier: it goes as fast as the server does.
 
 Nothing is recorded unless the whole check passed; the answer says nothing about
-the count (it moves on the hour, bot/counts.py); no log line marks a signature.
+the count (it moves on the hour, petition/counts.py); no log line marks a signature.
 """
 
 from __future__ import annotations
@@ -27,18 +27,18 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import campaigns, eligibility
-from bot.campaigns import CampaignView
-from bot.errors import CampaignNotFound
-from bot.keyring import Keyring
 from bot.settings import Settings
-from bot.signatures import CampaignClosed, Choice, SignOutcome, sign
 from handlers import blocks
 from handlers.home import publish_home_quietly
 from handlers.identity import account_of, signer_of
 from handlers.intime import InTime
 from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, Stranger
+from petition import campaigns, eligibility
+from petition.campaigns import CampaignView
+from petition.errors import CampaignNotFound
+from petition.keyring import Keyring
+from petition.signatures import CampaignClosed, Choice, SignOutcome, sign
 from storage.db import Database
 from storage.direct import DirectCursor
 

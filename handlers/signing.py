@@ -17,12 +17,26 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import campaigns, eligibility
-from bot.campaigns import CampaignView
-from bot.errors import CampaignNotFound
-from bot.keyring import Keyring
 from bot.settings import Settings
-from bot.signatures import (
+from handlers import blocks
+from handlers.home import publish_home_quietly
+from handlers.identity import (
+    UnknownRequester,
+    account_of,
+    own_team_of,
+    profile_of,
+    requester_key,
+    signer_of,
+)
+from handlers.intime import FormAnswer, FormOpener, InTime, answer_in_time
+from handlers.pacing import Pacing, Turns
+from handlers.payload import clicked_value
+from handlers.slackapi import SlackUnavailable, Stranger, say_form_not_opened
+from petition import campaigns, eligibility
+from petition.campaigns import CampaignView
+from petition.errors import CampaignNotFound
+from petition.keyring import Keyring
+from petition.signatures import (
     MAX_THRESHOLD,
     MIN_THRESHOLD,
     CampaignClosed,
@@ -38,21 +52,7 @@ from bot.signatures import (
     signer_status,
     status_after_signing,
 )
-from bot.subscriptions import Address, NotSigned, subscribe, unsubscribe
-from handlers import blocks
-from handlers.home import publish_home_quietly
-from handlers.identity import (
-    UnknownRequester,
-    account_of,
-    own_team_of,
-    profile_of,
-    requester_key,
-    signer_of,
-)
-from handlers.intime import FormAnswer, FormOpener, InTime, answer_in_time
-from handlers.pacing import Pacing, Turns
-from handlers.payload import clicked_value
-from handlers.slackapi import SlackUnavailable, Stranger, say_form_not_opened
+from petition.subscriptions import Address, NotSigned, subscribe, unsubscribe
 from storage.db import Database
 from storage.direct import DirectCursor
 
@@ -65,7 +65,7 @@ def _metadata(
     # Campaign, where the form was opened from (and which page of the Home tab),
     # and whether it signs or changes a signature; nothing about the person. A
     # signing form also carries the pass saying its signer was found eligible
-    # (bot/eligibility.issue_pass), which names nobody either.
+    # (petition/eligibility.issue_pass), which names nobody either.
     data: dict[str, Any] = {"slug": slug, "from": origin, "mode": mode}
     if form_pass is not None:
         data["pass"] = form_pass

@@ -10,9 +10,8 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.webclient import retry_after_seconds
 from handlers import blocks
-from handlers.pacing import Later
+from handlers.pacing import Later, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ def _unavailable(method: str, error: Exception) -> SlackUnavailable:
 def check_channel(client: WebClient, channel_id: str, field: str = "channel") -> None:
     """Raise InvalidCampaign (naming the form's `field`) unless the bot can post in
     this channel."""
-    from bot.errors import InvalidCampaign
+    from petition.errors import InvalidCampaign
 
     try:
         response = client.conversations_info(channel=channel_id)

@@ -128,6 +128,8 @@ def engine_url(url: str) -> URL:
 # (312 of them for 3,000 status requests on 16 threads), each one on SQLite five
 # PRAGMAs and a cold page cache, on PostgreSQL a login. `serve` asks for one per
 # thread and a few for the rest.
+# Where the database is when DATABASE_URL is not set (bot/settings.py reads it).
+DEFAULT_DATABASE_URL = "sqlite:///undersigned.db"
 DEFAULT_POOL_SIZE = 5
 
 
@@ -223,7 +225,7 @@ class Database:
         # nested in a write behaves as before.
         self._write_turn = threading.RLock() if self.is_sqlite else None
         # Bumped by every commit of this engine that changed something, so that a
-        # cache of what is stored (bot/campaigns.py) can tell that it is stale: as
+        # cache of what is stored (petition/campaigns.py) can tell that it is stale: as
         # the commit starts and, for write(), again once it is done, so that a
         # reader that refreshed in between does not keep what it read.
         self._generation = 0

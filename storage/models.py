@@ -1,6 +1,6 @@
 """Typed SQLAlchemy models.
 
-Privacy shapes this schema (see DESIGN.md and bot/keyring.py): a signer is known
+Privacy shapes this schema (see DESIGN.md and petition/keyring.py): a signer is known
 in each campaign by an HMAC under that campaign's own key, never by Slack ids; a
 name, and a Slack id kept for news, are sealed under the same key; the key is
 kept outside the database, so that destroying it (forgetting) leaves nothing in
@@ -48,7 +48,7 @@ DEMAND_MAX = 1000
 NAME_MAX = 80
 ADDRESSEE_MAX = 200  # one line at the head of the letter
 SIGNER_HASH_LENGTH = 64  # hex HMAC-SHA256
-KEY_ID_LENGTH = 32  # hex, bot/keyring.py
+KEY_ID_LENGTH = 32  # hex, petition/keyring.py
 
 
 def utcnow() -> dt.datetime:
@@ -114,7 +114,7 @@ class Campaign(Base):
     # letter and the milestones, never shown in Slack as it moves.
     signature_count: Mapped[int] = mapped_column(Integer, default=0)
     # What everyone in Slack sees: the exact count as it was at the last full hour
-    # (bot/counts.py; SECURITY.md, "Counts that cannot be watched").
+    # (petition/counts.py; SECURITY.md, "Counts that cannot be watched").
     public_count: Mapped[int] = mapped_column(Integer, default=0)
     public_count_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # When the link between signatures and people was cut for good (see forgetting).
@@ -131,7 +131,7 @@ class Campaign(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Forget automatically this many days after the campaign closed; None: never.
     forget_after_days: Mapped[int | None] = mapped_column(Integer)
-    # Which key of the key store (bot/keyring.py) this campaign's signers are
+    # Which key of the key store (petition/keyring.py) this campaign's signers are
     # known and sealed under; made with the first signature, destroyed when the
     # campaign is forgotten. The key itself is never in the database.
     key_id: Mapped[str | None] = mapped_column(String(KEY_ID_LENGTH))
@@ -210,7 +210,7 @@ class Signature(Base):
     """One signer's signature on one campaign.
 
     `signer_hash` is the signer's identity in this campaign: an HMAC, under the
-    campaign's key, of a digest of their Slack ids (bot/keyring.py). The same
+    campaign's key, of a digest of their Slack ids (petition/keyring.py). The same
     person always maps to the same row of a campaign, and to unrelated values in
     other campaigns; without the campaign's key nothing maps back to a person.
     A name (public, or conditional) is sealed under the same key: no name is in
@@ -221,7 +221,7 @@ class Signature(Base):
     # No autoincrement id and no rowid: either would keep the order in which people
     # signed, finer than the day. Rows are stored in the order of their values,
     # and rewritten in that order every night (bot/jobs.py, rewrite_job).
-    # The conditional naming rule (bot/naming.py) needs the named signers' count
+    # The conditional naming rule (petition/naming.py) needs the named signers' count
     # and every conditional threshold of a campaign: partial indexes hold just
     # those rows, so that reading them does not read the whole campaign.
     __table_args__ = (
@@ -277,7 +277,7 @@ class CampaignChannel(Base):
 
     In an Enterprise Grid a campaign may announce in a channel of each workspace
     (or in one shared org-wide channel): every channel hears each milestone once
-    (see bot/announcements.py). A channel id says nothing about any signer.
+    (see petition/announcements.py). A channel id says nothing about any signer.
     """
 
     __tablename__ = "campaign_channels"
@@ -452,7 +452,7 @@ class EventReceipt(Base):
 
     Slack's event id and the minute it was taken, nothing else: the event's
     content, and who or which workspace it came from, are not kept. Rows go once Slack's retries
-    are long over (bot/deliveries.py).
+    are long over (petition/deliveries.py).
     """
 
     __tablename__ = "event_receipts"
@@ -471,7 +471,7 @@ class HomeWorkspace(Base):
     workspace and the person's local user id: after the move they are looked for
     under it (handlers/identity.py). Like everything that could help tie a row to
     a workspace, the id is sealed under a key derived from SIGNER_KEY, and known
-    by a keyed hash (bot/workspaces.py).
+    by a keyed hash (petition/workspaces.py).
     """
 
     __tablename__ = "home_workspaces"
@@ -483,7 +483,7 @@ class HomeWorkspace(Base):
 class NewsPost(Base):
     """A news DM the bot sent a subscriber: where it is (channel and ts), sealed
     under the campaign's key, so that it can be deleted when they stop news,
-    withdraw, or the campaign is forgotten (bot/retractions.py)."""
+    withdraw, or the campaign is forgotten (petition/retractions.py)."""
 
     __tablename__ = "news_posts"
     __table_args__ = ({"sqlite_with_rowid": False},)

@@ -11,10 +11,10 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.app import create_app
-from bot.fakeslack import FakeSlack
-from bot.keyring import Keyring, KeyStore
 from bot.server import BackgroundServer, SlackWSGI
 from bot.settings import load_settings
+from console.fakeslack import FakeSlack
+from petition.keyring import Keyring, KeyStore
 from storage.db import Database
 from storage.migrate import upgrade
 from tests.support.databases import ON_POSTGRES, PG_URL, PG_URL_ENV, PostgresServer

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot.fakeslack import FakeChannel, FakeUser
-from bot.signatures import signer_hash, signer_status
+from console.fakeslack import FakeChannel, FakeUser
+from petition.signatures import signer_hash, signer_status
 from storage.models import AuditEntry, Campaign, CampaignStatus, Signature
 from tests.support.counts import next_hour
 from tests.support.organizers import DANA, NEW_CAMPAIGN, SLUG, editor_values, open_editor

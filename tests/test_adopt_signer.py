@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot.keyring import Keyring
-from bot.organizing import CLI_ACTOR, Organizers
-from bot.retractions import record_post
-from bot.signatures import Choice, adopt_signer, sign, signer_status
-from bot.subscriptions import Address, subscribe
-from bot.updates import create_update
+from petition.keyring import Keyring
+from petition.organizing import CLI_ACTOR, Organizers
+from petition.retractions import record_post
+from petition.signatures import Choice, adopt_signer, sign, signer_status
+from petition.subscriptions import Address, subscribe
+from petition.updates import create_update
 from storage.db import Database
 from storage.models import Campaign, DeliveryState, UpdateDelivery, UpdateKind
 from tests.support.world import make_campaign, person, sign_as, snapshot

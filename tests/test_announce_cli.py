@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.fakeslack import FakeSlack
 from bot.settings import Settings
+from console.fakeslack import FakeSlack
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Announcement, AnnouncementState

@@ -1,4 +1,4 @@
-"""The announcement rows, function by function (bot/announcements.py), on a real
+"""The announcement rows, function by function (petition/announcements.py), on a real
 database: which rows each step reads, exactly what it writes, and what it leaves.
 
 Posting through Slack is the subject of tests/test_announcements.py and
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot import announcements
-from bot.announcements import Due
+from petition import announcements
+from petition.announcements import Due
 from storage.db import Database
 from storage.models import (
     Announcement,

@@ -11,13 +11,13 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import select, update
 
-from bot import announcements, campaigns
-from bot.errors import InvalidCampaign
-from bot.fakeslack import FakeSlack, Fault
 from bot.jobs import EVENT_TYPE, run_announcements
 from bot.settings import Settings
-from bot.signatures import remove_signature, signer_hash
+from console.fakeslack import FakeSlack, Fault
 from handlers import blocks
+from petition import announcements, campaigns
+from petition.errors import InvalidCampaign
+from petition.signatures import remove_signature, signer_hash
 from storage.db import Database
 from storage.models import AnnouncementKind, AnnouncementState, Campaign
 from tests.support.announcing import (

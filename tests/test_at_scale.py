@@ -29,17 +29,17 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot import campaigns, updates
 from bot.app import create_app
-from bot.campaigns import MAX_CHANNELS, MAX_DEMANDS, MAX_MILESTONES
-from bot.fakeslack import TEAM_ID, FakeChannel, FakeSlack, dm_channel_for
 from bot.jobs import announce_job
-from bot.ratelimit import RateLimiter
 from bot.scheduler import job_client
 from bot.server import BackgroundServer, SlackWSGI
-from bot.signatures import add_signature, signer_hash
-from bot.updates import TEXT_MAX
+from console.fakeslack import TEAM_ID, FakeChannel, FakeSlack, dm_channel_for
 from handlers import blocks
+from petition import campaigns, updates
+from petition.campaigns import MAX_CHANNELS, MAX_DEMANDS, MAX_MILESTONES
+from petition.ratelimit import RateLimiter
+from petition.signatures import add_signature, signer_hash
+from petition.updates import TEXT_MAX
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import DEMAND_MAX, NAME_MAX, SLUG_MAX, STATEMENT_MAX, TITLE_MAX

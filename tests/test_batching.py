@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot import campaigns
-from bot.errors import CampaignNotFound
-from bot.keyring import Keyring
-from bot.signatures import CampaignClosed, Choice, SignOutcome, sign
+from petition import campaigns
+from petition.errors import CampaignNotFound
+from petition.keyring import Keyring
+from petition.signatures import CampaignClosed, Choice, SignOutcome, sign
 from storage.db import Database, DatabaseBusy
 from storage.direct import DirectCursor
 from storage.models import Campaign, Signature

@@ -11,8 +11,8 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import eligibility
-from bot.fakeslack import FakeSlack
+from console.fakeslack import FakeSlack
+from petition import eligibility
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -17,18 +17,18 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from bot.keyring import Keyring
-from bot.organizing import (
+from petition.keyring import Keyring
+from petition.organizing import (
     CLI_ACTOR,
     Organizers,
     StatusChange,
     change_status,
     forget_campaign,
 )
-from bot.retractions import record_post
-from bot.signatures import Choice, change_choice, remove_signature, signer_status
-from bot.subscriptions import Address, subscribe, unsubscribe
-from bot.updates import create_update
+from petition.retractions import record_post
+from petition.signatures import Choice, change_choice, remove_signature, signer_status
+from petition.subscriptions import Address, subscribe, unsubscribe
+from petition.updates import create_update
 from storage.db import Database
 from storage.models import Campaign, Signature, UpdateKind
 from tests.support.running import ALICE, BOB, RunningBot, response_json

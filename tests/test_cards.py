@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
-from bot import slacklimits
-from bot.fakeslack import FakeChannel, FakeUser
-from bot.organizing import Organizers
-from bot.slackcheck import message_problems
-from bot.updates import TEXT_MAX, record_outcome
-from handlers import blocks
+from console.fakeslack import FakeChannel, FakeUser
+from console.slackcheck import message_problems
+from handlers import blocks, slacklimits
+from petition.organizing import Organizers
+from petition.updates import TEXT_MAX, record_outcome
 from storage.models import UpdateKind
 from tests.support.counts import next_hour
 from tests.support.jobs import announce

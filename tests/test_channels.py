@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot import announcements, campaigns
-from bot.errors import InvalidCampaign
-from bot.fakeslack import FakeChannel, FakeSlack, FakeUser, Fault, Grid
 from bot.jobs import EVENT_TYPE
 from bot.settings import Settings
-from bot.signatures import add_signature, remove_signature, signer_hash
+from console.fakeslack import FakeChannel, FakeSlack, FakeUser, Fault, Grid
+from petition import announcements, campaigns
+from petition.errors import InvalidCampaign
+from petition.signatures import add_signature, remove_signature, signer_hash
 from storage.db import Database
 from storage.models import Announcement, AnnouncementState, Campaign
 from tests.support.announcing import SLUG, age_claims, announced, import_campaign, run
@@ -649,7 +649,7 @@ def test_a_channel_the_bot_is_not_in_is_refused_in_the_editor(organizer_bot):
 
 
 def test_the_history_says_which_channel(campaign, settings, fake_slack):
-    from bot import organizing
+    from petition import organizing
 
     grid_signers(campaign, settings, 5)
     invite(fake_slack, CHANNEL_B, member=False)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.fakeslack import FakeSlack, sign, slash_command_body
 from bot.settings import load_settings
-from bot.signatures import add_signature, signer_hash
+from console.fakeslack import FakeSlack, sign, slash_command_body
+from petition.signatures import add_signature, signer_hash
 from storage.db import Database
 from tests.support.cli import Cli
 from tests.support.databases import ON_POSTGRES
@@ -146,7 +146,7 @@ def test_a_missing_campaign_file_is_a_usage_error(cli):
 
 def test_run_without_tokens_starts_the_console_and_says_what_to_set(sqlite_cli):
     # The console keeps a rehearsal key beside a SQLite file; on PostgreSQL it needs
-    # SIGNER_KEY (bot/console_setup.py).
+    # SIGNER_KEY (console/console_setup.py).
     done = subprocess.run(
         [sys.executable, "-m", "bot", "run"],
         cwd=sqlite_cli.cwd,

@@ -7,11 +7,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from bot.fakeslack import FakeUser
-from bot.letter import build_letter, render
-from bot.naming import named_count
-from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign
-from bot.signatures import _NAMED_COUNT, _THRESHOLDS
+from console.fakeslack import FakeUser
+from petition.letter import build_letter, render
+from petition.naming import named_count
+from petition.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign
+from petition.signatures import _NAMED_COUNT, _THRESHOLDS
 from storage.db import Database
 from storage.direct import compiled
 from storage.models import Campaign, Signature, Subscriber

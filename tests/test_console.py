@@ -20,11 +20,11 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.console import Console
-from bot.console_io import ScriptLines
-from bot.console_render import Names, Numbering, Style, mrkdwn, render_message
-from bot.console_setup import ALICE, demo_workspace
-from bot.fakeslack import FakeSlack, dm_channel_for
+from console.console import Console
+from console.console_io import ScriptLines
+from console.console_render import Names, Numbering, Style, mrkdwn, render_message
+from console.console_setup import ALICE, demo_workspace
+from console.fakeslack import FakeSlack, dm_channel_for
 from tests.support.cli import base_env
 
 REPO = Path(__file__).resolve().parent.parent

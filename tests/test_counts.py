@@ -1,4 +1,4 @@
-"""Counts that cannot be watched (bot/counts.py): what Slack shows moves only at
+"""Counts that cannot be watched (petition/counts.py): what Slack shows moves only at
 the hourly refresh, so a colleague polling `/demands` with accounts of their own
 cannot see one person's signature or withdrawal arrive."""
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.fakeslack import FakeUser
+from console.fakeslack import FakeUser
 from tests.support.counts import next_hour
 from tests.support.running import RunningBot, response_json
 

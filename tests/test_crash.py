@@ -22,8 +22,8 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
-from bot import campaigns
-from bot.fakeslack import FakeSlack, FakeUser
+from console.fakeslack import FakeSlack, FakeUser
+from petition import campaigns
 from storage.db import Database, sqlite_path
 from storage.migrate import alembic_config, upgrade
 from storage.models import Campaign, Signature

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot import campaigns
-from bot.keyring import Keyring, KeyStore
-from bot.signatures import add_signature, signer_hash
+from petition import campaigns
+from petition.keyring import Keyring, KeyStore
+from petition.signatures import add_signature, signer_hash
 from storage.db import Database, sqlite_path
 from storage.migrate import upgrade
 from storage.models import Campaign, Signature

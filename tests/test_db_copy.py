@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.signatures import signer_hash
+from petition.signatures import signer_hash
 from storage.copy import CopyRefused, copy_database, tables_in_dependency_order
 from storage.db import Database, engine_url
 from storage.migrate import upgrade

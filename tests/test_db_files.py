@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from bot import campaigns, health
-from bot.fakeslack import FakeSlack
+from bot import health
 from bot.jobs import scrub_job
-from bot.signatures import add_signature
+from console.fakeslack import FakeSlack
+from petition import campaigns
+from petition.signatures import add_signature
 from storage.db import Database
 from storage.migrate import upgrade
 from tests.support.databases import sqlite_only

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.deliveries import KEEP_MINUTES, Receipts, claim_event, current_minute
-from bot.fakeslack import FakeSlack, message_im_body
 from bot.server import BackgroundServer, SlackWSGI
+from console.fakeslack import FakeSlack, message_im_body
+from petition.deliveries import KEEP_MINUTES, Receipts, claim_event, current_minute
 from storage.db import Database
 from storage.models import EventReceipt
 from tests.support.running import ALICE, SIGNING_SECRET, RunningBot, SlackDriver, make_settings

@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from bot.signatures import add_signature, signer_hash
+from petition.signatures import add_signature, signer_hash
 from storage.models import Signature
 from tests.support.counts import next_hour
 from tests.support.running import RunningBot, response_json
@@ -43,7 +43,7 @@ def _add_signatures(bot: RunningBot, slug: str, count: int) -> None:
             add_signature(
                 session, slug, signer_hash(key, "T0UNDRSGN", f"U{i:09d}"), keyring=bot.keyring
             )
-    # What Slack shows moves on the hour (bot/counts.py).
+    # What Slack shows moves on the hour (petition/counts.py).
     next_hour(bot.db)
 
 

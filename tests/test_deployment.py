@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from bot import campaigns
-from bot.fakeslack import FakeChannel, FakeSlack, FakeUser
+from console.fakeslack import FakeChannel, FakeSlack, FakeUser
+from petition import campaigns
 from storage.db import Database
 from storage.migrate import upgrade
 from tests.support.databases import ON_POSTGRES, pg_dump_command

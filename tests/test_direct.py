@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import bindparam, event, select
 
-from bot import campaigns
-from bot.errors import CampaignNotFound
-from bot.keyring import Keyring
-from bot.signatures import (
+from petition import campaigns
+from petition.errors import CampaignNotFound
+from petition.keyring import Keyring
+from petition.signatures import (
     CampaignClosed,
     Choice,
     SignOutcome,

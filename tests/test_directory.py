@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
-from bot.fakeslack import FakeSlack, FakeUser, user_change_body
+from console.fakeslack import FakeSlack, FakeUser, user_change_body
 from handlers import blocks
 from handlers.directory import Directory
 from tests.support.databases import database_bytes

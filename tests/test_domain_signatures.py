@@ -13,9 +13,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from bot.errors import CampaignNotFound, DomainError
-from bot.keyring import Keyring, name_context
-from bot.signatures import (
+from petition.errors import CampaignNotFound, DomainError
+from petition.keyring import Keyring, name_context
+from petition.signatures import (
     CampaignClosed,
     Choice,
     InvalidName,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.eligibility import BOT, DEACTIVATED, EXTERNAL, GUEST, refusal, suggested_name
+from petition.eligibility import BOT, DEACTIVATED, EXTERNAL, GUEST, refusal, suggested_name
 
 TEAM, ORG = "T0UNDRSGN", "E0ORGANIZ"
 

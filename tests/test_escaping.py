@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from markdown_it import MarkdownIt
 
-from bot.campaigns import CampaignView
-from bot.letter import Letter, render_html, render_markdown
 from handlers import blocks
+from petition.campaigns import CampaignView
+from petition.letter import Letter, render_html, render_markdown
 from storage.models import CampaignStatus
 
 UTC = ZoneInfo("UTC")

@@ -19,9 +19,9 @@ from slack_sdk import WebClient
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.fakeslack import FakeChannel, FakeSlack, FakeUser, Fault, dm_channel_for
 from bot.jobs import run_announcements
 from bot.server import BackgroundServer, SlackWSGI
+from console.fakeslack import FakeChannel, FakeSlack, FakeUser, Fault, dm_channel_for
 from handlers.pacing import Pacing
 from storage.db import Database
 from storage.models import Campaign, Signature

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.fakeslack import FakeUser, dm_channel_for
 from bot.jobs import scrub_job
-from bot.keyring import KeyMissing
 from bot.logs import configure_logging
-from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign
+from console.fakeslack import FakeUser, dm_channel_for
+from petition.keyring import KeyMissing
+from petition.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign
 from storage.models import Campaign, Signature, Subscriber
 from tests.support.databases import ON_POSTGRES, PG_DATA, database_bytes
 from tests.support.running import RunningBot, response_json

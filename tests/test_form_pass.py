@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from bot import eligibility
-from bot.fakeslack import TEAM_ID, FakeUser
 from bot.settings import load_settings
+from console.fakeslack import TEAM_ID, FakeUser
+from petition import eligibility
 from tests.support.running import ALICE, BOB, SIGNER_KEY, RunningBot
 from tests.support.running import response_json as answer_of
 from tests.support.signing import SLUG, count, open_sign_form, sign_values, stored, view_text

@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.fakeslack import (
+from bot.server import BackgroundServer, SlackWSGI
+from console.fakeslack import (
     TEAM_ID,
     FakeSlack,
     FakeUser,
@@ -30,8 +31,7 @@ from bot.fakeslack import (
     message_im_body,
     view_submission_body,
 )
-from bot.server import BackgroundServer, SlackWSGI
-from bot.signatures import add_signature, signer_hash
+from petition.signatures import add_signature, signer_hash
 from storage.db import Database
 from storage.models import Campaign, Signature
 from tests.support.running import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.fakeslack import FakeUser
+from console.fakeslack import FakeUser
 from tests.support.running import ALICE, BOB, RunningBot, response_json
 from tests.support.signing import SLUG, ephemerals_to, opened_views, sign, stored, view_text
 
@@ -27,7 +27,7 @@ def test_clicks_and_forms_from_another_workspace_change_nothing(running_bot: Run
     assert running_bot.fake.calls_to("users.info") == []
     form = {"callback_id": "sign_submit", "private_metadata": json.dumps({"slug": SLUG})}
     values = {"how": {"choice": {"selected_option": {"value": "anonymous"}}}}
-    from bot.fakeslack import view_submission_body
+    from console.fakeslack import view_submission_body
 
     body = view_submission_body(form, ALICE.id, values, team_id="T0OTHERORG")
     answer = response_json(running_bot.slack.post(body, "application/x-www-form-urlencoded"))
@@ -36,7 +36,7 @@ def test_clicks_and_forms_from_another_workspace_change_nothing(running_bot: Run
 
 
 def test_a_dm_from_another_workspace_gets_no_answer(running_bot: RunningBot):
-    from bot.fakeslack import message_im_body
+    from console.fakeslack import message_im_body
 
     body = message_im_body("status", ALICE.id, team_id="T0OTHERORG")
     assert running_bot.slack.post(body, "application/json").status == 200
@@ -74,7 +74,7 @@ def test_the_limit_leaves_nothing_half_done(running_bot: RunningBot):
 
 
 def test_the_limiter_refills_over_time_and_forgets_idle_people():
-    from bot import ratelimit
+    from petition import ratelimit
 
     now = [0.0]
     limiter = ratelimit.RateLimiter(burst=3, refill_seconds=2.0, clock=lambda: now[0])

@@ -26,10 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot import campaigns
 from bot.app import create_app
-from bot.errors import DomainError, InvalidCampaign
-from bot.fakeslack import (
+from bot.server import BackgroundServer, SlackWSGI
+from console.fakeslack import (
     TEAM_ID,
     FakeSlack,
     FakeUser,
@@ -39,11 +38,12 @@ from bot.fakeslack import (
     slash_command_body,
     view_submission_body,
 )
-from bot.keyring import Keyring, KeyStore, name_context
-from bot.ratelimit import RateLimiter
-from bot.server import BackgroundServer, SlackWSGI
-from bot.signatures import InvalidName, add_signature, clean_name, signer_hash
 from handlers.admin import spec_from_form
+from petition import campaigns
+from petition.errors import DomainError, InvalidCampaign
+from petition.keyring import Keyring, KeyStore, name_context
+from petition.ratelimit import RateLimiter
+from petition.signatures import InvalidName, add_signature, clean_name, signer_hash
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import NAME_MAX, AuditEntry, Campaign, Signature

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.fakeslack import FakeChannel, FakeSlack, Grid, message_im_body, view_submission_body
+from console.fakeslack import FakeChannel, FakeSlack, Grid, message_im_body, view_submission_body
 from storage.models import Campaign
 from tests.support.httpclient import HttpResult
 from tests.support.organizers import DANA, NEW_CAMPAIGN, editor_values, open_editor

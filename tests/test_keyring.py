@@ -1,7 +1,7 @@
 """Per-campaign keys, checked against answers worked out without this code.
 
 The vectors below were computed with the OpenSSL 3 command line, not with
-bot/keyring.py:
+petition/keyring.py:
 
     K=000102...1f  (SIGNER_KEY)    CK=202122...3f  (a campaign key)
     printf 'slack:T0TEAM:U0USER' | openssl dgst -sha256 -mac HMAC -macopt hexkey:$K
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bot.keyring import (
+from petition.keyring import (
     ADDRESS_PAD,
     NAME_PAD,
     CampaignKeys,
@@ -34,7 +34,7 @@ from bot.keyring import (
     person_digest,
     retraction_keys,
 )
-from bot.sealing import Sealer
+from petition.sealing import Sealer
 
 SIGNER_KEY = bytes(range(32))
 CAMPAIGN_KEY = bytes(range(32, 64))
@@ -248,7 +248,7 @@ def test_a_key_is_kept_in_memory_for_a_minute_then_read_again(tmp_path, monkeypa
     """Another process destroying a key (forget) is seen within KEY_CACHE_SECONDS,
     and not before: until then the key is served from memory."""
     clock = _Clock()
-    monkeypatch.setattr("bot.keyring.time.monotonic", clock)
+    monkeypatch.setattr("petition.keyring.time.monotonic", clock)
     store = KeyStore(tmp_path / "keys", SIGNER_KEY)
     made, reader = Keyring(SIGNER_KEY, store), Keyring(SIGNER_KEY, store)
     created = made.create()

@@ -6,17 +6,17 @@ Every expected value below was computed with the OpenSSL 3 command line, never
 with the code under test, and pasted in:
 
     K=000102...1f  (SIGNER_KEY, bytes 0 to 31)
-    # the form pass (bot/eligibility.py): a key of its own, then a MAC of the fields
+    # the form pass (petition/eligibility.py): a key of its own, then a MAC of the fields
     PK=$(printf 'undersigned: eligible to sign' | openssl dgst -sha256 -mac HMAC -macopt hexkey:$K)
     printf '30000000:E0ORG:T0TEAM:U0ALICE:wewontbuildit' \\
         | openssl dgst -sha256 -mac HMAC -macopt hexkey:$PK        (first 32 hex digits)
-    # the sealer (bot/sealing.py) and the retraction keys (bot/keyring.py)
+    # the sealer (petition/sealing.py) and the retraction keys (petition/keyring.py)
     openssl kdf -keylen 32 -kdfopt digest:SHA256 -kdfopt hexkey:$K \\
         -kdfopt info:undersigned/sealed-values/v1 HKDF
     openssl kdf ... -kdfopt info:undersigned/news-retractions/v1 HKDF   (R)
     openssl kdf ... -kdfopt hexkey:$R -kdfopt info:undersigned/campaign-seal/v1 HKDF
     openssl kdf ... -kdfopt hexkey:$R -kdfopt info:undersigned/campaign-signer/v1 HKDF
-    # a home workspace's keyed hash (bot/workspaces.py)
+    # a home workspace's keyed hash (petition/workspaces.py)
     printf 'home-workspace:T0TEAM' | openssl dgst -sha256 -mac HMAC -macopt hexkey:$K
 
 AES-GCM with a fixed nonce is done here with `cryptography` directly, under those
@@ -32,11 +32,11 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bot import eligibility
-from bot.keyring import ADDRESS_PAD, CannotOpen, retraction_keys
-from bot.sealing import CannotOpen as SealerCannotOpen
-from bot.sealing import Sealer
-from bot.workspaces import _workspace_hash
+from petition import eligibility
+from petition.keyring import ADDRESS_PAD, CannotOpen, retraction_keys
+from petition.sealing import CannotOpen as SealerCannotOpen
+from petition.sealing import Sealer
+from petition.workspaces import _workspace_hash
 
 K = bytes(range(32))
 MINUTE = 30_000_000  # 1_800_000_000 seconds since the epoch, in minutes

@@ -14,14 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.fakeslack import FakeUser
-from bot.keyring import Keyring
-from bot.letter import (
+from console.fakeslack import FakeUser
+from petition.keyring import Keyring
+from petition.letter import (
     build_letter,
     render_markdown,
 )
-from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status
-from bot.signatures import Choice, add_signature, signer_hash
+from petition.organizing import CLI_ACTOR, Organizers, StatusChange, change_status
+from petition.signatures import Choice, add_signature, signer_hash
 from storage.models import Signature
 from tests.support.cli import base_env
 from tests.support.running import ALICE, SIGNER_KEY, RunningBot, key_store_for
@@ -90,10 +90,10 @@ CHOICES = st.lists(
 def test_the_counts_always_add_up(tmp_path_factory, choices, forget):
     from zoneinfo import ZoneInfo
 
-    from bot.campaigns import parse_campaign, upsert_campaign
-    from bot.keyring import KeyStore
-    from bot.organizing import forget_campaign
     from bot.settings import load_settings
+    from petition.campaigns import parse_campaign, upsert_campaign
+    from petition.keyring import KeyStore
+    from petition.organizing import forget_campaign
     from storage.db import Database
     from storage.migrate import upgrade
 

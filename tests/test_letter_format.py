@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from bot.letter import (
+from petition.letter import (
     Letter,
     count_sentence,
     md_text,

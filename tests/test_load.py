@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.fakeslack import FakeChannel, FakeSlack
 from bot.jobs import announce_job
 from bot.scheduler import job_client
 from bot.server import BackgroundServer, SlackWSGI
+from console.fakeslack import FakeChannel, FakeSlack
 from storage.db import Database
 from storage.models import Campaign, Signature
 from tests.support.crowds import (
@@ -38,7 +38,7 @@ from tests.support.signing import SLUG
 # Enough worker threads that requests really contend for the SQLite write lock.
 SERVER_THREADS = 32
 # An organizer at a brisk human pace: two requests per edit stay well inside the
-# per-person limit (bot/ratelimit.py), which is not what this test is about.
+# per-person limit (petition/ratelimit.py), which is not what this test is about.
 EDIT_PAUSE, EDITS = 0.2, 8
 
 

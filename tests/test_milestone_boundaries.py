@@ -3,7 +3,7 @@ limit, the closing time. Each is checked one below, at, and one above, so that a
 `<` written for a `<=` fails here.
 
 Milestones are planned on a real database with the announcement code's own
-functions (bot/announcements.py); what is posted to Slack is the subject of
+functions (petition/announcements.py); what is posted to Slack is the subject of
 tests/test_announcements.py.
 """
 
@@ -14,11 +14,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from bot import announcements
-from bot.campaigns import SMALL_COUNT, displayed_count, is_open_at
-from bot.keyring import Keyring
-from bot.ratelimit import RateLimiter
-from bot.signatures import remove_signature
+from petition import announcements
+from petition.campaigns import SMALL_COUNT, displayed_count, is_open_at
+from petition.keyring import Keyring
+from petition.ratelimit import RateLimiter
+from petition.signatures import remove_signature
 from storage.db import Database
 from storage.models import (
     Announcement,

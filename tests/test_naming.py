@@ -7,7 +7,7 @@ from itertools import combinations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.naming import is_named, named_count, naming_cutoff
+from petition.naming import is_named, named_count, naming_cutoff
 
 thresholds = st.lists(st.integers(min_value=1, max_value=15), max_size=9)
 unconditional = st.integers(min_value=0, max_value=12)

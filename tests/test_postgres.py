@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
 
-from bot import campaigns
-from bot.keyring import KeyMissing, Keyring
-from bot.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign
-from bot.signatures import SignOutcome, add_signature, remove_signature, signer_hash
-from bot.subscriptions import Address, subscribe
+from petition import campaigns
+from petition.keyring import KeyMissing, Keyring
+from petition.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign
+from petition.signatures import SignOutcome, add_signature, remove_signature, signer_hash
+from petition.subscriptions import Address, subscribe
 from storage.db import Database
 from storage.models import Campaign, Signature
 from tests.support.databases import ON_POSTGRES, PG_DATA, PG_DATA_ENV, database_bytes

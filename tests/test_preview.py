@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.slackcheck import message_problems
+from console.slackcheck import message_problems
 from tests.support.organizers import DANA
 from tests.support.running import ALICE, RunningBot, response_json
 from tests.support.signing import opened_views, sign_values, stored, view_text

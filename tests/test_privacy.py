@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from bot.fakeslack import Fault, dm_channel_for
 from bot.logs import configure_logging
+from console.fakeslack import Fault, dm_channel_for
 from tests.support.databases import database_bytes, sqlite_only
 from tests.support.running import ALICE, BOB, RunningBot, response_json
 from tests.support.signing import SLUG, open_sign_form, opened_views, sign, sign_values

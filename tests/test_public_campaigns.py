@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, text, update
 
-from bot import campaigns
-from bot.errors import CampaignNotFound
-from bot.signatures import add_signature
+from petition import campaigns
+from petition.errors import CampaignNotFound
+from petition.signatures import add_signature
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Campaign

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot import slacklimits
-from bot.fakeslack import FakeSlack, Fault, dm_channel_for
-from bot.slackcheck import Refused, check_message
-from handlers import blocks
+from console.fakeslack import FakeSlack, Fault, dm_channel_for
+from console.slackcheck import Refused, check_message
+from handlers import blocks, slacklimits
 from storage.models import DEMAND_MAX, STATEMENT_MAX, TITLE_MAX
 from tests.support.running import ALICE, BOB, RunningBot, newcomer, response_json
 from tests.support.signing import SLUG, count, ephemerals_to, open_sign_form, stored, view_text

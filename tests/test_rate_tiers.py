@@ -16,8 +16,8 @@ from pathlib import Path
 from slack_sdk import WebClient
 
 from bot.app import create_app
-from bot.fakeslack import FakeSlack, FakeUser
 from bot.server import BackgroundServer, SlackWSGI
+from console.fakeslack import FakeSlack, FakeUser
 from handlers.pacing import Pacing
 from storage.db import Database
 from storage.migrate import upgrade

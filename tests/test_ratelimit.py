@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import ratelimit
+from petition import ratelimit
 
 
 class Clock:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.keyring import Keyring, KeyStore, Rekeyer, name_context, person_digest
-from bot.sealing import Sealer
+from petition.keyring import Keyring, KeyStore, Rekeyer, name_context, person_digest
+from petition.sealing import Sealer
 from storage.db import Database
 from storage.migrate import upgrade
 from tests.support.databases import ON_POSTGRES, PostgresServer, database_bytes

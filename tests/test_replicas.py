@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot import campaigns
-from bot.fakeslack import FakeChannel, FakeSlack, FakeUser
+from console.fakeslack import FakeChannel, FakeSlack, FakeUser
+from petition import campaigns
 from storage.db import Database
 from storage.models import Announcement, AnnouncementState, Campaign, Signature
 from tests.support.crowds import (

@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from bot.jobs import rewrite_job, scrub_job
-from bot.keyring import Keyring
-from bot.signatures import add_signature, signer_hash
+from petition.keyring import Keyring
+from petition.signatures import add_signature, signer_hash
 from storage.db import Database
 from storage.models import Signature
 from tests.support.databases import ON_POSTGRES
@@ -23,7 +23,7 @@ PEOPLE = 30
 def _campaign(db: Database) -> None:
     from zoneinfo import ZoneInfo
 
-    from bot import campaigns
+    from petition import campaigns
 
     spec = campaigns.parse_campaign(
         {"slug": SLUG, "title": "T", "statement": "S", "demands": ["D"]}, ZoneInfo("UTC")

@@ -16,8 +16,6 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select, update
 
-from bot import announcements
-from bot.fakeslack import FakeSlack
 from bot.scheduler import (
     ANNOUNCE_JOB_ID,
     CLOSE_CHECK_JOB_ID,
@@ -29,6 +27,8 @@ from bot.scheduler import (
     start_scheduler,
 )
 from bot.settings import Settings
+from console.fakeslack import FakeSlack
+from petition import announcements
 from storage.db import Database
 from storage.models import Campaign, CampaignStatus
 from tests.support.announcing import SLUG, add_signers, announced, import_campaign, run

@@ -15,10 +15,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from bot.campaigns import PUBLIC_CAMPAIGNS, campaign_view
-from bot.keyring import Keyring
-from bot.signatures import Choice, SignerStatus, signer_overview
-from bot.subscriptions import Address, subscribe
+from petition.campaigns import PUBLIC_CAMPAIGNS, campaign_view
+from petition.keyring import Keyring
+from petition.signatures import Choice, SignerStatus, signer_overview
+from petition.subscriptions import Address, subscribe
 from storage.db import Database
 from storage.models import Campaign, CampaignStatus
 from tests.support.world import TEAM, make_campaign, person, sign_as

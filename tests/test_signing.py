@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.fakeslack import FakeUser, Fault, dm_channel_for, message_im_body
+from console.fakeslack import FakeUser, Fault, dm_channel_for, message_im_body
 from handlers import blocks
 from storage.models import Signature
 from tests.support.running import ALICE, BOB, RunningBot, newcomer, response_json
@@ -397,7 +397,7 @@ def test_signing_from_app_home_refreshes_it(bot):
 
 
 def test_the_messages_tab_does_not_publish_a_home(bot):
-    from bot.fakeslack import app_home_opened_body
+    from console.fakeslack import app_home_opened_body
 
     bot.slack.post(app_home_opened_body(ALICE.id, tab="messages"), "application/json")
     assert bot.fake.calls_to("views.publish") == []

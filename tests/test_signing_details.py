@@ -12,9 +12,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from bot.errors import CampaignNotFound
-from bot.keyring import Keyring, name_context
-from bot.signatures import (
+from petition.errors import CampaignNotFound
+from petition.keyring import Keyring, name_context
+from petition.signatures import (
     CampaignClosed,
     Choice,
     InvalidName,

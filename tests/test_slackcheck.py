@@ -1,5 +1,5 @@
 """Slack's documented limits, written down here from Slack's pages and not read from
-bot/slacklimits.py, and the strict check (bot/slackcheck.py, behind the fake Slack)
+handlers/slacklimits.py, and the strict check (console/slackcheck.py, behind the fake Slack)
 refusing exactly one past each: a limit changed in one place, for the app and the
 fake together, is caught here.
 
@@ -17,10 +17,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import slacklimits
-from bot.campaigns import CampaignView
-from bot.slackcheck import Refused, check_message, check_view, message_problems, view_problems
-from handlers import blocks
+from console.slackcheck import Refused, check_message, check_view, message_problems, view_problems
+from handlers import blocks, slacklimits
+from petition.campaigns import CampaignView
 from storage.models import CampaignStatus
 
 # Each figure as Slack's developer docs state it (the page is named beside it).

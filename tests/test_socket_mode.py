@@ -33,8 +33,8 @@ from typing import Any
 import pytest
 
 from bot.app import create_app
-from bot.fakeslack import TEAM_ID, FakeSlack, app_home_opened_body, message_im_body
 from bot.socketmode import socket_mode_handler
+from console.fakeslack import TEAM_ID, FakeSlack, app_home_opened_body, message_im_body
 from storage.db import Database
 from tests.support.running import ALICE, SIGNER_KEY, RunningBot, SlackDriver, make_settings
 

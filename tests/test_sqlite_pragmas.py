@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.keyring import Keyring
-from bot.signatures import Choice, change_choice, remove_signature
+from petition.keyring import Keyring
+from petition.signatures import Choice, change_choice, remove_signature
 from storage.db import (
     SQLITE_BUSY_TIMEOUT_MS,
     Database,

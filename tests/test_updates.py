@@ -12,12 +12,12 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from bot import updates
-from bot.fakeslack import FakeUser, Fault, dm_channel_for
-from bot.keyring import Keyring
-from bot.organizing import CLI_ACTOR, Organizers
 from bot.scheduler import job_client
 from bot.update_sender import EVENT_TYPE, send_pending, send_pending_job
+from console.fakeslack import FakeUser, Fault, dm_channel_for
+from petition import updates
+from petition.keyring import Keyring
+from petition.organizing import CLI_ACTOR, Organizers
 from storage.models import Campaign, UpdateDelivery, UpdateKind
 from tests.support.conditional import sign_as
 from tests.support.news import news_posts, wait_until

@@ -10,9 +10,11 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select, update
 
-from bot import updates
-from bot.fakeslack import FakeUser
-from bot.organizing import (
+from bot.scheduler import FORGET_JOB_ID, NEWS_JOB_ID
+from bot.update_sender import EVENT_TYPE
+from console.fakeslack import FakeUser
+from petition import updates
+from petition.organizing import (
     CLI_ACTOR,
     Organizers,
     StatusChange,
@@ -20,9 +22,7 @@ from bot.organizing import (
     forget_due,
     forget_due_job,
 )
-from bot.scheduler import FORGET_JOB_ID, NEWS_JOB_ID
-from bot.signatures import signer_hash, signer_status
-from bot.update_sender import EVENT_TYPE
+from petition.signatures import signer_hash, signer_status
 from storage.models import AuditEntry, Campaign, UpdateKind
 from tests.support.conditional import sign_as
 from tests.support.jobs import announce
@@ -57,7 +57,7 @@ def test_the_scheduler_resumes_queued_news(running_bot: RunningBot, started, dat
     scheduler = start(settings, bot.db, started)
     news = scheduler.get_job(NEWS_JOB_ID)
     assert news.func.__module__ == "bot.update_sender"
-    assert scheduler.get_job(FORGET_JOB_ID).func.__module__ == "bot.organizing"
+    assert scheduler.get_job(FORGET_JOB_ID).func.__module__ == "petition.organizing"
 
     def sent() -> int:
         return sum(

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.fakeslack import FakeSlack
 from bot.webclient import KeptAliveWebClient
+from console.fakeslack import FakeSlack
 
 
 def test_calls_share_one_connection(fake_slack: FakeSlack) -> None:

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot.keyring import Keyring
-from bot.organizing import CLI_ACTOR, Organizers
-from bot.retractions import record_post
-from bot.signatures import Choice, remove_signature
-from bot.subscriptions import Address, subscribe, unsubscribe
-from bot.updates import create_update
+from petition.keyring import Keyring
+from petition.organizing import CLI_ACTOR, Organizers
+from petition.retractions import record_post
+from petition.signatures import Choice, remove_signature
+from petition.subscriptions import Address, subscribe, unsubscribe
+from petition.updates import create_update
 from storage.db import Database
 from storage.models import Campaign, DeliveryState, Update, UpdateDelivery, UpdateKind
 from tests.support.world import TEAM, make_campaign, person, sign_as, snapshot
@@ -38,7 +38,7 @@ def value(db: Database, keyring: Keyring, slug: str, user: str) -> str:
 
 
 def _sent(db: Database, keyring: Keyring, update_id: int, users: tuple[str, ...]) -> None:
-    """These deliveries went out (as bot/updates.finish records it)."""
+    """These deliveries went out (as petition/updates.finish records it)."""
     with db.write() as session:
         for user in users:
             session.execute(

@@ -54,8 +54,8 @@ MODULES: dict[str, Module] = {
     # of `sign` about 40 seconds (hours for the module on two cores), and
     # test_adopt_signer checks a Grid move's rows more closely.
     "signatures": Module(
-        "bot/signatures.py",
-        _all("bot/signatures.py"),
+        "petition/signatures.py",
+        _all("petition/signatures.py"),
         (
             "tests/test_domain_signatures.py",
             "tests/test_bystanders.py",
@@ -69,26 +69,26 @@ MODULES: dict[str, Module] = {
     ),
     # Identities and sealing.
     "keyring": Module(
-        "bot/keyring.py",
-        _all("bot/keyring.py"),
+        "petition/keyring.py",
+        _all("petition/keyring.py"),
         ("tests/test_keyring.py", "tests/test_known_answers.py", "tests/test_rekey.py"),
     ),
     "sealing": Module(
-        "bot/sealing.py",
-        _all("bot/sealing.py"),
+        "petition/sealing.py",
+        _all("petition/sealing.py"),
         ("tests/test_known_answers.py", "tests/test_keyring.py"),
     ),
     "eligibility": Module(
-        "bot/eligibility.py",
-        _all("bot/eligibility.py"),
+        "petition/eligibility.py",
+        _all("petition/eligibility.py"),
         ("tests/test_known_answers.py", "tests/test_eligibility.py", "tests/test_form_pass.py"),
     ),
     # Announcements. Not the end-to-end test_announcements and test_channels (up to
     # half a minute of tests a mutant): test_announcement_rows checks every function's
     # rows on a real database, other campaigns and channels beside them included.
     "announcements": Module(
-        "bot/announcements.py",
-        _all("bot/announcements.py"),
+        "petition/announcements.py",
+        _all("petition/announcements.py"),
         ("tests/test_milestone_boundaries.py", "tests/test_announcement_rows.py"),
     ),
     # Escaping and limits: the helpers every surface's text goes through.
@@ -112,8 +112,8 @@ MODULES: dict[str, Module] = {
         ("tests/test_escaping.py", "tests/test_text_fitting.py", "tests/test_slackcheck.py"),
     ),
     "slackcheck": Module(
-        "bot/slackcheck.py",
-        _all("bot/slackcheck.py"),
+        "console/slackcheck.py",
+        _all("console/slackcheck.py"),
         ("tests/test_slackcheck.py", "tests/test_fakeslack.py"),
     ),
     # The SQLite pragmas, the WAL's scrub, the file's permissions and a backup's check.

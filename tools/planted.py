@@ -33,7 +33,7 @@ class Planted:
 BUGS: dict[str, Planted] = {
     "1a": Planted(
         "the signer identity ignores the workspace id (in the digest)",
-        "bot/keyring.py",
+        "petition/keyring.py",
         'message = f"slack:{scope}:{user}".encode()',
         'message = f"slack::{user}".encode()',
         (
@@ -66,7 +66,7 @@ BUGS: dict[str, Planted] = {
     ),
     "3": Planted(
         "a withdrawal deletes every signature of the campaign",
-        "bot/signatures.py",
+        "petition/signatures.py",
         """        delete(Signature).where(
             Signature.campaign_id == campaign.id, Signature.signer_hash == signer
         )
@@ -102,14 +102,14 @@ BUGS: dict[str, Planted] = {
     ),
     "5": Planted(
         "a milestone is counted only above its threshold, not at it",
-        "bot/announcements.py",
+        "petition/announcements.py",
         "m.threshold for m in campaign.milestones if m.threshold <= campaign.signature_count",
         "m.threshold for m in campaign.milestones if m.threshold < campaign.signature_count",
         ("tests/test_milestone_boundaries.py::test_a_milestone_is_announced_at_its_threshold",),
     ),
     "6": Planted(
         "a section's text limit of 30,000 instead of 3,000",
-        "bot/slacklimits.py",
+        "handlers/slacklimits.py",
         "SECTION_TEXT = 3000",
         "SECTION_TEXT = 30_000",
         (

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 from alembic import context
 from sqlalchemy import create_engine
 
-from storage.db import WRITE_OPTION
+from storage.db import DEFAULT_DATABASE_URL, WRITE_OPTION
 from storage.models import Base
 
 config = context.config
@@ -17,10 +19,11 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     engine = config.attributes.get("engine")
     if engine is None:
-        # Developers running `alembic` by hand: take the same setting the app uses.
-        from bot.settings import load_settings
-
-        engine = create_engine(load_settings().database_url)
+        # Developers running `alembic` by hand: the same setting the app uses, read
+        # here rather than through bot/settings.py, so that storage/ imports nothing
+        # of the layers above it.
+        url = os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+        engine = create_engine(url)
     with engine.connect() as connection:
         if connection.dialect.name == "sqlite":
             # Take the write lock as the transaction begins (BEGIN IMMEDIATE, see

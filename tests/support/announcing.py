@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import announcements, campaigns
-from bot.fakeslack import FakeSlack
 from bot.jobs import RunReport
 from bot.settings import Settings
-from bot.signatures import add_signature, signer_hash
+from console.fakeslack import FakeSlack
+from petition import announcements, campaigns
+from petition.signatures import add_signature, signer_hash
 from storage.db import Database
 from storage.models import Announcement
 from tests.support.jobs import announce

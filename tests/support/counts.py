@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from bot.counts import refresh_public_counts
+from petition.counts import refresh_public_counts
 from storage.db import Database
 from storage.models import Campaign
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.fakeslack import FakeSlack, FakeUser
+from console.fakeslack import FakeSlack, FakeUser
 from tests.support.running import SlackDriver
 from tests.support.signing import (
     FOLLOW_UP_SECONDS,

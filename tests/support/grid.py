@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.fakeslack import FakeUser, Grid, view_submission_body
+from console.fakeslack import FakeUser, Grid, view_submission_body
 from tests.support.running import RunningBot, response_json
 from tests.support.signing import SLUG, opened_views
 

@@ -14,8 +14,8 @@ from slack_sdk import WebClient
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
-from bot import campaigns
-from bot.fakeslack import (
+from bot.settings import Settings, default_key_store, load_settings
+from console.fakeslack import (
     FakeSlack,
     FakeUser,
     app_home_opened_body,
@@ -25,8 +25,8 @@ from bot.fakeslack import (
     slash_command_body,
     view_submission_body,
 )
-from bot.keyring import Keyring
-from bot.settings import Settings, default_key_store, load_settings
+from petition import campaigns
+from petition.keyring import Keyring
 from storage.db import Database
 from storage.models import Campaign
 from tests.support.httpclient import HttpResult, post

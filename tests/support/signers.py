@@ -1,12 +1,12 @@
 """Signers as the database knows them: a person's digest, and their value in a
-campaign under its key (bot/keyring.py)."""
+campaign under its key (petition/keyring.py)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.keyring import name_context, person_digest
 from bot.settings import Settings
+from petition.keyring import name_context, person_digest
 from storage.db import Database
 from storage.models import Campaign
 
@@ -33,7 +33,7 @@ def expected_value(
     db: Database, settings: Settings, slug: str, user: str, scope: str = TEAM
 ) -> str:
     """The value a signature must have, worked out here with hashlib and HKDF
-    rather than with bot.keyring: the campaign key read from the store, the
+    rather than with petition.keyring: the campaign key read from the store, the
     signer subkey derived from it, the HMAC of the person's digest."""
     import hashlib
     import hmac

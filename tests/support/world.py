@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot import campaigns
-from bot.keyring import Keyring, person_digest
-from bot.signatures import Choice, sign
+from petition import campaigns
+from petition.keyring import Keyring, person_digest
+from petition.signatures import Choice, sign
 from storage.db import Database
 from storage.models import (
     Campaign,

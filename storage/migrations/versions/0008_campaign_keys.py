@@ -7,7 +7,7 @@ campaign's key; the `name` column, which held public names in clear, is dropped.
 The signer rows of campaigns already forgotten (random values, names in clear)
 are deleted: their counts stay.
 
-The keys live outside the database (bot/keyring.py); the caller hands in an
+The keys live outside the database (petition/keyring.py); the caller hands in an
 object that makes them (`config.attributes["rekeyer"]`, see storage/migrate.py).
 A database with signer rows cannot be upgraded without one.
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.console_render import Names, Style, mrkdwn, plain, wrap
+from console.console_render import Names, Style, mrkdwn, plain, wrap
 
 State = dict[str, Any]
 

@@ -12,26 +12,17 @@ once Slack has deleted its message.
 
 from __future__ import annotations
 
-import logging
-
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from bot.keyring import ADDRESS_PAD, CampaignKeys, CannotOpen, Keyring
-from storage.db import Database
+from petition.keyring import ADDRESS_PAD, CampaignKeys, CannotOpen, Keyring
 from storage.direct import DirectCursor, of
 from storage.models import NewsPost, NewsRetraction
 
-logger = logging.getLogger(__name__)
-
 _CONTEXT = "news-post:{campaign_id}"
-_WAITING = "news-retraction"
-# Errors that mean the message is gone already, or can no longer be reached.
-GONE = frozenset({"message_not_found", "channel_not_found", "is_archived", "cant_delete_message"})
-# Deletions per run: chat.delete is Tier 3 (about 50 a minute per workspace).
-PER_RUN = 40
+# The context of a queued place, sealed here and opened by the job that deletes it
+# (bot/retracting.py).
+WAITING = "news-retraction"
 
 
 def _ref(channel: str, ts: str) -> str:
@@ -80,42 +71,7 @@ def queue(
             place = keys.open(token, _CONTEXT.format(campaign_id=campaign_id))
         except CannotOpen:
             continue
-        rows.append({"sealed_ref": waiting.seal(place, _WAITING, ADDRESS_PAD)})
+        rows.append({"sealed_ref": waiting.seal(place, WAITING, ADDRESS_PAD)})
     if rows:
         session.execute(insert(NewsRetraction.__table__), rows)
     return len(rows)
-
-
-def retract_job(db: Database, client: WebClient, keyring: Keyring) -> int:
-    """Delete queued news DMs from Slack; how many went. Each row goes once its
-    message is gone; what Slack cannot delete now waits for the next run."""
-    with db.read() as session:
-        waiting = list(session.scalars(select(NewsRetraction.sealed_ref).limit(PER_RUN)))
-    done = 0
-    for token in waiting:
-        try:
-            channel, _, ts = keyring.retractions.open(token, _WAITING).partition("\n")
-        except CannotOpen:
-            logger.error("a news DM to delete cannot be opened: was SIGNER_KEY changed?")
-            _forget_row(db, token)
-            continue
-        try:
-            client.chat_delete(channel=channel, ts=ts)
-        except SlackApiError as error:
-            code = error.response.get("error") if error.response is not None else None
-            if code not in GONE:
-                logger.warning("deleting news DMs paused (%s); will resume", code)
-                break
-        except (SlackClientError, OSError) as error:
-            logger.warning("deleting news DMs paused (%s); will resume", type(error).__name__)
-            break
-        _forget_row(db, token)
-        done += 1
-    if done:
-        logger.info("deleted %d news DMs of people who stopped news or withdrew", done)
-    return done
-
-
-def _forget_row(db: Database, token: str) -> None:
-    with db.write() as session:
-        session.execute(delete(NewsRetraction).where(NewsRetraction.sealed_ref == token))

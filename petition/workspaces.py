@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.sealing import CannotOpen, Sealer
+from petition.sealing import CannotOpen, Sealer
 from storage.models import HomeWorkspace
 
 TEAM_ID_MAX = 32

@@ -9,8 +9,8 @@ import signal
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-from bot.fakeslack import sign
 from bot.server import EVENTS_PATH, SlackWSGI
+from console.fakeslack import sign
 
 # -- input ------------------------------------------------------------------------
 

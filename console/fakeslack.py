@@ -7,9 +7,9 @@ be told to fail (rate limits, server errors, Slack error codes) to test faults.
 
 It is as strict as Slack: a message or view past Slack's documented limits is
 refused as Slack refuses it (`invalid_blocks`, `invalid_arguments`, with the
-reasons; bot/slackcheck.py), and a method called faster than its documented tier
+reasons; console/slackcheck.py), and a method called faster than its documented tier
 allows for the workspace is answered with HTTP 429 and `Retry-After`
-(bot/slacklimits.py). Every refusal is kept in `refusals`, so a test can say
+(handlers/slacklimits.py). Every refusal is kept in `refusals`, so a test can say
 that none happened. Tiers are on unless a test turns them off, saying why.
 """
 
@@ -30,8 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from bot import slacklimits
-from bot.slackcheck import Refused, acknowledgement_problems, check_message, check_view
+from console.slackcheck import Refused, acknowledgement_problems, check_message, check_view
+from handlers import slacklimits
 
 TEAM_ID = "T0UNDRSGN"
 TEAM_DOMAIN = "undersigned-demo"
@@ -89,7 +89,7 @@ class _Bucket:
 
 
 class RateTiers:
-    """Slack's per-method, per-workspace rate limits (bot/slacklimits.py).
+    """Slack's per-method, per-workspace rate limits (handlers/slacklimits.py).
 
     Each tier allows its documented figure per minute, refilled evenly over the
     minute, with its burst at once (slacklimits.Tier); chat.postMessage allows one

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.errors import DomainError
-from bot.organizing import Organizers, managed_campaign, record
+from petition.errors import DomainError
+from petition.organizing import Organizers, managed_campaign, record
 from storage.models import (
     Campaign,
     DeliveryState,

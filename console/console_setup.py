@@ -13,9 +13,9 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot import campaigns
-from bot.fakeslack import BOT_USER_ID, FakeChannel, FakeUser, Workspace
 from bot.settings import SIGNER_KEY_MIN_BYTES, Settings, SettingsError
+from console.fakeslack import BOT_USER_ID, FakeChannel, FakeUser, Workspace
+from petition import campaigns
 from storage.db import Database
 
 GENERAL = FakeChannel("C0GENERAL", "general")

@@ -1,6 +1,6 @@
 """Signing, checking and withdrawing: the only code that touches signature rows.
 
-A signer reaches this module as a person digest (bot/keyring.py), held in memory
+A signer reaches this module as a person digest (petition/keyring.py), held in memory
 for the request. Each campaign knows them by an HMAC of it under the campaign's
 own key, and their name, if any, sealed under that key: the raw ids never reach
 storage, and no stored value links one campaign's signer to another's.
@@ -18,10 +18,10 @@ from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot import retractions
-from bot.campaigns import PUBLIC_CAMPAIGNS, CampaignView, campaign_view, is_open_at
-from bot.errors import CampaignNotFound, DomainError
-from bot.keyring import (
+from petition import retractions
+from petition.campaigns import PUBLIC_CAMPAIGNS, CampaignView, campaign_view, is_open_at
+from petition.errors import CampaignNotFound, DomainError
+from petition.keyring import (
     NAME_PAD,
     CampaignKeys,
     CannotOpen,
@@ -29,7 +29,7 @@ from bot.keyring import (
     name_context,
     person_digest,
 )
-from bot.naming import is_named, naming_cutoff
+from petition.naming import is_named, naming_cutoff
 from storage.direct import DirectCursor, of
 from storage.models import (
     NAME_MAX,
@@ -106,12 +106,12 @@ def _row_values(campaign_id: int, choice: Choice, keys: CampaignKeys) -> dict[st
 
 
 def signer_hash(key: bytes, team_id: str, user_id: str) -> str:
-    """A person's digest (bot/keyring.person_digest): in memory only. What is
+    """A person's digest (petition/keyring.person_digest): in memory only. What is
     stored is its HMAC under a campaign's key (CampaignKeys.signer)."""
     return person_digest(key, team_id, user_id)
 
 
-# The statements of signing and checking are built once (see bot/campaigns.py).
+# The statements of signing and checking are built once (see petition/campaigns.py).
 _CAMPAIGN_BY_SLUG = select(Campaign).where(
     Campaign.slug == bindparam("slug"), Campaign.status != CampaignStatus.DRAFT
 )
@@ -319,7 +319,7 @@ def drop_subscriber_rows(
     done); how many subscriptions went. News they will no longer get counts as
     not delivered, and an update left with nothing to send is finished: its
     rows, keyed by signers, go. The news DMs they were sent are queued to be
-    deleted from Slack (bot/retractions.py)."""
+    deleted from Slack (petition/retractions.py)."""
     retractions.queue(session, keyring, campaign_id, key_id, signer)
     theirs = (UpdateDelivery.signer_hash == signer) & UpdateDelivery.update_id.in_(
         select(Update.id).where(Update.campaign_id == campaign_id)
@@ -468,7 +468,7 @@ def signer_overview(
     """Every open campaign, and every other one this signer is still on.
 
     `views` are the public campaigns when the caller has them already (the shared
-    copy, bot/campaigns.public_snapshot). The person has a different value in
+    copy, petition/campaigns.public_snapshot). The person has a different value in
     each campaign, so each is looked up by its own key: a search by the
     signatures' primary key per campaign, never a scan.
     """

@@ -280,12 +280,12 @@ class Rekeyer:
     (before campaign keys) to keys of their campaigns. The old signer value is
     the person digest, so the new one is derived from it without any Slack id."""
 
-    # What the old values were bound to (bot/sealing.py, before campaign keys).
+    # What the old values were bound to (petition/sealing.py, before campaign keys).
     _OLD_NAME = "conditional-name:{campaign_id}"
     _OLD_ADDRESS = "subscriber:{campaign_id}"
 
     def __init__(self, keyring: Keyring, signer_key: bytes) -> None:
-        from bot.sealing import Sealer  # the old scheme, kept for this migration only
+        from petition.sealing import Sealer  # the old scheme, kept for this migration only
 
         self._keyring = keyring
         self._old = Sealer(signer_key)
@@ -300,7 +300,7 @@ class Rekeyer:
         return self._keyring.campaign(key_id).seal(name, name_context(campaign_id), NAME_PAD)
 
     def open_old_name(self, campaign_id: int, sealed: str) -> str | None:
-        from bot.sealing import CannotOpen as OldCannotOpen
+        from petition.sealing import CannotOpen as OldCannotOpen
 
         try:
             return self._old.open(sealed, self._OLD_NAME.format(campaign_id=campaign_id))
@@ -308,7 +308,7 @@ class Rekeyer:
             return None
 
     def reseal_address(self, key_id: str, campaign_id: int, sealed: str) -> str | None:
-        from bot.sealing import CannotOpen as OldCannotOpen
+        from petition.sealing import CannotOpen as OldCannotOpen
 
         try:
             address = self._old.open(sealed, self._OLD_ADDRESS.format(campaign_id=campaign_id))
@@ -323,7 +323,7 @@ _RETRACTION_INFO = b"undersigned/news-retractions/v1"
 
 
 def retraction_keys(signer_key: bytes) -> CampaignKeys:
-    """Sealing for news DMs waiting to be deleted (bot/retractions.py): under
+    """Sealing for news DMs waiting to be deleted (petition/retractions.py): under
     SIGNER_KEY, since forgetting destroys the campaign's key before the bot has
     deleted its messages."""
     return CampaignKeys.from_key("retractions", _hkdf(signer_key, _RETRACTION_INFO))

@@ -1,7 +1,7 @@
 """Signers who asked for news about a campaign, reachable without being readable.
 
 The bot has to DM them later, so their Slack ids are kept, but sealed under the
-campaign's key (bot/keyring.py), padded to one length: the database alone says
+campaign's key (petition/keyring.py), padded to one length: the database alone says
 nothing about who they are, logs never see the ids, and forgetting the campaign
 (destroying its key) leaves nothing to open.
 """
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from bot.errors import CampaignNotFound, DomainError
-from bot.keyring import ADDRESS_PAD, Keyring, address_context
-from bot.signatures import (
+from petition.errors import CampaignNotFound, DomainError
+from petition.keyring import ADDRESS_PAD, Keyring, address_context
+from petition.signatures import (
     _CAMPAIGN_ID_BY_SLUG,
     _SUBSCRIBED,
     campaign_keys,

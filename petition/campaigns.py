@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.announcements import channels_changed
-from bot.errors import CampaignNotFound, DemandsLocked, InvalidCampaign
+from petition.announcements import channels_changed
+from petition.errors import CampaignNotFound, DemandsLocked, InvalidCampaign
 from storage.models import (
     ADDRESSEE_MAX,
     DEMAND_MAX,
@@ -565,7 +565,7 @@ def campaign_view(campaign: Campaign, now: dt.datetime) -> CampaignView:
         title=campaign.title,
         statement=campaign.statement,
         demands=tuple(d.text for d in campaign.demands),
-        # What Slack may show: the hourly snapshot (bot/counts.py), not the live count.
+        # What Slack may show: the hourly snapshot (petition/counts.py), not the live count.
         signatures=campaign.public_count,
         is_open=is_open(campaign, now),
         status=campaign.status,

@@ -15,9 +15,9 @@ from enum import StrEnum
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from bot import retractions
-from bot.announcements import queue_final_count
-from bot.campaigns import (
+from petition import retractions
+from petition.announcements import queue_final_count
+from petition.campaigns import (
     CampaignSpec,
     check_slug,
     describe_changes,
@@ -26,8 +26,8 @@ from bot.campaigns import (
     spec_of,
     upsert_campaign,
 )
-from bot.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
-from bot.keyring import Keyring
+from petition.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
+from petition.keyring import Keyring
 from storage.db import Database, NotScrubbed
 from storage.models import (
     Announcement,

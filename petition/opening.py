@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from bot.keyring import Rekeyer
+from petition.keyring import Rekeyer
 from storage.db import DEFAULT_POOL_SIZE, Database
 from storage.migrate import upgrade
 

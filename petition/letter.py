@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.campaigns import last_day_of
-from bot.errors import DomainError
-from bot.keyring import CannotOpen, KeyMissing, Keyring, name_context
-from bot.organizing import Organizers, managed_campaign, record
-from bot.signatures import naming_state
+from petition.campaigns import last_day_of
+from petition.errors import DomainError
+from petition.keyring import CannotOpen, KeyMissing, Keyring, name_context
+from petition.organizing import Organizers, managed_campaign, record
+from petition.signatures import naming_state
 from storage.models import Campaign, CampaignStatus, Signature
 
 FORMATS = ("md", "html")

@@ -4,7 +4,7 @@ Nothing here imitates the bot. The console plays Slack: it signs each request
 (slash command, DM, click, form submission) the way Slack does and dispatches it
 into the real Bolt app through the same WSGI entry point that serves Slack in
 HTTP mode; the app's Web API calls go to the in-process fake workspace
-(bot/fakeslack.py, the one the tests use), and what lands there is shown here.
+(console/fakeslack.py, the one the tests use), and what lands there is shown here.
 """
 
 from __future__ import annotations
@@ -20,9 +20,13 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 
-from bot.console_forms import Directory, Field, Form, FormPrompts
-from bot.console_io import LineSource, LocalSlack, ScriptLines, TerminalLines
-from bot.console_render import (
+from bot.jobs import announce_job
+from bot.server import SlackWSGI
+from bot.settings import Settings
+from bot.webclient import posting_client
+from console.console_forms import Directory, Field, Form, FormPrompts
+from console.console_io import LineSource, LocalSlack, ScriptLines, TerminalLines
+from console.console_render import (
     Clickable,
     Names,
     Numbering,
@@ -34,15 +38,14 @@ from bot.console_render import (
     render_view,
     wrap,
 )
-from bot.console_setup import (
+from console.console_setup import (
     GENERAL,
     demo_workspace,
     ensure_demo_campaign,
     prepare_settings,
     role_of,
 )
-from bot.counts import rehearse_an_hour
-from bot.fakeslack import (
+from console.fakeslack import (
     Change,
     FakeChannel,
     FakeSlack,
@@ -54,12 +57,9 @@ from bot.fakeslack import (
     slash_command_body,
     view_submission_body,
 )
-from bot.jobs import announce_job
-from bot.keyring import Rekeyer
-from bot.opening import open_database
-from bot.server import SlackWSGI
-from bot.settings import Settings
-from bot.webclient import posting_client
+from petition.counts import rehearse_an_hour
+from petition.keyring import Rekeyer
+from petition.opening import open_database
 from storage.db import Database
 
 FORM = "application/x-www-form-urlencoded"

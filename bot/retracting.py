@@ -1,0 +1,59 @@
+"""The job that deletes queued news DMs from Slack (the queue and why it exists:
+petition/retractions.py). It talks to Slack, so it lives with the runnable; the
+domain half, which records and queues the places, stays in petition/.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import delete, select
+
+from petition.keyring import CannotOpen, Keyring
+from petition.retractions import WAITING
+from storage.db import Database
+from storage.models import NewsRetraction
+
+logger = logging.getLogger(__name__)
+
+# Errors that mean the message is gone already, or can no longer be reached.
+GONE = frozenset({"message_not_found", "channel_not_found", "is_archived", "cant_delete_message"})
+# Deletions per run: chat.delete is Tier 3 (about 50 a minute per workspace).
+PER_RUN = 40
+
+
+def retract_job(db: Database, client: WebClient, keyring: Keyring) -> int:
+    """Delete queued news DMs from Slack; how many went. Each row goes once its
+    message is gone; what Slack cannot delete now waits for the next run."""
+    with db.read() as session:
+        waiting = list(session.scalars(select(NewsRetraction.sealed_ref).limit(PER_RUN)))
+    done = 0
+    for token in waiting:
+        try:
+            channel, _, ts = keyring.retractions.open(token, WAITING).partition("\n")
+        except CannotOpen:
+            logger.error("a news DM to delete cannot be opened: was SIGNER_KEY changed?")
+            _forget_row(db, token)
+            continue
+        try:
+            client.chat_delete(channel=channel, ts=ts)
+        except SlackApiError as error:
+            code = error.response.get("error") if error.response is not None else None
+            if code not in GONE:
+                logger.warning("deleting news DMs paused (%s); will resume", code)
+                break
+        except (SlackClientError, OSError) as error:
+            logger.warning("deleting news DMs paused (%s); will resume", type(error).__name__)
+            break
+        _forget_row(db, token)
+        done += 1
+    if done:
+        logger.info("deleted %d news DMs of people who stopped news or withdrew", done)
+    return done
+
+
+def _forget_row(db: Database, token: str) -> None:
+    with db.write() as session:
+        session.execute(delete(NewsRetraction).where(NewsRetraction.sealed_ref == token))
