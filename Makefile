@@ -8,7 +8,8 @@
 #                the same suite on PostgreSQL: set UNDERSIGNED_TEST_PG_URL to a role
 #                that may create databases (.ci/postgres start DIR starts a
 #                throwaway server and prints one)
-#   make lint    ruff check + ruff format --check
+#   make lint    ruff check + ruff format --check + lint-imports (the layers,
+#                ARCHITECTURE.md)
 #   make mutation
 #                mutation testing of the core modules (tools/mutation.py; slow, a
 #                module at a time): MODULES="keyring db" picks some, and
@@ -32,7 +33,7 @@ help:
 	@echo "make run     start the bot (without Slack tokens in .env: the offline console)"
 	@echo "make test    run the tests"
 	@echo "make test-postgres  the tests on PostgreSQL (UNDERSIGNED_TEST_PG_URL)"
-	@echo "make lint    ruff check and ruff format --check"
+	@echo "make lint    ruff check, ruff format --check and lint-imports (the layers)"
 	@echo "make keygen  print a fresh SIGNER_KEY"
 	@echo "make mutation  mutation testing of the core modules (MODULES=..., MUTATION_ARGS=...)"
 	@echo "make setup   create .venv and install the project (the targets above do it)"
@@ -76,6 +77,7 @@ test-postgres: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # Its own stamp: mutmut is not part of what `make test` installs.
 MUTATION_STAMP := $(VENV)/.installed-mutation

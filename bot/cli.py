@@ -565,7 +565,7 @@ def cmd_run(settings: Settings) -> int:
 
 
 def cmd_console(settings: Settings, script: Path | None, people: int = 0) -> int:
-    from console.console import run_console
+    from bot.rehearsal import run_console
 
     if not os.environ.get("LOG_LEVEL"):
         # Log lines would break into the conversation; warnings and errors still show.
@@ -611,7 +611,7 @@ def _campaign_command(settings: Settings, args: argparse.Namespace) -> int:
 def _with_rehearsal_key(settings: Settings) -> Settings:
     """After a console rehearsal (no SIGNER_KEY, a SQLite file), the command line
     uses the rehearsal key the console left beside the database, and says so."""
-    from console.console_setup import existing_rehearsal_key
+    from bot.rehearsal import existing_rehearsal_key
 
     found = existing_rehearsal_key(settings)
     if found is None:

@@ -5,27 +5,18 @@ Nothing here imitates the bot. The console plays Slack: it signs each request
 into the real Bolt app through the same WSGI entry point that serves Slack in
 HTTP mode; the app's Web API calls go to the in-process fake workspace
 (console/fakeslack.py, the one the tests use), and what lands there is shown here.
+The app is built and wired to this console in bot/rehearsal.py.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
-import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo
 
-from slack_sdk import WebClient
-
-from bot.jobs import announce_job
-from bot.server import SlackWSGI
-from bot.settings import Settings
-from bot.webclient import posting_client
 from console.console_forms import Directory, Field, Form, FormPrompts
-from console.console_io import LineSource, LocalSlack, ScriptLines, TerminalLines
+from console.console_io import LineSource, SlackSide
 from console.console_render import (
     Clickable,
     Names,
@@ -40,9 +31,6 @@ from console.console_render import (
 )
 from console.console_setup import (
     GENERAL,
-    demo_workspace,
-    ensure_demo_campaign,
-    prepare_settings,
     role_of,
 )
 from console.fakeslack import (
@@ -57,14 +45,8 @@ from console.fakeslack import (
     slash_command_body,
     view_submission_body,
 )
-from petition.counts import rehearse_an_hour
-from petition.keyring import Rekeyer
-from petition.opening import open_database
-from storage.db import Database
 
 FORM = "application/x-www-form-urlencoded"
-# Not a secret: the fake workspace only checks that some bot token is sent.
-CONSOLE_TOKEN = "xoxb-console"  # noqa: S105
 JSON = "application/json"
 COMMANDS = ("/demands",)
 
@@ -114,7 +96,7 @@ class Console:
     def __init__(
         self,
         fake: FakeSlack,
-        slack: LocalSlack,
+        slack: SlackSide,
         lines: LineSource,
         out: TextIO,
         style: Style,
@@ -666,86 +648,3 @@ class Console:
             form = self._form(modal)
             if form.fields:
                 self.fill(modal, form.fields)
-
-
-# -- wiring --------------------------------------------------------------------------
-
-
-def _announcer(fake: FakeSlack, db: Database, tz: ZoneInfo) -> Callable[[], str]:
-    """The scheduler's hourly count refresh and announcement job, run now against
-    the fake workspace."""
-    client = posting_client(fake.api_url, CONSOLE_TOKEN)
-
-    def run() -> str:
-        # On the hour the scheduler refreshes the counts Slack shows, then announces:
-        # a rehearsal's `announce` is that hour, so counts and cards move with it.
-        with db.write() as session:
-            rehearse_an_hour(session)
-        report = announce_job(db, client, tz.key)
-        return "Announcement job: " + "; ".join(report.summary()) + "."
-
-    return run
-
-
-def run_console(settings: Settings, script: Path | None = None, people: int = 0) -> int:
-    """Start the console on the configured database; 0 when left normally."""
-    settings, notices = prepare_settings(settings)
-    signing_secret = secrets.token_hex(16)  # a fresh one per run: nothing to leak
-    interactive = script is None and sys.stdin.isatty()
-    out = sys.stdout
-    style = Style(color=out.isatty(), width=_width(out))
-    # Before any thread starts: a terminal's lines decide which threads take Ctrl-C.
-    if script is not None:
-        lines: LineSource = ScriptLines(_script_lines(script), out)
-    elif interactive:
-        lines = TerminalLines()
-    else:
-        lines = ScriptLines(sys.stdin, out)
-    keyring = settings.keyring()
-    db = open_database(
-        settings.database_url, rekeyer=Rekeyer(keyring, settings.require_signer_key())
-    )
-    try:
-        created = ensure_demo_campaign(db, settings)
-        with FakeSlack(demo_workspace(people)) as fake:
-            settings = replace(
-                settings,
-                slack_bot_token=CONSOLE_TOKEN,
-                slack_signing_secret=signing_secret,
-                slack_app_token=None,
-                slack_api_url=fake.api_url,
-            )
-            from bot.app import create_app
-            from handlers.intime import InTime
-
-            client = WebClient(base_url=fake.api_url, token=CONSOLE_TOKEN)
-            in_time = InTime()
-            app = create_app(settings, db, client=client, keyring=keyring, in_time=in_time)
-            slack = LocalSlack(SlackWSGI(app, db, signing_secret), signing_secret)
-            console = Console(
-                fake,
-                slack,
-                lines,
-                out,
-                style,
-                announce=_announcer(fake, db, settings.timezone),
-                organizers=settings.organizers,
-                settle=in_time.settle,
-            )
-            if created:
-                notices.append(f"Created a demo campaign, `{created}`, to play with.")
-            return console.run(notices)
-    finally:
-        db.dispose()
-
-
-def _script_lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()
-
-
-def _width(out: TextIO) -> int:
-    if not out.isatty():
-        return 88
-    import shutil
-
-    return max(40, min(100, shutil.get_terminal_size().columns - 2))

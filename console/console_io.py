@@ -1,16 +1,13 @@
 """The console's two ends: lines typed (a terminal or a script) and Slack's side of
-the request path (signed bodies dispatched into the app's WSGI entry point)."""
+the request path (signed bodies dispatched into the app's WSGI entry point; the
+local one is in bot/rehearsal.py, next to the app it dispatches into)."""
 
 from __future__ import annotations
 
 import contextlib
-import io
 import signal
 from collections.abc import Iterable, Iterator
-from typing import Any, TextIO
-
-from bot.server import EVENTS_PATH, SlackWSGI
-from console.fakeslack import sign
+from typing import Protocol, TextIO
 
 # -- input ------------------------------------------------------------------------
 
@@ -78,32 +75,9 @@ class ScriptLines(LineSource):
 # -- Slack's side of the request path ----------------------------------------------
 
 
-class LocalSlack:
-    """Signs request bodies as Slack does and dispatches them into the app's WSGI
-    entry point in this process: no port, same verification, same dispatch."""
+class SlackSide(Protocol):
+    """Slack's side of the request path: posts a body into the app as Slack would
+    and gives back the status and text of its answer (bot/rehearsal.py signs it
+    and dispatches it into the app's WSGI entry point)."""
 
-    def __init__(self, wsgi: SlackWSGI, signing_secret: str) -> None:
-        self.wsgi = wsgi
-        self.secret = signing_secret
-
-    def post(self, body: bytes, content_type: str) -> tuple[int, str]:
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": EVENTS_PATH,
-            "QUERY_STRING": "",
-            "CONTENT_TYPE": content_type,
-            "CONTENT_LENGTH": str(len(body)),
-            "SERVER_NAME": "console",
-            "SERVER_PORT": "0",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-        }
-        for name, value in sign(self.secret, body).items():
-            environ["HTTP_" + name.upper().replace("-", "_")] = value
-        status: list[str] = []
-
-        def start_response(line: str, _headers: Any, _exc: Any = None) -> None:
-            status.append(line)
-
-        chunks = self.wsgi(environ, start_response)
-        return int(status[0].split()[0]), b"".join(chunks).decode("utf-8", "replace")
+    def post(self, body: bytes, content_type: str) -> tuple[int, str]: ...

@@ -169,7 +169,7 @@ def prepare(name: str, module: Module, where: Path | None = None) -> Path:
         shutil.copy2(REPO / relative, target)
     config = f"""
 [tool.mutmut]
-source_paths = ["bot", "handlers", "storage"]
+source_paths = ["bot", "console", "handlers", "petition", "storage"]
 only_mutate = [{json.dumps(module.path)}]
 also_copy = [
     "manifest.json", "README.md", "ORGANIZERS.md", "WORKERS.md", "ENGINEERING.md",
