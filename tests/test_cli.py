@@ -146,7 +146,7 @@ def test_a_missing_campaign_file_is_a_usage_error(cli):
 
 def test_run_without_tokens_starts_the_console_and_says_what_to_set(sqlite_cli):
     # The console keeps a rehearsal key beside a SQLite file; on PostgreSQL it needs
-    # SIGNER_KEY (console/console_setup.py).
+    # SIGNER_KEY (bot/rehearsal.py).
     done = subprocess.run(
         [sys.executable, "-m", "bot", "run"],
         cwd=sqlite_cli.cwd,
