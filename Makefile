@@ -9,7 +9,7 @@
 #                that may create databases (.ci/postgres start DIR starts a
 #                throwaway server and prints one)
 #   make lint    ruff check + ruff format --check + lint-imports (the layers,
-#                ARCHITECTURE.md)
+#                ARCHITECTURE.md) + mypy --strict on storage/
 #   make mutation
 #                mutation testing of the core modules (tools/mutation.py; slow, a
 #                module at a time): MODULES="keyring db" picks some, and
@@ -33,7 +33,7 @@ help:
 	@echo "make run     start the bot (without Slack tokens in .env: the offline console)"
 	@echo "make test    run the tests"
 	@echo "make test-postgres  the tests on PostgreSQL (UNDERSIGNED_TEST_PG_URL)"
-	@echo "make lint    ruff check, ruff format --check and lint-imports (the layers)"
+	@echo "make lint    ruff check, ruff format --check, lint-imports (the layers), mypy"
 	@echo "make keygen  print a fresh SIGNER_KEY"
 	@echo "make mutation  mutation testing of the core modules (MODULES=..., MUTATION_ARGS=...)"
 	@echo "make setup   create .venv and install the project (the targets above do it)"
@@ -78,6 +78,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy --strict storage
 
 # Its own stamp: mutmut is not part of what `make test` installs.
 MUTATION_STAMP := $(VENV)/.installed-mutation

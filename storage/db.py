@@ -354,7 +354,7 @@ class Database:
             busy, _, _ = conn.exec_driver_sql(
                 "PRAGMA wal_checkpoint(TRUNCATE)"  # pragma: no mutate
             ).one()
-        return busy == 0
+        return bool(busy == 0)
 
     def scrub_until_done(self, timeout: float = SCRUB_TIMEOUT_SECONDS) -> None:
         """scrub(), retried while readers hold the WAL; NotScrubbed after `timeout`."""

@@ -14,13 +14,14 @@ written is exactly what a Session would read and write.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Select
 
 from storage.batching import WriteBatcher
@@ -37,7 +38,9 @@ class Compiled:
     """One statement, compiled for one dialect, with its value processors."""
 
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+        # Every statement run here is a ClauseElement, which compiles to an
+        # SQLCompiler; Executable, the type callers hold, says neither.
+        compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=dialect))
         self.sql = compiled.string
         self._compiled = compiled
         self._positions: Sequence[str] | None = (
@@ -57,7 +60,7 @@ class Compiled:
             else []
         )
 
-    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | MutableMapping[str, Any]:
         # construct_params adds the statement's own literals (a status compared
         # against, say) to the values given, under the names the SQL uses.
         named = self._compiled.construct_params(dict(values))
