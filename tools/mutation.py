@@ -173,7 +173,7 @@ source_paths = ["bot", "console", "handlers", "petition", "storage"]
 only_mutate = [{json.dumps(module.path)}]
 also_copy = [
     "manifest.json", "README.md", "ORGANIZERS.md", "WORKERS.md", "ENGINEERING.md",
-    "DEPLOY.md", "SECURITY.md", "bench", ".ci",
+    "DEPLOY.md", "SECURITY.md", "ARCHITECTURE.md", "bench", ".ci",
 ]
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]
 pytest_add_cli_args_test_selection = {_toml_list(module.tests)}
