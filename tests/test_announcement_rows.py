@@ -588,6 +588,12 @@ def _statuses(db: Database) -> dict[str, CampaignStatus]:
         return {row.slug: row.status for row in rows}
 
 
+def _closed_at(db: Database) -> dict[str, dt.datetime | None]:
+    with db.read() as session:
+        rows = session.execute(select(Campaign.slug, Campaign.closed_at)).all()
+        return {row.slug: row.closed_at for row in rows}
+
+
 def _finals(db: Database) -> set[tuple[str, str, AnnouncementState]]:
     with db.read() as session:
         rows = session.execute(
@@ -608,6 +614,7 @@ def test_open_campaigns_past_their_closing_time_close_and_queue_their_final_coun
     _campaign(db, "f-draft", closes=CLOSES)
     _status(db, "f-draft", CampaignStatus.DRAFT)
     before = _statuses(db)
+    before_closed_at = _closed_at(db)
     with db.read() as session:
         assert announcements.closing_due(session, CLOSING - TICK) is False
         assert announcements.closing_due(session, CLOSING) is True
@@ -623,6 +630,9 @@ def test_open_campaigns_past_their_closing_time_close_and_queue_their_final_coun
         assert announcements.close_due_campaigns(session, CLOSING) == []
     closed = {"a-closes": CampaignStatus.CLOSED, "b-closes": CampaignStatus.CLOSED}
     assert _statuses(db) == {**before, **closed}
+    # Closed at their closing time (what the letter's period and forgetting count
+    # from), not at the moment the scheduler came round; nobody else's changes.
+    assert _closed_at(db) == {**before_closed_at, "a-closes": CLOSING, "b-closes": CLOSING}
     assert _finals(db) == {
         ("a-closes", "C0MAIN", PENDING),
         ("b-closes", "C0MAIN", PENDING),
