@@ -7,6 +7,7 @@ from typing import Any
 
 from handlers import blocks
 from tests.support.running import RunningBot
+from tests.support.scheduling import wait_for
 
 
 def page_button(content: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -43,6 +44,9 @@ def walk_pages(
     while (button := page_button(content)) is not None:
         before = len(bot.fake.calls_to("response_url"))
         assert bot.slack.click(blocks.PAGE_ACTION, button["value"], user=user).status == 200
+        # The page follows the acknowledgement (handlers/intime.py): under load it can
+        # arrive after the click's own response.
+        assert wait_for(lambda seen=before: len(bot.fake.calls_to("response_url")) > seen)
         [posted] = bot.fake.calls_to("response_url")[before:]
         assert posted.params.get("replace_original") in (True, "true")
         content = posted.params["blocks"]
