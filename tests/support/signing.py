@@ -10,6 +10,7 @@ from sqlalchemy import select
 from console.fakeslack import FakeSlack
 from storage.models import Campaign, Signature
 from tests.support.running import ALICE, RunningBot, response_json
+from tests.support.scheduling import wait_for
 
 SLUG = "wewontbuildit"
 
@@ -70,6 +71,9 @@ def open_sign_form(bot: RunningBot, user: str = ALICE.id, **click: Any) -> dict[
         return view
     # Past handlers/intime.py's 1.5 s (a loaded machine), the click opens "one
     # moment" and the form replaces it: what the person then has is the form.
+    # The fake records the views.open call before it has put the view on the
+    # person's screen: under load the acknowledgement can come back in between.
+    wait_for(lambda: bot.fake.workspace.view_stacks.get(user))
     stack = bot.fake.workspace.view_stacks.get(user) or []
     assert stack, "the 'one moment' modal is not on the person's screen"
     form = updated_view(bot.fake, stack[-1])
