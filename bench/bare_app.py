@@ -55,7 +55,9 @@ def main() -> int:
     app.view("sign_submit")(acknowledge)
     app.event("message")(answer if args.answer_dms else acknowledge)
     db = Database.from_url(args.database_url)
-    serve(SlackWSGI(app, db, secret), "127.0.0.1", args.port, args.threads)
+    # Served as `python -m bot serve` serves the app: events acknowledged first.
+    wsgi = SlackWSGI(app, db, secret, events_first_acknowledged=True)
+    serve(wsgi, "127.0.0.1", args.port, args.threads)
     return 0
 
 

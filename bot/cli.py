@@ -525,9 +525,8 @@ def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> 
     assert settings.slack_signing_secret is not None
     scheduler = start_scheduler(settings, db, keyring=keyring_of(settings))
     try:
-        serve(
-            SlackWSGI(app, db, settings.slack_signing_secret), host, port or settings.port, threads
-        )
+        wsgi = SlackWSGI(app, db, settings.slack_signing_secret, events_first_acknowledged=True)
+        serve(wsgi, host, port or settings.port, threads)
     finally:
         scheduler.shutdown(wait=False)
     return 0

@@ -28,6 +28,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.health import database_problem
 from bot.replay import SeenSignatures
+from handlers.intime import ACKNOWLEDGED
 from petition.deliveries import Receipts
 from storage.db import Database
 
@@ -130,10 +131,35 @@ def _has_slacks_shape(body: dict[str, Any]) -> bool:
     return True
 
 
+# What an event's acknowledgement is, whatever becomes of the event: Slack reads
+# nothing in it but the status.
+_EVENT_ACKNOWLEDGEMENT = [("Content-Type", "text/plain;charset=utf-8"), ("Content-Length", "0")]
+
+
 class SlackWSGI:
-    def __init__(self, app: App, db: Database, signing_secret: str) -> None:
+    """The Bolt app over WSGI, behind our own signature, replay and shape checks.
+
+    With `events_first_acknowledged` (what `python -m bot serve` uses), an event
+    (`event_callback`: a DM, the Home tab, a profile change) is acknowledged as soon
+    as it is verified, and then acted on by the same server thread. Its
+    acknowledgement is an empty 200 in every case (acted on, a redelivery left
+    alone, rate limited, refused, failed), so nothing it could say waits for the
+    work, and the work needs no hand-over to another thread to keep Slack's three
+    seconds (handlers/intime.py runs it in place). The connection takes its next
+    request once the work is done, as before. Without it, as the tests' servers
+    mostly run, the event is acted on before it is acknowledged, in time.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        db: Database,
+        signing_secret: str,
+        events_first_acknowledged: bool = False,
+    ) -> None:
         self.app = app
         self.db = db
+        self.events_first_acknowledged = events_first_acknowledged
         self.verifier = SignatureVerifier(signing_secret)
         # Several replicas share a PostgreSQL database: a replay is refused by all.
         self.seen = SeenSignatures(shared=None if db.is_sqlite else Receipts(db).claim)
@@ -209,6 +235,15 @@ class SlackWSGI:
         if not isinstance(request.body, dict) or not _has_slacks_shape(request.body):
             logger.warning("refused a signed request whose body is not shaped as Slack's are")
             return _json(start_response, 400, {"error": "malformed body"})
+        if self.events_first_acknowledged and request.body.get("type") == "event_callback":
+            write = start_response("200 OK", _EVENT_ACKNOWLEDGEMENT)
+            write(b"")  # the status line and headers go out now, before the work
+            request.context[ACKNOWLEDGED] = True
+            try:
+                self.app.dispatch(request)
+            except Exception:
+                logger.exception("event dispatch failed after its acknowledgement")
+            return []
         try:
             response = self.app.dispatch(request)
         except Exception:

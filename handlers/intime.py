@@ -15,6 +15,12 @@ after the request arrived:
   is updated (views.update), a form opened with a click's trigger_id.
 
 A person is told an outcome only once the work that decides it is done.
+
+An event served by `python -m bot serve` is acknowledged before its listener runs
+(bot/server.SlackWSGI: its acknowledgement is an empty 200 whatever happens), and
+says so in its context (ACKNOWLEDGED): there is then no deadline to keep, and the
+work runs in place, on the request's own thread, without the hand-over to the
+pool and back.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ ANSWER_WITHIN = 1.5
 # has gone: the listener returns just after the deadline, and Bolt sends at once.
 _AFTER_THE_ANSWER = 0.2
 ARRIVED = "undersigned_arrived"
+# Set in a request's context when Slack was answered before the listener ran.
+ACKNOWLEDGED = "undersigned_acknowledged"
 # Threads for work that may outlast its request (one pool per process).
 IN_TIME_WORKERS = 16
 
@@ -84,6 +92,8 @@ class InTime:
         `then(result)` runs on the pool, or `failed(reference)` if it raised
         (logged with that reference, never with what the request held).
         """
+        if context.get(ACKNOWLEDGED):
+            return True, work()  # answered already: nothing to be in time for
         future = self._submit(work)
         left = arrived(context) + self.within - time.monotonic()
         try:

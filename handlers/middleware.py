@@ -192,7 +192,10 @@ class Gate(Middleware):
         event_id = req.body.get("event_id")
         if not isinstance(event_id, str) or not event_id:
             return True
-        if self.receipts.claim(event_id):
+        # Over HTTP a first delivery carries no retry number (Socket Mode says 0,
+        # which a redelivery may too): its receipt need not be waited for.
+        first = req.mode == "http" and not req.headers.get("x-slack-retry-num")
+        if self.receipts.claim(event_id, first_delivery=first):
             return True
         logger.info(
             "acknowledged a redelivery of an event already taken on (retry %s)", _retry(req)

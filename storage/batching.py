@@ -14,6 +14,10 @@ back; the others are then run again one by one, so that one person's refusal
 never costs another their signature. A failure of the database itself (a lock
 held elsewhere beyond the busy timeout, a full disk) fails the whole batch, as
 it would have failed each write on its own.
+
+A write whose caller need not wait for it (an event's receipt, whose outcome is
+known beforehand) can be queued instead: it goes into the next transaction, and a
+callback hears how it went.
 """
 
 from __future__ import annotations
@@ -42,11 +46,20 @@ _DATABASE_FAILURES = (sqlite3.Error, SQLAlchemyError, TimeoutError, OSError)
 MAX_BATCH = 64
 
 
-class _Job(Generic[T]):
-    __slots__ = ("done", "error", "result", "taken", "work")
+# Queued writes nobody waits for, most at once: past this the caller waits for its
+# write, so that a burst the writer cannot keep up with slows its callers down
+# instead of growing the queue.
+MAX_QUEUED = MAX_BATCH
 
-    def __init__(self, work: Callable[[DirectCursor], T]) -> None:
+Finished = Callable[[Any, BaseException | None], None]
+
+
+class _Job(Generic[T]):
+    __slots__ = ("done", "error", "finished", "result", "taken", "work")
+
+    def __init__(self, work: Callable[[DirectCursor], T], finished: Finished | None = None) -> None:
         self.work = work
+        self.finished = finished
         self.done = threading.Event()
         self.taken = False
         self.result: T | None = None
@@ -84,6 +97,20 @@ class WriteBatcher:
             raise job.error
         return job.result  # type: ignore[return-value]
 
+    def queue(self, work: Callable[[DirectCursor], Any], finished: Finished) -> bool:
+        """Hand `work` to the writer thread without waiting for it. Once its
+        transaction is committed (or has failed), `finished(result, error)` runs on
+        the writer thread. False, with nothing queued, when the writer is stopping
+        or already has MAX_QUEUED writes waiting: the caller then uses run()."""
+        job: _Job[Any] = _Job(work, finished)
+        with self._wake:
+            if self._stopping or len(self._pending) >= MAX_QUEUED:
+                return False
+            self._pending.append(job)
+            self._start()
+            self._wake.notify()
+        return True
+
     def stop(self) -> None:
         with self._wake:
             self._stopping = True
@@ -117,6 +144,12 @@ class WriteBatcher:
                 if not job.done.is_set():
                     job.error = self._busy()
                     job.done.set()
+            for job in batch:
+                if job.finished is not None:
+                    try:
+                        job.finished(job.result, job.error)
+                    except Exception as error:  # the writer thread must go on
+                        logger.error("a queued write's callback failed: %s", type(error).__name__)
 
     def _run_batch(self, batch: list[_Job[Any]]) -> None:
         try:

@@ -24,7 +24,7 @@ from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Select
 
-from storage.batching import WriteBatcher
+from storage.batching import Finished, WriteBatcher
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -133,6 +133,16 @@ class DirectCursor:
             self._kept[key] = self.first(statement, **values)
         return self._kept[key]
 
+    def run_many(self, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> int:
+        """One statement that changes rows, run for each of `rows` (the driver's
+        executemany); how many rows it changed in all."""
+        compiled = self._compile(statement)
+        self._cursor.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
+        changed = self._cursor.rowcount or 0
+        if changed > 0:
+            self.wrote = True
+        return max(changed, 0)
+
     def run(self, statement: Executable, **values: Any) -> int:
         """A statement that changes rows; how many it changed."""
         compiled = self._compile(statement)
@@ -173,6 +183,20 @@ class Direct:
             with self.write() as cursor:
                 return work(cursor)
         return self._batcher.run(work, timeout=self._timeout)
+
+    @property
+    def writes_soon(self) -> bool:
+        """Whether write_soon() can queue at all (SQLite's writer thread)."""
+        return self._batcher is not None
+
+    def write_soon(self, work: Callable[[DirectCursor], Any], finished: Finished) -> bool:
+        """Queue `work` for the SQLite writer thread without waiting for it;
+        `finished(result, error)` runs once it is committed or failed. False, with
+        nothing queued, where there is no writer thread (PostgreSQL) or it is
+        stopping or behind: then use write_batched()."""
+        if self._batcher is None:
+            return False
+        return self._batcher.queue(work, finished)
 
     def stop(self) -> None:
         if self._batcher is not None:

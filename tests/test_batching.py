@@ -14,6 +14,7 @@ from petition import campaigns
 from petition.errors import CampaignNotFound
 from petition.keyring import Keyring
 from petition.signatures import CampaignClosed, Choice, SignOutcome, sign
+from storage.batching import MAX_QUEUED
 from storage.db import Database, DatabaseBusy
 from storage.direct import DirectCursor
 from storage.models import Campaign, Signature
@@ -136,3 +137,39 @@ def test_after_stop_writes_are_refused(db: Database, keyring: Keyring) -> None:
     with pytest.raises(DatabaseBusy):
         db.direct.write_batched(lambda work: sign(work, "stopped", "c" * 64, Choice(), keyring))
     assert _count(db, "stopped") == (0, 0)
+
+
+@sqlite_only("the writer thread is SQLite's")
+def test_a_queued_write_is_committed_in_order_and_its_callback_hears_how_it_went(
+    db: Database, keyring: Keyring
+) -> None:
+    _campaign(db, "queued")
+    batcher = db.direct._batcher
+    assert batcher is not None
+    heard: list[tuple[object, object]] = []
+    busy, free = threading.Event(), threading.Event()
+
+    def hold(work: DirectCursor) -> None:
+        busy.set()
+        free.wait(30)
+
+    holder = threading.Thread(target=batcher.run, args=(hold, 30.0))
+    holder.start()
+    assert busy.wait(10)
+    assert db.direct.write_soon(
+        lambda work: sign(work, "queued", "d" * 64, Choice(), keyring).outcome,
+        lambda result, error: heard.append((result, error)),
+    )
+    assert heard == []  # not waited for: the writer is still busy
+    assert db.direct.write_soon(
+        lambda work: sign(work, "nowhere", "e" * 64, Choice(), keyring),
+        lambda result, error: heard.append((result, type(error))),
+    )
+    # Past MAX_QUEUED writes waiting, the caller is told to write and wait instead.
+    filler = [db.direct.write_soon(lambda work: None, lambda r, e: None) for _ in range(MAX_QUEUED)]
+    assert filler.count(False) >= 1
+    free.set()
+    holder.join(30)
+    db.direct.write_batched(lambda work: None)  # after the queued ones, in order
+    assert heard == [(SignOutcome.SIGNED, None), (None, CampaignNotFound)]
+    assert _count(db, "queued") == (1, 1)
