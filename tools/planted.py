@@ -92,8 +92,8 @@ BUGS: dict[str, Planted] = {
     "4b": Planted(
         "scrub (the forget's and the minute's compaction) without its WAL checkpoint",
         "storage/db.py",
-        'busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()',
-        'busy, _, _ = conn.exec_driver_sql("SELECT 0, 0, 0").one()',
+        '"PRAGMA wal_checkpoint(TRUNCATE)"  # pragma: no mutate',
+        '"SELECT 0, 0, 0"',
         (
             "tests/test_db_files.py::test_scrubbing_empties_the_wal",
             "tests/test_sqlite_pragmas.py::test_a_withdrawn_name_and_a_changed_choice_leave_the_files",
