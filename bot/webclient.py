@@ -118,11 +118,15 @@ class KeptAliveWebClient(WebClient):
 def _closed_by_peer(sock: Any) -> bool:
     """An idle kept-alive connection with something to read has been closed (or
     sent something unasked): either way it cannot carry the next request."""
+    # poll, not select: select() refuses descriptors past FD_SETSIZE (1024), which
+    # a busy server (or a long test run) reaches; each call would then look closed
+    # and open a new connection.
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 # Posts that must reach Slack once wait at most this long for an answer.

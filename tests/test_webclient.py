@@ -4,6 +4,8 @@ make them otherwise (errors included: test_faults.py drives those through the ap
 from __future__ import annotations
 
 import json
+import os
+import resource
 import socket
 import threading
 from collections.abc import Iterator
@@ -23,6 +25,30 @@ def test_calls_share_one_connection(fake_slack: FakeSlack) -> None:
     assert first is not None
     assert client.auth_test()["ok"]
     assert conn.sock is first  # the same socket carried the second call
+
+
+def test_a_connection_past_descriptor_1024_is_kept_too(fake_slack: FakeSlack) -> None:
+    """select() refuses descriptors past FD_SETSIZE; a busy server has them. The
+    kept connection must not be taken for closed there (it failed once in a full
+    test run, whose descriptors had passed 1024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("this machine allows fewer than 1,200 open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        client = KeptAliveWebClient(token="xoxb-test-token", base_url=fake_slack.api_url)
+        assert client.auth_test()["ok"]
+        (conn,) = client.connections._local.kept.values()
+        first = conn.sock
+        assert first is not None
+        assert first.fileno() >= 1024
+        assert client.auth_test()["ok"]
+        assert conn.sock is first
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_a_copy_for_a_request_shares_connections_not_its_token(fake_slack: FakeSlack) -> None:
