@@ -14,6 +14,7 @@ from console.fakeslack import FakeUser, Fault, dm_channel_for, message_im_body
 from handlers import blocks
 from storage.models import Signature
 from tests.support.running import ALICE, BOB, RunningBot, newcomer, response_json
+from tests.support.scheduling import wait_for
 from tests.support.signers import expected_value, opened_name
 from tests.support.signing import (
     SLUG,
@@ -312,6 +313,8 @@ def test_dm_withdraw_confirms_then_deletes(bot):
 @pytest.mark.parametrize("text", ["hello", "", "   ", "sing", "🙂" * 10, "x" * 5000, "<!channel>"])
 def test_dm_garbled_text_gets_help(bot, text):
     bot.slack.dm(text)
+    # The answer may follow the acknowledgement (handlers/intime.py) on a loaded machine.
+    wait_for(lambda: ephemerals_to(bot, ALICE.id))
     [reply] = ephemerals_to(bot, ALICE.id)
     assert "What you can send me" in reply["text"]
 
