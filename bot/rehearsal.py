@@ -9,7 +9,6 @@ itself and the fake workspace it plays with.
 from __future__ import annotations
 
 import base64
-import binascii
 import io
 import os
 import secrets
@@ -26,7 +25,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.jobs import announce_job
 from bot.server import EVENTS_PATH, SlackWSGI
-from bot.settings import SIGNER_KEY_MIN_BYTES, Settings, SettingsError
+from bot.settings import Settings, SettingsError, decode_key
 from bot.webclient import posting_client
 from console.console import Console
 from console.console_io import LineSource, ScriptLines, TerminalLines
@@ -58,12 +57,8 @@ def ensure_demo_campaign(db: Database, settings: Settings) -> str | None:
 
 
 def _decode_key(raw: str, origin: Path) -> bytes:
-    padded = raw + "=" * (-len(raw) % 4)
-    try:
-        key = base64.urlsafe_b64decode(padded.encode("ascii"))
-    except (binascii.Error, UnicodeEncodeError, ValueError):
-        key = b""
-    if len(key) < SIGNER_KEY_MIN_BYTES:
+    key = decode_key(raw)
+    if key is None:
         raise SettingsError(
             f"the console's rehearsal key in {origin} is malformed: delete the file to get a "
             "new one (the rehearsal's signers then become strangers to it)"

@@ -107,13 +107,20 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def _parse_signer_key(raw: str) -> bytes:
+def decode_key(raw: str) -> bytes | None:
+    """A key in URL-safe base64 (padding optional); None unless it decodes to at
+    least SIGNER_KEY_MIN_BYTES."""
     padded = raw + "=" * (-len(raw) % 4)
     try:
         key = base64.urlsafe_b64decode(padded.encode("ascii"))
     except (binascii.Error, UnicodeEncodeError, ValueError):
-        key = b""
-    if len(key) < SIGNER_KEY_MIN_BYTES:
+        return None
+    return key if len(key) >= SIGNER_KEY_MIN_BYTES else None
+
+
+def _parse_signer_key(raw: str) -> bytes:
+    key = decode_key(raw)
+    if key is None:
         raise SettingsError(
             f"SIGNER_KEY is malformed: it must be at least {SIGNER_KEY_MIN_BYTES} random "
             "bytes in URL-safe base64; run `python -m bot keygen` for a fresh one"
