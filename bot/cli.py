@@ -512,14 +512,10 @@ def _connect(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
 
 def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> int:
     from bot.scheduler import start_scheduler
-    from bot.server import SlackWSGI, serve
-    from handlers.intime import IN_TIME_WORKERS
+    from bot.server import SlackWSGI, connections_for, serve
 
     settings.require_http()
-    # A connection for each server thread and each thread that works on after an
-    # acknowledgement (handlers/intime.py), and for the scheduler's jobs, the
-    # signature writer and the news sender.
-    db = _open_database(settings, pool_size=threads + IN_TIME_WORKERS + 4)
+    db = _open_database(settings, pool_size=connections_for(threads))
     _warn_about_the_database_server(db)
     app = _connect(settings, db)
     assert settings.slack_signing_secret is not None
@@ -535,11 +531,11 @@ def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> 
 def cmd_run(settings: Settings) -> int:
     if settings.mode == "socket":
         from bot.scheduler import start_scheduler
+        from bot.server import connections_for
         from bot.socketmode import SOCKET_MODE_WORKERS, socket_mode_handler
-        from handlers.intime import IN_TIME_WORKERS
 
         settings.require_socket()
-        db = _open_database(settings, pool_size=SOCKET_MODE_WORKERS + IN_TIME_WORKERS + 4)
+        db = _open_database(settings, pool_size=connections_for(SOCKET_MODE_WORKERS))
         _warn_about_the_database_server(db)
         app = _connect(settings, db)
         scheduler = start_scheduler(settings, db, keyring=keyring_of(settings))

@@ -28,7 +28,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.health import database_problem
 from bot.replay import SeenSignatures
-from handlers.intime import ACKNOWLEDGED
+from handlers.intime import ACKNOWLEDGED, IN_TIME_WORKERS
 from petition.deliveries import Receipts
 from storage.db import Database
 
@@ -253,6 +253,15 @@ class SlackWSGI:
             k: ", ".join(v) if isinstance(v, list) else str(v) for k, v in response.headers.items()
         }
         return _reply(start_response, response.status, response.body or "", response_headers)
+
+
+def connections_for(threads: int) -> int:
+    """The database connections a process serving Slack on `threads` threads needs:
+    one for each of them and for each thread that works on after an acknowledgement
+    (handlers/intime.py), and some for the scheduler's jobs, the signature writer
+    and the news sender. Fewer, and a burst waits for a connection instead of the
+    database (SQLAlchemy's pool_timeout, 30 s: far past Slack's three)."""
+    return threads + IN_TIME_WORKERS + 4
 
 
 def serve(wsgi_app: SlackWSGI, host: str, port: int, threads: int = 16) -> None:

@@ -14,6 +14,7 @@ from bot.app import create_app
 from bot.server import BackgroundServer, SlackWSGI
 from bot.settings import load_settings
 from console.fakeslack import FakeSlack
+from handlers.intime import InTime
 from petition.keyring import Keyring, KeyStore
 from storage.db import Database
 from storage.migrate import upgrade
@@ -108,12 +109,15 @@ def running_bot(
     fake_slack: FakeSlack, db: Database, database_url: str, extra_settings: dict[str, str]
 ) -> Iterator[RunningBot]:
     settings = make_settings(fake_slack, database_url, **extra_settings)
-    app = create_app(settings, db)
+    in_time = InTime()
+    app = create_app(settings, db, in_time=in_time)
     server = BackgroundServer(SlackWSGI(app, db, SIGNING_SECRET)).start()
+    driver = SlackDriver(server.url, fake_slack, settle=in_time.settle)
     try:
-        yield RunningBot(settings, db, SlackDriver(server.url, fake_slack), fake_slack)
+        yield RunningBot(settings, db, driver, fake_slack)
     finally:
         server.stop()
+        in_time.shutdown()
 
 
 __all__ = ["ALICE", "BOB", "RunningBot", "SlackDriver", "form", "response_json", "urlencode"]

@@ -41,8 +41,8 @@ def request(
         conn.close()
 
 
-def post(url: str, body: bytes, headers: dict[str, str]) -> HttpResult:
-    return request("POST", url, body, headers)
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float = 10) -> HttpResult:
+    return request("POST", url, body, headers, timeout)
 
 
 def get(url: str) -> HttpResult:

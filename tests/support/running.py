@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,14 @@ class SlackDriver:
     base_url: str
     fake: FakeSlack
     secret: str = SIGNING_SECRET
+    # Waits until the app has finished the work a request started. An event's
+    # answer (a DM's reply, the Home tab) can follow its acknowledgement on a
+    # loaded machine (handlers/intime.py); Slack would show it a moment later, so
+    # a test reading what Slack received waits for it as a person would.
+    settle: Callable[[], object] | None = None
+    # How long a request may wait for its answer. Slack's own limit is three
+    # seconds; tests of it time the answer themselves (test_intime.py).
+    timeout: float = 10
 
     def post(
         self,
@@ -103,7 +112,7 @@ class SlackDriver:
     ) -> HttpResult:
         all_headers = {"Content-Type": content_type, **sign(self.secret, body, timestamp)}
         all_headers.update(headers or {})
-        result = post(self.base_url + "/slack/events", body, all_headers)
+        result = post(self.base_url + "/slack/events", body, all_headers, self.timeout)
         if result.status == 200:
             # The acknowledgement goes to Slack too: a slash command's answer, a
             # form's response_action. Slack would refuse it silently; the test must not.
@@ -124,13 +133,24 @@ class SlackDriver:
         return self.post(body, "application/x-www-form-urlencoded")
 
     def dm(
-        self, text: str, user: str = ALICE.id, headers: dict[str, str] | None = None, **extra: Any
+        self,
+        text: str,
+        user: str = ALICE.id,
+        headers: dict[str, str] | None = None,
+        settled: bool = True,
+        **extra: Any,
     ) -> HttpResult:
+        """A direct message to the bot; with `settled`, back once its answer is sent."""
         body = message_im_body(text, user, **extra)
-        return self.post(body, "application/json", headers)
+        return self._settled(self.post(body, "application/json", headers), settled)
 
-    def open_home(self, user: str = ALICE.id) -> HttpResult:
-        return self.post(app_home_opened_body(user), "application/json")
+    def open_home(self, user: str = ALICE.id, settled: bool = True) -> HttpResult:
+        return self._settled(self.post(app_home_opened_body(user), "application/json"), settled)
+
+    def _settled(self, result: HttpResult, settled: bool) -> HttpResult:
+        if settled and self.settle is not None:
+            assert self.settle(), "the app's work after an acknowledgement did not finish"
+        return result
 
     def submit(
         self, view: dict[str, Any], values: dict[str, Any], user: str = ALICE.id
