@@ -9,7 +9,7 @@
 #                that may create databases (.ci/postgres start DIR starts a
 #                throwaway server and prints one)
 #   make lint    ruff check + ruff format --check + lint-imports (the layers,
-#                ARCHITECTURE.md) + mypy --strict on storage/
+#                ARCHITECTURE.md) + mypy --strict on petition/ and storage/
 #   make mutation
 #                mutation testing of the core modules (tools/mutation.py; slow, a
 #                module at a time): MODULES="keyring db" picks some, and
@@ -78,7 +78,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy --strict storage
+	$(VENV)/bin/mypy --strict petition storage
 
 # Its own stamp: mutmut is not part of what `make test` installs.
 MUTATION_STAMP := $(VENV)/.installed-mutation

@@ -13,9 +13,10 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 from slack_sdk import WebClient
@@ -35,6 +36,9 @@ from storage.db import DEFAULT_POOL_SIZE, Database
 from storage.models import UpdateKind
 from storage.pgsettings import privacy_risks
 
+if TYPE_CHECKING:
+    from slack_bolt import App
+
 logger = logging.getLogger("bot")
 
 EXIT_USAGE = 2
@@ -43,7 +47,7 @@ EXIT_USAGE = 2
 MAX_PEOPLE = 5000
 
 
-def _bounded(low: int, high: int):  # type: ignore[no-untyped-def]
+def _bounded(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number from `low` to `high`, else a clear error."""
 
     def parse(raw: str) -> int:
@@ -490,7 +494,7 @@ def cmd_announce(settings: Settings) -> int:
     return 0
 
 
-def _connect(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+def _connect(settings: Settings, db: Database) -> App:
     """Build the app, turning a failed auth.test into one line the operator can act on."""
     from slack_bolt.error import BoltError
     from slack_sdk.errors import SlackApiError, SlackClientError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from typing import TextIO
 
 # Slack ids: users U024BE7LH and W012A3CDE, channels C.., G.. and DMs D.., teams
 # T.. and organizations E... A DM or channel id can point at a person as surely
@@ -55,15 +56,16 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever sys.stderr is at the time, not at set-up."""
 
+    # A property where StreamHandler has an attribute: what it is for.
     @property  # type: ignore[override]
-    def stream(self):  # type: ignore[no-untyped-def]
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value) -> None:  # type: ignore[no-untyped-def]
+    def stream(self, _value: TextIO) -> None:
         pass
 
 

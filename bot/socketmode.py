@@ -46,6 +46,7 @@ class QuickSocketModeClient(SocketModeClient):
 
     def __init__(self, *args: object, ping_timeout: float = PING_TIMEOUT, **kwargs: object) -> None:
         self._started: WebSocketApp | None = None
+        # The parent's own keyword arguments, passed through untouched.
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.ping_timeout = ping_timeout
         self.current_session_runner.interval_seconds = SESSION_LOOP_SECONDS
@@ -112,8 +113,10 @@ class QuickSocketModeHandler(BaseSocketModeHandler):
             ping_timeout=ping_timeout,
             concurrency=concurrency,
         )
+        # slack_sdk types its listeners for its base client; ours is that client too.
         self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
 
+    # Bolt's handler declares the base client; what reaches it is ours (above).
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         start = time.time()
         send_response(client, req, run_bolt_app(self.app, req), start)

@@ -59,6 +59,7 @@ class Installation:
     def start(self, client: WebClient) -> None:
         """The first reading, with the app's client: it raises if Slack refuses the
         token, which stops start-up with a clear message (bot/cli.py)."""
+        # auth.test answers JSON, so its data is a dict (typed dict | bytes).
         self._adopt(client.auth_test().data)  # type: ignore[arg-type]
 
     def refresh(self, why: str) -> bool:
@@ -80,7 +81,7 @@ class Installation:
                 logger.warning("auth.test failed after %s: %s", why, type(error).__name__)
                 return False
             before = self.current
-            self._adopt(answer)  # type: ignore[arg-type]
+            self._adopt(answer)  # type: ignore[arg-type]  # a dict: as in start()
         if self.current != before:
             logger.warning("the app's installation changed after %s: now %s", why, self._describe())
         return True

@@ -35,10 +35,11 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, or_, select, true, update
+from sqlalchemy import ColumnElement, Select, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from storage.db import rows_changed
 from storage.models import (
     Announcement,
     AnnouncementKind,
@@ -148,7 +149,7 @@ class Claimed:
 # -- closing -----------------------------------------------------------------------
 
 
-def _past_closing(now: dt.datetime, slug: str | None):  # type: ignore[no-untyped-def]
+def _past_closing(now: dt.datetime, slug: str | None) -> Select[Campaign]:
     query = select(Campaign).where(
         Campaign.status == CampaignStatus.OPEN,
         Campaign.closes_at.is_not(None),
@@ -173,12 +174,14 @@ def close_due_campaigns(
     closed = []
     for campaign in session.scalars(_past_closing(now, slug).order_by(Campaign.id)).all():
         # Conditional, so that of two schedulers closing at once only one queues.
-        won = session.execute(
-            update(Campaign)
-            .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.OPEN)
-            .values(status=CampaignStatus.CLOSED, closed_at=Campaign.closes_at)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        won = rows_changed(
+            session.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign.id, Campaign.status == CampaignStatus.OPEN)
+                .values(status=CampaignStatus.CLOSED, closed_at=Campaign.closes_at)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if won:
             queue_final_count(session, campaign.id)
             closed.append(campaign.slug)
@@ -409,7 +412,7 @@ def _plan_channel(
 # -- claims ------------------------------------------------------------------------
 
 
-def _claimable(now: dt.datetime):  # type: ignore[no-untyped-def]
+def _claimable(now: dt.datetime) -> ColumnElement[bool]:
     return or_(Announcement.claim_token.is_(None), Announcement.claimed_at < now - LEASE)
 
 
@@ -480,16 +483,18 @@ def claim(session: Session, announcement_id: int, now: dt.datetime | None = None
         return None
     earlier_doubt = row.in_doubt_since
     token = secrets.token_hex(16)
-    won = session.execute(
-        update(Announcement)
-        .where(
-            Announcement.id == announcement_id,
-            Announcement.state == AnnouncementState.PENDING,
-            _claimable(now),
+    won = rows_changed(
+        session.execute(
+            update(Announcement)
+            .where(
+                Announcement.id == announcement_id,
+                Announcement.state == AnnouncementState.PENDING,
+                _claimable(now),
+            )
+            .values(claim_token=token, claimed_at=now)
+            .execution_options(synchronize_session=False)
         )
-        .values(claim_token=token, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if not won:
         return None
     campaign = session.scalars(
@@ -558,7 +563,7 @@ def _moot(
     return "a higher milestone was reached" if higher is not None else None
 
 
-def _mine(claimed: Claimed):  # type: ignore[no-untyped-def]
+def _mine(claimed: Claimed) -> ColumnElement[bool]:
     return (Announcement.id == claimed.id) & (Announcement.claim_token == claimed.token)
 
 
@@ -574,12 +579,14 @@ def begin_attempt(session: Session, claimed: Claimed, now: dt.datetime | None = 
     try:
         with session.begin_nested():
             return bool(
-                session.execute(
-                    update(Announcement)
-                    .where(_mine(claimed), Announcement.state == AnnouncementState.PENDING)
-                    .values(channel_id=claimed.channel_id, in_doubt_since=now)
-                    .execution_options(synchronize_session=False)
-                ).rowcount
+                rows_changed(
+                    session.execute(
+                        update(Announcement)
+                        .where(_mine(claimed), Announcement.state == AnnouncementState.PENDING)
+                        .values(channel_id=claimed.channel_id, in_doubt_since=now)
+                        .execution_options(synchronize_session=False)
+                    )
+                )
             )
     except IntegrityError:
         # Moving to the campaign's channel, which meanwhile got a row of its own
@@ -598,21 +605,25 @@ def record_posted(
     else recorded it first."""
     now = now or utcnow()
     return bool(
-        session.execute(
-            update(Announcement)
-            .where(Announcement.id == claimed.id, Announcement.state == AnnouncementState.PENDING)
-            .values(
-                state=AnnouncementState.POSTED,
-                channel_id=channel_id,
-                message_ts=message_ts,
-                posted_at=now,
-                claim_token=None,
-                claimed_at=None,
-                in_doubt_since=None,
-                last_error=None,
+        rows_changed(
+            session.execute(
+                update(Announcement)
+                .where(
+                    Announcement.id == claimed.id, Announcement.state == AnnouncementState.PENDING
+                )
+                .values(
+                    state=AnnouncementState.POSTED,
+                    channel_id=channel_id,
+                    message_ts=message_ts,
+                    posted_at=now,
+                    claim_token=None,
+                    claimed_at=None,
+                    in_doubt_since=None,
+                    last_error=None,
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
     )
 
 
@@ -662,12 +673,14 @@ def last_run(session: Session, job_id: str) -> dt.datetime | None:
 
 def record_run(session: Session, job_id: str, at: dt.datetime | None = None) -> None:
     at = at or utcnow()
-    updated = session.execute(
-        update(JobRun)
-        .where(JobRun.job_id == job_id)
-        .values(last_run_at=at)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    updated = rows_changed(
+        session.execute(
+            update(JobRun)
+            .where(JobRun.job_id == job_id)
+            .values(last_run_at=at)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if updated:
         return
     try:

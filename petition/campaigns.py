@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
@@ -31,6 +31,7 @@ from storage.models import (
     CampaignStatus,
     Demand,
     Milestone,
+    table,
 )
 
 if TYPE_CHECKING:
@@ -327,7 +328,7 @@ def check_slug(slug: str) -> str:
 
 def _status(raw: object) -> CampaignStatus:
     try:
-        return CampaignStatus(raw)
+        return CampaignStatus(str(raw))
     except ValueError:
         raise InvalidCampaign("The status must be draft, open or closed.", "status") from None
 
@@ -494,14 +495,14 @@ def upsert_campaign(
         campaign.organizers.extend(CampaignOrganizer(user_id=u) for u in spec.organizers)
         changes.append("organizers")
     if tuple(sorted(c.channel_id for c in campaign.extra_channels)) != spec.channels:
-        wanted = set(spec.channels)
+        wanted_channels = set(spec.channels)
         for extra in list(campaign.extra_channels):
-            if extra.channel_id not in wanted:
+            if extra.channel_id not in wanted_channels:
                 campaign.extra_channels.remove(extra)
         session.flush()
-        have = {c.channel_id for c in campaign.extra_channels}
+        have_channels = {c.channel_id for c in campaign.extra_channels}
         campaign.extra_channels.extend(
-            CampaignChannel(channel_id=c) for c in spec.channels if c not in have
+            CampaignChannel(channel_id=c) for c in spec.channels if c not in have_channels
         )
         changes.append("channels")
     session.flush()
@@ -601,15 +602,15 @@ def public_campaigns(session: Session, now: dt.datetime | None = None) -> list[C
 
 
 # Core, on the table's columns: cheaper to run than an ORM-enabled select.
-_TITLE_BY_SLUG = select(Campaign.__table__.c.title).where(
-    Campaign.__table__.c.slug == bindparam("slug"),
-    Campaign.__table__.c.status != CampaignStatus.DRAFT,
+_TITLE_BY_SLUG = select(table(Campaign).c.title).where(
+    table(Campaign).c.slug == bindparam("slug"),
+    table(Campaign).c.status != CampaignStatus.DRAFT,
 )
 
 
 def public_title(session: Session, slug: str) -> str:
     """A public campaign's title: all a confirmation needs, without its demands."""
-    title = session.execute(_TITLE_BY_SLUG, {"slug": slug.strip().lower()}).scalar()
+    title: str | None = session.execute(_TITLE_BY_SLUG, {"slug": slug.strip().lower()}).scalar()
     if title is None:
         raise CampaignNotFound(slug, [v.slug for v in public_campaigns(session)])
     return title
@@ -665,7 +666,7 @@ class PublicCampaigns:
         self._snapshot: _Snapshot | None = None
         self._refreshing = threading.Lock()
 
-    def _fresh(self, snapshot: _Snapshot | None, generation: int) -> bool:
+    def _fresh(self, snapshot: _Snapshot | None, generation: int) -> TypeGuard[_Snapshot]:
         return (
             snapshot is not None
             and snapshot.generation == generation
@@ -676,14 +677,14 @@ class PublicCampaigns:
         """Like public_campaigns(), at most SNAPSHOT_SECONDS old."""
         snapshot = self._snapshot
         if self._fresh(snapshot, self._db.generation):
-            return snapshot.views  # type: ignore[union-attr]
+            return snapshot.views
         with self._refreshing:  # one thread reads; the others wait and share it
             # The generation is taken before reading, so a commit that lands
             # while reading makes this snapshot stale at once.
             generation, taken_at = self._db.generation, self._clock()
             snapshot = self._snapshot
             if self._fresh(snapshot, generation):
-                return snapshot.views  # type: ignore[union-attr]
+                return snapshot.views
             with self._db.read() as session:
                 views = tuple(public_campaigns(session))
             self._snapshot = _Snapshot(views, generation, taken_at)
@@ -697,6 +698,7 @@ class PublicCampaigns:
         if snapshot is None or snapshot.views is not views:  # replaced meanwhile
             return make()
         try:
+            # Answers of every kind share the dict; `key` names what `make` returns.
             return snapshot.answers[key]  # type: ignore[no-any-return]
         except KeyError:
             answer = snapshot.answers[key] = make()

@@ -21,6 +21,7 @@ import datetime as dt
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
+from storage.db import rows_changed
 from storage.models import Campaign
 
 
@@ -32,15 +33,17 @@ def refresh_public_counts(session: Session, now: dt.datetime | None = None) -> i
     """Take this hour's snapshot of every count that moved; how many moved."""
     hour = hour_of(now or dt.datetime.now(dt.UTC))
     return (
-        session.execute(
-            update(Campaign)
-            .where(
-                or_(Campaign.public_count_at.is_(None), Campaign.public_count_at < hour),
-                Campaign.public_count != Campaign.signature_count,
+        rows_changed(
+            session.execute(
+                update(Campaign)
+                .where(
+                    or_(Campaign.public_count_at.is_(None), Campaign.public_count_at < hour),
+                    Campaign.public_count != Campaign.signature_count,
+                )
+                .values(public_count=Campaign.signature_count, public_count_at=hour)
+                .execution_options(synchronize_session=False)
             )
-            .values(public_count=Campaign.signature_count, public_count_at=hour)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         or 0
     )
 
@@ -50,14 +53,16 @@ def rehearse_an_hour(session: Session, now: dt.datetime | None = None) -> int:
     count shown becomes the exact one now, however recently it last moved. Only the
     console calls it; its workspace is a fake one, with nobody to watch."""
     return (
-        session.execute(
-            update(Campaign)
-            .where(Campaign.public_count != Campaign.signature_count)
-            .values(
-                public_count=Campaign.signature_count,
-                public_count_at=hour_of(now or dt.datetime.now(dt.UTC)),
+        rows_changed(
+            session.execute(
+                update(Campaign)
+                .where(Campaign.public_count != Campaign.signature_count)
+                .values(
+                    public_count=Campaign.signature_count,
+                    public_count_at=hour_of(now or dt.datetime.now(dt.UTC)),
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         or 0
     )

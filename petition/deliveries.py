@@ -27,13 +27,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import BindParameter, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database
 from storage.direct import DirectCursor
-from storage.models import EventReceipt
+from storage.models import EventReceipt, table
 
 # Slack retries an event three times within a few minutes (at once, after a
 # minute, after five): receipts are kept well past that, then deleted.
@@ -42,17 +43,18 @@ EVENT_ID_MAX = 64
 
 logger = logging.getLogger(__name__)
 
-_R = EventReceipt.__table__.c
-_VALUES = {"event_id": bindparam("event_id"), "minute": bindparam("minute")}
+_R = table(EventReceipt).c
+_VALUES: dict[str, BindParameter[Any]] = {
+    "event_id": bindparam("event_id"),
+    "minute": bindparam("minute"),
+}
 # INSERT ... ON CONFLICT DO NOTHING: atomic on both backends, and its row count
 # says whether this delivery is the first to claim the event.
 _CLAIM = {
-    "sqlite": sqlite.insert(EventReceipt.__table__).values(_VALUES).on_conflict_do_nothing(),
-    "postgresql": postgresql.insert(EventReceipt.__table__)
-    .values(_VALUES)
-    .on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(table(EventReceipt)).values(_VALUES).on_conflict_do_nothing(),
+    "postgresql": postgresql.insert(table(EventReceipt)).values(_VALUES).on_conflict_do_nothing(),
 }
-_PRUNE = delete(EventReceipt.__table__).where(_R.minute < bindparam("before"))
+_PRUNE = delete(table(EventReceipt)).where(_R.minute < bindparam("before"))
 
 
 def current_minute(now: float | None = None) -> int:

@@ -58,7 +58,7 @@ def refusal(
 
 def suggested_name(user: dict[str, Any]) -> str | None:
     """The name to prefill for a public signature: what colleagues know them by."""
-    profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
+    profile: dict[str, Any] = user["profile"] if isinstance(user.get("profile"), dict) else {}
     for candidate in (
         profile.get("real_name"),
         user.get("real_name"),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from petition.campaigns import last_day_of
@@ -72,8 +72,8 @@ def public_names(names: list[str]) -> tuple[str, ...]:
     return tuple(sorted(tidy, key=lambda n: (n.casefold(), n)))
 
 
-def _named_rows(campaign_id: int, cutoff: int | None):  # type: ignore[no-untyped-def]
-    named = Signature.named.is_(True)
+def _named_rows(campaign_id: int, cutoff: int | None) -> ColumnElement[bool]:
+    named: ColumnElement[bool] = Signature.named.is_(True)
     if cutoff is not None:
         named = or_(
             named,
@@ -254,6 +254,7 @@ def statement_blocks(text: str) -> list[Paragraph | ItemList]:
             if numbered and not items:
                 start = int(numbered[1])
             kind = this
+            # One of the two matched (the test above); mypy cannot follow it.
             items.append((bullet[1] if bullet else numbered[2]).strip())  # type: ignore[index]
         elif items:
             items[-1] += " " + line  # a list item that wraps onto the next line

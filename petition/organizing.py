@@ -394,8 +394,12 @@ def milestone_history(session: Session, campaign: Campaign) -> list[tuple[dt.dat
         .order_by(Announcement.threshold)
     ).all()
     # With several channels, say which channel each line is about.
-    where = (lambda row: f" in <#{row.channel_id}>") if campaign.extra_channels else (lambda _: "")
-    history = []
+    several = bool(campaign.extra_channels)
+
+    def where(row: Announcement) -> str:
+        return f" in <#{row.channel_id}>" if several else ""
+
+    history: list[tuple[dt.datetime, str]] = []
     for row in rows:
         what = "final count" if row.kind is AnnouncementKind.FINAL else f"{row.threshold:,}"
         if row.state is AnnouncementState.POSTED and row.posted_at:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from petition.keyring import ADDRESS_PAD, CampaignKeys, CannotOpen, Keyring
 from storage.direct import DirectCursor, of
-from storage.models import NewsPost, NewsRetraction
+from storage.models import NewsPost, NewsRetraction, table
 
 _CONTEXT = "news-post:{campaign_id}"
 # The context of a queued place, sealed here and opened by the job that deletes it
@@ -40,7 +40,7 @@ def record_post(
     """Remember where a news DM went, to delete it later."""
     sealed = keys.seal(_ref(channel, ts), _CONTEXT.format(campaign_id=campaign_id), ADDRESS_PAD)
     of(unit).run(
-        insert(NewsPost.__table__).values(
+        insert(table(NewsPost)).values(
             campaign_id=campaign_id, signer_hash=signer, sealed_ref=sealed
         )
     )
@@ -73,5 +73,5 @@ def queue(
             continue
         rows.append({"sealed_ref": waiting.seal(place, WAITING, ADDRESS_PAD)})
     if rows:
-        session.execute(insert(NewsRetraction.__table__), rows)
+        session.execute(insert(table(NewsRetraction)), rows)
     return len(rows)

@@ -30,6 +30,7 @@ from petition.keyring import (
     person_digest,
 )
 from petition.naming import is_named, naming_cutoff
+from storage.db import rows_changed
 from storage.direct import DirectCursor, of
 from storage.models import (
     NAME_MAX,
@@ -41,6 +42,7 @@ from storage.models import (
     Subscriber,
     Update,
     UpdateDelivery,
+    table,
 )
 
 
@@ -118,16 +120,16 @@ _CAMPAIGN_BY_SLUG = select(Campaign).where(
 # Hot statements are Core, on the tables' columns, and run directly on the
 # driver's connection (storage/direct.py): through a Session each would cost
 # SQLAlchemy 100 to 250 us, against 5 to 20 us for SQLite to run it.
-_C = Campaign.__table__.c
-_S = Signature.__table__.c
-_SUB = Subscriber.__table__.c
+_C = table(Campaign).c
+_S = table(Signature).c
+_SUB = table(Subscriber).c
 _OPENNESS = select(_C.id, _C.status, _C.closes_at, _C.title, _C.key_id).where(
     _C.slug == bindparam("slug"), _C.status != CampaignStatus.DRAFT
 )
 _KEY_ID = select(_C.key_id).where(_C.id == bindparam("campaign"))
 # Set once, by whichever process signs first: the others find it set.
 _SET_KEY_ID = (
-    update(Campaign.__table__)
+    update(table(Campaign))
     .where(_C.id == bindparam("campaign"), _C.key_id.is_(None))
     .values(key_id=bindparam("key"))
 )
@@ -158,14 +160,14 @@ _NEW_SIGNATURE = {
 # insert takes three. Its rowcount (the driver's own) says whether this request or
 # a concurrent one signed.
 _INSERT_IF_NEW = {
-    "sqlite": sqlite.insert(Signature.__table__).values(_NEW_SIGNATURE).on_conflict_do_nothing(),
-    "postgresql": postgresql.insert(Signature.__table__)
+    "sqlite": sqlite.insert(table(Signature)).values(_NEW_SIGNATURE).on_conflict_do_nothing(),
+    "postgresql": postgresql.insert(table(Signature))
     .values(_NEW_SIGNATURE)
     .on_conflict_do_nothing(),
 }
-_INSERT = insert(Signature.__table__).values(_NEW_SIGNATURE)
+_INSERT = insert(table(Signature)).values(_NEW_SIGNATURE)
 _COUNT_ONE_MORE = (
-    update(Campaign.__table__)
+    update(table(Campaign))
     .where(_C.id == bindparam("campaign"))
     .values(signature_count=_C.signature_count + 1)
 )
@@ -297,11 +299,13 @@ def remove_signature(session: Session, slug: str, person: str, keyring: Keyring)
     signer = signer_value(keyring, campaign.key_id, person)
     if signer is None:
         return False
-    deleted = session.execute(
-        delete(Signature).where(
-            Signature.campaign_id == campaign.id, Signature.signer_hash == signer
+    deleted = rows_changed(
+        session.execute(
+            delete(Signature).where(
+                Signature.campaign_id == campaign.id, Signature.signer_hash == signer
+            )
         )
-    ).rowcount
+    )
     if deleted:
         session.execute(
             update(Campaign)
@@ -351,11 +355,13 @@ def drop_subscriber_rows(
                 .execution_options(synchronize_session=False)
             )
     return (
-        session.execute(
-            delete(Subscriber).where(
-                Subscriber.campaign_id == campaign_id, Subscriber.signer_hash == signer
+        rows_changed(
+            session.execute(
+                delete(Subscriber).where(
+                    Subscriber.campaign_id == campaign_id, Subscriber.signer_hash == signer
+                )
             )
-        ).rowcount
+        )
         or 0
     )
 
@@ -369,11 +375,13 @@ def change_choice(
     if signer is None or campaign.key_id is None:
         return False
     keys = keyring.campaign(campaign.key_id)
-    changed = session.execute(
-        update(Signature)
-        .where(Signature.campaign_id == campaign.id, Signature.signer_hash == signer)
-        .values(**_row_values(campaign.id, choice, keys))
-    ).rowcount
+    changed = rows_changed(
+        session.execute(
+            update(Signature)
+            .where(Signature.campaign_id == campaign.id, Signature.signer_hash == signer)
+            .values(**_row_values(campaign.id, choice, keys))
+        )
+    )
     return bool(changed)
 
 
@@ -512,6 +520,7 @@ def adopt_signer(session: Session, person: str, former: str, keyring: Keyring) -
         select(Campaign.id, Campaign.key_id).where(Campaign.key_id.is_not(None))
     ).all()
     for campaign_id, key_id in keyed:
+        assert key_id is not None  # the query takes keyed campaigns only
         keys = keyring.campaign(key_id)
         old, new = keys.signer(former), keys.signer(person)
         mine = (Signature.campaign_id == campaign_id) & (Signature.signer_hash == old)
@@ -521,7 +530,7 @@ def adopt_signer(session: Session, person: str, former: str, keyring: Keyring) -
                 moved += 1
             else:
                 # By what was deleted: a concurrent carry-over may have removed it first.
-                deleted = session.execute(delete(Signature).where(mine)).rowcount
+                deleted = rows_changed(session.execute(delete(Signature).where(mine)))
                 if deleted:
                     session.execute(
                         update(Campaign)
@@ -587,12 +596,12 @@ def rewrite_in_key_order(session: Session, campaign_id: int) -> None:
     in a temporary table (in memory on SQLite: temp_store, storage/db.py).
     """
     # Table names, conditions and orders are this module's own constants.
-    for table, where, order in _REWRITTEN:
-        copy = f"rewrite_{table}"
+    for name, where, order in _REWRITTEN:
+        copy = f"rewrite_{name}"
         params = {"campaign": campaign_id}
-        keep = f"CREATE TEMPORARY TABLE {copy} AS SELECT * FROM {table} WHERE {where}"  # noqa: S608
+        keep = f"CREATE TEMPORARY TABLE {copy} AS SELECT * FROM {name} WHERE {where}"  # noqa: S608
         session.execute(text(keep), params)
-        session.execute(text(f"DELETE FROM {table} WHERE {where}"), params)  # noqa: S608
-        again = f"INSERT INTO {table} SELECT * FROM {copy} ORDER BY {order}"  # noqa: S608
+        session.execute(text(f"DELETE FROM {name} WHERE {where}"), params)  # noqa: S608
+        again = f"INSERT INTO {name} SELECT * FROM {copy} ORDER BY {order}"  # noqa: S608
         session.execute(text(again))
         session.execute(text(f"DROP TABLE {copy}"))

@@ -23,7 +23,7 @@ from petition.signatures import (
     signer_value,
 )
 from storage.direct import DirectCursor, of
-from storage.models import Campaign, Subscriber
+from storage.models import Campaign, Subscriber, table
 
 
 class NotSigned(DomainError):
@@ -39,7 +39,7 @@ class Address:
     user_id: str
 
 
-_ADD = insert(Subscriber.__table__).values(
+_ADD = insert(table(Subscriber)).values(
     campaign_id=bindparam("campaign"),
     signer_hash=bindparam("signer"),
     sealed_address=bindparam("sealed"),

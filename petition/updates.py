@@ -14,11 +14,12 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from petition.errors import DomainError
 from petition.organizing import Organizers, managed_campaign, record
+from storage.db import rows_changed
 from storage.models import (
     Campaign,
     DeliveryState,
@@ -152,7 +153,7 @@ def record_outcome(
     record(session, actor, f"record:{kind.value}", slug)
 
 
-def _claimable(now: dt.datetime):  # type: ignore[no-untyped-def]
+def _claimable(now: dt.datetime) -> ColumnElement[bool]:
     return or_(UpdateDelivery.claimed_at.is_(None), UpdateDelivery.claimed_at < now - LEASE)
 
 
@@ -166,17 +167,19 @@ def claim_next(session: Session, now: dt.datetime | None = None) -> Claimed | No
         .limit(20)
     ).all():
         token = secrets.token_hex(16)
-        won = session.execute(
-            update(UpdateDelivery)
-            .where(
-                UpdateDelivery.update_id == update_id,
-                UpdateDelivery.signer_hash == signer,
-                UpdateDelivery.state == DeliveryState.PENDING,
-                _claimable(now),
+        won = rows_changed(
+            session.execute(
+                update(UpdateDelivery)
+                .where(
+                    UpdateDelivery.update_id == update_id,
+                    UpdateDelivery.signer_hash == signer,
+                    UpdateDelivery.state == DeliveryState.PENDING,
+                    _claimable(now),
+                )
+                .values(claim_token=token, claimed_at=now)
+                .execution_options(synchronize_session=False)
             )
-            .values(claim_token=token, claimed_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         if not won:
             continue
         delivery = session.get(UpdateDelivery, (update_id, signer), populate_existing=True)
@@ -202,7 +205,7 @@ def claim_next(session: Session, now: dt.datetime | None = None) -> Claimed | No
     return None
 
 
-def _mine(claimed: Claimed):  # type: ignore[no-untyped-def]
+def _mine(claimed: Claimed) -> ColumnElement[bool]:
     return (
         (UpdateDelivery.update_id == claimed.update_id)
         & (UpdateDelivery.signer_hash == claimed.signer_hash)
@@ -214,26 +217,30 @@ def begin_attempt(session: Session, claimed: Claimed, now: dt.datetime | None = 
     """Committed just before posting: a crash from here on leaves the row in doubt."""
     now = now or utcnow()
     return bool(
-        session.execute(
-            update(UpdateDelivery)
-            .where(_mine(claimed))
-            .values(
-                in_doubt_since=func.coalesce(UpdateDelivery.in_doubt_since, now),
-                attempts=UpdateDelivery.attempts + 1,
+        rows_changed(
+            session.execute(
+                update(UpdateDelivery)
+                .where(_mine(claimed))
+                .values(
+                    in_doubt_since=func.coalesce(UpdateDelivery.in_doubt_since, now),
+                    attempts=UpdateDelivery.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
     )
 
 
 def finish(session: Session, claimed: Claimed, state: DeliveryState) -> bool:
     """Record the outcome (sent, or failed for good); False if the claim was lost."""
-    done = session.execute(
-        update(UpdateDelivery)
-        .where(_mine(claimed), UpdateDelivery.state == DeliveryState.PENDING)
-        .values(state=state, claim_token=None, in_doubt_since=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    done = rows_changed(
+        session.execute(
+            update(UpdateDelivery)
+            .where(_mine(claimed), UpdateDelivery.state == DeliveryState.PENDING)
+            .values(state=state, claim_token=None, in_doubt_since=None)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if not done:
         return False
     counter = Update.sent if state is DeliveryState.SENT else Update.failed

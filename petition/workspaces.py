@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from petition.sealing import CannotOpen, Sealer
-from storage.models import HomeWorkspace
+from storage.models import HomeWorkspace, table
 
 TEAM_ID_MAX = 32
 _SEAL_CONTEXT = "home-workspace"
@@ -31,10 +31,10 @@ def _workspace_hash(key: bytes, team_id: str) -> str:
 def record_home_workspace(session: Session, key: bytes, sealer: Sealer, team_id: str) -> None:
     """Remember a workspace the app is installed in; recording it twice is nothing."""
     team_id = team_id[:TEAM_ID_MAX]
-    table = HomeWorkspace.__table__
+    homes = table(HomeWorkspace)
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(
-        dialect.insert(table)
+        dialect.insert(homes)
         .values(
             workspace_hash=_workspace_hash(key, team_id),
             sealed_team=sealer.seal(team_id, _SEAL_CONTEXT),

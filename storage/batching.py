@@ -95,6 +95,7 @@ class WriteBatcher:
             job.done.wait()  # begun: it finishes within the database's busy timeout
         if job.error is not None:
             raise job.error
+        # Set by the writer before `done`; typed Optional only because a job starts without it.
         return job.result  # type: ignore[return-value]
 
     def queue(self, work: Callable[[DirectCursor], Any], finished: Finished) -> bool:

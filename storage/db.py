@@ -10,8 +10,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,7 +28,7 @@ _WRITE = "undersigned_write"
 WRITE_OPTION = _WRITE
 
 
-def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     # Take transaction control away from pysqlite so that BEGIN is ours (below).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -54,7 +55,7 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-un
     cursor.close()
 
 
-def _on_sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+def _on_sqlite_begin(conn: Connection) -> None:
     # A write transaction takes the write lock up front: a deferred one that reads
     # and then writes cannot wait on the busy timeout in WAL mode and would fail
     # with "database is locked" under concurrent signers. Reads stay deferred so
@@ -71,13 +72,28 @@ _READ_ONLY = ("SELECT", "BEGIN", "PRAGMA", "SAVEPOINT", "RELEASE", "ROLLBACK", "
 _WROTE = "undersigned_wrote"
 
 
-def _note_change(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+def _note_change(
+    conn: Connection,
+    cursor: object,
+    statement: str,
+    parameters: object,
+    context: object,
+    executemany: bool,
+) -> None:
     if not statement.lstrip()[:9].upper().startswith(_READ_ONLY):
         conn.info[_WROTE] = True
 
 
-def _forget_change(conn) -> None:  # type: ignore[no-untyped-def]
+def _forget_change(conn: Connection) -> None:
     conn.info.pop(_WROTE, None)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run by Session.execute changed: what it
+    returns for one is a CursorResult, but it is typed as any Result."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"not the result of a data-changing statement: {type(result).__name__}")
+    return result.rowcount
 
 
 def _owner_only(path: Path) -> None:
@@ -244,7 +260,7 @@ class Database:
         this engine. Writes by other processes do not change it."""
         return self._generation
 
-    def _committed(self, conn) -> None:  # type: ignore[no-untyped-def]
+    def _committed(self, conn: Connection) -> None:
         if conn.info.pop(_WROTE, False):
             self._bump()
 
@@ -384,7 +400,8 @@ class Database:
         try:
             destination = sqlite3.connect(target)
             try:
-                source.driver_connection.backup(destination)  # type: ignore[union-attr]
+                driver: Any = source.driver_connection  # set while checked out
+                driver.backup(destination)
                 check_integrity(destination)
             finally:
                 destination.close()

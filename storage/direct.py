@@ -162,7 +162,10 @@ def of(unit: Session | DirectCursor) -> DirectCursor:
     if unit.autoflush:
         unit.flush()
     connection = unit.connection()
-    return DirectCursor(connection.connection.driver_connection.cursor(), connection.dialect)  # type: ignore[union-attr]
+    # The driver's own connection (sqlite3's, psycopg's): typed Optional, it is set
+    # while a pooled connection is checked out.
+    driver: Any = connection.connection.driver_connection
+    return DirectCursor(driver.cursor(), connection.dialect)
 
 
 class Direct:
@@ -206,8 +209,8 @@ class Direct:
     def _transaction(self, begin: str | None) -> Iterator[DirectCursor]:
         pooled = self._db.engine.raw_connection()
         try:
-            connection = pooled.driver_connection
-            cursor = connection.cursor()  # type: ignore[union-attr]
+            connection: Any = pooled.driver_connection  # set while checked out (as above)
+            cursor = connection.cursor()
             if begin is not None:
                 cursor.execute(begin)
             work = DirectCursor(cursor, self._db.engine.dialect)
@@ -216,9 +219,9 @@ class Direct:
             except BaseException:
                 # Both drivers end a transaction they see open, ours (BEGIN on
                 # SQLite) as well as their own (psycopg's implicit one).
-                connection.rollback()  # type: ignore[union-attr]
+                connection.rollback()
                 raise
-            connection.commit()  # type: ignore[union-attr]
+            connection.commit()
             cursor.close()
         finally:
             pooled.close()  # back to the pool, which rolls back anything left open

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -80,6 +81,13 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table(model: type[Base]) -> Table:
+    """A model's table, typed as a Table: Core statements built on it (INSERT ...
+    ON CONFLICT, bulk UPDATE) check their columns, where `__table__` is typed as
+    any FROM clause."""
+    return Base.metadata.tables[model.__tablename__]
 
 
 class CampaignStatus(enum.StrEnum):

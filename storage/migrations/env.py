@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from storage.db import DEFAULT_DATABASE_URL, WRITE_OPTION
 from storage.models import Base
@@ -61,8 +62,8 @@ def run_migrations_online() -> None:
             _foreign_keys(connection, on=True)
 
 
-def _foreign_keys(connection, *, on: bool) -> None:  # type: ignore[no-untyped-def]
-    driver = connection.connection.driver_connection
+def _foreign_keys(connection: Connection, *, on: bool) -> None:
+    driver: Any = connection.connection.driver_connection  # sqlite3's, while checked out
     driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 

@@ -102,20 +102,19 @@ def _rekey(conn: sa.Connection, rekeyer: Rekeyer | None) -> None:
         ).all()
         for row in found:
             key_id = key_of(campaign_id)
+            assert rekeyer is not None  # key_of() refuses to go on without one
             name = row.name
             if name is None and row.sealed_name is not None:
-                name = rekeyer.open_old_name(campaign_id, row.sealed_name)  # type: ignore[union-attr]
+                name = rekeyer.open_old_name(campaign_id, row.sealed_name)
             rows.append(
                 {
                     "campaign_id": campaign_id,
-                    "signer_hash": rekeyer.signer(key_id, row.signer_hash),  # type: ignore[union-attr]
+                    "signer_hash": rekeyer.signer(key_id, row.signer_hash),
                     "named": row.name is not None,
                     "signed_on": row.signed_on,
                     "name_threshold": row.name_threshold,
                     "sealed_name": (
-                        rekeyer.seal_name(key_id, campaign_id, name)  # type: ignore[union-attr]
-                        if name is not None
-                        else None
+                        rekeyer.seal_name(key_id, campaign_id, name) if name is not None else None
                     ),
                 }
             )
