@@ -595,8 +595,8 @@ def _forget_announcements(path: Path) -> None:
 def time_announce(path: Path, env: dict[str, str], runs: int) -> AnnounceTiming:
     """The job in this process (on one engine and client, as the scheduler runs it),
     then `python -m bot announce` as a whole, each with the milestone still to post."""
-    from bot.jobs import announce_job
     from bot.webclient import posting_client
+    from jobs.announce import announce_job
     from storage.db import Database
 
     timing = AnnounceTiming()
@@ -968,7 +968,7 @@ def _render_announce(results: Results) -> list[str]:
         "",
         f"### `announce` with {results.bulk_count:,} signatures",
         "",
-        "- the job in-process (`bot.jobs.announce_job` on one engine and client, "
+        "- the job in-process (`jobs.announce.announce_job` on one engine and client, "
         f"a milestone to post each time): {job}",
     ]
     if a.cli_seconds is not None:

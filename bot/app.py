@@ -11,13 +11,13 @@ from slack_sdk import WebClient
 
 import handlers
 from bot.settings import Settings
-from bot.update_sender import BackgroundSender
 from bot.webclient import KeptAliveWebClient, answer_retry_handlers, posting_client
 from handlers.directory import Directory
 from handlers.identity import People
 from handlers.installation import Installation
 from handlers.intime import InTime
 from handlers.pacing import Pacing
+from jobs.news import BackgroundSender
 from petition.deliveries import Receipts
 from petition.keyring import Keyring
 from petition.ratelimit import RateLimiter

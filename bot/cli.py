@@ -24,8 +24,8 @@ from slack_sdk import WebClient
 from bot import health
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
-from bot.update_sender import SendReport
 from bot.webclient import posting_client
+from jobs.news import SendReport
 from petition import campaigns, organizing, updates
 from petition.errors import CampaignNotFound, DomainError, InvalidCampaign
 from petition.keyring import Keyring, Rekeyer
@@ -172,7 +172,7 @@ def _news_client(settings: Settings) -> WebClient:
 
 
 def _send_queued(settings: Settings, db: Database) -> int:
-    from bot.update_sender import send_pending
+    from jobs.news import send_pending
 
     def show(report: SendReport) -> None:
         print(f"\rsent {report.sent}, unreachable {report.failed}", end="", file=sys.stderr)
@@ -475,7 +475,7 @@ def cmd_campaign_list(settings: Settings, as_json: bool) -> int:
 
 
 def cmd_announce(settings: Settings) -> int:
-    from bot.jobs import announce_job
+    from jobs.announce import announce_job
 
     if not settings.slack_bot_token:
         raise SettingsError(

@@ -23,7 +23,6 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.jobs import announce_job
 from bot.server import EVENTS_PATH, SlackWSGI
 from bot.settings import Settings, SettingsError, decode_key
 from bot.webclient import posting_client
@@ -32,6 +31,7 @@ from console.console_io import LineSource, ScriptLines, TerminalLines
 from console.console_render import Style
 from console.console_setup import DANA, DEMO_CAMPAIGN, demo_workspace
 from console.fakeslack import FakeSlack, sign
+from jobs.announce import announce_job
 from petition import campaigns
 from petition.counts import rehearse_an_hour
 from petition.keyring import Rekeyer

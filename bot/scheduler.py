@@ -1,7 +1,7 @@
 """APScheduler wiring: the announcement schedule and campaigns' closing dates.
 
 The durable truth is in our tables; the scheduler only holds times. Jobs are
-module-level functions (bot/jobs.py and friends) with fixed ids and
+module-level functions (jobs/) with fixed ids and
 `replace_existing=True`, in an in-memory job store rebuilt from the database at
 every start. They are handed the process's one `Database` and one posting client
 (nothing is serialised: the store is in memory, and the token in the client is
@@ -30,17 +30,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from bot import jobs, retracting, update_sender
 from bot.settings import Settings
 from bot.webclient import posting_client
-from petition import announcements, organizing
+from jobs import announce, news, retract, upkeep
+from petition import announcements
 from petition.keyring import Keyring
 from storage.db import Database
 from storage.models import Campaign, CampaignStatus
 
 logger = logging.getLogger(__name__)
 
-ANNOUNCE_JOB_ID = jobs.ANNOUNCE_JOB_ID
+ANNOUNCE_JOB_ID = announce.ANNOUNCE_JOB_ID
 CLOSE_JOB_PREFIX = "close:"
 CLOSE_CHECK_JOB_ID = "close-check"
 CLOSE_CHECK_SECONDS = 60
@@ -94,7 +94,7 @@ def schedule_announcements(
     catch_up = missed_announcement(settings, last, now)
     extra = {"next_run_time": now} if catch_up else {}
     scheduler.add_job(
-        jobs.announce_job,
+        announce.announce_job,
         trigger=announce_trigger(settings),
         args=(db, client, settings.timezone.key),
         id=ANNOUNCE_JOB_ID,
@@ -131,7 +131,7 @@ def reconcile_closing_jobs(
             scheduler.remove_job(job.id)
     for slug, closes_at in wanted.items():
         scheduler.add_job(
-            jobs.close_job,
+            announce.close_job,
             trigger=DateTrigger(run_date=max(closes_at, now)),
             args=(db, client, slug),
             id=CLOSE_JOB_PREFIX + slug,
@@ -153,7 +153,7 @@ def schedule_close_check(
 ) -> None:
     """The safety net for closing dates set or moved while the bot runs."""
     scheduler.add_job(
-        jobs.close_job,
+        announce.close_job,
         trigger=IntervalTrigger(seconds=every_seconds),
         args=(db, client),
         id=CLOSE_CHECK_JOB_ID,
@@ -169,11 +169,11 @@ SCRUB_SECONDS = 60
 def schedule_scrub(
     scheduler: BackgroundScheduler, db: Database, every_seconds: int = SCRUB_SECONDS
 ) -> None:
-    """SQLite only: empty the WAL every minute (bot/jobs.scrub_job)."""
+    """SQLite only: empty the WAL every minute (jobs/upkeep.scrub_job)."""
     if not db.is_sqlite:
         return
     scheduler.add_job(
-        jobs.scrub_job,
+        upkeep.scrub_job,
         trigger=IntervalTrigger(seconds=every_seconds),
         args=(db,),
         id=SCRUB_JOB_ID,
@@ -196,7 +196,7 @@ def schedule_privacy_upkeep(
     refresh was missed while the bot was down); the signer rows rewritten in key
     order every night."""
     scheduler.add_job(
-        jobs.refresh_counts_job,
+        upkeep.refresh_counts_job,
         trigger=CronTrigger(minute=0, timezone=settings.timezone),
         args=(db,),
         id=COUNTS_JOB_ID,
@@ -205,7 +205,7 @@ def schedule_privacy_upkeep(
         next_run_time=now,
     )
     scheduler.add_job(
-        jobs.rewrite_job,
+        upkeep.rewrite_job,
         trigger=CronTrigger(hour=REWRITE_HOUR, minute=REWRITE_MINUTE, timezone=settings.timezone),
         args=(db,),
         id=REWRITE_JOB_ID,
@@ -229,7 +229,7 @@ def schedule_upkeep(
     if keyring is None:
         return
     scheduler.add_job(
-        update_sender.send_pending_job,
+        news.send_pending_job,
         trigger=IntervalTrigger(seconds=NEWS_SECONDS),
         args=(db, client, keyring),
         id=NEWS_JOB_ID,
@@ -238,7 +238,7 @@ def schedule_upkeep(
         next_run_time=announcements.utcnow(),
     )
     scheduler.add_job(
-        retracting.retract_job,
+        retract.retract_job,
         trigger=IntervalTrigger(seconds=NEWS_SECONDS),
         args=(db, client, keyring),
         id=RETRACT_JOB_ID,
@@ -246,7 +246,7 @@ def schedule_upkeep(
         replace_existing=True,
     )
     scheduler.add_job(
-        organizing.forget_due_job,
+        upkeep.forget_due_job,
         trigger=IntervalTrigger(seconds=FORGET_SECONDS),
         args=(db, keyring),
         id=FORGET_JOB_ID,

@@ -140,7 +140,7 @@ def posting_client(api_url: str, token: str) -> WebClient:
     connection, and a chat.postMessage that Slack had accepted before the
     connection dropped would be posted twice. A failed attempt is left in doubt
     instead, and whoever takes it up next looks for its own post before posting
-    again (bot/jobs.py, bot/update_sender.py). Rate limits are handled by the
+    again (jobs/). Rate limits are handled by the
     callers, who know how long they may wait.
     """
     return WebClient(

@@ -1,5 +1,5 @@
 """Milestone and final-count announcements: what is due, who may post it, and
-what was posted. Plain functions on a Session; Slack is called from bot/jobs.py.
+what was posted. Plain functions on a Session; Slack is called from jobs/announce.py.
 
 Exactly once rests on three things, all in our tables:
 - A row per (campaign, kind, threshold, channel) is written before anything is

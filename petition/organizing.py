@@ -422,28 +422,3 @@ def milestone_history(session: Session, campaign: Campaign) -> list[tuple[dt.dat
 
 def _epoch() -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def forget_due_job(db: Database, keyring: Keyring) -> list[str]:
-    """The scheduler's entry point for `forget_after_days`, on the process's database.
-    Forgetting that did not finish is tried again at the next run."""
-    with db.read() as session:
-        due = forget_due(session)
-        unfinished = list(
-            session.scalars(
-                select(Campaign.slug).where(
-                    Campaign.forgotten_at.is_not(None), Campaign.key_id.is_not(None)
-                )
-            )
-        )
-    forgotten = []
-    for slug in [*due, *unfinished]:
-        try:
-            forget_campaign(db, keyring, Organizers(frozenset()), CLI_ACTOR, slug)
-        except NotForgotten as problem:
-            logger.warning("forgetting %s is not finished: %s", slug, problem)
-            continue
-        forgotten.append(slug)
-    if forgotten:
-        logger.info("forgot the signers of %d campaigns, as their settings asked", len(forgotten))
-    return forgotten

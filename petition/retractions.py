@@ -21,7 +21,7 @@ from storage.models import NewsPost, NewsRetraction, table
 
 _CONTEXT = "news-post:{campaign_id}"
 # The context of a queued place, sealed here and opened by the job that deletes it
-# (bot/retracting.py).
+# (jobs/retract.py).
 WAITING = "news-retraction"
 
 

@@ -59,7 +59,7 @@ def upgrade(engine: Engine, revision: str = "head", rekeyer: object | None = Non
         # A migration that rewrote rows (0008 sealed names, re-derived values)
         # leaves the old pages in the WAL: move it into the file, where
         # secure_delete has zeroed them, and empty it. Busy readers of another
-        # process leave it to the minute's scrub (bot/jobs.py).
+        # process leave it to the minute's scrub (jobs/upkeep.py).
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 

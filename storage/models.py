@@ -228,7 +228,7 @@ class Signature(Base):
     __tablename__ = "signatures"
     # No autoincrement id and no rowid: either would keep the order in which people
     # signed, finer than the day. Rows are stored in the order of their values,
-    # and rewritten in that order every night (bot/jobs.py, rewrite_job).
+    # and rewritten in that order every night (jobs/upkeep.py, rewrite_job).
     # The conditional naming rule (petition/naming.py) needs the named signers' count
     # and every conditional threshold of a campaign: partial indexes hold just
     # those rows, so that reading them does not read the whole campaign.

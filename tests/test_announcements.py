@@ -1,4 +1,4 @@
-"""Milestone announcements, run as the scheduler runs them (bot.jobs) against the
+"""Milestone announcements, run as the scheduler runs them (jobs.announce) against the
 fake Slack, on a real SQLite file: what is posted, once, whatever Slack does."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import select, update
 
-from bot.jobs import EVENT_TYPE, run_announcements
 from bot.settings import Settings
 from console.fakeslack import FakeSlack, Fault
 from handlers import blocks
+from jobs.announce import EVENT_TYPE, run_announcements
 from petition import announcements, campaigns
 from petition.errors import InvalidCampaign
 from petition.signatures import remove_signature, signer_hash
@@ -185,7 +185,7 @@ def test_progress_bar():
 def test_a_campaign_without_a_channel_is_skipped_with_a_log_line(db, settings, fake_slack, caplog):
     import_campaign(db, settings, channel=None)
     add_signers(db, settings, 6)
-    with caplog.at_level(logging.INFO, logger="bot"):
+    with caplog.at_level(logging.INFO, logger="jobs"):
         report = run(settings)
     assert report.no_channel == [SLUG]
     assert "no announcement channel" in caplog.text
@@ -294,7 +294,7 @@ def test_a_channel_the_bot_cannot_post_in_is_logged_for_the_operator_and_retried
 ):
     add_signers(campaign, settings, 5)
     fake_slack.fail("chat.postMessage", Fault(error=code))
-    with caplog.at_level(logging.INFO, logger="bot"):
+    with caplog.at_level(logging.INFO, logger="jobs"):
         report = run(settings)
     assert report.waiting == [f"{SLUG} 5 in {CHANNEL} ({code})"]
     [line] = [r for r in caplog.records if code in r.getMessage()]

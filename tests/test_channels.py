@@ -2,7 +2,7 @@
 Grid, or a shared org-wide one): each milestone, and the final count, exactly once
 in each channel, whatever Slack does in any one of them.
 
-The real announcement run (bot.jobs) against the fake Slack playing a Grid, on a
+The real announcement run (jobs.announce) against the fake Slack playing a Grid, on a
 real SQLite file; signatures through the real signing flow or add_signature."""
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot.jobs import EVENT_TYPE
 from bot.settings import Settings
 from console.fakeslack import FakeChannel, FakeSlack, FakeUser, Fault, Grid
+from jobs.announce import EVENT_TYPE
 from petition import announcements, campaigns
 from petition.errors import InvalidCampaign
 from petition.signatures import add_signature, remove_signature, signer_hash

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import text
 
 from bot import health
-from bot.jobs import scrub_job
 from console.fakeslack import FakeSlack
+from jobs.upkeep import scrub_job
 from petition import campaigns
 from petition.signatures import add_signature
 from storage.db import Database

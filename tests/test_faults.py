@@ -19,10 +19,10 @@ from slack_sdk import WebClient
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.jobs import run_announcements
 from bot.server import BackgroundServer, SlackWSGI
 from console.fakeslack import FakeChannel, FakeSlack, FakeUser, Fault, dm_channel_for
 from handlers.pacing import Pacing
+from jobs.announce import run_announcements
 from storage.db import Database
 from storage.models import Campaign, Signature
 from tests.support.announcing import add_signers

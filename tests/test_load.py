@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.jobs import announce_job
 from bot.scheduler import job_client
 from bot.server import BackgroundServer, SlackWSGI, connections_for
 from console.fakeslack import FakeChannel, FakeSlack
+from jobs.announce import announce_job
 from storage.db import Database
 from storage.models import Campaign, Signature
 from tests.support.crowds import (

@@ -1,6 +1,6 @@
 """News DMs are no lasting proof of signing: the bot deletes the ones it sent when
 the person stops news, withdraws, or the campaign is forgotten (petition/retractions.py,
-bot/retracting.py), and leaves every other subscriber's DMs alone."""
+jobs/retract.py), and leaves every other subscriber's DMs alone."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.retracting import retract_job
 from bot.scheduler import job_client
-from bot.update_sender import EVENT_TYPE, send_pending
 from console.fakeslack import FakeUser, dm_channel_for
+from jobs.news import EVENT_TYPE, send_pending
+from jobs.retract import retract_job
 from petition import updates
 from petition.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign
 from storage.models import Campaign, NewsPost, NewsRetraction, Subscriber, UpdateKind

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from bot.jobs import rewrite_job, scrub_job
+from jobs.upkeep import rewrite_job, scrub_job
 from petition.keyring import Keyring
 from petition.signatures import add_signature, signer_hash
 from storage.db import Database

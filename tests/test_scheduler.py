@@ -188,7 +188,7 @@ def test_the_first_start_misses_nothing_and_the_jobs_are_plain(
         assert job.max_instances == 1
         # Module-level functions, on the process's own database (one engine, one
         # write turn: a second engine per job once cost the server its locks).
-        assert job.func.__module__ == "bot.jobs"
+        assert job.func.__module__ == "jobs.announce"
         assert job.args[0] is db
         assert all(isinstance(arg, str) for arg in job.args[2:])
     assert announce.misfire_grace_time == MISFIRE_GRACE_SECONDS

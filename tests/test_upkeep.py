@@ -11,8 +11,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select, update
 
 from bot.scheduler import FORGET_JOB_ID, NEWS_JOB_ID
-from bot.update_sender import EVENT_TYPE
 from console.fakeslack import FakeUser
+from jobs.news import EVENT_TYPE
+from jobs.upkeep import forget_due_job
 from petition import updates
 from petition.organizing import (
     CLI_ACTOR,
@@ -20,7 +21,6 @@ from petition.organizing import (
     StatusChange,
     change_status,
     forget_due,
-    forget_due_job,
 )
 from petition.signatures import signer_hash, signer_status
 from storage.models import AuditEntry, Campaign, UpdateKind
@@ -56,8 +56,8 @@ def test_the_scheduler_resumes_queued_news(running_bot: RunningBot, started, dat
     settings = make_settings(bot.fake, database_url, ANNOUNCE_SCHEDULE=NEVER_SOON)
     scheduler = start(settings, bot.db, started)
     news = scheduler.get_job(NEWS_JOB_ID)
-    assert news.func.__module__ == "bot.update_sender"
-    assert scheduler.get_job(FORGET_JOB_ID).func.__module__ == "petition.organizing"
+    assert news.func.__module__ == "jobs.news"
+    assert scheduler.get_job(FORGET_JOB_ID).func.__module__ == "jobs.upkeep"
 
     def sent() -> int:
         return sum(

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.jobs import RunReport
 from bot.settings import Settings
 from console.fakeslack import FakeSlack
+from jobs.announce import RunReport
 from petition import announcements, campaigns
 from petition.signatures import add_signature, signer_hash
 from storage.db import Database

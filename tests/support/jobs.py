@@ -3,9 +3,9 @@ their own for the run (another process, in production), and a posting client."""
 
 from __future__ import annotations
 
-from bot.jobs import RunReport, announce_job, close_job
 from bot.settings import Settings
 from bot.webclient import posting_client
+from jobs.announce import RunReport, announce_job, close_job
 from storage.db import Database
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bot.update_sender import EVENT_TYPE
+from jobs.news import EVENT_TYPE
 from tests.support.running import RunningBot
 
 

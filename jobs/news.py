@@ -15,10 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers import blocks
-from handlers.slackapi import retry_after
+from jobs.outbox import RATE_LIMITED, REFUSED, UNAVAILABLE, Marked, Outbox, SlackFailure, find_own
 from petition import updates
 from petition.keyring import CannotOpen, KeyMissing, Keyring
 from petition.retractions import record_post
@@ -55,34 +54,18 @@ class SendReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _error_code(error: SlackApiError) -> str:
-    return str(error.response.get("error") if error.response is not None else "unknown")
-
-
 def _already_delivered(
-    client: WebClient, channel: str, update_id: int, since: dt.datetime
+    outbox: Outbox, channel: str, update_id: int, since: dt.datetime
 ) -> str | None:
     """Look in the DM for our own message about this update, posted since `since`:
     its ts, or None."""
-    oldest = f"{since.timestamp() - 60:.6f}"
-    cursor = None
-    for _ in range(10):  # bounded: a DM with the bot holds few messages
-        response = client.conversations_history(
-            channel=channel, oldest=oldest, include_all_metadata=True, limit=100, cursor=cursor
-        )
-        for message in response.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == EVENT_TYPE and payload.get("update") == update_id:
-                return str(message.get("ts"))
-        cursor = (response.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return None
-    return None
+    marked = Marked(EVENT_TYPE, lambda payload: payload.get("update") == update_id)
+    # Bounded: a DM with the bot holds few messages.
+    return find_own(outbox, channel, since.timestamp() - 60, marked, pages=10, page_size=100)
 
 
-def _send_one(db: Database, client: WebClient, keyring: Keyring, claimed: updates.Claimed) -> str:
-    """Deliver one claimed row. Returns sent, failed, retry or stop."""
+def _send_one(db: Database, outbox: Outbox, keyring: Keyring, claimed: updates.Claimed) -> str:
+    """Deliver one claimed row: sent, failed or retry. Raises SlackFailure."""
     if claimed.sealed_address is None or claimed.key_id is None:
         # They opted out after the update was written: they must not hear from us.
         with db.write() as session:
@@ -98,11 +81,14 @@ def _send_one(db: Database, client: WebClient, keyring: Keyring, claimed: update
         with db.write() as session:
             updates.finish(session, claimed, DeliveryState.FAILED)
         return "failed"
-    channel = (client.conversations_open(users=address.user_id).get("channel") or {}).get("id")
+    opened = outbox.call(
+        "conversations.open", outbox.client.conversations_open, users=address.user_id
+    )
+    channel = (opened.get("channel") or {}).get("id")
     if not channel:
-        raise SlackClientError("conversations.open gave no channel")
+        raise SlackFailure(UNAVAILABLE, "no_channel")
     if claimed.in_doubt_since is not None:
-        found = _already_delivered(client, channel, claimed.update_id, claimed.in_doubt_since)
+        found = _already_delivered(outbox, channel, claimed.update_id, claimed.in_doubt_since)
         if found is not None:
             _sent(db, keyring, claimed, channel, found)
             return "sent"
@@ -110,7 +96,9 @@ def _send_one(db: Database, client: WebClient, keyring: Keyring, claimed: update
         if not updates.begin_attempt(session, claimed):
             return "retry"  # someone else took it over after our lease ran out
     text, content = blocks.update_message(claimed.title, claimed.kind.value, claimed.text)
-    posted = client.chat_postMessage(
+    posted = outbox.call(
+        "chat.postMessage",
+        outbox.client.chat_postMessage,
         channel=channel,
         text=text,
         blocks=content,
@@ -151,18 +139,20 @@ def send_pending(
     """Send queued updates until none is left, Slack needs a break, or time is up."""
     report = SendReport()
     deadline = time.monotonic() + max_seconds
+    # No waiting inside a call: this loop paces itself, and waits out a rate limit
+    # (up to MAX_RETRY_AFTER_WAIT) before claiming the next delivery.
+    outbox = Outbox(client, wait_budget=0)
     while time.monotonic() < deadline:
         with db.write() as session:
             claimed = updates.claim_next(session)
         if claimed is None:
             break
         try:
-            outcome = _send_one(db, client, keyring, claimed)
-        except SlackApiError as error:
-            code = _error_code(error)
-            status = getattr(error.response, "status_code", None)
-            if status == 429 or code == "ratelimited":
-                wait = min(float(retry_after(error) or 1), MAX_RETRY_AFTER_WAIT)
+            outcome = _send_one(db, outbox, keyring, claimed)
+        except SlackFailure as failure:
+            code = failure.code
+            if failure.kind == RATE_LIMITED:
+                wait = min(float(failure.retry_after or 1), MAX_RETRY_AFTER_WAIT)
                 logger.warning("Slack rate limited news DMs; waiting %.0f s", wait)
                 with db.write() as session:
                     # Nothing was posted: a 429 is answered before the call acts.
@@ -173,24 +163,24 @@ def send_pending(
                     break
                 sleep(wait)
                 continue
-            if code in UNREACHABLE:
+            if failure.kind == REFUSED and code in UNREACHABLE:
                 logger.info("a subscriber cannot be reached (%s); giving up on them", code)
                 with db.write() as session:
                     updates.finish(session, claimed, DeliveryState.FAILED)
                 outcome = "failed"
-            else:
+            elif failure.kind == REFUSED:
                 logger.warning("sending news stopped on a Slack error (%s); will resume", code)
                 with db.write() as session:
                     updates.release(session, claimed, clear_doubt=False)
                 report.stopped_by = code
                 report.errors.append(code)
                 break
-        except (SlackClientError, OSError) as error:
-            logger.warning("sending news stopped (%s); will resume", type(error).__name__)
-            with db.write() as session:
-                updates.release(session, claimed, clear_doubt=False)
-            report.stopped_by = type(error).__name__
-            break
+            else:
+                logger.warning("sending news stopped (%s); will resume", code)
+                with db.write() as session:
+                    updates.release(session, claimed, clear_doubt=False)
+                report.stopped_by = code
+                break
         if outcome == "sent":
             report.sent += 1
         elif outcome == "failed":

@@ -1,11 +1,9 @@
-"""Scheduled jobs: the announcement run, and closing a campaign on its date.
+"""The announcement run (milestones, final counts, campaign cards), and closing a
+campaign on its date.
 
-Each job is a module-level function taking the process's `Database` and a Slack
-client for posts, then plain values (a campaign slug). Jobs never build an engine
-of their own: a process has one `Database` (one pool, one write turn), shared by
-the server, its scheduler and its listeners. Running a job twice, late, or after
-a crash posts nothing twice: what is due and what was posted lives in the
-database (petition/announcements.py).
+Running a job twice, late, or after a crash posts nothing twice: what is due and
+what was posted lives in the database (petition/announcements.py), and a post
+whose outcome is in doubt is looked for before it is made again (jobs/outbox.py).
 """
 
 from __future__ import annotations
@@ -13,26 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web import SlackResponse
-from sqlalchemy import select
 
 from handlers import blocks
-from handlers.slackapi import retry_after
+from jobs.outbox import RATE_LIMITED, UNAVAILABLE, Marked, Outbox, SlackFailure, find_own
 from petition import announcements, campaigns, cards
 from petition.announcements import Claimed, Due
-from petition.counts import refresh_public_counts
 from petition.errors import CampaignNotFound
-from petition.signatures import rewrite_in_key_order
 from storage.db import Database
-from storage.models import AnnouncementKind, Campaign
+from storage.models import AnnouncementKind
 
 logger = logging.getLogger(__name__)
 UTC = ZoneInfo("UTC")
@@ -92,34 +83,6 @@ def close_job(db: Database, client: WebClient, slug: str | None = None) -> RunRe
     return run_closing(db, client, slug)
 
 
-def scrub_job(db: Database) -> bool:
-    """Empty SQLite's WAL into the database file, so that a withdrawn signature, a
-    name replaced, or the order of commits stays in the -wal file for a minute at
-    most (the scheduler runs this every minute; ENGINEERING.md, "Privacy: what is stored")."""
-    done = db.scrub()
-    if not done:
-        logger.info("the WAL was busy with readers; emptying it at the next run")
-    return done
-
-
-def refresh_counts_job(db: Database) -> int:
-    """The hour's snapshot of the counts Slack shows (petition/counts.py)."""
-    with db.write() as session:
-        return refresh_public_counts(session)
-
-
-def rewrite_job(db: Database) -> int:
-    """Each campaign's signer rows rewritten in the order of their values, one
-    campaign per transaction (petition/signatures.rewrite_in_key_order): the order of
-    signing is not kept past the night. Returns how many campaigns."""
-    with db.read() as session:
-        ids = list(session.scalars(select(Campaign.id).where(Campaign.forgotten_at.is_(None))))
-    for campaign_id in ids:
-        with db.write() as session:
-            rewrite_in_key_order(session, campaign_id)
-    return len(ids)
-
-
 def run_announcements(db: Database, client: WebClient, tz: ZoneInfo = UTC) -> RunReport:
     report = RunReport()
     started = announcements.utcnow()
@@ -131,7 +94,7 @@ def run_announcements(db: Database, client: WebClient, tz: ZoneInfo = UTC) -> Ru
     report.no_channel.extend(plan.no_channel)
     for due in plan.superseded:
         logger.info("not announcing %s: overtaken by a higher milestone", due.label)
-    slack = _Slack(client)
+    slack = Outbox(client, RATE_LIMIT_BUDGET_SECONDS)
     _post_due(db, slack, report, tuple(AnnouncementKind))
     _refresh_cards(db, slack, report, tz)
     with db.write() as session:
@@ -144,7 +107,7 @@ def run_announcements(db: Database, client: WebClient, tz: ZoneInfo = UTC) -> Ru
 _CARD_GONE = {"message_not_found", "channel_not_found", "is_archived", "cant_update_message"}
 
 
-def _refresh_cards(db: Database, slack: _Slack, report: RunReport, tz: ZoneInfo) -> None:
+def _refresh_cards(db: Database, slack: Outbox, report: RunReport, tz: ZoneInfo) -> None:
     """Edit each campaign card whose content changed (count, progress, open or
     closed); an unchanged one is left alone. A card whose message was deleted is
     forgotten; any other failure is retried at the next run."""
@@ -169,7 +132,7 @@ def _refresh_cards(db: Database, slack: _Slack, report: RunReport, tz: ZoneInfo)
                 text=fallback,
                 blocks=content,
             )
-        except _Failure as failure:
+        except SlackFailure as failure:
             if failure.code in _CARD_GONE:
                 with db.write() as session:
                     cards.drop_card(session, card.id)
@@ -191,7 +154,7 @@ def run_closing(db: Database, client: WebClient, slug: str | None = None) -> Run
         return report
     with db.write() as session:
         report.closed = announcements.close_due_campaigns(session, slug=slug)
-    _post_due(db, _Slack(client), report, (AnnouncementKind.FINAL,))
+    _post_due(db, Outbox(client, RATE_LIMIT_BUDGET_SECONDS), report, (AnnouncementKind.FINAL,))
     _finish(db, report)
     return report
 
@@ -209,79 +172,6 @@ def _finish(db: Database, report: RunReport) -> None:
         )
 
 
-# -- Slack ------------------------------------------------------------------------
-
-# How a Slack call failed, which decides what happens to the claim.
-RATE_LIMITED = "rate_limited"  # certainly not posted; wait for the next run
-REFUSED = "refused"  # an error code: certainly not posted
-UNAVAILABLE = "unavailable"  # 5xx, timeout, connection: it may have been posted
-
-
-EVERY_CHANNEL = "*"
-
-
-class _Failure(Exception):
-    def __init__(self, kind: str, code: str, retry_after: int | None = None) -> None:
-        self.kind = kind
-        self.code = code
-        self.retry_after = retry_after
-        super().__init__(code)
-
-
-class _Slack:
-    """The Web API for one run, with a bounded budget for honouring Retry-After.
-
-    A rate limit that outlasts the budget holds back the channel it came from for
-    the rest of the run. Slack counts posting limits per channel (and apart for
-    each workspace of a Grid), so other channels go on: one busy channel neither
-    delays nor repeats another's announcement.
-    """
-
-    def __init__(self, client: WebClient) -> None:
-        self.client = client
-        self.wait_budget = RATE_LIMIT_BUDGET_SECONDS
-        self.rate_limited: set[str] = set()
-        self._bot_id: str | None = None
-
-    def held_back(self, *channels: str | None) -> bool:
-        if EVERY_CHANNEL in self.rate_limited:
-            return True
-        return any(c in self.rate_limited for c in channels if c)
-
-    def call(self, method: str, fn: Callable[..., SlackResponse], **kwargs: Any) -> SlackResponse:
-        while True:
-            try:
-                return fn(**kwargs)
-            except SlackApiError as error:
-                status = getattr(error.response, "status_code", 0) or 0
-                data = getattr(error.response, "data", None)
-                code = data.get("error") if isinstance(data, dict) else None
-                if status == 429:
-                    wait = retry_after(error) or 60
-                    if wait <= self.wait_budget:
-                        # Honour Retry-After: no call to Slack before it has passed.
-                        self.wait_budget -= wait
-                        logger.info("%s rate limited; retrying in %d s", method, wait)
-                        time.sleep(wait)
-                        continue
-                    # A method that names no channel (auth.test) holds back them all.
-                    channel = kwargs.get("channel")
-                    self.rate_limited.add(channel if isinstance(channel, str) else EVERY_CHANNEL)
-                    raise _Failure(RATE_LIMITED, "ratelimited", wait) from None
-                if status >= 500:
-                    raise _Failure(UNAVAILABLE, f"http_{status}") from None
-                raise _Failure(REFUSED, code or f"http_{status}") from None
-            except (SlackClientError, OSError) as error:
-                # Timeouts and connection errors: the request may have arrived.
-                raise _Failure(UNAVAILABLE, type(error).__name__) from None
-
-    def own_bot_id(self) -> str | None:
-        if self._bot_id is None:
-            response = self.call("auth.test", self.client.auth_test)
-            self._bot_id = response.get("bot_id")
-        return self._bot_id
-
-
 def metadata_for(slug: str, kind: AnnouncementKind, threshold: int) -> dict[str, Any]:
     return {
         "event_type": EVENT_TYPE,
@@ -289,45 +179,32 @@ def metadata_for(slug: str, kind: AnnouncementKind, threshold: int) -> dict[str,
     }
 
 
-def _is_ours(message: dict[str, Any], bot_id: str | None, claimed: Claimed) -> bool:
-    if bot_id is not None and message.get("bot_id") != bot_id:
-        return False
-    metadata = message.get("metadata") or {}
-    payload = metadata.get("event_payload") or {}
-    return (
-        metadata.get("event_type") == EVENT_TYPE
-        and payload.get("campaign") == claimed.slug
-        and payload.get("kind") == claimed.kind.value
-        and str(payload.get("threshold")) == str(claimed.threshold)
-    )
+def _marked(claimed: Claimed) -> Marked:
+    def matches(payload: dict[str, Any]) -> bool:
+        return (
+            payload.get("campaign") == claimed.slug
+            and payload.get("kind") == claimed.kind.value
+            and str(payload.get("threshold")) == str(claimed.threshold)
+        )
+
+    return Marked(EVENT_TYPE, matches)
 
 
-def find_own_post(slack: _Slack, claimed: Claimed) -> str | None:
+def find_own_post(outbox: Outbox, claimed: Claimed) -> str | None:
     """The ts of our post of this announcement in the channel, if it is there.
 
-    Raises _Failure when the channel cannot be read to the end of the window.
+    Raises SlackFailure when the channel cannot be read to the end of the window.
     """
     assert claimed.in_doubt_since is not None
-    bot_id = slack.own_bot_id()
-    oldest = (claimed.in_doubt_since - CLOCK_MARGIN).timestamp()
-    cursor: str | None = None
-    for _page in range(HISTORY_PAGES):
-        kwargs: dict[str, Any] = {
-            "channel": claimed.doubt_channel_id,
-            "oldest": f"{oldest:.6f}",
-            "limit": HISTORY_PAGE_SIZE,
-            "include_all_metadata": True,
-        }
-        if cursor:
-            kwargs["cursor"] = cursor
-        response = slack.call("conversations.history", slack.client.conversations_history, **kwargs)
-        for message in response.get("messages") or []:
-            if isinstance(message, dict) and _is_ours(message, bot_id, claimed):
-                return str(message["ts"])
-        cursor = (response.get("response_metadata") or {}).get("next_cursor")
-        if not response.get("has_more") or not cursor:
-            return None
-    raise _Failure(UNAVAILABLE, "history_too_long")
+    return find_own(
+        outbox,
+        claimed.doubt_channel_id,
+        (claimed.in_doubt_since - CLOCK_MARGIN).timestamp(),
+        _marked(claimed),
+        pages=HISTORY_PAGES,
+        page_size=HISTORY_PAGE_SIZE,
+        bot_id=outbox.own_bot_id(),
+    )
 
 
 def _message(claimed: Claimed) -> tuple[str, list[blocks.Block]]:
@@ -342,7 +219,7 @@ def _message(claimed: Claimed) -> tuple[str, list[blocks.Block]]:
 
 
 def _post_due(
-    db: Database, slack: _Slack, report: RunReport, kinds: tuple[AnnouncementKind, ...]
+    db: Database, slack: Outbox, report: RunReport, kinds: tuple[AnnouncementKind, ...]
 ) -> None:
     with db.read() as session:
         due = announcements.claimable(session, kinds=kinds)
@@ -366,7 +243,7 @@ def _post_due(
             logger.exception("announcing %s failed", claimed.due.label)
 
 
-def _post_one(db: Database, slack: _Slack, claimed: Claimed, report: RunReport) -> None:
+def _post_one(db: Database, slack: Outbox, claimed: Claimed, report: RunReport) -> None:
     due = claimed.due
     stage = "look"
     try:
@@ -404,7 +281,7 @@ def _post_one(db: Database, slack: _Slack, claimed: Claimed, report: RunReport) 
             unfurl_links=False,
             unfurl_media=False,
         )
-    except _Failure as failure:
+    except SlackFailure as failure:
         # Before the post, a failed look leaves the earlier doubt in place.
         maybe = stage == "look" or failure.kind == UNAVAILABLE
         with db.write() as session:
@@ -421,7 +298,7 @@ def _post_one(db: Database, slack: _Slack, claimed: Claimed, report: RunReport) 
     report.posted.append(due)
 
 
-def _log_failure(due: Due, failure: _Failure, stage: str) -> None:
+def _log_failure(due: Due, failure: SlackFailure, stage: str) -> None:
     what = "reading the channel" if stage == "look" else "posting"
     if failure.code in CHANNEL_ERRORS:
         logger.warning(

@@ -1,6 +1,6 @@
 """The job that deletes queued news DMs from Slack (the queue and why it exists:
-petition/retractions.py). It talks to Slack, so it lives with the runnable; the
-domain half, which records and queues the places, stays in petition/.
+petition/retractions.py; the domain half, which records and queues the places,
+stays there).
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import delete, select
 
+from jobs.outbox import REFUSED, Outbox, SlackFailure
 from petition.keyring import CannotOpen, Keyring
 from petition.retractions import WAITING
 from storage.db import Database
@@ -30,6 +30,7 @@ def retract_job(db: Database, client: WebClient, keyring: Keyring) -> int:
     with db.read() as session:
         waiting = list(session.scalars(select(NewsRetraction.sealed_ref).limit(PER_RUN)))
     done = 0
+    outbox = Outbox(client, wait_budget=0)  # a rate limit waits for the next run
     for token in waiting:
         try:
             channel, _, ts = keyring.retractions.open(token, WAITING).partition("\n")
@@ -38,15 +39,11 @@ def retract_job(db: Database, client: WebClient, keyring: Keyring) -> int:
             _forget_row(db, token)
             continue
         try:
-            client.chat_delete(channel=channel, ts=ts)
-        except SlackApiError as error:
-            code = error.response.get("error") if error.response is not None else None
-            if code not in GONE:
-                logger.warning("deleting news DMs paused (%s); will resume", code)
+            outbox.call("chat.delete", outbox.client.chat_delete, channel=channel, ts=ts)
+        except SlackFailure as failure:
+            if failure.kind != REFUSED or failure.code not in GONE:
+                logger.warning("deleting news DMs paused (%s); will resume", failure.code)
                 break
-        except (SlackClientError, OSError) as error:
-            logger.warning("deleting news DMs paused (%s); will resume", type(error).__name__)
-            break
         _forget_row(db, token)
         done += 1
     if done:
