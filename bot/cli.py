@@ -494,7 +494,7 @@ def cmd_announce(settings: Settings) -> int:
     return 0
 
 
-def _connect(settings: Settings, db: Database) -> App:
+def _connect(settings: Settings, db: Database, keyring: Keyring) -> App:
     """Build the app, turning a failed auth.test into one line the operator can act on."""
     from slack_bolt.error import BoltError
     from slack_sdk.errors import SlackApiError, SlackClientError
@@ -502,7 +502,7 @@ def _connect(settings: Settings, db: Database) -> App:
     from bot.app import create_app
 
     try:
-        return create_app(settings, db, keyring=keyring_of(settings))
+        return create_app(settings, db, keyring=keyring)
     except (BoltError, SlackApiError) as exc:
         raise SettingsError(
             "Slack refused the bot token (auth.test failed): check SLACK_BOT_TOKEN"
@@ -521,9 +521,11 @@ def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> 
     settings.require_http()
     db = _open_database(settings, pool_size=connections_for(threads))
     _warn_about_the_database_server(db)
-    app = _connect(settings, db)
+    # One keyring for the process: the listeners and the jobs share its keys' cache.
+    keyring = keyring_of(settings)
+    app = _connect(settings, db, keyring)
     assert settings.slack_signing_secret is not None
-    scheduler = start_scheduler(settings, db, keyring=keyring_of(settings))
+    scheduler = start_scheduler(settings, db, keyring=keyring)
     try:
         wsgi = SlackWSGI(app, db, settings.slack_signing_secret, events_first_acknowledged=True)
         serve(wsgi, host, port or settings.port, threads)
@@ -541,8 +543,9 @@ def cmd_run(settings: Settings) -> int:
         settings.require_socket()
         db = _open_database(settings, pool_size=connections_for(SOCKET_MODE_WORKERS))
         _warn_about_the_database_server(db)
-        app = _connect(settings, db)
-        scheduler = start_scheduler(settings, db, keyring=keyring_of(settings))
+        keyring = keyring_of(settings)  # one for the process, as in serve
+        app = _connect(settings, db, keyring)
+        scheduler = start_scheduler(settings, db, keyring=keyring)
         logger.info("connecting to Slack in Socket Mode")
         handler = socket_mode_handler(app, settings)
         try:
