@@ -67,12 +67,10 @@ BUGS: dict[str, Planted] = {
     "3": Planted(
         "a withdrawal deletes every signature of the campaign",
         "petition/signatures.py",
-        """        delete(Signature).where(
-            Signature.campaign_id == campaign.id, Signature.signer_hash == signer
-        )
-    ).rowcount""",
-        """        delete(Signature).where(Signature.campaign_id == campaign.id)
-    ).rowcount""",
+        """            delete(Signature).where(
+                Signature.campaign_id == campaign.id, Signature.signer_hash == signer
+            )""",
+        """            delete(Signature).where(Signature.campaign_id == campaign.id)""",
         (
             "tests/test_bystanders.py::test_withdrawing_leaves_every_other_row_exactly_as_it_was",
             "tests/test_domain_signatures.py::test_remove_signature_removes_one_row",
