@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 from sqlalchemy import select
 
-from handlers import blocks
+import blocks
 from handlers.slackapi import retry_after
 from petition import announcements, campaigns, cards
 from petition.announcements import Claimed, Due

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers import blocks
+import blocks
 from handlers.slackapi import retry_after
 from petition import updates
 from petition.keyring import CannotOpen, KeyMissing, Keyring

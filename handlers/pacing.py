@@ -1,6 +1,6 @@
 """Fair turns at Slack's rate limits.
 
-Slack limits each Web API method per workspace (handlers/slacklimits.py). When it
+Slack limits each Web API method per workspace (blocks/limits.py). When it
 refuses a call with 429 and Retry-After, whoever asks next, at the right moment,
 would get through: so without care a person refused at the first minute can be
 refused again at the second while colleagues who arrived later sign. Two ways of
@@ -36,7 +36,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers import slacklimits
+from blocks import limits
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def retry_after_seconds(headers: Any) -> int | None:
 
 def spacing_of(method: str) -> float:
     """Seconds between two calls at the method's documented rate."""
-    limit = slacklimits.METHOD_TIERS.get(method)
+    limit = limits.METHOD_TIERS.get(method)
     return 60.0 / limit.tier.per_minute if limit is not None else _DEFAULT_SPACING
 
 

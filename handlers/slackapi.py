@@ -10,7 +10,7 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers import blocks
+import blocks
 from handlers.pacing import Later, retry_after_seconds
 
 logger = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import select, update
 
+import blocks
 from bot.jobs import EVENT_TYPE, run_announcements
 from bot.settings import Settings
 from console.fakeslack import FakeSlack, Fault
-from handlers import blocks
 from petition import announcements, campaigns
 from petition.errors import InvalidCampaign
 from petition.signatures import remove_signature, signer_hash

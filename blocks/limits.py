@@ -1,7 +1,7 @@
 """Slack's documented limits: what real Slack refuses, in one place.
 
 Each figure names the page of Slack's developer docs it comes from. Two readers use
-it: handlers/blocks.py sizes every surface to fit (pages, splits, shortens), and
+it: the blocks package sizes every surface to fit (pages, splits, shortens), and
 console/slackcheck.py (behind console/fakeslack.py) refuses what goes past, as Slack does.
 A figure changed here changes both, so the tests keep checking what the app sends
 against the same rule the app was built to.
