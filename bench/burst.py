@@ -55,6 +55,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from blocks import limits  # noqa: E402
 from console.fakeslack import (  # noqa: E402
     Call,
     FakeChannel,
@@ -68,7 +69,6 @@ from console.fakeslack import (  # noqa: E402
     slash_command_body,
     view_submission_body,
 )
-from handlers import slacklimits  # noqa: E402
 
 HOST = "127.0.0.1"
 SECRET = "burst-signing-secret-" + secrets.token_hex(8)
@@ -492,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.terminate()
             server.wait(timeout=20)
-        limited = {m: n for m, n in calls.items() if m in slacklimits.METHOD_TIERS and n > 0}
+        limited = {m: n for m, n in calls.items() if m in limits.METHOD_TIERS and n > 0}
         refused_429 = len(fake.rate_limited)
         problems = [f"{r.method}: {r.error}" for r in fake.refusals]
 

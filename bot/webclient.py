@@ -31,7 +31,7 @@ from slack_sdk.http_retry import (
     RetryState,
 )
 
-from handlers.pacing import retry_after_seconds
+from blocks.limits import retry_after_seconds
 
 _Key = tuple[str, str, int | None]
 

@@ -9,7 +9,7 @@ It is as strict as Slack: a message or view past Slack's documented limits is
 refused as Slack refuses it (`invalid_blocks`, `invalid_arguments`, with the
 reasons; console/slackcheck.py), and a method called faster than its documented tier
 allows for the workspace is answered with HTTP 429 and `Retry-After`
-(handlers/slacklimits.py). Every refusal is kept in `refusals`, so a test can say
+(blocks/limits.py). Every refusal is kept in `refusals`, so a test can say
 that none happened. Tiers are on unless a test turns them off, saying why.
 """
 
@@ -30,8 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from blocks import limits
 from console.slackcheck import Refused, acknowledgement_problems, check_message, check_view
-from handlers import slacklimits
 
 TEAM_ID = "T0UNDRSGN"
 TEAM_DOMAIN = "undersigned-demo"
@@ -89,10 +89,10 @@ class _Bucket:
 
 
 class RateTiers:
-    """Slack's per-method, per-workspace rate limits (handlers/slacklimits.py).
+    """Slack's per-method, per-workspace rate limits (blocks/limits.py).
 
     Each tier allows its documented figure per minute, refilled evenly over the
-    minute, with its burst at once (slacklimits.Tier); chat.postMessage allows one
+    minute, with its burst at once (limits.Tier); chat.postMessage allows one
     a second per channel with a short burst. `clock` can be a test's own, so that a
     minute passes without waiting for it.
     """
@@ -106,10 +106,10 @@ class RateTiers:
         """0 if the call may go, else the seconds Slack would say to wait."""
         if method == "chat.postMessage":
             key: tuple[str, ...] = (method, workspace, str(params.get("channel")))
-            capacity = float(slacklimits.POST_MESSAGE_BURST)
-            rate = float(slacklimits.POST_MESSAGE_PER_CHANNEL_PER_SECOND)
+            capacity = float(limits.POST_MESSAGE_BURST)
+            rate = float(limits.POST_MESSAGE_PER_CHANNEL_PER_SECOND)
         else:
-            limit = slacklimits.METHOD_TIERS.get(method)
+            limit = limits.METHOD_TIERS.get(method)
             if limit is None:
                 return 0.0
             key = (method, workspace)

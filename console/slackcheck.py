@@ -3,7 +3,7 @@
 The fake Slack (console/fakeslack.py) answers with these problems the way Slack does
 (`invalid_blocks`, `invalid_arguments`), and the tests check every acknowledgement
 body with them too. slack_sdk's own models check what they know (`Block.parse(...)`,
-`View(...).validate_json()`); the rest is checked here against handlers/slacklimits.py,
+`View(...).validate_json()`); the rest is checked here against blocks/limits.py,
 each figure with the page it comes from. A problem reads like Slack's own:
 `must be at most 75 characters [json-pointer:/blocks/3/element/options/2/description/text]`.
 
@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from handlers import slacklimits as limits
+from blocks import limits
 
 PLAIN = "plain_text"
 MRKDWN = "mrkdwn"

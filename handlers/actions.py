@@ -6,8 +6,8 @@ import logging
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
+import blocks
 from bot.settings import Settings
-from handlers import blocks
 from handlers.identity import signer_of
 from handlers.intime import InTime
 from handlers.payload import clicked_value

@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+import blocks
+from blocks import kit
 from bot.settings import Settings
-from handlers import blocks
 from handlers.identity import profile_of
 from handlers.intime import FormAnswer, InTime, answer_in_time
 from handlers.payload import clicked_value
@@ -154,7 +155,7 @@ def admin_command_answer(
     if answer is None:
         _refuse("admin view")
         text = blocks.not_organizer_text()
-        return text, [blocks._section(text)]
+        return text, [kit._section(text)]
     return answer
 
 

@@ -11,8 +11,8 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+import blocks
 from bot.settings import Settings
-from handlers import blocks
 from petition import cards, organizing
 from petition.campaigns import campaign_view
 from petition.errors import CampaignNotFound, NotAnOrganizer

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+import blocks
 from bot.settings import Settings
-from handlers import blocks
 from handlers.admin import admin_command_answer, draft_preview
 from handlers.cards import post_card
 from handlers.intime import InTime

@@ -30,7 +30,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler
 
-from handlers.pacing import retry_after_seconds
+from blocks.limits import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 

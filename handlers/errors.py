@@ -10,7 +10,7 @@ import secrets
 
 from slack_bolt import App, BoltResponse, Respond
 
-from handlers import blocks
+import blocks
 from handlers.identity import UnknownRequester
 
 logger = logging.getLogger(__name__)

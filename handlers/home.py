@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+import blocks
 from bot.settings import Settings
-from handlers import blocks
 from handlers.identity import requester_key, signer_of
 from handlers.intime import InTime
 from handlers.pacing import Pacing

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from handlers import blocks
+import blocks
 from handlers.kept import ack_json
 from handlers.slackapi import SlackUnavailable, call_quietly, open_form
 

@@ -12,8 +12,9 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+import blocks
+from blocks import kit
 from bot.settings import Settings
-from handlers import blocks
 from handlers.home import status_lines
 from handlers.identity import signer_of
 from handlers.intime import InTime
@@ -57,7 +58,7 @@ def _campaign_answer(
             if action_id == blocks.SIGN_ACTION:
                 if not view.is_open:
                     text = blocks.closed_text(view, settings.timezone)
-                    return text, [blocks._section(text)]
+                    return text, [kit._section(text)]
                 # The demands, the notice and *Sign privately*, as under /demands.
                 return blocks.campaign_message(view, settings.timezone)
             return blocks.open_form_message(view, action_id)
@@ -73,7 +74,7 @@ def _campaign_answer(
             text = blocks.no_open_campaign_text()
         else:
             text = "You have not signed any campaign, so there is nothing to withdraw."
-        return text, [blocks._section(text)]
+        return text, [kit._section(text)]
     if len(choices) == 1:
         if action_id == blocks.SIGN_ACTION:
             return blocks.campaign_message(choices[0], settings.timezone)
@@ -127,10 +128,10 @@ def handle_message(
             reply = _answer(verb, argument, context, db, settings, keyring)
         except SlackUnavailable as busy:
             text = blocks.slack_busy_text(busy.retry_after)
-            reply = (text, [blocks._section(text)])
+            reply = (text, [kit._section(text)])
         except Stranger:
             text = blocks.stranger_text()
-            reply = (text, [blocks._section(text)])
+            reply = (text, [kit._section(text)])
         _reply(client, pacing, event, reply)
 
     # The event is acknowledged by the deadline whatever Slack's Web API does.
@@ -158,7 +159,7 @@ def _answer(
             if removed
             else "You were not getting news about any campaign; nothing to stop."
         )
-        return text, [blocks._section(text)]
+        return text, [kit._section(text)]
     if verb == "status":
         return blocks.status_message(
             status_lines(db, settings, context, keyring), settings.timezone

@@ -11,8 +11,8 @@ from typing import Any
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 
+import blocks
 from bot.settings import Settings
-from handlers import blocks
 from handlers.identity import WORKSPACE, UnknownRequester, requester_key
 from handlers.installation import Identity, Installation
 from handlers.intime import ARRIVED, InTime

@@ -1,6 +1,6 @@
 """Fair turns at Slack's rate limits.
 
-Slack limits each Web API method per workspace (handlers/slacklimits.py). When it
+Slack limits each Web API method per workspace (blocks/limits.py). When it
 refuses a call with 429 and Retry-After, whoever asks next, at the right moment,
 would get through: so without care a person refused at the first minute can be
 refused again at the second while colleagues who arrived later sign. Two ways of
@@ -32,11 +32,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers import slacklimits
+from blocks import limits
+from blocks.limits import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -48,22 +48,9 @@ TURN_KEPT_SECONDS = 30.0
 _DEFAULT_SPACING = 0.6
 
 
-def retry_after_seconds(headers: Any) -> int | None:
-    """Slack's Retry-After, in whole seconds, from headers of any shape slack_sdk
-    hands over (a value or a list of values per name)."""
-    for key, value in (headers or {}).items():
-        if key.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list | tuple) and value else value
-            try:
-                return max(1, int(raw))
-            except (TypeError, ValueError):
-                return None
-    return None
-
-
 def spacing_of(method: str) -> float:
     """Seconds between two calls at the method's documented rate."""
-    limit = slacklimits.METHOD_TIERS.get(method)
+    limit = limits.METHOD_TIERS.get(method)
     return 60.0 / limit.tier.per_minute if limit is not None else _DEFAULT_SPACING
 
 

@@ -3,7 +3,7 @@ what is true now and replaces the one clicked (a message through its response UR
 the Home tab by publishing it again).
 
 Every list keeps to its surface's block limit by showing a page at a time
-(handlers/blocks.py, PAGE_SIZES) and says how many more there are.
+(blocks/paging.py, PAGE_SIZES) and says how many more there are.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+import blocks
 from bot.settings import Settings
-from handlers import admin, blocks, commands, messages
+from handlers import admin, commands, messages
 from handlers.home import publish_home_quietly, status_lines
 from handlers.intime import InTime
 from handlers.payload import clicked_value

@@ -11,8 +11,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
+import blocks
 from bot.settings import Settings
-from handlers import blocks
 from handlers.identity import profile_of
 from handlers.intime import InTime
 from handlers.payload import clicked_value

@@ -27,8 +27,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+import blocks
 from bot.settings import Settings
-from handlers import blocks
 from handlers.home import publish_home_quietly
 from handlers.identity import account_of, signer_of
 from handlers.intime import InTime

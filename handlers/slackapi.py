@@ -10,8 +10,9 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers import blocks
-from handlers.pacing import Later, retry_after_seconds
+import blocks
+from blocks.limits import retry_after_seconds
+from handlers.pacing import Later
 
 logger = logging.getLogger(__name__)
 

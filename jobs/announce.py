@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 
-from handlers import blocks
+import blocks
 from jobs.outbox import RATE_LIMITED, UNAVAILABLE, Marked, Outbox, SlackFailure, find_own
 from petition import announcements, campaigns, cards
 from petition.announcements import Claimed, Due

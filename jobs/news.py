@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
 
-from handlers import blocks
+import blocks
 from jobs.outbox import RATE_LIMITED, REFUSED, UNAVAILABLE, Marked, Outbox, SlackFailure, find_own
 from petition import updates
 from petition.keyring import CannotOpen, KeyMissing, Keyring

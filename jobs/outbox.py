@@ -26,7 +26,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
-from handlers.pacing import retry_after_seconds
+from blocks.limits import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import select, update
 
+import blocks
 from bot.settings import Settings
 from console.fakeslack import FakeSlack, Fault
-from handlers import blocks
 from jobs.announce import EVENT_TYPE, run_announcements
 from petition import announcements, campaigns
 from petition.errors import InvalidCampaign

@@ -29,11 +29,11 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import blocks
 from bot.app import create_app
 from bot.scheduler import job_client
 from bot.server import BackgroundServer, SlackWSGI
 from console.fakeslack import TEAM_ID, FakeChannel, FakeSlack, dm_channel_for
-from handlers import blocks
 from jobs.announce import announce_job
 from petition import campaigns, updates
 from petition.campaigns import MAX_CHANNELS, MAX_DEMANDS, MAX_MILESTONES

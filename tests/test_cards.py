@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+import blocks
+from blocks import limits
 from console.fakeslack import FakeChannel, FakeUser
 from console.slackcheck import message_problems
-from handlers import blocks, slacklimits
 from petition.organizing import Organizers
 from petition.updates import TEXT_MAX, record_outcome
 from storage.models import UpdateKind
@@ -113,11 +114,11 @@ def test_sign_privately_on_the_card_answers_the_signer_alone(bot):
     confirm = quick["confirm"]
     assert confirm["confirm"]["text"] == "Sign anonymously"
     assert "anonymously" in confirm["text"]["text"]
-    assert len(confirm["text"]["text"]) <= slacklimits.CONFIRM_TEXT
+    assert len(confirm["text"]["text"]) <= limits.CONFIRM_TEXT
 
     channel_before = json.dumps(bot.fake.workspace.messages_in(CHANNEL), sort_keys=True)
     posts = len(bot.fake.calls_to("chat.postMessage"))
-    limited = [c.method for c in bot.fake.calls if c.method in slacklimits.METHOD_TIERS]
+    limited = [c.method for c in bot.fake.calls if c.method in limits.METHOD_TIERS]
     answers = len(bot.fake.calls_to("response_url"))
     # As Slack sends a click on a message everyone in the channel sees.
     container = {
@@ -153,7 +154,7 @@ def test_sign_privately_on_the_card_answers_the_signer_alone(bot):
     said = json.dumps(answer)
     assert ALICE.id not in said
     assert ALICE.real_name not in said
-    assert [c.method for c in bot.fake.calls if c.method in slacklimits.METHOD_TIERS] == limited
+    assert [c.method for c in bot.fake.calls if c.method in limits.METHOD_TIERS] == limited
     assert count(bot) == 1
     [row] = stored(bot)
     assert row.sealed_name is None

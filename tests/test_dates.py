@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from blocks import format_moment
 from console.console_render import mrkdwn
-from handlers.blocks import format_moment
 from petition.campaigns import closing_moment, last_day_of
 
 LONDON = ZoneInfo("Europe/London")

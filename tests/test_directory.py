@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
+import blocks
 from console.fakeslack import FakeSlack, FakeUser, user_change_body
-from handlers import blocks
 from handlers.directory import Directory
 from tests.support.databases import database_bytes
 from tests.support.running import ALICE, BOB, RunningBot

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from markdown_it import MarkdownIt
 
-from handlers import blocks
+import blocks
 from petition.campaigns import CampaignView
 from petition.letter import Letter, render_html, render_markdown
 from storage.models import CampaignStatus

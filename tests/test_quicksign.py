@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+import blocks
+from blocks import limits
 from console.fakeslack import FakeSlack, Fault, dm_channel_for
 from console.slackcheck import Refused, check_message
-from handlers import blocks, slacklimits
 from storage.models import DEMAND_MAX, STATEMENT_MAX, TITLE_MAX
 from tests.support.running import ALICE, BOB, RunningBot, newcomer, response_json
 from tests.support.signing import SLUG, count, ephemerals_to, open_sign_form, stored, view_text
@@ -40,7 +41,7 @@ def quick_button(message: dict[str, Any]) -> dict[str, Any]:
 
 def limited_calls(fake: FakeSlack) -> list[str]:
     """Web API calls that count against a rate-limit tier (a response URL does not)."""
-    return [c.method for c in fake.calls if c.method in slacklimits.METHOD_TIERS]
+    return [c.method for c in fake.calls if c.method in limits.METHOD_TIERS]
 
 
 def responses(fake: FakeSlack) -> list[dict[str, Any]]:
@@ -72,10 +73,10 @@ def test_the_demands_answer_shows_the_notice_above_a_confirmed_button(bot):
     assert kinds[notice_at + 1] == "actions"
     confirm = button["confirm"]
     assert "anonymously" in confirm["text"]["text"]
-    assert len(confirm["title"]["text"]) <= slacklimits.CONFIRM_TITLE
-    assert len(confirm["text"]["text"]) <= slacklimits.CONFIRM_TEXT
+    assert len(confirm["title"]["text"]) <= limits.CONFIRM_TITLE
+    assert len(confirm["text"]["text"]) <= limits.CONFIRM_TEXT
     assert max(len(confirm["confirm"]["text"]), len(confirm["deny"]["text"])) <= (
-        slacklimits.CONFIRM_BUTTON
+        limits.CONFIRM_BUTTON
     )
 
 
@@ -87,8 +88,8 @@ def test_a_confirm_dialog_past_slacks_limits_is_refused_by_the_fake():
         "text": {"type": "plain_text", "text": "Sign privately"},
         "confirm": {
             "title": {"type": "plain_text", "text": "Sign?"},
-            "text": {"type": "plain_text", "text": "x" * (slacklimits.CONFIRM_TEXT + 1)},
-            "confirm": {"type": "plain_text", "text": "y" * (slacklimits.CONFIRM_BUTTON + 1)},
+            "text": {"type": "plain_text", "text": "x" * (limits.CONFIRM_TEXT + 1)},
+            "confirm": {"type": "plain_text", "text": "y" * (limits.CONFIRM_BUTTON + 1)},
             "deny": {"type": "plain_text", "text": "Not now"},
         },
     }
@@ -104,7 +105,7 @@ def test_the_longest_title_still_fits_the_confirm_dialog(bot):
     bot.import_campaign(slug="long-title", title=title)
     answer = response_json(bot.slack.command("long-title"))
     confirm = quick_button(answer)["confirm"]
-    assert len(confirm["text"]["text"]) <= slacklimits.CONFIRM_TEXT
+    assert len(confirm["text"]["text"]) <= limits.CONFIRM_TEXT
     # The strict fake (checked after every test) took the answer as it is.
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+import blocks
 from console.fakeslack import FakeUser, Fault, dm_channel_for, message_im_body
-from handlers import blocks
 from storage.models import Signature
 from tests.support.running import ALICE, BOB, RunningBot, newcomer, response_json
 from tests.support.scheduling import wait_for

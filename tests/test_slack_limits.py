@@ -1,6 +1,6 @@
 """Real Slack accepts what the app sends, at any size the product allows.
 
-One test per defect found against Slack's documented limits (handlers/slacklimits.py);
+One test per defect found against Slack's documented limits (blocks/limits.py);
 each failed on the code before its fix, refused by the strict fake Slack (or, for
 the escaping defects, which Slack accepts, showing the text that was lost or the
 ping that got through). The running bot's fixture also checks, after every test,
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+import blocks
 from console.fakeslack import TEAM_ID, FakeChannel, FakeUser
-from handlers import blocks
 from petition.signatures import add_signature, signer_hash
 from storage.models import DEMAND_MAX, STATEMENT_MAX, TITLE_MAX
 from tests.support.conditional import sign_as

@@ -1,5 +1,5 @@
 """Slack's documented limits, written down here from Slack's pages and not read from
-handlers/slacklimits.py, and the strict check (console/slackcheck.py, behind the fake Slack)
+blocks/limits.py, and the strict check (console/slackcheck.py, behind the fake Slack)
 refusing exactly one past each: a limit changed in one place, for the app and the
 fake together, is caught here.
 
@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import blocks
+from blocks import limits
 from console.slackcheck import Refused, check_message, check_view, message_problems, view_problems
-from handlers import blocks, slacklimits
 from petition.campaigns import CampaignView
 from storage.models import CampaignStatus
 
@@ -62,7 +63,7 @@ DOCUMENTED = {
 
 def test_slacks_documented_limits_are_the_ones_checked():
     """Planted bug 6 (SECTION_TEXT = 30,000) fails here by name."""
-    assert {name: getattr(slacklimits, name) for name in DOCUMENTED} == DOCUMENTED
+    assert {name: getattr(limits, name) for name in DOCUMENTED} == DOCUMENTED
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
@@ -233,7 +234,7 @@ def _json_bytes(value: Any) -> bytes:
 
 
 def test_long_campaign_text_is_split_within_a_sections_limit():
-    """Planted bug 6 through the app: blocks.py splits long text at the section
+    """Planted bug 6 through the app: blocks/kit.py splits long text at the section
     limit, so a wrong limit makes sections Slack refuses."""
     view = CampaignView(
         slug="long",

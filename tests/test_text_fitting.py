@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers import blocks
+from blocks import kit
 
 
 @pytest.mark.parametrize(
@@ -15,7 +15,7 @@ from handlers import blocks
     [("abcdef", 6, "abcdef"), ("abcdefg", 6, "abcde…"), ("", 3, "")],
 )
 def test_clip_keeps_text_within_the_limit_with_an_ellipsis(text: str, limit: int, clipped: str):
-    assert blocks.clip(text, limit) == clipped
+    assert kit.clip(text, limit) == clipped
 
 
 @pytest.mark.parametrize(
@@ -36,8 +36,8 @@ def test_clip_keeps_text_within_the_limit_with_an_ellipsis(text: str, limit: int
     ],
 )
 def test_fit_never_cuts_an_entity(escaped: str, limit: int, fitted: str):
-    assert blocks.fit(escaped, limit) == fitted
-    assert len(blocks.fit(escaped, limit)) <= limit
+    assert kit.fit(escaped, limit) == fitted
+    assert len(kit.fit(escaped, limit)) <= limit
 
 
 @pytest.mark.parametrize(
@@ -67,34 +67,34 @@ def test_fit_never_cuts_an_entity(escaped: str, limit: int, fitted: str):
     ],
 )
 def test_split_text_cuts_near_the_end_at_a_break(escaped: str, limit: int, pieces: list[str]):
-    assert blocks.split_text(escaped, limit) == pieces
+    assert kit.split_text(escaped, limit) == pieces
 
 
 def test_a_long_text_is_split_at_slacks_section_limit_by_default():
     text = ("word " * 1300).strip()  # 6,499 characters
-    pieces = blocks.split_text(text)
+    pieces = kit.split_text(text)
     assert [len(p) for p in pieces] == [2999, 2999, 499]
     assert " ".join(pieces) == text
 
 
 def test_text_objects_and_sections():
-    assert blocks._plain("x" * 151) == {
+    assert kit._plain("x" * 151) == {
         "type": "plain_text",
         "text": "x" * 149 + "…",
         "emoji": True,
     }
-    assert blocks._plain("x" * 150)["text"] == "x" * 150
-    button = {"type": "button", "text": blocks._plain("Go"), "action_id": "a", "value": "v"}
-    assert blocks._section("*t*", button) == {
+    assert kit._plain("x" * 150)["text"] == "x" * 150
+    button = {"type": "button", "text": kit._plain("Go"), "action_id": "a", "value": "v"}
+    assert kit._section("*t*", button) == {
         "type": "section",
         "text": {"type": "mrkdwn", "text": "*t*"},
         "accessory": button,
     }
-    assert blocks._section("*t*") == {"type": "section", "text": {"type": "mrkdwn", "text": "*t*"}}
-    assert blocks._context("c") == {
+    assert kit._section("*t*") == {"type": "section", "text": {"type": "mrkdwn", "text": "*t*"}}
+    assert kit._context("c") == {
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": "c"}],
     }
     long = "a" * 2998 + "&amp;"
-    assert blocks._mrkdwn(long) == {"type": "mrkdwn", "text": "a" * 2998 + "…"}
-    assert [len(b["text"]["text"]) for b in blocks._sections("a " * 3000)] == [2999, 3000]
+    assert kit._mrkdwn(long) == {"type": "mrkdwn", "text": "a" * 2998 + "…"}
+    assert [len(b["text"]["text"]) for b in kit._sections("a " * 3000)] == [2999, 3000]

@@ -93,9 +93,9 @@ MODULES: dict[str, Module] = {
     ),
     # Escaping and limits: the helpers every surface's text goes through.
     "blocks": Module(
-        "handlers/blocks.py",
+        "blocks/kit.py",
         tuple(
-            f"handlers.blocks.x_{name}__mutmut_*"
+            f"blocks.kit.x_{name}__mutmut_*"
             for name in (
                 "escape",
                 "clip",
@@ -169,7 +169,7 @@ def prepare(name: str, module: Module, where: Path | None = None) -> Path:
         shutil.copy2(REPO / relative, target)
     config = f"""
 [tool.mutmut]
-source_paths = ["bot", "console", "handlers", "petition", "storage"]
+source_paths = ["blocks", "bot", "console", "handlers", "petition", "storage"]
 only_mutate = [{json.dumps(module.path)}]
 also_copy = [
     "manifest.json", "README.md", "ORGANIZERS.md", "WORKERS.md", "ENGINEERING.md",

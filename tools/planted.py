@@ -54,7 +54,7 @@ BUGS: dict[str, Planted] = {
     ),
     "2": Planted(
         "escape() does nothing",
-        "handlers/blocks.py",
+        "blocks/kit.py",
         'return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")',
         "return text",
         (
@@ -107,7 +107,7 @@ BUGS: dict[str, Planted] = {
     ),
     "6": Planted(
         "a section's text limit of 30,000 instead of 3,000",
-        "handlers/slacklimits.py",
+        "blocks/limits.py",
         "SECTION_TEXT = 3000",
         "SECTION_TEXT = 30_000",
         (

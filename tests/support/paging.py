@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from handlers import blocks
+import blocks
 from tests.support.running import RunningBot
 from tests.support.scheduling import wait_for
 

@@ -1,7 +1,7 @@
 """Slack's documented limits: what real Slack refuses, in one place.
 
 Each figure names the page of Slack's developer docs it comes from. Two readers use
-it: handlers/blocks.py sizes every surface to fit (pages, splits, shortens), and
+it: the blocks package sizes every surface to fit (pages, splits, shortens), and
 console/slackcheck.py (behind console/fakeslack.py) refuses what goes past, as Slack does.
 A figure changed here changes both, so the tests keep checking what the app sends
 against the same rule the app was built to.
@@ -10,6 +10,7 @@ against the same rule the app was built to.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 DOCS = "https://docs.slack.dev"
 
@@ -148,3 +149,21 @@ POST_MESSAGE_PER_CHANNEL_PER_SECOND = 1
 POST_MESSAGE_BURST = 5
 POST_MESSAGE_PAGE = f"{DOCS}/reference/methods/chat.postMessage"
 # auth.test is "Special" too, with no figure; it is called once at start-up.
+
+
+# -- rate limits ---------------------------------------------------------------------
+# Web API rate limits (DOCS/apis/web-api/rate-limits): a refused call is answered
+# HTTP 429 with a Retry-After header, the seconds to wait before calling again.
+
+
+def retry_after_seconds(headers: Any) -> int | None:
+    """Slack's Retry-After, in whole seconds, from headers of any shape slack_sdk
+    hands over (a value or a list of values per name)."""
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list | tuple) and value else value
+            try:
+                return max(1, int(raw))
+            except (TypeError, ValueError):
+                return None
+    return None
