@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from slack_sdk import WebClient
 
 import blocks
-from jobs.outbox import RATE_LIMITED, REFUSED, UNAVAILABLE, Marked, Outbox, SlackFailure, find_own
+from jobs.outbox import (
+    DEFAULT_RETRY_AFTER,
+    HISTORY_TOO_LONG,
+    RATE_LIMITED,
+    REFUSED,
+    UNAVAILABLE,
+    Marked,
+    Outbox,
+    SlackFailure,
+    find_own,
+)
 from petition import updates
 from petition.keyring import CannotOpen, KeyMissing, Keyring
 from petition.retractions import record_post
@@ -60,8 +70,16 @@ def _already_delivered(
     """Look in the DM for our own message about this update, posted since `since`:
     its ts, or None."""
     marked = Marked(EVENT_TYPE, lambda payload: payload.get("update") == update_id)
-    # Bounded: a DM with the bot holds few messages.
-    return find_own(outbox, channel, since.timestamp() - 60, marked, pages=10, page_size=100)
+    try:
+        # Bounded: a DM with the bot holds few messages.
+        return find_own(outbox, channel, since.timestamp() - 60, marked, pages=10, page_size=100)
+    except SlackFailure as failure:
+        if failure.code != HISTORY_TOO_LONG:
+            raise
+    # Past the pages searched: taken as not delivered. At worst this one person gets
+    # a second copy; refusing would stop everyone's news, the row being first in line.
+    logger.info("a DM in doubt has too long a history to search; sending the news")
+    return None
 
 
 def _send_one(db: Database, outbox: Outbox, keyring: Keyring, claimed: updates.Claimed) -> str:
@@ -152,7 +170,8 @@ def send_pending(
         except SlackFailure as failure:
             code = failure.code
             if failure.kind == RATE_LIMITED:
-                wait = min(float(failure.retry_after or 1), MAX_RETRY_AFTER_WAIT)
+                # The outbox takes a missing Retry-After as DEFAULT_RETRY_AFTER.
+                wait = min(float(failure.retry_after or DEFAULT_RETRY_AFTER), MAX_RETRY_AFTER_WAIT)
                 logger.warning("Slack rate limited news DMs; waiting %.0f s", wait)
                 with db.write() as session:
                     # Nothing was posted: a 429 is answered before the call acts.
@@ -181,6 +200,14 @@ def send_pending(
                     updates.release(session, claimed, clear_doubt=False)
                 report.stopped_by = code
                 break
+        except OSError as error:
+            # Not Slack: the key store read from disk (open_address). Paused, and the
+            # claim given back now rather than left to its lease.
+            logger.warning("sending news stopped (%s); will resume", type(error).__name__)
+            with db.write() as session:
+                updates.release(session, claimed, clear_doubt=False)
+            report.stopped_by = type(error).__name__
+            break
         if outcome == "sent":
             report.sent += 1
         elif outcome == "failed":

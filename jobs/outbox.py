@@ -17,6 +17,7 @@ The client given to a job makes no automatic retries (bot.webclient.posting_clie
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,11 @@ UNAVAILABLE = "unavailable"
 EVERY_CHANNEL = "*"
 # What a rate limit with no Retry-After is taken to ask for, in seconds.
 DEFAULT_RETRY_AFTER = 60
+# find_own() read all the pages it may and did not reach the start of the window.
+HISTORY_TOO_LONG = "history_too_long"
+# What Slack's error codes look like. slack_sdk puts other text in `error` for an
+# answer that is not JSON (a proxy's page, its first 100 characters): not kept.
+_CODE = re.compile(r"[a-z0-9_]{1,64}")
 
 
 class SlackFailure(Exception):
@@ -62,7 +68,8 @@ def classify(error: Exception) -> SlackFailure:
             return SlackFailure(RATE_LIMITED, "ratelimited", retry_after_seconds(headers))
         if status >= 500:
             return SlackFailure(UNAVAILABLE, f"http_{status}")
-        return SlackFailure(REFUSED, str(code or f"http_{status}"))
+        known = isinstance(code, str) and _CODE.fullmatch(code) is not None
+        return SlackFailure(REFUSED, code if known else f"http_{status}")
     # Timeouts and connection errors: the request may have arrived.
     return SlackFailure(UNAVAILABLE, type(error).__name__)
 
@@ -160,4 +167,4 @@ def find_own(
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not response.get("has_more") or not cursor:
             return None
-    raise SlackFailure(UNAVAILABLE, "history_too_long")
+    raise SlackFailure(UNAVAILABLE, HISTORY_TOO_LONG)

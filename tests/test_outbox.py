@@ -57,6 +57,15 @@ def slack_error(status: int, data: dict[str, Any], headers: dict[str, Any] | Non
             None,
         ),
         (slack_error(404, {}), REFUSED, "http_404", None),
+        # slack_sdk's text for an answer that is not JSON is not a code: not kept.
+        (
+            slack_error(
+                403, {"ok": False, "error": "Received a response in a non-JSON format: <html>"}
+            ),
+            REFUSED,
+            "http_403",
+            None,
+        ),
         (slack_error(503, {"ok": False, "error": "fatal_error"}), UNAVAILABLE, "http_503", None),
         (TimeoutError("timed out"), UNAVAILABLE, "TimeoutError", None),
         (socket.gaierror("no such host"), UNAVAILABLE, "gaierror", None),
