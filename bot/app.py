@@ -20,7 +20,10 @@ from handlers.pacing import Pacing
 from jobs.news import BackgroundSender
 from petition.deliveries import Receipts
 from petition.keyring import Keyring
+from petition.organizer_actions import OrganizerActions
+from petition.organizing import Organizers
 from petition.ratelimit import RateLimiter
+from petition.worker_actions import WorkerActions
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -34,8 +37,9 @@ DIRECTORY_START_WAIT_SECONDS = 5.0
 
 
 class Provide(Middleware):
-    """Handlers declare `db`, `settings`, `keyring`, `send_updates`, `in_time`,
-    `installation`, `people`, `directory` and `pacing`; Bolt injects them from the
+    """Handlers declare `worker`, `organizer`, `timezone`, `keyring`, `send_updates`,
+    `in_time`, `installation`, `people`, `directory` and `pacing` (and, until issue 18's
+    last slice, `db` and `settings`); Bolt injects them from the
     context, where this puts them. A Middleware object, not a
     function, which Bolt would build arguments for on every request."""
 
@@ -118,6 +122,13 @@ def create_app(
             db=db,
             settings=settings,
             keyring=keyring,
+            # The domain as listeners call it (petition/worker_actions.py,
+            # petition/organizer_actions.py): one call per action.
+            worker=WorkerActions(db, keyring),
+            organizer=OrganizerActions(
+                db, keyring, Organizers(settings.organizers), settings.timezone
+            ),
+            timezone=settings.timezone,
             send_updates=send_updates,
             in_time=in_time or InTime(),
             installation=installation,

@@ -42,3 +42,13 @@ class NotAnOrganizer(DomainError):
 
 class DemandsLocked(InvalidCampaign):
     """People signed this text: it cannot change under them."""
+
+
+class NoSignerKey(DomainError):
+    """The process was started without SIGNER_KEY: nobody can sign or be found."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "SIGNER_KEY is not set: run `python -m bot keygen` and put the line it "
+            "prints in .env (keep it outside the database and its backups)"
+        )
