@@ -27,6 +27,9 @@ checks on) with --latency seconds added to every Web API call. A share of the
 people (--newcomers) joined after the app read its member directory, so users.info
 is asked about them. Results are printed as a Markdown table row set; paste them
 into bench/RESULTS.md.
+
+A little past 500 lines, as bench/run.py and for its reason: a script, whose
+people, paths and report are read together.
 """
 
 from __future__ import annotations

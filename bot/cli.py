@@ -1,4 +1,10 @@
-"""The `python -m bot` / `undersigned` command line."""
+"""The `python -m bot` / `undersigned` command line.
+
+Past 500 lines on purpose: the parser and one short `cmd_*` function per command,
+each only opening what the command needs (settings, database, keyring) and calling
+petition/, jobs/ or storage/; the work itself lives there. Kept in one file so
+that the parser and the functions it dispatches to are read side by side.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,10 @@ A signer reaches this module as a person digest (petition/keyring.py), held in m
 for the request. Each campaign knows them by an HMAC of it under the campaign's
 own key, and their name, if any, sealed under that key: the raw ids never reach
 storage, and no stored value links one campaign's signer to another's.
+
+Past 500 lines on purpose: every statement that reads or writes a signature row is
+here, on the session and on the driver's fast path alike, so that a privacy review
+of what is stored about a signer reads one module.
 """
 
 from __future__ import annotations
