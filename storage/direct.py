@@ -16,12 +16,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import Select
 
 from storage.batching import Finished, WriteBatcher
@@ -32,6 +34,16 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 Processor = Callable[[Any], Any] | None
+
+
+class _Bind(NamedTuple):
+    key: str
+    name: str
+    escaped: str
+    required: bool
+    callable: BindParameter[Any] | None
+    value: Any
+    process: Processor
 
 
 class Compiled:
@@ -51,6 +63,27 @@ class Compiled:
             name: type_.dialect_impl(dialect).bind_processor(dialect)
             for name, type_ in types.items()
         }
+        # What construct_params() works out for every call, worked out once: it cost
+        # more than the statement itself for the delivery receipts' executemany
+        # (py-spy, bench/RESULTS.md). Statements it would treat otherwise (post-
+        # compiled or collecting parameters) keep going through it.
+        escaped: dict[str, str] = compiled.escaped_bind_names or {}
+        self._plan: list[_Bind] | None = (
+            None
+            if compiled._render_postcompile or getattr(compiled, "_collected_params", None)
+            else [
+                _Bind(
+                    bind.key,
+                    name,
+                    escaped.get(name, name),
+                    bind.required,
+                    bind if bind.callable else None,
+                    bind.value,
+                    self._binds.get(name),
+                )
+                for bind, name in compiled.bind_names.items()
+            ]
+        )
         self._results: list[Processor] = (
             [
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
@@ -61,13 +94,33 @@ class Compiled:
         )
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | MutableMapping[str, Any]:
-        # construct_params adds the statement's own literals (a status compared
-        # against, say) to the values given, under the names the SQL uses.
-        named = self._compiled.construct_params(dict(values))
-        for name, value in named.items():
-            process = self._binds.get(name)
-            if process is not None and value is not None:
-                named[name] = process(value)
+        """The values given, with the statement's own literals (a status compared
+        against, say), under the names the SQL uses, through their bind processors:
+        what construct_params() and the processors give."""
+        if self._plan is None:
+            named = self._compiled.construct_params(dict(values))
+            for name, value in named.items():
+                process = self._binds.get(name)
+                if process is not None and value is not None:
+                    named[name] = process(value)
+        else:
+            named = {}
+            for bind in self._plan:
+                if bind.key in values:
+                    value = values[bind.key]
+                elif bind.name in values:
+                    value = values[bind.name]
+                elif bind.required:
+                    raise InvalidRequestError(
+                        f"A value is required for bind parameter {bind.key!r}", code="cd3x"
+                    )
+                elif bind.callable is not None:
+                    value = bind.callable.effective_value
+                else:
+                    value = bind.value
+                if bind.process is not None and value is not None:
+                    value = bind.process(value)
+                named[bind.escaped] = value
         if self._positions is None:
             return named
         return [named[name] for name in self._positions]

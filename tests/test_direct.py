@@ -211,3 +211,91 @@ def test_a_pool_as_large_as_the_threads_opens_each_connection_once(database_url:
     db.dispose()
     assert not failures
     assert len(opened) == pool_size
+
+
+def _sample(bind: object) -> object:
+    """A value of the bind's Python type, for comparing how values are bound."""
+    type_ = getattr(bind, "type", None)
+    try:
+        python_type = type_.python_type if type_ is not None else str
+    except NotImplementedError:
+        return "x"
+    enum_class = getattr(type_, "enum_class", None)
+    if enum_class is not None:
+        return next(iter(enum_class))
+    samples: dict[type, object] = {
+        int: 7,
+        str: "x&<y>",
+        bool: True,
+        float: 1.5,
+        bytes: b"\x00\xff",
+        dt.datetime: dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        dt.date: dt.date(2030, 1, 2),
+    }
+    return samples.get(python_type, "x")
+
+
+def _statements(dialect_name: str) -> list[object]:
+    """Every Core statement the domain keeps at module level (the ones it runs
+    directly are among them)."""
+    import importlib
+    import pkgutil
+
+    from sqlalchemy.sql import ClauseElement, Executable
+
+    import petition
+
+    found: list[object] = []
+    for info in pkgutil.iter_modules(petition.__path__, "petition."):
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            # Some are kept per dialect, in a dict: this dialect's.
+            candidates = (value.get(dialect_name),) if isinstance(value, dict) else (value,)
+            for candidate in candidates:
+                if isinstance(candidate, ClauseElement) and isinstance(candidate, Executable):
+                    found.append(candidate)
+    return found
+
+
+def _construct_params(compiled: object, reference: object, given: dict[str, object]) -> object:
+    """What Compiled.parameters() gave before it worked the binds out once: SQLAlchemy's
+    construct_params() on every call, then each value's bind processor."""
+    named = reference.construct_params(dict(given))  # type: ignore[attr-defined]
+    for name, value in named.items():
+        process = compiled._binds.get(name)  # type: ignore[attr-defined]
+        if process is not None and value is not None:
+            named[name] = process(value)
+    positions = compiled._positions  # type: ignore[attr-defined]
+    return named if positions is None else [named[n] for n in positions]
+
+
+def test_bound_values_are_what_construct_params_gives(db: Database) -> None:
+    """Compiled.parameters() works out once what SQLAlchemy's construct_params()
+    works out per call: for every statement the domain keeps, with every value given,
+    with none, and with the literal ones left to the statement, both bind alike."""
+    from sqlalchemy.exc import InvalidRequestError
+
+    from storage.direct import Compiled
+
+    dialect = db.engine.dialect
+    statements = _statements(dialect.name)
+    assert len(statements) > 15  # the domain's statements were found
+    for statement in statements:
+        compiled = Compiled(statement, dialect)  # type: ignore[arg-type]
+        assert compiled._plan is not None  # worked out once, not by construct_params
+        reference = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+        binds = reference.bind_names
+        values = {bind.key: _sample(bind) for bind in binds if bind.required}
+
+        assert compiled.parameters(values) == _construct_params(compiled, reference, values), (
+            reference.string
+        )
+        every = {bind.key: _sample(bind) for bind in binds}
+        assert compiled.parameters(every) == _construct_params(compiled, reference, every), (
+            reference.string
+        )
+        if values:
+            with pytest.raises(InvalidRequestError):
+                compiled.parameters({})
+            with pytest.raises(InvalidRequestError):
+                _construct_params(compiled, reference, {})
