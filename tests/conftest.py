@@ -13,7 +13,7 @@ import pytest
 from bot.app import create_app
 from bot.server import BackgroundServer, SlackWSGI
 from bot.settings import load_settings
-from console.fakeslack import FakeSlack
+from console.server import FakeSlack
 from handlers.intime import InTime
 from petition.keyring import Keyring, KeyStore
 from storage.db import Database

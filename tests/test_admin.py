@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from console.fakeslack import FakeChannel, FakeUser
+from console.workspace import FakeChannel, FakeUser
 from petition.signatures import signer_hash, signer_status
 from storage.models import AuditEntry, Campaign, CampaignStatus, Signature
 from tests.support.counts import next_hour

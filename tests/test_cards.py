@@ -13,8 +13,8 @@ import pytest
 
 import blocks
 from blocks import limits
-from console.fakeslack import FakeChannel, FakeUser
 from console.slackcheck import message_problems
+from console.workspace import FakeChannel, FakeUser
 from petition.organizing import Organizers
 from petition.updates import TEXT_MAX, record_outcome
 from storage.models import UpdateKind

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import select, update
 
-from console.fakeslack import FakeUser, dm_channel_for
+from console.workspace import FakeUser, dm_channel_for
 from jobs.news import EVENT_TYPE, send_pending
 from petition import updates
 from petition.organizing import CLI_ACTOR, Organizers

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.scheduler import job_client
-from console.fakeslack import FakeUser, Fault, dm_channel_for
+from console.server import Fault
+from console.workspace import FakeUser, dm_channel_for
 from jobs.news import EVENT_TYPE, send_pending, send_pending_job
 from petition import updates
 from petition.keyring import Keyring

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.fakeslack import FakeUser
+from console.workspace import FakeUser
 from tests.support.running import RunningBot
 from tests.support.signing import opened_views
 
