@@ -19,6 +19,9 @@ from petition.keyring import Keyring, KeyStore
 from storage.db import Database
 from storage.migrate import upgrade
 from tests.support.databases import ON_POSTGRES, PG_URL, PG_URL_ENV, PostgresServer
+
+# Fixtures kept in tests/support, handed to every test module from here.
+from tests.support.organizers import bot, organizing
 from tests.support.running import (
     ALICE,
     BOB,
@@ -120,4 +123,14 @@ def running_bot(
         in_time.shutdown()
 
 
-__all__ = ["ALICE", "BOB", "RunningBot", "SlackDriver", "form", "response_json", "urlencode"]
+__all__ = [
+    "ALICE",
+    "BOB",
+    "RunningBot",
+    "SlackDriver",
+    "bot",
+    "form",
+    "organizing",
+    "response_json",
+    "urlencode",
+]

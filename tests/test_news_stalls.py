@@ -26,13 +26,6 @@ def extra_settings() -> dict[str, str]:
     return {"ORGANIZERS": DANA.id}
 
 
-@pytest.fixture
-def bot(running_bot: RunningBot) -> RunningBot:
-    running_bot.fake.workspace.add_user(DANA)
-    running_bot.import_campaign()
-    return running_bot
-
-
 def _person(bot: RunningBot, n: int) -> str:
     user = FakeUser(f"U0R{n:07d}", f"r{n}", f"Review {n}")
     bot.fake.workspace.add_user(user)

@@ -32,13 +32,6 @@ def extra_settings() -> dict[str, str]:
     return {"ORGANIZERS": DANA.id}
 
 
-@pytest.fixture
-def bot(running_bot: RunningBot) -> RunningBot:
-    running_bot.fake.workspace.add_user(DANA)
-    running_bot.import_campaign()
-    return running_bot
-
-
 def _people(bot: RunningBot, count: int, news: bool, start: int = 0) -> list[str]:
     ids = []
     for n in range(start, start + count):
