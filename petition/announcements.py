@@ -28,10 +28,11 @@ limit, a missing invitation) neither holds back nor repeats a post in another.
 
 Signer data never passes through here: counts and thresholds only.
 
-Why it runs past 500 lines: planning a row and claiming it read the same rules
-about channels (which row goes where, when one is moot), and the claim's checks
-repeat the plan's; kept together, each rule is said once. How a row is claimed
-(the lease) is petition/leases.py, shared with the news.
+Why it runs past 500 lines: it holds the whole life of one table's rows (planned,
+claimed, posted or set aside), and the channel rules above decide both where a
+row is planned and, once claimed, where it goes or whether it is moot. The next
+cut, if it grows, is planning apart from posting; how a row is claimed (the
+lease) is already apart, in petition/leases.py, shared with the news.
 """
 
 from __future__ import annotations
