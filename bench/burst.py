@@ -22,7 +22,7 @@ Anyone told to try again (in the answer they are looking at) waits what they wer
 told and tries again; anyone with no answer after --give-up seconds is counted.
 
 The app runs as deployed (`python -m bot serve`, its own process, waitress threads);
-the fake Slack runs in this process (console.fakeslack.FakeSlack, tiers on, Block Kit
+the fake Slack runs in this process (console.server.FakeSlack, tiers on, Block Kit
 checks on) with --latency seconds added to every Web API call. A share of the
 people (--newcomers) joined after the app read its member directory, so users.info
 is asked about them. Results are printed as a Markdown table row set; paste them
@@ -59,19 +59,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from blocks import limits  # noqa: E402
-from console.fakeslack import (  # noqa: E402
-    Call,
-    FakeChannel,
-    FakeSlack,
-    FakeUser,
+from console.payloads import (  # noqa: E402
     app_home_opened_body,
     block_actions_body,
-    dm_channel_for,
     message_im_body,
     sign,
     slash_command_body,
     view_submission_body,
 )
+from console.server import Call, FakeSlack  # noqa: E402
+from console.workspace import FakeChannel, FakeUser, dm_channel_for  # noqa: E402
 
 HOST = "127.0.0.1"
 SECRET = "burst-signing-secret-" + secrets.token_hex(8)

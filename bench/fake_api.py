@@ -1,4 +1,4 @@
-"""The fake Slack Web API (console.fakeslack) in a process of its own, for the benchmark.
+"""The fake Slack Web API (console.server) in a process of its own, for the benchmark.
 
 Run by bench/run.py, not by hand. Its own process keeps its work off the
 benchmark clients' interpreter lock, so a slow fake cannot pass for a slow app.
@@ -16,7 +16,8 @@ import sys
 import threading
 from collections import Counter
 
-from console.fakeslack import Call, FakeChannel, FakeSlack, Workspace
+from console.server import Call, FakeSlack
+from console.workspace import FakeChannel, Workspace
 
 # Keep only this many of the messages and ephemerals the fake was sent: it has to
 # run for minutes under load without growing.

@@ -51,13 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console.fakeslack import (
-    TEAM_ID,
-    message_im_body,
-    sign,
-    slash_command_body,
-    view_submission_body,
-)
+from console.payloads import message_im_body, sign, slash_command_body, view_submission_body
+from console.workspace import TEAM_ID
 from petition import eligibility
 
 BENCH_DIR = Path(__file__).resolve().parent

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from blocks.ids import ADMIN_SAVE_VIEW, demand_block_ids
 from blocks.kit import Block, _input, _plain, _section, _text_input, _view
 from petition.campaigns import MAX_DEMANDS, describe_changes
-from storage.models import ADDRESSEE_MAX, DEMAND_MAX, STATEMENT_MAX, TITLE_MAX
+from petition.lengths import ADDRESSEE_MAX, DEMAND_MAX, STATEMENT_MAX, TITLE_MAX
 
 UTC = ZoneInfo("UTC")
 

@@ -2,7 +2,7 @@
 
 Each figure names the page of Slack's developer docs it comes from. Two readers use
 it: the blocks package sizes every surface to fit (pages, splits, shortens), and
-console/slackcheck.py (behind console/fakeslack.py) refuses what goes past, as Slack does.
+console/slackcheck.py (behind console/server.py) refuses what goes past, as Slack does.
 A figure changed here changes both, so the tests keep checking what the app sends
 against the same rule the app was built to.
 """

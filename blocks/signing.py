@@ -46,7 +46,7 @@ from blocks.kit import (
 )
 from blocks.paging import _pager, page_of
 from petition.campaigns import CampaignView
-from storage.models import NAME_MAX
+from petition.lengths import NAME_MAX
 
 # What every signer is shown before they sign, the same on every path: under the
 # demands with the *Sign privately* button (/demands, the channel card, the DM,

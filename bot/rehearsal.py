@@ -30,7 +30,8 @@ from console.console import Console
 from console.console_io import LineSource, ScriptLines, TerminalLines
 from console.console_render import Style
 from console.console_setup import DANA, DEMO_CAMPAIGN, demo_workspace
-from console.fakeslack import FakeSlack, sign
+from console.payloads import sign
+from console.server import FakeSlack
 from jobs.announce import announce_job
 from petition import campaigns
 from petition.counts import rehearse_an_hour

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from console.fakeslack import BOT_USER_ID, FakeChannel, FakeUser, Workspace
+from console.workspace import BOT_USER_ID, FakeChannel, FakeUser, Workspace
 
 GENERAL = FakeChannel("C0GENERAL", "general")
 ANNOUNCE = FakeChannel("C0ANNOUNCE", "announcements")

@@ -27,18 +27,24 @@ limit, a missing invitation) neither holds back nor repeats a post in another.
 - A channel removed hears nothing more: what was waiting for it is set aside.
 
 Signer data never passes through here: counts and thresholds only.
+
+Why it runs past 500 lines: it holds the whole life of one table's rows (planned,
+claimed, posted or set aside), and the channel rules above decide both where a
+row is planned and, once claimed, where it goes or whether it is moot. The next
+cut, if it grows, is planning apart from posting; how a row is claimed (the
+lease) is already apart, in petition/leases.py, shared with the news.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Select, or_, select, true, update
+from sqlalchemy import ColumnElement, Select, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from petition.leases import RELEASED, Lease
 from storage.db import rows_changed
 from storage.models import (
     Announcement,
@@ -55,6 +61,10 @@ from storage.models import (
 # most a few seconds for Slack per call), so a live claim is never taken over; a
 # claim left by a dead process is retried once it expires.
 LEASE = dt.timedelta(minutes=10)
+# Nobody holds a row that has no token.
+_LEASE = Lease(
+    Announcement, Announcement.claim_token, Announcement.claimed_at, Announcement.claim_token, LEASE
+)
 FINAL_THRESHOLD = 0
 
 
@@ -412,10 +422,6 @@ def _plan_channel(
 # -- claims ------------------------------------------------------------------------
 
 
-def _claimable(now: dt.datetime) -> ColumnElement[bool]:
-    return or_(Announcement.claim_token.is_(None), Announcement.claimed_at < now - LEASE)
-
-
 def claimable(
     session: Session,
     now: dt.datetime | None = None,
@@ -429,7 +435,7 @@ def claimable(
         .where(
             Announcement.state == AnnouncementState.PENDING,
             Announcement.kind.in_(kinds),
-            _claimable(now),
+            _LEASE.claimable(now),
         )
         .order_by(
             Announcement.campaign_id, Announcement.kind, Announcement.threshold, Announcement.id
@@ -458,7 +464,7 @@ def waiting(session: Session, now: dt.datetime | None = None) -> list[str]:
     ).all()
     lines = []
     for row, slug in rows:
-        if row.claimed_at is not None and row.claimed_at >= now - LEASE:
+        if _LEASE.held(row.claimed_at, now):
             reason = "being posted by another run"
         elif row.last_error:
             reason = row.last_error
@@ -482,20 +488,13 @@ def claim(session: Session, announcement_id: int, now: dt.datetime | None = None
     if row is None or row.state is not AnnouncementState.PENDING:
         return None
     earlier_doubt = row.in_doubt_since
-    token = secrets.token_hex(16)
-    won = rows_changed(
-        session.execute(
-            update(Announcement)
-            .where(
-                Announcement.id == announcement_id,
-                Announcement.state == AnnouncementState.PENDING,
-                _claimable(now),
-            )
-            .values(claim_token=token, claimed_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    token = _LEASE.take(
+        session,
+        Announcement.id == announcement_id,
+        Announcement.state == AnnouncementState.PENDING,
+        now=now,
     )
-    if not won:
+    if token is None:
         return None
     campaign = session.scalars(
         select(Campaign)
@@ -564,7 +563,7 @@ def _moot(
 
 
 def _mine(claimed: Claimed) -> ColumnElement[bool]:
-    return (Announcement.id == claimed.id) & (Announcement.claim_token == claimed.token)
+    return _LEASE.mine(claimed.token, Announcement.id == claimed.id)
 
 
 def begin_attempt(session: Session, claimed: Claimed, now: dt.datetime | None = None) -> bool:
@@ -638,7 +637,7 @@ def release(
     certain not to have posted, and the look made before this attempt cleared
     any earlier doubt, so the row is clean again.
     """
-    values: dict[str, object] = {"claim_token": None, "claimed_at": None, "last_error": error}
+    values: dict[str, object] = {**RELEASED, "last_error": error}
     if not posted_maybe:
         values["in_doubt_since"] = None
     session.execute(

@@ -19,12 +19,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from petition.announcements import channels_changed
 from petition.errors import CampaignNotFound, DemandsLocked, InvalidCampaign
+from petition.lengths import ADDRESSEE_MAX, DEMAND_MAX, SLUG_MAX, STATEMENT_MAX, TITLE_MAX
 from storage.models import (
-    ADDRESSEE_MAX,
-    DEMAND_MAX,
-    SLUG_MAX,
-    STATEMENT_MAX,
-    TITLE_MAX,
     Campaign,
     CampaignChannel,
     CampaignOrganizer,

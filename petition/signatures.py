@@ -33,11 +33,11 @@ from petition.keyring import (
     name_context,
     person_digest,
 )
+from petition.lengths import NAME_MAX
 from petition.naming import is_named, naming_cutoff
 from storage.db import rows_changed
 from storage.direct import DirectCursor, of
 from storage.models import (
-    NAME_MAX,
     Campaign,
     CampaignStatus,
     DeliveryState,

@@ -11,13 +11,13 @@ gone out to everyone, its rows are deleted and only the counts remain.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from petition.errors import DomainError
+from petition.leases import RELEASED, Lease
 from petition.organizing import Organizers, managed_campaign, record
 from storage.db import rows_changed
 from storage.models import (
@@ -32,6 +32,14 @@ from storage.models import (
 
 TEXT_MAX = 2500  # leaves room in a section (3000) and in private_metadata
 LEASE = dt.timedelta(minutes=5)
+# Nobody holds a row that has no claim time (finish() keeps the time, not the token).
+_LEASE = Lease(
+    UpdateDelivery,
+    UpdateDelivery.claim_token,
+    UpdateDelivery.claimed_at,
+    UpdateDelivery.claimed_at,
+    LEASE,
+)
 
 
 class InvalidUpdate(DomainError):
@@ -153,34 +161,23 @@ def record_outcome(
     record(session, actor, f"record:{kind.value}", slug)
 
 
-def _claimable(now: dt.datetime) -> ColumnElement[bool]:
-    return or_(UpdateDelivery.claimed_at.is_(None), UpdateDelivery.claimed_at < now - LEASE)
-
-
 def claim_next(session: Session, now: dt.datetime | None = None) -> Claimed | None:
     """Take the claim on the oldest pending delivery nobody else holds."""
     now = now or utcnow()
     for update_id, signer in session.execute(
         select(UpdateDelivery.update_id, UpdateDelivery.signer_hash)
-        .where(UpdateDelivery.state == DeliveryState.PENDING, _claimable(now))
+        .where(UpdateDelivery.state == DeliveryState.PENDING, _LEASE.claimable(now))
         .order_by(UpdateDelivery.update_id)
         .limit(20)
     ).all():
-        token = secrets.token_hex(16)
-        won = rows_changed(
-            session.execute(
-                update(UpdateDelivery)
-                .where(
-                    UpdateDelivery.update_id == update_id,
-                    UpdateDelivery.signer_hash == signer,
-                    UpdateDelivery.state == DeliveryState.PENDING,
-                    _claimable(now),
-                )
-                .values(claim_token=token, claimed_at=now)
-                .execution_options(synchronize_session=False)
-            )
+        token = _LEASE.take(
+            session,
+            UpdateDelivery.update_id == update_id,
+            UpdateDelivery.signer_hash == signer,
+            UpdateDelivery.state == DeliveryState.PENDING,
+            now=now,
         )
-        if not won:
+        if token is None:
             continue
         delivery = session.get(UpdateDelivery, (update_id, signer), populate_existing=True)
         row = session.get(Update, update_id)
@@ -206,10 +203,10 @@ def claim_next(session: Session, now: dt.datetime | None = None) -> Claimed | No
 
 
 def _mine(claimed: Claimed) -> ColumnElement[bool]:
-    return (
-        (UpdateDelivery.update_id == claimed.update_id)
-        & (UpdateDelivery.signer_hash == claimed.signer_hash)
-        & (UpdateDelivery.claim_token == claimed.token)
+    return _LEASE.mine(
+        claimed.token,
+        UpdateDelivery.update_id == claimed.update_id,
+        UpdateDelivery.signer_hash == claimed.signer_hash,
     )
 
 
@@ -263,7 +260,7 @@ def finish(session: Session, claimed: Claimed, state: DeliveryState) -> bool:
 
 def release(session: Session, claimed: Claimed, *, clear_doubt: bool) -> None:
     """Give the row back for a later attempt (rate limits, outages)."""
-    values: dict[str, object] = {"claim_token": None, "claimed_at": None}
+    values: dict[str, object] = dict(RELEASED)
     if clear_doubt:
         values["in_doubt_since"] = None
     session.execute(

@@ -13,12 +13,15 @@ import pytest
 from bot.app import create_app
 from bot.server import BackgroundServer, SlackWSGI
 from bot.settings import load_settings
-from console.fakeslack import FakeSlack
+from console.server import FakeSlack
 from handlers.intime import InTime
 from petition.keyring import Keyring, KeyStore
 from storage.db import Database
 from storage.migrate import upgrade
 from tests.support.databases import ON_POSTGRES, PG_URL, PG_URL_ENV, PostgresServer
+
+# Fixtures kept in tests/support, handed to every test module from here.
+from tests.support.organizers import bot, organizing
 from tests.support.running import (
     ALICE,
     BOB,
@@ -120,4 +123,14 @@ def running_bot(
         in_time.shutdown()
 
 
-__all__ = ["ALICE", "BOB", "RunningBot", "SlackDriver", "form", "response_json", "urlencode"]
+__all__ = [
+    "ALICE",
+    "BOB",
+    "RunningBot",
+    "SlackDriver",
+    "bot",
+    "form",
+    "organizing",
+    "response_json",
+    "urlencode",
+]

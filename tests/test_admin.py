@@ -15,11 +15,20 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from console.fakeslack import FakeChannel, FakeUser
+from console.workspace import FakeUser
 from petition.signatures import signer_hash, signer_status
 from storage.models import AuditEntry, Campaign, CampaignStatus, Signature
 from tests.support.counts import next_hour
-from tests.support.organizers import DANA, NEW_CAMPAIGN, SLUG, editor_values, open_editor
+from tests.support.organizers import (
+    ANNOUNCEMENTS,
+    DANA,
+    ELSEWHERE,
+    NEW_CAMPAIGN,
+    SLUG,
+    Organizing,
+    editor_values,
+    open_editor,
+)
 from tests.support.running import ALICE, BOB, SIGNER_KEY, RunningBot, key_store_for, response_json
 from tests.support.signing import opened_views, sign, view_text
 
@@ -32,15 +41,8 @@ def extra_settings() -> dict[str, str]:
 
 
 @pytest.fixture
-def bot(running_bot: RunningBot) -> RunningBot:
-    running_bot.fake.workspace.add_user(DANA)
-    running_bot.fake.workspace.add_user(ERIN)
-    running_bot.fake.workspace.add_channel(FakeChannel("C0ANNOUNCE", "announcements"))
-    running_bot.fake.workspace.add_channel(
-        FakeChannel("C0NOTIN001", "elsewhere", bot_is_member=False)
-    )
-    running_bot.import_campaign()
-    return running_bot
+def organizing() -> Organizing:
+    return Organizing(users=(ERIN,), channels=(ANNOUNCEMENTS, ELSEWHERE))
 
 
 def panel(bot: RunningBot, user: str = DANA.id) -> dict[str, Any]:

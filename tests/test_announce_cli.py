@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.settings import Settings
-from console.fakeslack import FakeSlack
+from console.server import FakeSlack
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Announcement, AnnouncementState

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 import blocks
 from bot.settings import Settings
-from console.fakeslack import FakeSlack, Fault
+from console.server import FakeSlack, Fault
 from jobs.announce import EVENT_TYPE, run_announcements
 from petition import announcements, campaigns
 from petition.errors import InvalidCampaign

@@ -33,7 +33,8 @@ import blocks
 from bot.app import create_app
 from bot.scheduler import job_client
 from bot.server import BackgroundServer, SlackWSGI
-from console.fakeslack import TEAM_ID, FakeChannel, FakeSlack, dm_channel_for
+from console.server import FakeSlack
+from console.workspace import TEAM_ID, FakeChannel, dm_channel_for
 from jobs.announce import announce_job
 from petition import campaigns, updates
 from petition.campaigns import MAX_CHANNELS, MAX_DEMANDS, MAX_MILESTONES

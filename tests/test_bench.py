@@ -11,7 +11,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from console.fakeslack import FakeSlack
+from console.server import FakeSlack
 from petition import eligibility
 
 REPO = Path(__file__).resolve().parent.parent

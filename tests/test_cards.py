@@ -13,14 +13,14 @@ import pytest
 
 import blocks
 from blocks import limits
-from console.fakeslack import FakeChannel, FakeUser
 from console.slackcheck import message_problems
+from console.workspace import FakeUser
 from petition.organizing import Organizers
 from petition.updates import TEXT_MAX, record_outcome
 from storage.models import UpdateKind
 from tests.support.counts import next_hour
 from tests.support.jobs import announce
-from tests.support.organizers import DANA, SLUG
+from tests.support.organizers import ANNOUNCEMENTS, DANA, ELSEWHERE, SLUG, Organizing
 from tests.support.running import ALICE, RunningBot
 from tests.support.signing import count, opened_views, sign, stored, view_text
 
@@ -34,14 +34,11 @@ def extra_settings() -> dict[str, str]:
 
 
 @pytest.fixture
-def bot(running_bot: RunningBot) -> RunningBot:
-    running_bot.fake.workspace.add_user(DANA)
-    running_bot.fake.workspace.add_channel(FakeChannel(CHANNEL, "announcements"))
-    running_bot.fake.workspace.add_channel(
-        FakeChannel("C0NOTIN001", "elsewhere", bot_is_member=False)
+def organizing() -> Organizing:
+    return Organizing(
+        channels=(ANNOUNCEMENTS, ELSEWHERE),
+        campaign={"milestones": [5, 10], "demands": ["Cancel the contract", EVIL]},
     )
-    running_bot.import_campaign(milestones=[5, 10], demands=["Cancel the contract", EVIL])
-    return running_bot
 
 
 def _answer(bot: RunningBot, before: int) -> str:

@@ -21,7 +21,8 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.settings import Settings
-from console.fakeslack import FakeChannel, FakeSlack, FakeUser, Fault, Grid
+from console.server import FakeSlack, Fault
+from console.workspace import FakeChannel, FakeUser, Grid
 from jobs.announce import EVENT_TYPE
 from petition import announcements, campaigns
 from petition.errors import InvalidCampaign

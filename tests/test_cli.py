@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.settings import load_settings
-from console.fakeslack import FakeSlack, sign, slash_command_body
+from console.payloads import sign, slash_command_body
+from console.server import FakeSlack
 from petition.signatures import add_signature, signer_hash
 from storage.db import Database
 from tests.support.cli import Cli

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
-from console.fakeslack import FakeUser
+from console.workspace import FakeUser
 from storage.models import Signature
 from tests.support.crowds import opened_by
 from tests.support.running import RunningBot

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from console.fakeslack import FakeUser
+from console.workspace import FakeUser
 from petition.letter import build_letter, render
 from petition.naming import named_count
 from petition.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign

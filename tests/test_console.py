@@ -24,7 +24,8 @@ from console.console import Console
 from console.console_io import ScriptLines
 from console.console_render import Names, Numbering, Style, mrkdwn, render_message
 from console.console_setup import ALICE, demo_workspace
-from console.fakeslack import FakeSlack, dm_channel_for
+from console.server import FakeSlack
+from console.workspace import dm_channel_for
 from tests.support.cli import base_env
 
 REPO = Path(__file__).resolve().parent.parent

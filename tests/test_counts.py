@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from console.fakeslack import FakeUser
+from console.workspace import FakeUser
 from tests.support.counts import next_hour
 from tests.support.running import RunningBot, response_json
 

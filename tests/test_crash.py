@@ -22,7 +22,8 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
-from console.fakeslack import FakeSlack, FakeUser
+from console.server import FakeSlack
+from console.workspace import FakeUser
 from petition import campaigns
 from storage.db import Database, sqlite_path
 from storage.migrate import alembic_config, upgrade

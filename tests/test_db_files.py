@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from bot import health
-from console.fakeslack import FakeSlack
+from console.server import FakeSlack
 from jobs.upkeep import scrub_job
 from petition import campaigns
 from petition.signatures import add_signature

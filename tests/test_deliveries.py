@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.server import BackgroundServer, SlackWSGI
-from console.fakeslack import FakeSlack, message_im_body
+from console.payloads import message_im_body
+from console.server import FakeSlack
 from petition.deliveries import KEEP_MINUTES, Receipts, claim_event, current_minute
 from storage.db import Database
 from storage.direct import DirectCursor

@@ -23,7 +23,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from console.fakeslack import FakeChannel, FakeSlack, FakeUser
+from console.server import FakeSlack
+from console.workspace import FakeChannel, FakeUser
 from petition import campaigns
 from storage.db import Database
 from storage.migrate import upgrade

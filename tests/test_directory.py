@@ -15,7 +15,9 @@ import pytest
 from slack_sdk import WebClient
 
 import blocks
-from console.fakeslack import FakeSlack, FakeUser, user_change_body
+from console.payloads import user_change_body
+from console.server import FakeSlack
+from console.workspace import FakeUser
 from handlers.directory import Directory
 from tests.support.databases import database_bytes
 from tests.support.running import ALICE, BOB, RunningBot

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from console.fakeslack import FakeChannel
+from console.workspace import FakeChannel
 from storage.models import Campaign
 from tests.support.cli import Cli
 from tests.support.organizers import DANA, SLUG, open_editor

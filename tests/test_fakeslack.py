@@ -12,7 +12,8 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from console.fakeslack import FakeChannel, FakeSlack, FakeUser
+from console.server import FakeSlack
+from console.workspace import FakeChannel, FakeUser
 
 ALICE = FakeUser("U0ALICE001", "alice", "Alice Example")
 BOB = FakeUser("U0BOB00002", "bob", "Bob Example")

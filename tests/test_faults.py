@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.server import BackgroundServer, SlackWSGI
-from console.fakeslack import FakeChannel, FakeSlack, FakeUser, Fault, dm_channel_for
+from console.server import FakeSlack, Fault
+from console.workspace import FakeChannel, FakeUser, dm_channel_for
 from handlers.pacing import Pacing
 from jobs.announce import run_announcements
 from storage.db import Database

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.logs import configure_logging
-from console.fakeslack import FakeUser, dm_channel_for
+from console.workspace import FakeUser, dm_channel_for
 from jobs.upkeep import scrub_job
 from petition.keyring import KeyMissing
 from petition.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from bot.settings import load_settings
-from console.fakeslack import TEAM_ID, FakeUser
+from console.workspace import TEAM_ID, FakeUser
 from petition import eligibility
 from tests.support.running import ALICE, BOB, SIGNER_KEY, RunningBot
 from tests.support.running import response_json as answer_of

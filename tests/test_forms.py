@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
-from console.fakeslack import FakeChannel
+from console.workspace import FakeChannel
 from storage.models import Campaign
 from tests.support.organizers import DANA, NEW_CAMPAIGN, editor_values, open_editor
 from tests.support.running import RunningBot, response_json

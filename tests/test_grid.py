@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.server import BackgroundServer, SlackWSGI
-from console.fakeslack import FakeSlack, FakeUser, Grid
+from console.server import FakeSlack
+from console.workspace import FakeUser, Grid
 from storage.db import Database
 from storage.models import Campaign, Signature
 from tests.support.grid import ORG, WENDY, WORKSPACE_A, WORKSPACE_B, grid_click, grid_submit
@@ -101,7 +102,7 @@ def test_slash_commands_and_home_work_in_grid_shapes(grid_bot, grid):
     bot = grid_bot
     answer = response_json(bot.slack.command("", user=WENDY.id, team_id=WORKSPACE_B, grid=grid))
     assert answer["blocks"][0]["text"]["text"] == "We won't build it"
-    from console.fakeslack import app_home_opened_body
+    from console.payloads import app_home_opened_body
 
     bot.slack.post(
         app_home_opened_body(WENDY.id, team_id=WORKSPACE_A, grid=grid), "application/json"

@@ -21,16 +21,9 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.server import BackgroundServer, SlackWSGI
-from console.fakeslack import (
-    TEAM_ID,
-    FakeSlack,
-    FakeUser,
-    Fault,
-    Grid,
-    app_home_opened_body,
-    message_im_body,
-    view_submission_body,
-)
+from console.payloads import app_home_opened_body, message_im_body, view_submission_body
+from console.server import FakeSlack, Fault
+from console.workspace import TEAM_ID, FakeUser, Grid
 from petition.signatures import add_signature, signer_hash
 from storage.db import Database
 from storage.models import Campaign, Signature

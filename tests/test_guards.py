@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from console.fakeslack import FakeUser
+from console.workspace import FakeUser
 from tests.support.running import ALICE, BOB, RunningBot, response_json
 from tests.support.signing import SLUG, ephemerals_to, opened_views, sign, stored, view_text
 
@@ -27,7 +27,7 @@ def test_clicks_and_forms_from_another_workspace_change_nothing(running_bot: Run
     assert running_bot.fake.calls_to("users.info") == []
     form = {"callback_id": "sign_submit", "private_metadata": json.dumps({"slug": SLUG})}
     values = {"how": {"choice": {"selected_option": {"value": "anonymous"}}}}
-    from console.fakeslack import view_submission_body
+    from console.payloads import view_submission_body
 
     body = view_submission_body(form, ALICE.id, values, team_id="T0OTHERORG")
     answer = response_json(running_bot.slack.post(body, "application/x-www-form-urlencoded"))
@@ -36,7 +36,7 @@ def test_clicks_and_forms_from_another_workspace_change_nothing(running_bot: Run
 
 
 def test_a_dm_from_another_workspace_gets_no_answer(running_bot: RunningBot):
-    from console.fakeslack import message_im_body
+    from console.payloads import message_im_body
 
     body = message_im_body("status", ALICE.id, team_id="T0OTHERORG")
     assert running_bot.slack.post(body, "application/json").status == 200

@@ -28,16 +28,15 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.server import BackgroundServer, SlackWSGI
-from console.fakeslack import (
-    TEAM_ID,
-    FakeSlack,
-    FakeUser,
+from console.payloads import (
     app_home_opened_body,
     block_actions_body,
     message_im_body,
     slash_command_body,
     view_submission_body,
 )
+from console.server import FakeSlack
+from console.workspace import TEAM_ID, FakeUser
 from handlers.admin import spec_from_form
 from petition import campaigns
 from petition.errors import DomainError, InvalidCampaign

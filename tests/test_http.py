@@ -14,7 +14,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import select
 
 from bot.health import database_problem
-from console.fakeslack import sign, slash_command_body, view_submission_body
+from console.payloads import sign, slash_command_body, view_submission_body
 from storage.db import Database, sqlite_path
 from storage.models import Campaign
 from tests.support.databases import sqlite_only

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from console.fakeslack import FakeChannel, FakeSlack, Grid, message_im_body, view_submission_body
+from console.payloads import message_im_body, view_submission_body
+from console.server import FakeSlack
+from console.workspace import FakeChannel, Grid
 from storage.models import Campaign
 from tests.support.httpclient import HttpResult
 from tests.support.organizers import DANA, NEW_CAMPAIGN, editor_values, open_editor

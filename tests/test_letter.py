@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from console.fakeslack import FakeUser
+from console.workspace import FakeUser
 from petition.keyring import Keyring
 from petition.letter import (
     build_letter,

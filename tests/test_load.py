@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.scheduler import job_client
 from bot.server import BackgroundServer, SlackWSGI, connections_for
-from console.fakeslack import FakeChannel, FakeSlack
+from console.server import FakeSlack
+from console.workspace import FakeChannel
 from jobs.announce import announce_job
 from storage.db import Database
 from storage.models import Campaign, Signature

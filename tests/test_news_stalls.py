@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import select, update
 
-from console.fakeslack import FakeUser, dm_channel_for
+from console.workspace import FakeUser, dm_channel_for
 from jobs.news import EVENT_TYPE, send_pending
 from petition import updates
 from petition.organizing import CLI_ACTOR, Organizers
@@ -24,13 +24,6 @@ from tests.support.signing import SLUG
 @pytest.fixture
 def extra_settings() -> dict[str, str]:
     return {"ORGANIZERS": DANA.id}
-
-
-@pytest.fixture
-def bot(running_bot: RunningBot) -> RunningBot:
-    running_bot.fake.workspace.add_user(DANA)
-    running_bot.import_campaign()
-    return running_bot
 
 
 def _person(bot: RunningBot, n: int) -> str:

@@ -12,7 +12,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.logs import configure_logging
-from console.fakeslack import Fault, dm_channel_for
+from console.server import Fault
+from console.workspace import dm_channel_for
 from tests.support.databases import database_bytes, sqlite_only
 from tests.support.running import ALICE, BOB, RunningBot, response_json
 from tests.support.signing import SLUG, open_sign_form, opened_views, sign, sign_values

@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import time
 
-from console.fakeslack import FakeUser
+from console.workspace import FakeUser
 from tests.support.counts import next_hour
 from tests.support.running import ALICE, RunningBot, response_json
 from tests.support.signing import sign

@@ -13,8 +13,9 @@ import pytest
 
 import blocks
 from blocks import limits
-from console.fakeslack import FakeSlack, Fault, dm_channel_for
+from console.server import FakeSlack, Fault
 from console.slackcheck import Refused, check_message
+from console.workspace import dm_channel_for
 from storage.models import DEMAND_MAX, STATEMENT_MAX, TITLE_MAX
 from tests.support.running import ALICE, BOB, RunningBot, newcomer, response_json
 from tests.support.signing import SLUG, count, ephemerals_to, open_sign_form, stored, view_text

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from console.fakeslack import Fault
+from console.server import Fault
 from tests.support.running import ALICE, RunningBot
 
 SLUG = "wewontbuildit"

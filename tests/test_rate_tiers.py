@@ -17,7 +17,8 @@ from slack_sdk import WebClient
 
 from bot.app import create_app
 from bot.server import BackgroundServer, SlackWSGI
-from console.fakeslack import FakeSlack, FakeUser
+from console.server import FakeSlack
+from console.workspace import FakeUser
 from handlers.pacing import Pacing
 from storage.db import Database
 from storage.migrate import upgrade

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from console.fakeslack import FakeChannel, FakeSlack, FakeUser
+from console.server import FakeSlack
+from console.workspace import FakeChannel, FakeUser
 from petition import campaigns
 from storage.db import Database
 from storage.models import Announcement, AnnouncementState, Campaign, Signature

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.scheduler import job_client
-from console.fakeslack import FakeUser, dm_channel_for
+from console.workspace import FakeUser, dm_channel_for
 from jobs.news import EVENT_TYPE, send_pending
 from jobs.retract import retract_job
 from petition import updates

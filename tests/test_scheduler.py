@@ -27,7 +27,7 @@ from bot.scheduler import (
     start_scheduler,
 )
 from bot.settings import Settings
-from console.fakeslack import FakeSlack
+from console.server import FakeSlack
 from petition import announcements
 from storage.db import Database
 from storage.models import Campaign, CampaignStatus

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 import blocks
-from console.fakeslack import FakeUser, Fault, dm_channel_for, message_im_body
+from console.payloads import message_im_body
+from console.server import Fault
+from console.workspace import FakeUser, dm_channel_for
 from storage.models import Signature
 from tests.support.running import ALICE, BOB, RunningBot, newcomer, response_json
 from tests.support.scheduling import wait_for
@@ -400,7 +402,7 @@ def test_signing_from_app_home_refreshes_it(bot):
 
 
 def test_the_messages_tab_does_not_publish_a_home(bot):
-    from console.fakeslack import app_home_opened_body
+    from console.payloads import app_home_opened_body
 
     bot.slack.post(app_home_opened_body(ALICE.id, tab="messages"), "application/json")
     assert bot.fake.calls_to("views.publish") == []

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import blocks
-from console.fakeslack import TEAM_ID, FakeChannel, FakeUser
+from console.workspace import TEAM_ID, FakeChannel, FakeUser
 from petition.signatures import add_signature, signer_hash
 from storage.models import DEMAND_MAX, STATEMENT_MAX, TITLE_MAX
 from tests.support.conditional import sign_as

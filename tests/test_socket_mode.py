@@ -34,7 +34,9 @@ import pytest
 
 from bot.app import create_app
 from bot.socketmode import socket_mode_handler
-from console.fakeslack import TEAM_ID, FakeSlack, app_home_opened_body, message_im_body
+from console.payloads import app_home_opened_body, message_im_body
+from console.server import FakeSlack
+from console.workspace import TEAM_ID
 from storage.db import Database
 from tests.support.running import ALICE, SIGNER_KEY, RunningBot, SlackDriver, make_settings
 

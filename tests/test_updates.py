@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.scheduler import job_client
-from console.fakeslack import FakeUser, Fault, dm_channel_for
+from console.server import Fault
+from console.workspace import FakeUser, dm_channel_for
 from jobs.news import EVENT_TYPE, send_pending, send_pending_job
 from petition import updates
 from petition.keyring import Keyring
@@ -29,13 +30,6 @@ from tests.support.signing import SLUG, ephemerals_to, opened_views, view_text
 @pytest.fixture
 def extra_settings() -> dict[str, str]:
     return {"ORGANIZERS": DANA.id}
-
-
-@pytest.fixture
-def bot(running_bot: RunningBot) -> RunningBot:
-    running_bot.fake.workspace.add_user(DANA)
-    running_bot.import_campaign()
-    return running_bot
 
 
 def _people(bot: RunningBot, count: int, news: bool, start: int = 0) -> list[str]:

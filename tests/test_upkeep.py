@@ -11,7 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select, update
 
 from bot.scheduler import FORGET_JOB_ID, NEWS_JOB_ID
-from console.fakeslack import FakeUser
+from console.workspace import FakeUser
 from jobs.news import EVENT_TYPE
 from jobs.upkeep import forget_due_job
 from petition import updates

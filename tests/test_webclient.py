@@ -14,7 +14,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.webclient import KeptAliveWebClient
-from console.fakeslack import FakeSlack
+from console.server import FakeSlack
 
 
 def test_calls_share_one_connection(fake_slack: FakeSlack) -> None:

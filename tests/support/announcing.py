@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.settings import Settings
-from console.fakeslack import FakeSlack
+from console.server import FakeSlack
 from jobs.announce import RunReport
 from petition import announcements, campaigns
 from petition.signatures import add_signature, signer_hash

@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.fakeslack import FakeSlack, FakeUser
+from console.server import FakeSlack
+from console.workspace import FakeUser
 from tests.support.running import SlackDriver
 from tests.support.signing import (
     FOLLOW_UP_SECONDS,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.fakeslack import FakeUser, Grid, view_submission_body
+from console.payloads import view_submission_body
+from console.workspace import FakeUser, Grid
 from tests.support.running import RunningBot, response_json
 from tests.support.signing import SLUG, opened_views
 

@@ -1,15 +1,53 @@
-"""An organizer and the campaign editor."""
+"""An organizer, the campaign editor, and the `bot` an organizer's tests start
+from (tests/conftest.py hands it to every test module that has no `bot` of its own)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from console.fakeslack import FakeUser
+import pytest
+
+from console.workspace import FakeChannel, FakeUser
 from tests.support.running import RunningBot
 from tests.support.signing import opened_views
 
 DANA = FakeUser(id="U0DANA0001", name="dana", real_name="Dana Organizer")
 SLUG = "wewontbuildit"
+ANNOUNCEMENTS = FakeChannel("C0ANNOUNCE", "announcements")
+# A channel the bot was never invited to.
+ELSEWHERE = FakeChannel("C0NOTIN001", "elsewhere", bot_is_member=False)
+
+
+@dataclass(frozen=True)
+class Organizing:
+    """What an organizer's test starts with beside Dana: more people, channels, and
+    how the campaign differs from RunningBot.import_campaign's."""
+
+    users: tuple[FakeUser, ...] = ()
+    channels: tuple[FakeChannel, ...] = ()
+    campaign: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture
+def organizing() -> Organizing:
+    """Override in a test module to start `bot` with more (Organizing)."""
+    return Organizing()
+
+
+@pytest.fixture
+def bot(running_bot: RunningBot, organizing: Organizing) -> RunningBot:
+    """The running bot with Dana, what `organizing` adds, and a campaign imported.
+
+    Dana organizes only if the module's extra_settings name her in ORGANIZERS."""
+    running_bot.fake.workspace.add_user(DANA)
+    for user in organizing.users:
+        running_bot.fake.workspace.add_user(user)
+    for channel in organizing.channels:
+        # A copy: a test may change its channel (archive it, remove the bot).
+        running_bot.fake.workspace.add_channel(replace(channel))
+    running_bot.import_campaign(**organizing.campaign)
+    return running_bot
 
 
 def editor_values(**fields: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from console.fakeslack import FakeSlack
+from console.server import FakeSlack
 from tests.support.httpclient import get
 from tests.support.running import key_store_for
 

@@ -16,9 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
 from bot.settings import Settings, default_key_store, load_settings
-from console.fakeslack import (
-    FakeSlack,
-    FakeUser,
+from console.payloads import (
     app_home_opened_body,
     block_actions_body,
     message_im_body,
@@ -26,6 +24,8 @@ from console.fakeslack import (
     slash_command_body,
     view_submission_body,
 )
+from console.server import FakeSlack
+from console.workspace import FakeUser
 from petition import campaigns
 from petition.keyring import Keyring
 from storage.db import Database

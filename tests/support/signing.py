@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from console.fakeslack import FakeSlack
+from console.server import FakeSlack
 from storage.models import Campaign, Signature
 from tests.support.running import ALICE, RunningBot, response_json
 from tests.support.scheduling import wait_for
