@@ -700,5 +700,3 @@ def test_add_signature_stores_only_what_it_should(domain_db, domain_keyring, slu
             assert rows == campaign.signature_count
             if campaign.slug != "wewontbuildit":
                 assert rows == 0, campaign.slug
-
-
