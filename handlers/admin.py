@@ -18,7 +18,6 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 import blocks
-from handlers import campaign_form, news
 from handlers.errors import Answer, Refusals, open_modal
 from handlers.intime import FormAnswer, InTime, answer_in_time
 from handlers.payload import clicked_value, form_state, typed_text
@@ -297,7 +296,6 @@ def handle_forget_confirm(
 
 
 def register(app: App) -> None:
-    campaign_form.register(app)
     for action_id in STATUS_ACTIONS:
         app.action(action_id)(handle_status)
     app.action(blocks.ADMIN_HISTORY)(handle_history)
@@ -307,4 +305,3 @@ def register(app: App) -> None:
     app.action(blocks.ADMIN_ARCHIVE)(handle_archive)
     app.action(blocks.ADMIN_UNARCHIVE)(handle_archive)
     app.view(blocks.ADMIN_FORGET_VIEW)(handle_forget_confirm)
-    news.register(app)

@@ -36,9 +36,11 @@ def post_card(
     if not slug or not channel_id or channel_id.startswith("D"):
         _say(respond, blocks.card_usage_text())
         return
-    refusals.ephemeral(
-        respond, "card", slug, lambda: _post(respond, client, organizer, actor, channel_id, slug)
-    )()
+
+    def work() -> None:
+        _post(respond, client, organizer, actor, channel_id, slug)
+
+    refusals.ephemeral(respond, "card", slug, work)()
 
 
 def _post(
