@@ -4,6 +4,10 @@ the Home tab by publishing it again).
 
 Every list keeps to its surface's block limit by showing a page at a time
 (blocks/paging.py, PAGE_SIZES) and says how many more there are.
+
+The Database and the Settings are here only for the worker's pages (status, the
+choosers, the Home tab), until handlers/home.py and handlers/messages.py take
+`worker` and `timezone` as the organizer's and /demands' pages do.
 """
 
 from __future__ import annotations
