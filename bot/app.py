@@ -109,7 +109,8 @@ def create_app(
 
     # Which workspace (or organization) this token belongs to: requests naming any
     # other are refused. Read again when Slack says it changed.
-    installation = Installation(client, HomeWorkspaces(db, keyring) if keyring else None)
+    homes = HomeWorkspaces(db, keyring) if keyring is not None else None
+    installation = Installation(client, homes)
     installation.start(client)
     if directory is None:
         directory = Directory(client if settings.member_directory else None)
