@@ -24,6 +24,7 @@ from petition.organizer_actions import OrganizerActions
 from petition.organizing import Organizers
 from petition.ratelimit import RateLimiter
 from petition.worker_actions import WorkerActions
+from petition.workspaces import HomeWorkspaces
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,8 @@ def create_app(
 
     # Which workspace (or organization) this token belongs to: requests naming any
     # other are refused. Read again when Slack says it changed.
-    installation = Installation(client, db, settings)
+    homes = HomeWorkspaces(db, keyring) if keyring is not None else None
+    installation = Installation(client, homes)
     installation.start(client)
     if directory is None:
         directory = Directory(client if settings.member_directory else None)

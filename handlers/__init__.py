@@ -7,12 +7,14 @@ from slack_bolt import App
 from handlers import (
     actions,
     admin,
+    campaign_form,
     commands,
     errors,
     home,
     lifecycle,
     messages,
     middleware,
+    news,
     paging,
     preview,
     quicksign,
@@ -38,6 +40,8 @@ def register(
     actions.register(app)
     home.register(app)
     admin.register(app)
+    campaign_form.register(app)
+    news.register(app)
     preview.register(app)
     paging.register(app)
     lifecycle.register(app)

@@ -3,7 +3,6 @@ type it in (petition/cards.py keeps it current)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 
@@ -12,14 +11,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 import blocks
-from bot.settings import Settings
-from petition import cards, organizing
-from petition.campaigns import campaign_view
-from petition.errors import CampaignNotFound, NotAnOrganizer
-from storage.db import Database
-from storage.models import CampaignStatus
+from handlers.errors import Refusals
+from petition import cards
+from petition.organizer_actions import OrganizerActions
 
 logger = logging.getLogger(__name__)
+refusals = Refusals(logger)
 
 
 def _say(respond: Respond, text: str) -> None:
@@ -29,8 +26,7 @@ def _say(respond: Respond, text: str) -> None:
 def post_card(
     respond: Respond,
     client: WebClient,
-    db: Database,
-    settings: Settings,
+    organizer: OrganizerActions,
     actor: str,
     channel_id: str,
     slug: str,
@@ -40,23 +36,23 @@ def post_card(
     if not slug or not channel_id or channel_id.startswith("D"):
         _say(respond, blocks.card_usage_text())
         return
-    try:
-        with db.read() as session:
-            campaign = organizing.managed_campaign(
-                session, organizing.Organizers(settings.organizers), actor, slug
-            )
-            if campaign.status is CampaignStatus.DRAFT:
-                _say(respond, f"`{campaign.slug}` is a draft: open it before posting its card.")
-                return
-            view = campaign_view(campaign, dt.datetime.now(dt.UTC))
-    except NotAnOrganizer:
-        logger.warning("refused an organizer action (card): not an organizer")
-        _say(respond, blocks.not_organizer_text())
-        return
-    except CampaignNotFound as missing:
-        _say(respond, blocks.not_found_text(slug, missing.known))
-        return
-    fallback, content = blocks.campaign_card(view, settings.timezone)
+
+    def work() -> None:
+        _post(respond, client, organizer, actor, channel_id, slug)
+
+    refusals.ephemeral(respond, "card", slug, work)()
+
+
+def _post(
+    respond: Respond,
+    client: WebClient,
+    organizer: OrganizerActions,
+    actor: str,
+    channel_id: str,
+    slug: str,
+) -> None:
+    view = organizer.card_view(actor, slug)
+    fallback, content = blocks.campaign_card(view, organizer.timezone)
     try:
         posted = client.chat_postMessage(channel=channel_id, text=fallback, blocks=content)
     except SlackApiError as error:
@@ -70,7 +66,6 @@ def post_card(
         _say(respond, blocks.card_refused_text(""))
         return
     shown = cards.digest(json.dumps(content, sort_keys=True))
-    with db.write() as session:
-        cards.record_card(session, view.campaign_id, channel_id, str(posted["ts"]), shown)
+    organizer.record_card(actor, view.slug, channel_id, str(posted["ts"]), shown)
     logger.info("a campaign card was posted")
     _say(respond, blocks.card_posted_text(view.slug))

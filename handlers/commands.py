@@ -11,13 +11,13 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 import blocks
-from bot.settings import Settings
 from handlers.admin import admin_command_answer, draft_preview
 from handlers.cards import post_card
 from handlers.intime import InTime
 from handlers.kept import ack_json
 from petition import campaigns
-from storage.db import Database
+from petition.organizer_actions import OrganizerActions
+from petition.worker_actions import WorkerActions
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 MAX_ARGUMENT = 200
 
 
-def demands_answer(db: Database, settings: Settings, text: str) -> str:
+def demands_answer(worker: WorkerActions, tz: ZoneInfo, text: str) -> str:
     """The ephemeral answer to `/demands TEXT`, as the acknowledgement's JSON body."""
     argument = text.strip()
     if argument.lower() in {"help", "?"} or len(argument) > MAX_ARGUMENT:
@@ -33,9 +33,8 @@ def demands_answer(db: Database, settings: Settings, text: str) -> str:
     # The most frequent request of all, with the same answer for everyone: made
     # from the shared copy of the public campaigns, once per copy, not from the
     # database each time.
-    public = campaigns.public_snapshot(db)
+    public = worker.snapshot()
     slug = argument.split()[0].lower() if argument else ""
-    tz = settings.timezone
     views = public.views()
     if slug and slug not in {v.slug for v in views}:
         # Not kept: people can type anything here.
@@ -78,12 +77,12 @@ def list_choices(views: tuple[campaigns.CampaignView, ...]) -> list[campaigns.Ca
     return open_views or list(views)
 
 
-def list_page(db: Database, settings: Settings, offset: int) -> tuple[str, list[blocks.Block]]:
+def list_page(worker: WorkerActions, tz: ZoneInfo, offset: int) -> tuple[str, list[blocks.Block]]:
     """A later page of the `/demands` list (its "Next" button)."""
-    choices = list_choices(campaigns.public_snapshot(db).views())
+    choices = list_choices(worker.snapshot().views())
     if not choices:
         return blocks.no_campaigns_message()
-    return blocks.campaign_list_message(choices, settings.timezone, offset=offset)
+    return blocks.campaign_list_message(choices, tz, offset=offset)
 
 
 def handle_demands(
@@ -92,8 +91,9 @@ def handle_demands(
     respond: Respond,
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
+    worker: WorkerActions,
+    organizer: OrganizerActions,
+    timezone: ZoneInfo,
     in_time: InTime,
 ) -> None:
     text = command.get("text") if isinstance(command.get("text"), str) else ""
@@ -101,7 +101,7 @@ def handle_demands(
     # The answer travels in the acknowledgement itself: ephemeral, visible only to
     # the worker, and not kept by Slack as a message.
     if (text or "").strip().lower() == "admin":
-        fallback, body = admin_command_answer(db, settings, user)
+        fallback, body = admin_command_answer(organizer, user)
         ack(response_type="ephemeral", text=fallback, blocks=body)
         return
     argument = (text or "").strip()
@@ -110,18 +110,18 @@ def handle_demands(
         ack()
         channel = command.get("channel_id") if isinstance(command.get("channel_id"), str) else ""
         slug = words[1].lower() if len(words) > 1 else ""
-        in_time.run(context, lambda: post_card(respond, client, db, settings, user, channel, slug))
+        in_time.run(context, lambda: post_card(respond, client, organizer, user, channel, slug))
         return
     if argument and len(argument) <= MAX_ARGUMENT:
         slug = words[0].lower()
-        if slug not in {v.slug for v in campaigns.public_snapshot(db).views()}:
+        if slug not in {v.slug for v in worker.snapshot().views()}:
             # Perhaps the organizer's own draft: they see it as workers will.
-            preview = draft_preview(db, settings, user, slug)
+            preview = draft_preview(organizer, user, slug)
             if preview is not None:
                 fallback, body = preview
                 ack(response_type="ephemeral", text=fallback, blocks=body)
                 return
-    ack_json(ack, demands_answer(db, settings, text or ""))
+    ack_json(ack, demands_answer(worker, timezone, text or ""))
 
 
 def register(app: App) -> None:

@@ -4,7 +4,7 @@ read again whenever Slack says it may have changed.
 It changes when the workspace joins an Enterprise Grid (its requests start
 naming the organization), when the app is installed org-wide instead, and when
 it is uninstalled or its tokens revoked. Each workspace the app was installed in
-on its own is also recorded (storage: home_workspaces): signatures made there
+on its own is also recorded (petition/workspaces.py): signatures made there
 before a Grid move are keyed by it (handlers/identity.py).
 """
 
@@ -18,10 +18,7 @@ from dataclasses import dataclass
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.settings import Settings
-from petition.sealing import Sealer
-from petition.workspaces import home_workspaces, record_home_workspace
-from storage.db import Database
+from petition.workspaces import HomeWorkspaces
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +39,15 @@ class Identity:
 class Installation:
     """The token's workspace or organization; one per process (app factory)."""
 
-    def __init__(self, client: WebClient, db: Database, settings: Settings) -> None:
+    def __init__(self, client: WebClient, homes: HomeWorkspaces | None) -> None:
         # Its own client: a short timeout, the app's token and Web API.
         self._client = WebClient(
             token=client.token, base_url=client.base_url, timeout=AUTH_TEST_TIMEOUT
         )
-        self._db = db
-        # Without SIGNER_KEY nobody can sign, and there is nothing to carry over.
-        self._key = settings.signer_key
-        self._sealer = Sealer(settings.signer_key) if settings.signer_key else None
+        # None without SIGNER_KEY: nobody can sign, and there is nothing to carry over.
+        self._homes = homes
         self._lock = threading.Lock()
         self._asked_at = -REFRESH_AT_MOST_EVERY
-        self._homes: tuple[str, ...] | None = None
         self.current = Identity(None, None)
 
     def start(self, client: WebClient) -> None:
@@ -115,20 +109,8 @@ class Installation:
     # -- workspaces the app was installed in on its own ---------------------------
 
     def record_home(self, team_id: str) -> None:
-        if self._key is None or self._sealer is None:
-            return
-        if self._homes is not None and team_id in self._homes:
-            return
-        with self._db.write() as session:
-            record_home_workspace(session, self._key, self._sealer, team_id)
-        self._homes = None
+        if self._homes is not None:
+            self._homes.record(team_id)
 
     def home_workspaces(self) -> tuple[str, ...]:
-        homes = self._homes
-        if homes is None:
-            if self._sealer is None:
-                return ()
-            with self._db.read() as session:
-                homes = home_workspaces(session, self._sealer)
-            self._homes = homes
-        return homes
+        return self._homes.all() if self._homes is not None else ()

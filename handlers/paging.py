@@ -4,12 +4,17 @@ the Home tab by publishing it again).
 
 Every list keeps to its surface's block limit by showing a page at a time
 (blocks/paging.py, PAGE_SIZES) and says how many more there are.
+
+The Database and the Settings are here only for the worker's pages (status, the
+choosers, the Home tab), until handlers/home.py and handlers/messages.py take
+`worker` and `timezone` as the organizer's and /demands' pages do.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
@@ -17,14 +22,18 @@ from slack_sdk import WebClient
 import blocks
 from bot.settings import Settings
 from handlers import admin, commands, messages
+from handlers.errors import Refusals
 from handlers.home import publish_home_quietly, status_lines
 from handlers.intime import InTime
 from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, Stranger
 from petition.keyring import Keyring
+from petition.organizer_actions import OrganizerActions
+from petition.worker_actions import WorkerActions
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
+refusals = Refusals(logger)
 
 
 def _page(
@@ -34,21 +43,25 @@ def _page(
     settings: Settings,
     context: BoltContext,
     keyring: Keyring,
+    worker: WorkerActions,
+    organizer: OrganizerActions,
+    timezone: ZoneInfo,
 ) -> tuple[str, list[blocks.Block]] | None:
     actor = context.user_id or ""
     if surface == "demands":
-        return commands.list_page(db, settings, offset)
+        return commands.list_page(worker, timezone, offset)
     if surface == "status":
         lines = status_lines(db, settings, context, keyring)
-        return blocks.status_message(lines, settings.timezone, offset)
+        return blocks.status_message(lines, timezone, offset)
     if surface == "sign":
         return messages.chooser_page(db, settings, context, keyring, blocks.SIGN_ACTION, offset)
     if surface == "withdraw":
         return messages.chooser_page(db, settings, context, keyring, blocks.WITHDRAW_ACTION, offset)
+    # NotAnOrganizer for someone who organizes nothing: answered by `refusals`.
     if surface == "admin":
-        return admin.panel(db, settings, actor, offset)
+        return admin.panel(organizer, actor, offset)
     if surface == "archived":
-        return admin.archived_panel(db, settings, actor, offset)
+        return admin.archived_panel(organizer, actor, offset)
     return None
 
 
@@ -61,6 +74,9 @@ def handle_page(
     db: Database,
     settings: Settings,
     keyring: Keyring,
+    worker: WorkerActions,
+    organizer: OrganizerActions,
+    timezone: ZoneInfo,
     in_time: InTime,
 ) -> None:
     ack()
@@ -75,7 +91,9 @@ def handle_page(
             publish_home_quietly(client, db, settings, context, keyring, offset)
             return
         try:
-            answer = _page(surface, offset, db, settings, context, keyring)
+            answer = _page(
+                surface, offset, db, settings, context, keyring, worker, organizer, timezone
+            )
         except SlackUnavailable as busy:
             # Who the person is could not be asked of Slack (a Grid's ids).
             text = blocks.slack_busy_text(busy.retry_after)
@@ -84,17 +102,13 @@ def handle_page(
         except Stranger:
             respond(text=blocks.stranger_text(), response_type="ephemeral", replace_original=False)
             return
-        if answer is None:  # an organizer page asked for by someone who organizes nothing
-            logger.warning("refused an organizer action (page): not an organizer")
-            respond(
-                text=blocks.not_organizer_text(), response_type="ephemeral", replace_original=False
-            )
+        if answer is None:  # a surface with pages that none of these shows
             return
         text, content = answer
         # Posted to the response URL: in time for Slack whatever that takes.
         respond(text=text, blocks=content, replace_original=True)
 
-    in_time.run(context, work)
+    in_time.run(context, refusals.ephemeral(respond, "page", "", work))
 
 
 def register(app: App) -> None:

@@ -13,3 +13,21 @@ def clicked_value(body: dict[str, Any]) -> str:
         if isinstance(value, str):
             return value
     return ""
+
+
+def form_state(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A submitted form's inputs by block id (one input per block)."""
+    values = (view.get("state") or {}).get("values") or {}
+    flat: dict[str, dict[str, Any]] = {}
+    for block_id, actions in values.items():
+        if isinstance(actions, dict):
+            for element in actions.values():
+                if isinstance(element, dict):
+                    flat[block_id] = element
+    return flat
+
+
+def typed_text(state: dict[str, dict[str, Any]], block_id: str) -> str | None:
+    """What was typed in a text input, or None."""
+    value = state.get(block_id, {}).get("value")
+    return value if isinstance(value, str) else None

@@ -3,7 +3,6 @@ a worker gets, whose submission records nothing."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from typing import Any
@@ -12,31 +11,14 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 import blocks
-from bot.settings import Settings
 from handlers.identity import profile_of
 from handlers.intime import InTime
 from handlers.payload import clicked_value
 from handlers.slackapi import open_form
-from petition import eligibility, organizing
-from petition.campaigns import CampaignView, campaign_view
-from petition.errors import CampaignNotFound, NotAnOrganizer
-from storage.db import Database
-from storage.models import CampaignStatus
+from petition import eligibility
+from petition.organizer_actions import OrganizerActions
 
 logger = logging.getLogger(__name__)
-
-
-def _draft_view(db: Database, settings: Settings, actor: str, slug: str) -> CampaignView | None:
-    try:
-        with db.read() as session:
-            campaign = organizing.managed_campaign(
-                session, organizing.Organizers(settings.organizers), actor, slug
-            )
-            if campaign.status is not CampaignStatus.DRAFT:
-                return None
-            return campaign_view(campaign, dt.datetime.now(dt.UTC))
-    except (CampaignNotFound, NotAnOrganizer):
-        return None
 
 
 def handle_preview_sign(
@@ -44,14 +26,14 @@ def handle_preview_sign(
     body: dict,
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
+    organizer: OrganizerActions,
     in_time: InTime,
 ) -> None:
     ack()
 
     def work() -> None:
-        view = _draft_view(db, settings, context.user_id or "", clicked_value(body))
+        # Someone else's draft, a campaign that is not one: the same refusal.
+        view = organizer.draft_view(context.user_id or "", clicked_value(body))
         if view is None:
             logger.info("a preview of a signing form was refused")
             form = blocks.notice_modal("Not available", blocks.not_organizer_text())

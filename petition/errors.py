@@ -44,6 +44,14 @@ class DemandsLocked(InvalidCampaign):
     """People signed this text: it cannot change under them."""
 
 
+class CampaignIsDraft(DomainError):
+    """A draft has no card: workers could not find or sign what it shows."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        super().__init__(f"`{slug}` is a draft: open it before posting its card.")
+
+
 class NoSignerKey(DomainError):
     """The process was started without SIGNER_KEY: nobody can sign or be found."""
 

@@ -41,6 +41,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from petition.sealing import Sealer
+
 KEY_BYTES = 32
 _NONCE_BYTES = 12
 _WRAP_INFO = b"undersigned/campaign-key-wrap/v1"
@@ -231,6 +233,17 @@ class Keyring:
 
     def person(self, scope: str, user: str) -> str:
         return person_digest(self._signer_key, scope, user)
+
+    def keyed_hash(self, message: str) -> str:
+        """HMAC-SHA256 of `message` under SIGNER_KEY (hex): how the database knows a
+        value it keeps only sealed (petition/workspaces.py). Each caller prefixes its
+        own purpose, as person_digest does."""
+        return hmac.new(self._signer_key, message.encode(), hashlib.sha256).hexdigest()
+
+    def sealer(self) -> Sealer:
+        """Values sealed under SIGNER_KEY itself, not a campaign's key
+        (petition/sealing.py): the workspaces the app was installed in."""
+        return Sealer(self._signer_key)
 
     def campaign(self, key_id: str) -> CampaignKeys:
         now = time.monotonic()

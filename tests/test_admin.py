@@ -91,6 +91,64 @@ def test_forged_organizer_clicks_by_a_worker_change_nothing(bot, action):
     assert bot.fake.workspace.files == []
 
 
+@pytest.mark.parametrize(
+    ("action", "logged", "surface"),
+    [
+        ("admin_new", "create", "views.open"),
+        ("admin_edit", "edit", "views.open"),
+        ("admin_duplicate", "duplicate", "views.open"),
+        ("admin_history", "history", "views.open"),
+        ("admin_forget", "forget", "views.open"),
+        ("admin_update", "update", "views.open"),
+        ("admin_close", "close", "response_url"),
+        ("admin_archive", "archive", "response_url"),
+        ("admin_letter_md", "letter", "response_url"),
+    ],
+)
+def test_a_refused_click_is_answered_where_it_was_made_and_logged_by_name(
+    bot, caplog, action, logged, surface
+):
+    # One path (handlers/errors.Refusals): a button that opens a form opens the
+    # refusal instead; one that acts on the message is answered under it.
+    caplog.set_level(logging.WARNING)
+    assert bot.slack.click(action, SLUG, user=ALICE.id).status == 200
+    [answer] = bot.fake.calls_to(surface)
+    assert "for the campaign's organizers" in json.dumps(answer.params)
+    assert f"refused an organizer action ({logged}): not an organizer" in caplog.text
+    assert ALICE.id not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("callback_id", "metadata", "values"),
+    [
+        (
+            "admin_update_preview",
+            SLUG,
+            {
+                "kind": {"k": {"type": "static_select", "selected_option": {"value": "news"}}},
+                "text": {"t": {"type": "plain_text_input", "value": "Hello"}},
+            },
+        ),
+        ("admin_update_send", json.dumps([SLUG, "news", True]) + "\nHello", {}),
+        (
+            "admin_forget_confirm",
+            json.dumps({"slug": SLUG}),
+            {"confirm": {"c": {"type": "plain_text_input", "value": SLUG}}},
+        ),
+    ],
+)
+def test_a_forged_organizer_form_is_turned_into_the_refusal(
+    bot, caplog, callback_id, metadata, values
+):
+    caplog.set_level(logging.WARNING)
+    form = {"callback_id": callback_id, "private_metadata": metadata}
+    answer = response_json(bot.slack.submit(form, values, user=ALICE.id))
+    assert answer["response_action"] == "update"
+    assert "Organizers only" in json.dumps(answer["view"])
+    assert "refused an organizer action" in caplog.text
+    assert ALICE.id not in caplog.text
+
+
 def test_a_forged_save_by_a_worker_is_refused(bot):
     form = {"callback_id": "admin_save", "private_metadata": json.dumps({"mode": "create"})}
     answer = response_json(bot.slack.submit(form, editor_values(**NEW_CAMPAIGN), user=ALICE.id))

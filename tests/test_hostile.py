@@ -37,7 +37,7 @@ from console.payloads import (
 )
 from console.server import FakeSlack
 from console.workspace import TEAM_ID, FakeUser
-from handlers.admin import spec_from_form
+from handlers.campaign_form import spec_from_form
 from petition import campaigns
 from petition.errors import DomainError, InvalidCampaign
 from petition.keyring import Keyring, KeyStore, name_context
@@ -651,7 +651,7 @@ def test_spec_from_form_accepts_or_names_the_field(state, with_slug):
     if with_slug:
         state.setdefault("slug", {"slug": _typed("fair-pay")})
     try:
-        spec = spec_from_form(view, None, _SETTINGS)
+        spec = spec_from_form(view, None, TZ)
     except InvalidCampaign:
         return
     assert spec.status.value == "draft"
@@ -699,12 +699,3 @@ def test_add_signature_stores_only_what_it_should(domain_db, domain_keyring, slu
             assert rows == campaign.signature_count
             if campaign.slug != "wewontbuildit":
                 assert rows == 0, campaign.slug
-
-
-class _Settings:
-    """spec_from_form reads only the timezone."""
-
-    timezone = TZ
-
-
-_SETTINGS: Any = _Settings()

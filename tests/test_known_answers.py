@@ -33,7 +33,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from petition import eligibility
-from petition.keyring import ADDRESS_PAD, CannotOpen, retraction_keys
+from petition.keyring import ADDRESS_PAD, CannotOpen, Keyring, KeyStore, retraction_keys
 from petition.sealing import CannotOpen as SealerCannotOpen
 from petition.sealing import Sealer
 from petition.workspaces import _workspace_hash
@@ -137,9 +137,10 @@ def test_the_sealer_opens_what_was_sealed_by_hand_under_its_derived_key():
     assert AESGCM(bytes.fromhex(SEALER_KEY)).decrypt(raw[:12], raw[12:], b"ctx") == "Zoë".encode()
 
 
-def test_a_home_workspace_is_known_by_its_keyed_hash():
-    assert _workspace_hash(K, "T0TEAM") == HOME_WORKSPACE
-    assert _workspace_hash(K, "T0OTHER") == OTHER_HOME_WORKSPACE
+def test_a_home_workspace_is_known_by_its_keyed_hash(tmp_path):
+    keyring = Keyring(K, KeyStore(tmp_path, K))
+    assert _workspace_hash(keyring, "T0TEAM") == HOME_WORKSPACE
+    assert _workspace_hash(keyring, "T0OTHER") == OTHER_HOME_WORKSPACE
 
 
 # -- retractions (news DMs queued for deletion) ---------------------------------------
