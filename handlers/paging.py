@@ -38,13 +38,14 @@ def _page(
     actor = context.user_id or ""
     if surface == "demands":
         return commands.list_page(db, settings, offset)
+    worker, timezone = context["worker"], context["timezone"]
     if surface == "status":
-        lines = status_lines(db, settings, context, keyring)
-        return blocks.status_message(lines, settings.timezone, offset)
+        lines = status_lines(worker, context)
+        return blocks.status_message(lines, timezone, offset)
     if surface == "sign":
-        return messages.chooser_page(db, settings, context, keyring, blocks.SIGN_ACTION, offset)
+        return messages.chooser_page(worker, timezone, context, blocks.SIGN_ACTION, offset)
     if surface == "withdraw":
-        return messages.chooser_page(db, settings, context, keyring, blocks.WITHDRAW_ACTION, offset)
+        return messages.chooser_page(worker, timezone, context, blocks.WITHDRAW_ACTION, offset)
     if surface == "admin":
         return admin.panel(db, settings, actor, offset)
     if surface == "archived":
@@ -72,7 +73,7 @@ def handle_page(
 
     def work() -> None:
         if surface == "home":
-            publish_home_quietly(client, db, settings, context, keyring, offset)
+            publish_home_quietly(client, context["worker"], context["timezone"], context, offset)
             return
         try:
             answer = _page(surface, offset, db, settings, context, keyring)

@@ -13,12 +13,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 import blocks
-from bot.settings import Settings
 from handlers.home import publish_home_quietly
 from handlers.identity import (
     UnknownRequester,
@@ -32,29 +32,20 @@ from handlers.intime import FormAnswer, FormOpener, InTime, answer_in_time
 from handlers.pacing import Pacing, Turns
 from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, Stranger, say_form_not_opened
-from petition import campaigns, eligibility
+from petition import eligibility
 from petition.campaigns import CampaignView
 from petition.errors import CampaignNotFound
-from petition.keyring import Keyring
 from petition.signatures import (
     MAX_THRESHOLD,
     MIN_THRESHOLD,
     CampaignClosed,
     Choice,
     InvalidName,
-    SignerStatus,
     SignOutcome,
-    change_choice,
     clean_name,
-    current_name,
-    remove_signature,
-    sign,
-    signer_status,
-    status_after_signing,
 )
-from petition.subscriptions import Address, NotSigned, subscribe, unsubscribe
-from storage.db import Database
-from storage.direct import DirectCursor
+from petition.subscriptions import Address, NotSigned
+from petition.worker_actions import Signed, WorkerActions
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +87,15 @@ def _pass_subject(body: dict[str, Any], context: BoltContext) -> tuple[str, str,
 
 
 def _passed(
-    data: dict[str, Any], body: dict[str, Any], context: BoltContext, settings: Settings, slug: str
+    data: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    worker: WorkerActions,
+    slug: str,
 ) -> bool:
     """Whether this form's metadata carries a fresh pass of ours for this person
     and campaign."""
-    key = settings.require_signer_key()
-    return eligibility.pass_holds(key, data.get("pass"), *_pass_subject(body, context), slug)
+    return worker.pass_holds(data.get("pass"), *_pass_subject(body, context), slug)
 
 
 def _metadata_of(view: dict[str, Any]) -> dict[str, Any]:
@@ -184,11 +178,11 @@ class _Turn:
 
 def _form_turn(context: BoltContext) -> _Turn | None:
     """The person's place in line for views.open (handlers/pacing.Turns)."""
-    pacing, settings = context.get("pacing"), context.get("settings")
-    if not isinstance(pacing, Pacing) or not isinstance(settings, Settings):
+    pacing, worker = context.get("pacing"), context.get("worker")
+    if not isinstance(pacing, Pacing) or not isinstance(worker, WorkerActions):
         return None
     try:
-        return _Turn(pacing.turns("views.open"), requester_key(context, settings))
+        return _Turn(pacing.turns("views.open"), requester_key(context, worker))
     except UnknownRequester:
         return None
 
@@ -201,10 +195,9 @@ def _tell_not_opened(body: dict[str, Any], context: BoltContext, failure: SlackU
         return
     publish_home_quietly(
         context.client,
-        context["db"],
-        context["settings"],
+        context["worker"],
+        context["timezone"],
         context,
-        context["keyring"],
         _home_page(body),
         notice=blocks.form_not_opened_text(failure.retry_after),
     )
@@ -251,12 +244,12 @@ def _click(
 
 
 def _clicked_campaign(
-    body: dict[str, Any], opener: FormOpener, db: Database
+    body: dict[str, Any], opener: FormOpener, worker: WorkerActions
 ) -> CampaignView | None:
     """The public campaign a button names, or None once the clicker was told it
     does not exist."""
     slug = clicked_value(body)
-    found = _find(db, slug)
+    found = _find(worker, slug)
     if isinstance(found, CampaignNotFound):
         logger.info("a button named an unknown campaign")
         text = blocks.not_found_text(slug, found.known)
@@ -265,12 +258,11 @@ def _clicked_campaign(
     return found
 
 
-def _find(db: Database, slug: str) -> CampaignView | CampaignNotFound:
-    with db.read() as session:
-        try:
-            return campaigns.find_public_campaign(session, slug)
-        except CampaignNotFound as missing:
-            return missing
+def _find(worker: WorkerActions, slug: str) -> CampaignView | CampaignNotFound:
+    try:
+        return worker.campaign(slug)
+    except CampaignNotFound as missing:
+        return missing
 
 
 def handle_sign_start(
@@ -279,9 +271,8 @@ def handle_sign_start(
     respond: Respond,
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
+    timezone: ZoneInfo,
     in_time: InTime,
 ) -> None:
     _click(
@@ -291,7 +282,7 @@ def handle_sign_start(
         client,
         context,
         in_time,
-        lambda opener: _sign_start(body, opener, client, context, db, settings, keyring),
+        lambda opener: _sign_start(body, opener, client, context, worker, timezone),
     )
 
 
@@ -300,20 +291,17 @@ def _sign_start(
     opener: FormOpener,
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
+    timezone: ZoneInfo,
 ) -> None:
-    found = _clicked_campaign(body, opener, db)
+    found = _clicked_campaign(body, opener, worker)
     if found is None:
         return
     if not found.is_open:
-        _show(opener, blocks.notice_modal("Closed", blocks.closed_text(found, settings.timezone)))
+        _show(opener, blocks.notice_modal("Closed", blocks.closed_text(found, timezone)))
         return
-    signer = signer_of(context, settings)
-    with db.read() as session:
-        already = signer_status(session, found.slug, signer, keyring).signed
-    if already:
+    signer = signer_of(context, worker)
+    if worker.standing(found.slug, signer).signed:
         _show(opener, blocks.signed_modal(found.title, named=False, already=True))
         return
     refusal = eligibility.refusal(
@@ -323,9 +311,7 @@ def _sign_start(
         logger.info("an ineligible account was refused the signing form")
         _show(opener, blocks.notice_modal("Cannot sign", refusal))
         return
-    form_pass = eligibility.issue_pass(
-        settings.require_signer_key(), *_pass_subject(body, context), found.slug
-    )
+    form_pass = worker.issue_pass(*_pass_subject(body, context), found.slug)
     metadata = _metadata(found.slug, _origin(body), form_pass=form_pass, page=_home_page(body))
     _show(opener, blocks.sign_modal(found, metadata, _name_if_known(context, client)))
 
@@ -349,9 +335,7 @@ def handle_sign_change(
     respond: Respond,
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
     in_time: InTime,
 ) -> None:
     """ "Change how I sign": the same form, showing the current choice."""
@@ -362,7 +346,7 @@ def handle_sign_change(
         client,
         context,
         in_time,
-        lambda opener: _sign_change(body, opener, client, context, db, settings, keyring),
+        lambda opener: _sign_change(body, opener, client, context, worker),
     )
 
 
@@ -371,17 +355,13 @@ def _sign_change(
     opener: FormOpener,
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
 ) -> None:
-    found = _clicked_campaign(body, opener, db)
+    found = _clicked_campaign(body, opener, worker)
     if found is None:
         return
-    signer = signer_of(context, settings)
-    with db.read() as session:
-        status = signer_status(session, found.slug, signer, keyring)
-        stored_name = current_name(session, found.slug, signer, keyring)
+    signature = worker.signature(found.slug, signer_of(context, worker))
+    status = signature.status
     if not status.signed:
         _show(opener, blocks.withdrawn_modal(found.title, had_signed=False))
         return
@@ -391,7 +371,7 @@ def _sign_change(
     elif status.named:
         how = blocks.NAMED
     state = blocks.SignFormState(how=how, threshold=status.threshold, news=status.subscribed)
-    suggestion = stored_name
+    suggestion = signature.name
     if suggestion is None:
         suggestion = _name_if_known(context, client)
     metadata = _metadata(found.slug, _origin(body), "change", page=_home_page(body))
@@ -487,9 +467,8 @@ def handle_sign_submit(
     view: dict[str, Any],
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
+    timezone: ZoneInfo,
     in_time: InTime,
 ) -> None:
     metadata = _metadata_of(view)
@@ -504,7 +483,7 @@ def handle_sign_submit(
     def work() -> FormAnswer:
         try:
             return _record(
-                metadata, body, slug, mode, form, choice, client, context, db, settings, keyring
+                metadata, body, slug, mode, form, choice, client, context, worker, timezone
             )
         except SlackUnavailable as busy:
             return _busy(busy)
@@ -512,7 +491,7 @@ def handle_sign_submit(
             return _stranger()
 
     after = (
-        (lambda: publish_home_quietly(client, db, settings, context, keyring, _page_of(metadata)))
+        (lambda: publish_home_quietly(client, worker, timezone, context, _page_of(metadata)))
         if origin == "home"
         else None
     )
@@ -528,53 +507,32 @@ def _record(
     choice: Choice,
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
+    timezone: ZoneInfo,
 ) -> FormAnswer:
     # Eligibility was asked of Slack when this form opened, minutes ago at most, if
     # it carries our pass; otherwise (an older form, or none of ours) ask now.
-    if not _passed(metadata, body, context, settings, slug):
+    if not _passed(metadata, body, context, worker, slug):
         user = account_of(context, client)
         refusal = eligibility.refusal(user, context.team_id, context.enterprise_id)
         if refusal:
             logger.info("an ineligible account's signature was refused")
             return FormAnswer(view=blocks.notice_modal("Cannot sign", refusal))
-    signer = signer_of(context, settings)
+    signer = signer_of(context, worker)
     address = Address(
         team_id=own_team_of(body, context) or context.enterprise_id or "",
         user_id=context.user_id or "",
     )
+    news_to = address if form.news else None
     changing = mode == "change"
     try:
-        if changing:
-            with db.write() as session:
-                if not change_choice(session, slug, signer, choice, keyring):
-                    raise NotSigned()
-                if form.news:
-                    subscribe(session, slug, signer, keyring, address)
-                else:
-                    unsubscribe(session, signer, keyring, slug)
-                outcome = SignOutcome.SIGNED
-                status = signer_status(session, slug, signer, keyring)
-                title = campaigns.public_title(session, slug)
-        else:
-            # The busiest write there is: straight on the driver, and on SQLite
-            # committed together with others waiting (storage/direct.py, batching.py).
-            def record(work: DirectCursor) -> tuple[SignOutcome, str, SignerStatus]:
-                signing = sign(work, slug, signer, choice, keyring)
-                if signing.outcome is not SignOutcome.SIGNED:
-                    return (
-                        signing.outcome,
-                        signing.title,
-                        signer_status(work, slug, signer, keyring),
-                    )
-                if form.news:
-                    subscribe(work, slug, signer, keyring, address)
-                status = status_after_signing(work, signing.campaign_id, choice, form.news)
-                return signing.outcome, signing.title, status
-
-            outcome, title, status = db.direct.write_batched(record)
+        # Each in one transaction; a new signature on the busiest write path there
+        # is, committed together with others waiting (WorkerActions.sign).
+        signed: Signed = (
+            worker.change(slug, signer, choice, news_to)
+            if changing
+            else worker.sign(slug, signer, choice, news_to)
+        )
     except CampaignNotFound:
         logger.info("a signing form named an unknown campaign")
         return FormAnswer(
@@ -589,18 +547,20 @@ def _record(
             )
         )
     except CampaignClosed:
-        found = _find(db, slug)
+        found = _find(worker, slug)
         text = (
-            blocks.closed_text(found, settings.timezone)
+            blocks.closed_text(found, timezone)
             if isinstance(found, CampaignView)
             else "This campaign is closed."
         )
         return FormAnswer(view=blocks.notice_modal("Closed", text + " Nothing was recorded."))
     # No log line for a signature: its time is exactly what must not be kept.
-    already = outcome is SignOutcome.ALREADY_SIGNED
+    already = signed.outcome is SignOutcome.ALREADY_SIGNED
+    status = signed.status
+    assert status is not None  # asked for: the confirmation shows it
     return FormAnswer(
         json=_confirmation(
-            title,
+            signed.title,
             named=choice.name is not None and not choice.conditional,
             already=already,
             threshold=choice.threshold,
@@ -617,9 +577,7 @@ def handle_withdraw_start(
     respond: Respond,
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
     in_time: InTime,
 ) -> None:
     _click(
@@ -629,7 +587,7 @@ def handle_withdraw_start(
         client,
         context,
         in_time,
-        lambda opener: _withdraw_start(body, opener, context, db, settings, keyring),
+        lambda opener: _withdraw_start(body, opener, context, worker),
     )
 
 
@@ -637,17 +595,12 @@ def _withdraw_start(
     body: dict[str, Any],
     opener: FormOpener,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
 ) -> None:
-    found = _clicked_campaign(body, opener, db)
+    found = _clicked_campaign(body, opener, worker)
     if found is None:
         return
-    signer = signer_of(context, settings)
-    with db.read() as session:
-        signed = signer_status(session, found.slug, signer, keyring).signed
-    if not signed:
+    if not worker.standing(found.slug, signer_of(context, worker)).signed:
         _show(opener, blocks.withdrawn_modal(found.title, had_signed=False))
         return
     metadata = _metadata(found.slug, _origin(body), page=_home_page(body))
@@ -660,9 +613,8 @@ def handle_withdraw_submit(
     view: dict[str, Any],
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
+    timezone: ZoneInfo,
     in_time: InTime,
 ) -> None:
     metadata = _metadata_of(view)
@@ -670,7 +622,7 @@ def handle_withdraw_submit(
 
     def work() -> FormAnswer:
         try:
-            signer = signer_of(context, settings)
+            signer = signer_of(context, worker)
         except SlackUnavailable as busy:
             return FormAnswer(
                 view=blocks.notice_modal("Try again", blocks.slack_busy_text(busy.retry_after))
@@ -678,17 +630,15 @@ def handle_withdraw_submit(
         except Stranger:
             return _stranger()
         try:
-            with db.write() as session:
-                had_signed = remove_signature(session, slug, signer, keyring)
-                title = campaigns.public_title(session, slug)
+            withdrawn = worker.withdraw(slug, signer)
         except CampaignNotFound:
             return FormAnswer(
                 view=blocks.notice_modal("Not found", "This campaign no longer exists.")
             )
-        return FormAnswer(view=blocks.withdrawn_modal(title, had_signed))
+        return FormAnswer(view=blocks.withdrawn_modal(withdrawn.title, withdrawn.had_signed))
 
     after = (
-        (lambda: publish_home_quietly(client, db, settings, context, keyring, _page_of(metadata)))
+        (lambda: publish_home_quietly(client, worker, timezone, context, _page_of(metadata)))
         if origin == "home"
         else None
     )

@@ -232,6 +232,12 @@ class Keyring:
     def person(self, scope: str, user: str) -> str:
         return person_digest(self._signer_key, scope, user)
 
+    @property
+    def signer_key(self) -> bytes:
+        """SIGNER_KEY, for what is derived from it outside this module (the signing
+        form's pass, petition/eligibility.py): in memory only, never stored."""
+        return self._signer_key
+
     def campaign(self, key_id: str) -> CampaignKeys:
         now = time.monotonic()
         with self._lock:
