@@ -7,9 +7,9 @@ an organizer posts in a channel) and carries
 Slack's own confirmation dialog, which Slack's client shows without asking the
 app. The click is checked against the member directory (handlers/directory.py,
 no call to Slack for anyone it knows), recorded in one transaction
-(WorkerActions.sign, group-committed with others on SQLite) and answered where the person
-clicked: the ephemeral message replaced through its response URL, a new
-ephemeral message under a channel's card, or the Home tab published again. A
+(WorkerActions.sign, group-committed with others on SQLite) and answered where
+the person clicked: the ephemeral message replaced through its response URL, a
+new ephemeral message under a channel's card, or the Home tab published again. A
 response URL is not one of Slack's rate-limited Web API methods, so nothing on
 this path waits for a tier: it goes as fast as the server does.
 
@@ -33,6 +33,7 @@ from handlers.home import publish_home_quietly
 from handlers.identity import account_of, signer_of
 from handlers.intime import InTime
 from handlers.payload import clicked_value
+from handlers.signform import home_page
 from handlers.slackapi import SlackUnavailable, Stranger
 from petition import eligibility
 from petition.campaigns import CampaignView
@@ -179,7 +180,7 @@ def handle_quick_sign(
     ack()
     slug = clicked_value(body)
     surface = _surface(body)
-    page = _home_page(body)
+    page = home_page(body)
 
     def answer(result: QuickAnswer) -> None:
         deliver(result, surface, respond, client, context, worker, timezone, page)
@@ -198,12 +199,6 @@ def handle_quick_sign(
     )
     if done and result is not None:
         in_time.start(lambda: answer(result))
-
-
-def _home_page(body: dict[str, Any]) -> int:
-    view = body.get("view") if isinstance(body.get("view"), dict) else {}
-    shown = blocks.read_page_value(str(view.get("private_metadata") or ""))
-    return shown[1] if shown and shown[0] == "home" else 0
 
 
 def register(app: App) -> None:
