@@ -44,7 +44,7 @@ class Signed:
 
 
 @dataclass(frozen=True)
-class Signature:
+class OwnSignature:
     """A signer's own signature on one campaign, for the form that changes it: its
     status, and the name on it opened for them alone."""
 
@@ -117,12 +117,12 @@ class WorkerActions:
         with self.db.read() as session:
             return signer_status(session, slug, person, self.keyring)
 
-    def signature(self, slug: str, person: str) -> Signature:
+    def signature(self, slug: str, person: str) -> OwnSignature:
         """Their signature and the name on it, read together (the change form)."""
         with self.db.read() as session:
             status = signer_status(session, slug, person, self.keyring)
             name = current_name(session, slug, person, self.keyring)
-        return Signature(status, name)
+        return OwnSignature(status, name)
 
     def status(self, person: str) -> list[tuple[CampaignView, SignerStatus]]:
         """Every open campaign and every other one this person is still on, with
