@@ -118,15 +118,16 @@ def create_app(
         # A small workspace is read by then; a large one goes on in the background
         # while requests are served (users.info answers for anyone not read yet).
         directory.wait_loaded(DIRECTORY_START_WAIT_SECONDS)
+    # The domain as listeners call it (petition/worker_actions.py,
+    # petition/organizer_actions.py): one call per action.
+    worker = WorkerActions(db, keyring)
     app.use(
         Provide(
             client,
             db=db,
             settings=settings,
             keyring=keyring,
-            # The domain as listeners call it (petition/worker_actions.py,
-            # petition/organizer_actions.py): one call per action.
-            worker=WorkerActions(db, keyring),
+            worker=worker,
             organizer=OrganizerActions(
                 db, keyring, Organizers(settings.organizers), settings.timezone
             ),
@@ -134,7 +135,7 @@ def create_app(
             send_updates=send_updates,
             in_time=in_time or InTime(),
             installation=installation,
-            people=People(installation, db, keyring),
+            people=People(installation, worker),
             directory=directory,
             pacing=pacing or Pacing(),
         )

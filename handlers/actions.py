@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
 import blocks
-from bot.settings import Settings
 from handlers.identity import signer_of
 from handlers.intime import InTime
 from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, Stranger
-from petition import campaigns
 from petition.errors import CampaignNotFound
-from petition.keyring import Keyring
-from petition.subscriptions import Address, subscribe
-from storage.db import Database
+from petition.subscriptions import Address
+from petition.worker_actions import WorkerActions
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +24,8 @@ def handle_show(
     body: dict,
     respond: Respond,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
+    worker: WorkerActions,
+    timezone: ZoneInfo,
     in_time: InTime,
 ) -> None:
     """ "Read" next to a campaign in the list: replace the list with that campaign."""
@@ -35,15 +33,14 @@ def handle_show(
     slug = clicked_value(body)
 
     def work() -> None:
-        with db.read() as session:
-            try:
-                view = campaigns.find_public_campaign(session, slug)
-            except CampaignNotFound as missing:
-                logger.info("a list button named a campaign that no longer exists")
-                fallback, answer = blocks.unknown_campaign_message(slug, missing.known)
-                respond(text=fallback, blocks=answer, replace_original=True)
-                return
-        fallback, answer = blocks.campaign_message(view, settings.timezone)
+        try:
+            view = worker.campaign(slug)
+        except CampaignNotFound as missing:
+            logger.info("a list button named a campaign that no longer exists")
+            fallback, answer = blocks.unknown_campaign_message(slug, missing.known)
+            respond(text=fallback, blocks=answer, replace_original=True)
+            return
+        fallback, answer = blocks.campaign_message(view, timezone)
         # Posted to the response URL: in time for Slack whatever that takes.
         respond(text=fallback, blocks=answer, replace_original=True)
 
@@ -55,9 +52,7 @@ def handle_follow(
     body: dict,
     respond: Respond,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
     in_time: InTime,
 ) -> None:
     """ "Get news by DM" under a campaign: anyone may, signed or not, so that a news
@@ -67,7 +62,7 @@ def handle_follow(
 
     def work() -> None:
         try:
-            person = signer_of(context, settings)
+            person = signer_of(context, worker)
         except SlackUnavailable as busy:
             respond(text=blocks.slack_busy_text(busy.retry_after), replace_original=False)
             return
@@ -78,13 +73,11 @@ def handle_follow(
             team_id=context.team_id or context.enterprise_id or "", user_id=context.user_id or ""
         )
         try:
-            with db.write() as session:
-                new = subscribe(session, slug, person, keyring, address)
-                title = campaigns.public_title(session, slug)
+            followed = worker.follow(slug, person, address)
         except CampaignNotFound as missing:
             respond(text=blocks.not_found_text(slug, missing.known), replace_original=False)
             return
-        respond(text=blocks.followed_text(title, new), replace_original=False)
+        respond(text=blocks.followed_text(followed.title, followed.new), replace_original=False)
 
     in_time.run(context, work)
 

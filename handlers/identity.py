@@ -9,7 +9,8 @@ how they are recognised:
    id). Payloads may carry it, or a workspace's local `U...` id for the same
    person (a workspace that joined the Grid keeps its members' old ids), so a
    `U` id in a Grid is looked up once per process.
-2. `signer_of`: the keyed hash that storage knows them by (petition/signatures.py).
+2. `signer_of`: their person digest (petition/keyring.Keyring.person, through
+   WorkerActions.person), which the domain knows them by.
 
 When a workspace has joined a Grid, the signatures its members made before are
 keyed by (that workspace, their local id): `People.carry_over` moves them to the
@@ -32,14 +33,11 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.settings import Settings
 from handlers.directory import Directory
 from handlers.installation import Installation
 from handlers.pacing import Pacing
 from handlers.slackapi import SlackUnavailable, Stranger, fetch_user, retry_after
-from petition.keyring import Keyring
-from petition.signatures import adopt_signer, signer_hash
-from storage.db import Database
+from petition.worker_actions import WorkerActions
 
 logger = logging.getLogger(__name__)
 
@@ -83,13 +81,13 @@ def workspace_of(context: BoltContext) -> str | None:
     return noted if isinstance(noted, str) and noted else context.team_id
 
 
-def requester_key(context: BoltContext, settings: Settings) -> str:
+def requester_key(context: BoltContext, worker: WorkerActions) -> str:
     """A key for the person as this request names them, with no lookup (the rate
     limiter's key; kept in memory only)."""
     scope = context.enterprise_id or workspace_of(context)
     if not scope or not context.user_id:
         raise UnknownRequester()
-    return signer_hash(settings.require_signer_key(), scope, context.user_id)
+    return worker.person(scope, context.user_id)
 
 
 def profile_of(context: BoltContext, client: WebClient) -> dict[str, Any]:
@@ -116,10 +114,10 @@ def account_of(context: BoltContext, client: WebClient) -> dict[str, Any]:
     cached = context.get(_PROFILE)
     if isinstance(cached, dict):
         return cached
-    pacing, settings = context.get("pacing"), context.get("settings")
+    pacing, worker = context.get("pacing"), context.get("worker")
     turns = who = None
-    if isinstance(pacing, Pacing) and isinstance(settings, Settings):
-        turns, who = pacing.turns("users.info"), requester_key(context, settings)
+    if isinstance(pacing, Pacing) and isinstance(worker, WorkerActions):
+        turns, who = pacing.turns("users.info"), requester_key(context, worker)
         wait = turns.ask(who)
         if wait:
             raise SlackUnavailable("users.info", wait)
@@ -134,17 +132,16 @@ def account_of(context: BoltContext, client: WebClient) -> dict[str, Any]:
     return profile
 
 
-def signer_of(context: BoltContext, settings: Settings) -> str:
-    """The requester's signer hash. In a Grid their earlier signatures are carried
+def signer_of(context: BoltContext, worker: WorkerActions) -> str:
+    """The requester's person digest. In a Grid their earlier signatures are carried
     over first. May ask Slack (see People): SlackUnavailable, Stranger."""
     known = context.get(_SIGNER)
     if known is not None:
         return known
     people: People = context["people"]
     person = people.who(context, context.client)
-    key = settings.require_signer_key()
-    people.carry_over(context, context.client, person, key)
-    context[_SIGNER] = signer = signer_hash(key, person.scope, person.user)
+    people.carry_over(context, context.client, person)
+    context[_SIGNER] = signer = worker.person(person.scope, person.user)
     return signer
 
 
@@ -192,12 +189,9 @@ class People:
     carried over) stays in this process's memory: never logged, never stored.
     """
 
-    def __init__(
-        self, installation: Installation, db: Database, keyring: Keyring | None = None
-    ) -> None:
+    def __init__(self, installation: Installation, worker: WorkerActions) -> None:
         self.installation = installation
-        self.db = db
-        self.keyring = keyring
+        self.worker = worker
         self._global_ids = _Remembered()
         self._local_ids = _Remembered()
         self._carried = _Remembered()
@@ -243,9 +237,7 @@ class People:
 
     # -- signatures made before a workspace joined the Grid --------------------------
 
-    def carry_over(
-        self, context: BoltContext, client: WebClient, person: Person, key: bytes
-    ) -> None:
+    def carry_over(self, context: BoltContext, client: WebClient, person: Person) -> None:
         """Move this person's signatures from their pre-Grid identities to their Grid
         one, once. Raises SlackUnavailable if Slack cannot say who they were: then
         nothing is done for them until it can, so that they can neither sign twice
@@ -256,13 +248,10 @@ class People:
             if self._carried.get(person):
                 return
             formers = self.formers(context, client, person)
-            current = signer_hash(key, person.scope, person.user)
-            earlier = [signer_hash(key, f.scope, f.user) for f in formers]
+            current = self.worker.person(person.scope, person.user)
+            earlier = [self.worker.person(f.scope, f.user) for f in formers]
             if earlier:
-                assert self.keyring is not None, "carrying signatures over needs the keys"
-                with self.db.write() as session:
-                    for former in earlier:
-                        adopt_signer(session, current, former, self.keyring)
+                self.worker.adopt(current, earlier)
             self._carried.put(person, True)
 
     def formers(self, context: BoltContext, client: WebClient, person: Person) -> list[Person]:

@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 import blocks
 from blocks import kit
-from bot.settings import Settings
 from handlers.home import status_lines
 from handlers.identity import signer_of
 from handlers.intime import InTime
 from handlers.pacing import Pacing
 from handlers.slackapi import SlackUnavailable, Stranger, answer_privately
-from petition import campaigns
 from petition.errors import CampaignNotFound
-from petition.keyring import Keyring
-from petition.subscriptions import unsubscribe
-from storage.db import Database
+from petition.worker_actions import WorkerActions
 
 logger = logging.getLogger(__name__)
 
@@ -42,27 +39,26 @@ def _reply(
 
 
 def _campaign_answer(
-    db: Database,
+    worker: WorkerActions,
     slug: str | None,
     action_id: str,
-    settings: Settings,
+    timezone: ZoneInfo,
     signed_only: list[blocks.StatusLine] | None = None,
     offset: int = 0,
 ) -> tuple[str, list[blocks.Block]]:
-    with db.read() as session:
-        if slug:
-            try:
-                view = campaigns.find_public_campaign(session, slug)
-            except CampaignNotFound as missing:
-                return blocks.unknown_campaign_message(slug, missing.known, command="sign")
-            if action_id == blocks.SIGN_ACTION:
-                if not view.is_open:
-                    text = blocks.closed_text(view, settings.timezone)
-                    return text, [kit._section(text)]
-                # The demands, the notice and *Sign privately*, as under /demands.
-                return blocks.campaign_message(view, settings.timezone)
-            return blocks.open_form_message(view, action_id)
-        views = campaigns.public_campaigns(session)
+    if slug:
+        try:
+            view = worker.campaign(slug)
+        except CampaignNotFound as missing:
+            return blocks.unknown_campaign_message(slug, missing.known, command="sign")
+        if action_id == blocks.SIGN_ACTION:
+            if not view.is_open:
+                text = blocks.closed_text(view, timezone)
+                return text, [kit._section(text)]
+            # The demands, the notice and *Sign privately*, as under /demands.
+            return blocks.campaign_message(view, timezone)
+        return blocks.open_form_message(view, action_id)
+    views = worker.public_campaigns()
     if action_id == blocks.SIGN_ACTION:
         choices = [v for v in views if v.is_open]
         intro = "Which campaign do you want to sign?"
@@ -77,33 +73,31 @@ def _campaign_answer(
         return text, [kit._section(text)]
     if len(choices) == 1:
         if action_id == blocks.SIGN_ACTION:
-            return blocks.campaign_message(choices[0], settings.timezone)
+            return blocks.campaign_message(choices[0], timezone)
         return blocks.open_form_message(choices[0], action_id)
     return blocks.choose_campaign_message(choices, action_id, intro, offset)
 
 
 def chooser_page(
-    db: Database,
-    settings: Settings,
+    worker: WorkerActions,
+    timezone: ZoneInfo,
     context: BoltContext,
-    keyring: Keyring,
     action_id: str,
     offset: int,
 ) -> tuple[str, list[blocks.Block]]:
     """A later page of the DM's sign or withdraw chooser (its "Next" button)."""
     signed = None
     if action_id == blocks.WITHDRAW_ACTION:
-        signed = [line for line in status_lines(db, settings, context, keyring) if line.signed]
-    return _campaign_answer(db, None, action_id, settings, signed, offset)
+        signed = [line for line in status_lines(worker, context) if line.signed]
+    return _campaign_answer(worker, None, action_id, timezone, signed, offset)
 
 
 def handle_message(
     event: dict[str, Any],
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
+    timezone: ZoneInfo,
     in_time: InTime,
     pacing: Pacing,
 ) -> None:
@@ -125,7 +119,7 @@ def handle_message(
 
     def answer() -> None:
         try:
-            reply = _answer(verb, argument, context, db, settings, keyring)
+            reply = _answer(verb, argument, context, worker, timezone)
         except SlackUnavailable as busy:
             text = blocks.slack_busy_text(busy.retry_after)
             reply = (text, [kit._section(text)])
@@ -142,17 +136,16 @@ def _answer(
     verb: str,
     argument: str | None,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
+    timezone: ZoneInfo,
 ) -> tuple[str, list[blocks.Block]]:
     if verb == "sign":
-        return _campaign_answer(db, argument, blocks.SIGN_ACTION, settings)
+        return _campaign_answer(worker, argument, blocks.SIGN_ACTION, timezone)
     if verb == "withdraw":
-        signed = [line for line in status_lines(db, settings, context, keyring) if line.signed]
-        return _campaign_answer(db, argument, blocks.WITHDRAW_ACTION, settings, signed)
+        signed = [line for line in status_lines(worker, context) if line.signed]
+        return _campaign_answer(worker, argument, blocks.WITHDRAW_ACTION, timezone, signed)
     if verb == "stop" and argument and argument.lower().startswith("update"):
-        removed = _stop_updates(db, settings, context, keyring)
+        removed = worker.stop_news(signer_of(context, worker))
         text = (
             "Done: you will get no more news from the bot, and the encrypted copy of your "
             "Slack ID kept for it is deleted."
@@ -161,16 +154,9 @@ def _answer(
         )
         return text, [kit._section(text)]
     if verb == "status":
-        return blocks.status_message(
-            status_lines(db, settings, context, keyring), settings.timezone
-        )
+        return blocks.status_message(status_lines(worker, context), timezone)
     # Garbled or unknown text gets help; the text itself is neither logged nor kept.
     return blocks.dm_help_message()
-
-
-def _stop_updates(db: Database, settings: Settings, context: BoltContext, keyring: Keyring) -> int:
-    with db.write() as session:
-        return unsubscribe(session, signer_of(context, settings), keyring)
 
 
 def register(app: App) -> None:

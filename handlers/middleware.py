@@ -12,13 +12,13 @@ from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 
 import blocks
-from bot.settings import Settings
 from handlers.identity import WORKSPACE, UnknownRequester, requester_key
 from handlers.installation import Identity, Installation
 from handlers.intime import ARRIVED, InTime
 from handlers.slackapi import open_form
 from petition.deliveries import Receipts
 from petition.ratelimit import RateLimiter
+from petition.worker_actions import WorkerActions
 
 logger = logging.getLogger(__name__)
 
@@ -169,8 +169,8 @@ class Gate(Middleware):
                 "refused a %s request from a workspace the app is not installed in", kind
             )
             return _tell(body, context, "Not available", blocks.other_workspace_text())
-        settings: Settings = context["settings"]
-        refusal = self._rate_limited(body, kind, context, settings)
+        worker: WorkerActions = context["worker"]
+        refusal = self._rate_limited(body, kind, context, worker)
         if refusal is not None:
             return refusal
         next()
@@ -203,7 +203,7 @@ class Gate(Middleware):
         return False
 
     def _rate_limited(
-        self, body: dict[str, Any], kind: str, context: BoltContext, settings: Settings
+        self, body: dict[str, Any], kind: str, context: BoltContext, worker: WorkerActions
     ) -> BoltResponse | None:
         if not context.user_id:
             return None
@@ -211,7 +211,7 @@ class Gate(Middleware):
         if event.get("bot_id") or event.get("subtype"):
             return None  # not a person acting
         try:
-            key = requester_key(context, settings)
+            key = requester_key(context, worker)
         except UnknownRequester:
             return None
         if self.limiter.allow(key):

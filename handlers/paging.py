@@ -4,10 +4,6 @@ the Home tab by publishing it again).
 
 Every list keeps to its surface's block limit by showing a page at a time
 (blocks/paging.py, PAGE_SIZES) and says how many more there are.
-
-The Database and the Settings are here only for the worker's pages (status, the
-choosers, the Home tab), until handlers/home.py and handlers/messages.py take
-`worker` and `timezone` as the organizer's and /demands' pages do.
 """
 
 from __future__ import annotations
@@ -20,17 +16,14 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 import blocks
-from bot.settings import Settings
 from handlers import admin, commands, messages
 from handlers.errors import Refusals
 from handlers.home import publish_home_quietly, status_lines
 from handlers.intime import InTime
 from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, Stranger
-from petition.keyring import Keyring
 from petition.organizer_actions import OrganizerActions
 from petition.worker_actions import WorkerActions
-from storage.db import Database
 
 logger = logging.getLogger(__name__)
 refusals = Refusals(logger)
@@ -39,10 +32,7 @@ refusals = Refusals(logger)
 def _page(
     surface: str,
     offset: int,
-    db: Database,
-    settings: Settings,
     context: BoltContext,
-    keyring: Keyring,
     worker: WorkerActions,
     organizer: OrganizerActions,
     timezone: ZoneInfo,
@@ -51,12 +41,12 @@ def _page(
     if surface == "demands":
         return commands.list_page(worker, timezone, offset)
     if surface == "status":
-        lines = status_lines(db, settings, context, keyring)
+        lines = status_lines(worker, context)
         return blocks.status_message(lines, timezone, offset)
     if surface == "sign":
-        return messages.chooser_page(db, settings, context, keyring, blocks.SIGN_ACTION, offset)
+        return messages.chooser_page(worker, timezone, context, blocks.SIGN_ACTION, offset)
     if surface == "withdraw":
-        return messages.chooser_page(db, settings, context, keyring, blocks.WITHDRAW_ACTION, offset)
+        return messages.chooser_page(worker, timezone, context, blocks.WITHDRAW_ACTION, offset)
     # NotAnOrganizer for someone who organizes nothing: answered by `refusals`.
     if surface == "admin":
         return admin.panel(organizer, actor, offset)
@@ -71,9 +61,6 @@ def handle_page(
     respond: Respond,
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
     worker: WorkerActions,
     organizer: OrganizerActions,
     timezone: ZoneInfo,
@@ -88,12 +75,10 @@ def handle_page(
 
     def work() -> None:
         if surface == "home":
-            publish_home_quietly(client, db, settings, context, keyring, offset)
+            publish_home_quietly(client, worker, timezone, context, offset)
             return
         try:
-            answer = _page(
-                surface, offset, db, settings, context, keyring, worker, organizer, timezone
-            )
+            answer = _page(surface, offset, context, worker, organizer, timezone)
         except SlackUnavailable as busy:
             # Who the person is could not be asked of Slack (a Grid's ids).
             text = blocks.slack_busy_text(busy.retry_after)

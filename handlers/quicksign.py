@@ -7,9 +7,9 @@ an organizer posts in a channel) and carries
 Slack's own confirmation dialog, which Slack's client shows without asking the
 app. The click is checked against the member directory (handlers/directory.py,
 no call to Slack for anyone it knows), recorded in one transaction
-(group-committed on SQLite, storage/batching.py) and answered where the person
-clicked: the ephemeral message replaced through its response URL, a new
-ephemeral message under a channel's card, or the Home tab published again. A
+(WorkerActions.sign, group-committed with others on SQLite) and answered where
+the person clicked: the ephemeral message replaced through its response URL, a
+new ephemeral message under a channel's card, or the Home tab published again. A
 response URL is not one of Slack's rate-limited Web API methods, so nothing on
 this path waits for a tier: it goes as fast as the server does.
 
@@ -23,24 +23,23 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 import blocks
-from bot.settings import Settings
 from handlers.home import publish_home_quietly
 from handlers.identity import account_of, signer_of
 from handlers.intime import InTime
 from handlers.payload import clicked_value
+from handlers.signform import home_page
 from handlers.slackapi import SlackUnavailable, Stranger
-from petition import campaigns, eligibility
+from petition import eligibility
 from petition.campaigns import CampaignView
 from petition.errors import CampaignNotFound
-from petition.keyring import Keyring
-from petition.signatures import CampaignClosed, Choice, SignOutcome, sign
-from storage.db import Database
-from storage.direct import DirectCursor
+from petition.signatures import CampaignClosed, SignOutcome
+from petition.worker_actions import WorkerActions
 
 logger = logging.getLogger(__name__)
 
@@ -89,19 +88,17 @@ def record_quick_signature(
     slug: str,
     context: BoltContext,
     client: WebClient,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
+    timezone: ZoneInfo,
 ) -> QuickAnswer:
     """Check, then record an anonymous signature, all or nothing."""
-    with db.read() as session:
-        try:
-            view = campaigns.find_public_campaign(session, slug)
-        except CampaignNotFound as missing:
-            logger.info("a sign button named an unknown campaign")
-            return _refused(blocks.not_found_text(slug, missing.known))
+    try:
+        view = worker.campaign(slug)
+    except CampaignNotFound as missing:
+        logger.info("a sign button named an unknown campaign")
+        return _refused(blocks.not_found_text(slug, missing.known))
     if not view.is_open:
-        return _refused(blocks.closed_text(view, settings.timezone) + " Nothing was recorded.")
+        return _refused(blocks.closed_text(view, timezone) + " Nothing was recorded.")
     try:
         refusal = eligibility.refusal(
             account_of(context, client), context.team_id, context.enterprise_id
@@ -109,20 +106,17 @@ def record_quick_signature(
         if refusal:
             logger.info("an ineligible account was refused a signature")
             return _refused(refusal)
-        signer = signer_of(context, settings)
+        signer = signer_of(context, worker)
     except SlackUnavailable as busy:
         return _refused(blocks.try_again_text(busy.retry_after or 60))
     except Stranger:
         logger.info("refused a signature from someone Slack does not show the app")
         return _refused(blocks.stranger_text())
 
-    def record(work: DirectCursor) -> SignOutcome:
-        return sign(work, slug, signer, Choice(), keyring).outcome
-
     try:
-        outcome = db.direct.write_batched(record)
+        outcome = worker.sign(slug, signer, confirm=False).outcome
     except CampaignClosed:
-        return _refused(blocks.closed_text(view, settings.timezone) + " Nothing was recorded.")
+        return _refused(blocks.closed_text(view, timezone) + " Nothing was recorded.")
     except CampaignNotFound:
         return _refused("This campaign no longer exists. Nothing was recorded.")
     # No log line for a signature: its time is exactly what must not be kept.
@@ -153,13 +147,12 @@ def deliver(
     respond: Respond,
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
+    timezone: ZoneInfo,
     page: int,
 ) -> None:
     if surface == "home":
-        publish_home_quietly(client, db, settings, context, keyring, page, notice=answer.line)
+        publish_home_quietly(client, worker, timezone, context, page, notice=answer.line)
     elif surface == "ephemeral":
         _respond(respond, text=answer.fallback, blocks=answer.content, replace_original=True)
     elif surface == "message":
@@ -180,18 +173,17 @@ def handle_quick_sign(
     respond: Respond,
     client: WebClient,
     context: BoltContext,
-    db: Database,
-    settings: Settings,
-    keyring: Keyring,
+    worker: WorkerActions,
+    timezone: ZoneInfo,
     in_time: InTime,
 ) -> None:
     ack()
     slug = clicked_value(body)
     surface = _surface(body)
-    page = _home_page(body)
+    page = home_page(body)
 
     def answer(result: QuickAnswer) -> None:
-        deliver(result, surface, respond, client, context, db, settings, keyring, page)
+        deliver(result, surface, respond, client, context, worker, timezone, page)
 
     def failed(reference: str) -> None:
         text = blocks.error_message(reference)
@@ -201,18 +193,12 @@ def handle_quick_sign(
     # just after it); the answer goes out after it, on the pool.
     done, result = in_time.run(
         context,
-        lambda: record_quick_signature(slug, context, client, db, settings, keyring),
+        lambda: record_quick_signature(slug, context, client, worker, timezone),
         then=answer,
         failed=failed,
     )
     if done and result is not None:
         in_time.start(lambda: answer(result))
-
-
-def _home_page(body: dict[str, Any]) -> int:
-    view = body.get("view") if isinstance(body.get("view"), dict) else {}
-    shown = blocks.read_page_value(str(view.get("private_metadata") or ""))
-    return shown[1] if shown and shown[0] == "home" else 0
 
 
 def register(app: App) -> None:

@@ -245,6 +245,12 @@ class Keyring:
         (petition/sealing.py): the workspaces the app was installed in."""
         return Sealer(self._signer_key)
 
+    @property
+    def signer_key(self) -> bytes:
+        """SIGNER_KEY, for what is derived from it outside this module (the signing
+        form's pass, petition/eligibility.py): in memory only, never stored."""
+        return self._signer_key
+
     def campaign(self, key_id: str) -> CampaignKeys:
         now = time.monotonic()
         with self._lock:

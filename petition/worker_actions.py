@@ -7,10 +7,61 @@ Built once per process (bot/app.py) with the process's Database and Keyring."""
 
 from __future__ import annotations
 
-from petition import campaigns
+from dataclasses import dataclass
+
+from petition import campaigns, eligibility
+from petition.campaigns import CampaignView
 from petition.errors import NoSignerKey
 from petition.keyring import Keyring
+from petition.signatures import (
+    Choice,
+    SignerStatus,
+    SignOutcome,
+    adopt_signer,
+    change_choice,
+    current_name,
+    remove_signature,
+    signer_overview,
+    signer_status,
+    status_after_signing,
+)
+from petition.signatures import sign as record_signature
+from petition.subscriptions import Address, NotSigned, subscribe, unsubscribe
 from storage.db import Database
+from storage.direct import DirectCursor
+
+ANONYMOUSLY = Choice()
+
+
+@dataclass(frozen=True)
+class Signed:
+    """What a signature (or a change to one) came to. `status` is the signer's as
+    the confirmation shows it; None when it was not asked for (the one click)."""
+
+    outcome: SignOutcome
+    title: str
+    status: SignerStatus | None
+
+
+@dataclass(frozen=True)
+class OwnSignature:
+    """A signer's own signature on one campaign, for the form that changes it: its
+    status, and the name on it opened for them alone."""
+
+    status: SignerStatus
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    had_signed: bool
+    title: str
+
+
+@dataclass(frozen=True)
+class Followed:
+    new: bool
+    title: str
 
 
 class WorkerActions:
@@ -29,19 +80,139 @@ class WorkerActions:
         organization in a Grid, else the workspace."""
         return self.keyring.person(scope, user)
 
+    # -- reading campaigns -----------------------------------------------------------
+
     def snapshot(self) -> campaigns.PublicCampaigns:
         """The shared copy of the public campaigns (no database read when fresh)."""
         return campaigns.public_snapshot(self.db)
 
-    def campaign(self, slug: str) -> campaigns.CampaignView:
+    def campaign(self, slug: str) -> CampaignView:
         """A public campaign by slug; CampaignNotFound names the known ones."""
         with self.db.read() as session:
             return campaigns.find_public_campaign(session, slug)
 
-    def public_campaigns(self) -> list[campaigns.CampaignView]:
+    def public_campaigns(self) -> list[CampaignView]:
         with self.db.read() as session:
             return campaigns.public_campaigns(session)
 
     def title(self, slug: str) -> str:
         with self.db.read() as session:
             return campaigns.public_title(session, slug)
+
+    # -- the signing form's pass -----------------------------------------------------
+
+    def issue_pass(self, scope: str, team: str, user: str, slug: str) -> str:
+        """A pass saying this person was found eligible to sign `slug`
+        (petition/eligibility.issue_pass): it names nobody."""
+        return eligibility.issue_pass(self.keyring.signer_key, scope, team, user, slug)
+
+    def pass_holds(self, token: object, scope: str, team: str, user: str, slug: str) -> bool:
+        """Whether `token` is a fresh pass of ours for this person and campaign."""
+        return eligibility.pass_holds(self.keyring.signer_key, token, scope, team, user, slug)
+
+    # -- a signer's own standing -----------------------------------------------------
+
+    def standing(self, slug: str, person: str) -> SignerStatus:
+        """This person's signature on one campaign (CampaignNotFound if none such)."""
+        with self.db.read() as session:
+            return signer_status(session, slug, person, self.keyring)
+
+    def signature(self, slug: str, person: str) -> OwnSignature:
+        """Their signature and the name on it, read together (the change form)."""
+        with self.db.read() as session:
+            status = signer_status(session, slug, person, self.keyring)
+            name = current_name(session, slug, person, self.keyring)
+        return OwnSignature(status, name)
+
+    def status(self, person: str) -> list[tuple[CampaignView, SignerStatus]]:
+        """Every open campaign and every other one this person is still on, with
+        their status on each. The campaigns come from the copy /demands shares;
+        only this person's own rows are read, directly on the driver."""
+        views = self.snapshot().views()
+        with self.db.direct.read() as work:
+            # signer_overview reads through storage.direct.of(), which takes a
+            # DirectCursor as well as a Session; only its `views is None` branch
+            # needs a Session, and views are given.
+            return signer_overview(work, person, self.keyring, views=views)  # type: ignore[arg-type]
+
+    # -- signing, changing, withdrawing ----------------------------------------------
+
+    def sign(
+        self,
+        slug: str,
+        person: str,
+        choice: Choice = ANONYMOUSLY,
+        news_to: Address | None = None,
+        *,
+        confirm: bool = True,
+    ) -> Signed:
+        """Record a signature once (anonymous unless `choice` says otherwise) and,
+        with `news_to`, opt in to the campaign's news. With `confirm`, also the
+        status the confirmation shows. CampaignNotFound, CampaignClosed.
+
+        The busiest write there is: straight on the driver, and on SQLite
+        committed together with others waiting (storage/direct.py, batching.py)."""
+        keyring = self.keyring
+
+        def record(work: DirectCursor) -> Signed:
+            signing = record_signature(work, slug, person, choice, keyring)
+            if not confirm:
+                return Signed(signing.outcome, signing.title, None)
+            if signing.outcome is not SignOutcome.SIGNED:
+                status = signer_status(work, slug, person, keyring)
+                return Signed(signing.outcome, signing.title, status)
+            if news_to is not None:
+                subscribe(work, slug, person, keyring, news_to)
+            status = status_after_signing(work, signing.campaign_id, choice, news_to is not None)
+            return Signed(signing.outcome, signing.title, status)
+
+        return self.db.direct.write_batched(record)
+
+    def change(
+        self, slug: str, person: str, choice: Choice, news_to: Address | None = None
+    ) -> Signed:
+        """Change how a signature is signed, and opt in to news at `news_to` (or out
+        of it without), in one transaction. NotSigned if there is no signature."""
+        keyring = self.keyring
+        with self.db.write() as session:
+            if not change_choice(session, slug, person, choice, keyring):
+                raise NotSigned()
+            if news_to is not None:
+                subscribe(session, slug, person, keyring, news_to)
+            else:
+                unsubscribe(session, person, keyring, slug)
+            status = signer_status(session, slug, person, keyring)
+            title = campaigns.public_title(session, slug)
+        return Signed(SignOutcome.SIGNED, title, status)
+
+    def withdraw(self, slug: str, person: str) -> Withdrawn:
+        """Delete this person's signature (with their news and what is queued for
+        them); says whether there was one. CampaignNotFound."""
+        with self.db.write() as session:
+            had_signed = remove_signature(session, slug, person, self.keyring)
+            title = campaigns.public_title(session, slug)
+        return Withdrawn(had_signed, title)
+
+    # -- news by DM ------------------------------------------------------------------
+
+    def follow(self, slug: str, person: str, address: Address) -> Followed:
+        """Opt in to a campaign's news, signed or not. CampaignNotFound."""
+        with self.db.write() as session:
+            new = subscribe(session, slug, person, self.keyring, address)
+            title = campaigns.public_title(session, slug)
+        return Followed(new, title)
+
+    def stop_news(self, person: str) -> int:
+        """Opt out of every campaign's news; how many subscriptions went."""
+        with self.db.write() as session:
+            return unsubscribe(session, person, self.keyring)
+
+    # -- a workspace that joined a Grid ----------------------------------------------
+
+    def adopt(self, person: str, formers: list[str]) -> None:
+        """Move the rows of a person's former digests to their current one, in one
+        transaction (petition/signatures.adopt_signer)."""
+        keyring = self.keyring
+        with self.db.write() as session:
+            for former in formers:
+                adopt_signer(session, person, former, keyring)

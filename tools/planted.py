@@ -45,8 +45,8 @@ BUGS: dict[str, Planted] = {
     "1b": Planted(
         "the signer identity ignores the workspace id (where a request is identified)",
         "handlers/identity.py",
-        "context[_SIGNER] = signer = signer_hash(key, person.scope, person.user)",
-        'context[_SIGNER] = signer = signer_hash(key, "", person.user)',
+        "context[_SIGNER] = signer = worker.person(person.scope, person.user)",
+        'context[_SIGNER] = signer = worker.person("", person.user)',
         (
             "tests/test_signing.py::test_sign_anonymously",
             "tests/test_bystanders.py::test_a_signature_is_stored_under_the_value_worked_out_by_hand",
