@@ -38,9 +38,9 @@ DIRECTORY_START_WAIT_SECONDS = 5.0
 
 
 class Provide(Middleware):
-    """Handlers declare `worker`, `organizer`, `timezone`, `keyring`, `send_updates`,
-    `in_time`, `installation`, `people`, `directory` and `pacing` (and, until issue 18's
-    last slice, `db` and `settings`); Bolt injects them from the
+    """Handlers declare `worker`, `organizer`, `timezone`, `send_updates`, `in_time`,
+    `installation`, `people`, `directory` and `pacing` (services built once here,
+    never the Database or the Settings); Bolt injects them from the
     context, where this puts them. A Middleware object, not a
     function, which Bolt would build arguments for on every request."""
 
@@ -124,9 +124,6 @@ def create_app(
     app.use(
         Provide(
             client,
-            db=db,
-            settings=settings,
-            keyring=keyring,
             worker=worker,
             organizer=OrganizerActions(
                 db, keyring, Organizers(settings.organizers), settings.timezone
