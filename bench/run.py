@@ -450,7 +450,7 @@ def prepare_database(path: Path, tz_name: str = "UTC") -> str:
     """Migrated, with the benchmark's campaign in it; returns the database URL."""
     from zoneinfo import ZoneInfo
 
-    from petition import campaigns
+    from petition import campaign_spec, campaigns
     from storage.db import Database
     from storage.migrate import upgrade
 
@@ -458,7 +458,7 @@ def prepare_database(path: Path, tz_name: str = "UTC") -> str:
     db = Database.from_url(url)
     try:
         upgrade(db.engine)
-        spec = campaigns.parse_campaign(dict(CAMPAIGN), ZoneInfo(tz_name))
+        spec = campaign_spec.parse_campaign(dict(CAMPAIGN), ZoneInfo(tz_name))
         with db.write() as session:
             campaigns.upsert_campaign(session, spec)
     finally:

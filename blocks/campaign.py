@@ -9,7 +9,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from blocks.kit import Block, _sections, escape, format_moment
-from petition.campaigns import SMALL_COUNT, CampaignView, last_day_of
+from petition.campaign_spec import SMALL_COUNT, last_day_of
+from petition.campaigns import CampaignView
 
 PROGRESS_BAR_WIDTH = 10
 

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 from blocks.ids import ADMIN_SAVE_VIEW, demand_block_ids
 from blocks.kit import Block, _input, _plain, _section, _text_input, _view
-from petition.campaigns import MAX_DEMANDS, describe_changes
+from petition.campaign_spec import MAX_DEMANDS, describe_changes
 from petition.lengths import ADDRESSEE_MAX, DEMAND_MAX, STATEMENT_MAX, TITLE_MAX
 
 UTC = ZoneInfo("UTC")
 
-# As many as a campaign file allows (petition.campaigns.MAX_CHANNELS).
+# As many as a campaign file allows (petition.campaign_spec.MAX_CHANNELS).
 MAX_MORE_CHANNELS = 100
 
 

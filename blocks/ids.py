@@ -5,7 +5,7 @@ listeners in handlers/ both name them from this module.
 
 from __future__ import annotations
 
-from petition.campaigns import MAX_DEMANDS
+from petition.campaign_spec import MAX_DEMANDS
 
 # Reading and signing a campaign: /demands, the channel's card, the DM, Home.
 SIGN_ACTION = "sign_start"

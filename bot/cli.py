@@ -32,7 +32,7 @@ from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from bot.webclient import posting_client
 from jobs.news import SendReport
-from petition import campaigns, organizing, updates
+from petition import campaign_spec, campaigns, organizing, updates
 from petition.errors import CampaignNotFound, DomainError, InvalidCampaign
 from petition.keyring import Keyring, Rekeyer
 from petition.letter import FORMATS, build_letter, render, write_private
@@ -302,7 +302,7 @@ def cmd_keygen() -> int:
 
 def cmd_campaign_import(settings: Settings, path: Path) -> int:
     try:
-        spec = campaigns.read_campaign_file(path, settings.timezone)
+        spec = campaign_spec.read_campaign_file(path, settings.timezone)
     except InvalidCampaign as exc:
         _print_problems(path, exc)
         return EXIT_USAGE

@@ -33,7 +33,7 @@ from console.console_setup import DANA, DEMO_CAMPAIGN, demo_workspace
 from console.payloads import sign
 from console.server import FakeSlack
 from jobs.announce import announce_job
-from petition import campaigns
+from petition import campaign_spec, campaigns
 from petition.counts import rehearse_an_hour
 from petition.keyring import Rekeyer
 from petition.opening import open_database
@@ -52,7 +52,7 @@ def ensure_demo_campaign(db: Database, settings: Settings) -> str | None:
     with db.write() as session:
         if campaigns.all_campaigns(session):
             return None
-        spec = campaigns.parse_campaign(dict(DEMO_CAMPAIGN), settings.timezone)
+        spec = campaign_spec.parse_campaign(dict(DEMO_CAMPAIGN), settings.timezone)
         campaigns.upsert_campaign(session, spec)
     return str(DEMO_CAMPAIGN["slug"])
 

@@ -2,7 +2,7 @@
 buttons open it, and its submission creates or edits a campaign.
 
 The form is read into a CampaignSpec here (spec_from_form) and checked by the
-same rules as a campaign file (petition/campaigns.parse_campaign); every problem
+same rules as a campaign file (petition/campaign_spec.parse_campaign); every problem
 is shown beside its field at once.
 """
 
@@ -25,7 +25,7 @@ from handlers.identity import profile_of
 from handlers.intime import FormAnswer, InTime, answer_in_time
 from handlers.payload import clicked_value, form_state, typed_text
 from handlers.slackapi import SlackUnavailable, check_channel
-from petition.campaigns import CampaignSpec, last_day_of, parse_campaign
+from petition.campaign_spec import CampaignSpec, last_day_of, parse_campaign
 from petition.errors import DomainError, InvalidCampaign
 from petition.kinds import CampaignStatus
 from petition.organizer_actions import OrganizerActions

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from petition.campaigns import last_day_of
+from petition.campaign_spec import last_day_of
 from petition.errors import DomainError
 from petition.keyring import CannotOpen, KeyMissing, Keyring, name_context
 from petition.organizing import Organizers, managed_campaign, record

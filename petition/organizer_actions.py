@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from petition import cards, organizing, updates
-from petition.campaigns import CampaignSpec, CampaignView, campaign_view, is_open, spec_of
+from petition.campaign_spec import CampaignSpec
+from petition.campaigns import CampaignView, campaign_view, is_open, spec_of
 from petition.errors import CampaignIsDraft, CampaignNotFound, NoSignerKey, NotAnOrganizer
 from petition.keyring import Keyring
 from petition.letter import Letter, build_letter

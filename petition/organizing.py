@@ -17,15 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from petition import retractions
 from petition.announcements import queue_final_count
-from petition.campaigns import (
-    CampaignSpec,
-    check_slug,
-    describe_changes,
-    is_open,
-    note_status,
-    spec_of,
-    upsert_campaign,
-)
+from petition.campaign_spec import CampaignSpec, check_slug, describe_changes
+from petition.campaigns import is_open, note_status, spec_of, upsert_campaign
 from petition.errors import CampaignNotFound, DomainError, InvalidCampaign, NotAnOrganizer
 from petition.keyring import Keyring
 from storage.db import Database, NotScrubbed

@@ -15,7 +15,7 @@ import blocks
 from bot.settings import Settings
 from console.server import FakeSlack, Fault
 from jobs.announce import EVENT_TYPE, run_announcements
-from petition import announcements, campaigns
+from petition import announcements, campaign_spec
 from petition.errors import InvalidCampaign
 from petition.signatures import remove_signature, signer_hash
 from storage.db import Database
@@ -166,8 +166,8 @@ def test_milestones_below_the_small_count_are_refused_at_import(settings):
         "channel": CHANNEL,
     }
     with pytest.raises(InvalidCampaign, match="expose the first signers"):
-        campaigns.parse_campaign({**base, "milestones": [4, 10]}, settings.timezone)
-    assert campaigns.parse_campaign({**base, "milestones": [5]}, settings.timezone)
+        campaign_spec.parse_campaign({**base, "milestones": [4, 10]}, settings.timezone)
+    assert campaign_spec.parse_campaign({**base, "milestones": [5]}, settings.timezone)
 
 
 def test_a_small_final_count_is_not_shown_exactly():

@@ -36,8 +36,8 @@ from bot.server import BackgroundServer, SlackWSGI
 from console.server import FakeSlack
 from console.workspace import TEAM_ID, FakeChannel, dm_channel_for
 from jobs.announce import announce_job
-from petition import campaigns, updates
-from petition.campaigns import MAX_CHANNELS, MAX_DEMANDS, MAX_MILESTONES
+from petition import campaign_spec, campaigns, updates
+from petition.campaign_spec import MAX_CHANNELS, MAX_DEMANDS, MAX_MILESTONES
 from petition.ratelimit import RateLimiter
 from petition.signatures import add_signature, signer_hash
 from petition.updates import TEXT_MAX
@@ -108,7 +108,7 @@ def import_all(bot: RunningBot, files: list[dict[str, Any]]) -> None:
     with bot.db.write() as session:
         for data in files:
             campaigns.upsert_campaign(
-                session, campaigns.parse_campaign(data, bot.settings.timezone)
+                session, campaign_spec.parse_campaign(data, bot.settings.timezone)
             )
 
 

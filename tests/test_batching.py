@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from petition import campaigns
+from petition import campaign_spec, campaigns
 from petition.errors import CampaignNotFound
 from petition.keyring import Keyring
 from petition.signatures import CampaignClosed, Choice, SignOutcome, sign
@@ -22,7 +22,7 @@ from tests.support.databases import sqlite_only
 
 
 def _campaign(db: Database, slug: str, status: str = "open") -> None:
-    spec = campaigns.parse_campaign(
+    spec = campaign_spec.parse_campaign(
         {
             "slug": slug,
             "title": slug,

@@ -24,7 +24,7 @@ from bot.settings import Settings
 from console.server import FakeSlack, Fault
 from console.workspace import FakeChannel, FakeUser, Grid
 from jobs.announce import EVENT_TYPE
-from petition import announcements, campaigns
+from petition import announcements, campaign_spec, campaigns
 from petition.errors import InvalidCampaign
 from petition.signatures import add_signature, remove_signature, signer_hash
 from storage.db import Database
@@ -497,23 +497,23 @@ BASE = {
         ("C0WSPACEB1", "must be Slack channel IDs"),
         (["#general"], "Slack channel IDs"),
         ([CHANNEL_B, 7], "Slack channel IDs"),
-        ([f"C0MANY{n:05d}" for n in range(campaigns.MAX_CHANNELS + 1)], "the most is"),
+        ([f"C0MANY{n:05d}" for n in range(campaign_spec.MAX_CHANNELS + 1)], "the most is"),
     ],
 )
 def test_bad_channels_are_refused_at_import(settings, channels, words):
     with pytest.raises(InvalidCampaign, match=words) as refused:
-        campaigns.parse_campaign({**BASE, "channels": channels}, settings.timezone)
+        campaign_spec.parse_campaign({**BASE, "channels": channels}, settings.timezone)
     assert refused.value.field == "channels"
 
 
 def test_channels_need_a_main_channel(settings):
     data = {k: v for k, v in BASE.items() if k != "channel"}
     with pytest.raises(InvalidCampaign, match="choose that one too"):
-        campaigns.parse_campaign({**data, "channels": [CHANNEL_B]}, settings.timezone)
+        campaign_spec.parse_campaign({**data, "channels": [CHANNEL_B]}, settings.timezone)
 
 
 def test_importing_channels_twice_changes_nothing(db, settings):
-    spec = campaigns.parse_campaign(
+    spec = campaign_spec.parse_campaign(
         {**BASE, "channels": [SHARED, CHANNEL_B, CHANNEL_A]}, settings.timezone
     )
     assert spec.channels == (SHARED, CHANNEL_B)  # sorted, without `channel`
@@ -524,7 +524,7 @@ def test_importing_channels_twice_changes_nothing(db, settings):
     assert changes == []
     with db.write() as session:
         _, changes = campaigns.upsert_campaign(
-            session, campaigns.parse_campaign({**BASE, "channels": [SHARED]}, settings.timezone)
+            session, campaign_spec.parse_campaign({**BASE, "channels": [SHARED]}, settings.timezone)
         )
     assert changes == ["channels"]
 

@@ -24,7 +24,7 @@ from sqlalchemy import func, select, text
 
 from console.server import FakeSlack
 from console.workspace import FakeUser
-from petition import campaigns
+from petition import campaign_spec, campaigns
 from storage.db import Database, sqlite_path
 from storage.migrate import alembic_config, upgrade
 from storage.models import Campaign, Signature
@@ -122,7 +122,7 @@ def test_kill_9_under_load_loses_no_acknowledged_signature(fake_slack: FakeSlack
     settings = make_settings(fake_slack, database_url)
     db = Database.from_url(database_url)
     upgrade(db.engine)
-    spec = campaigns.parse_campaign(
+    spec = campaign_spec.parse_campaign(
         {
             "slug": SLUG,
             "title": "We won't build it",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from petition import campaigns
+from petition import campaign_spec, campaigns
 from petition.keyring import Keyring, KeyStore
 from petition.signatures import add_signature, signer_hash
 from storage.db import Database, sqlite_path
@@ -52,7 +52,7 @@ def test_an_existing_database_is_made_owner_only(tmp_path):
 def _campaign(db: Database) -> None:
     from zoneinfo import ZoneInfo
 
-    spec = campaigns.parse_campaign(
+    spec = campaign_spec.parse_campaign(
         {"slug": "cc", "title": "C", "statement": "S", "demands": ["D"]}, ZoneInfo("UTC")
     )
     with db.write() as session:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from blocks import format_moment
 from console.console_render import mrkdwn
-from petition.campaigns import closing_moment, last_day_of
+from petition.campaign_spec import closing_moment, last_day_of
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from bot import health
 from console.server import FakeSlack
 from jobs.upkeep import scrub_job
-from petition import campaigns
+from petition import campaign_spec, campaigns
 from petition.signatures import add_signature
 from storage.db import Database
 from storage.migrate import upgrade
@@ -153,7 +153,7 @@ def test_forget_fails_loudly_while_readers_keep_the_wal(fake_slack: FakeSlack, t
     url = f"sqlite:///{path}"
     db = Database.from_url(url)
     upgrade(db.engine)
-    spec = campaigns.parse_campaign(
+    spec = campaign_spec.parse_campaign(
         {"slug": "old", "title": "Old", "statement": "S", "demands": ["D"], "milestones": [5]},
         ZoneInfo("UTC"),
     )

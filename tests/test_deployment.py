@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from console.server import FakeSlack
 from console.workspace import FakeChannel, FakeUser
-from petition import campaigns
+from petition import campaign_spec, campaigns
 from storage.db import Database
 from storage.migrate import upgrade
 from tests.support.databases import ON_POSTGRES, pg_dump_command
@@ -286,11 +286,12 @@ def test_nothing_acknowledged_is_lost_beside_the_operators_commands(
     with db.write() as session:
         campaigns.upsert_campaign(
             session,
-            campaigns.parse_campaign(_campaign(SLUG, "We won't build it"), settings.timezone),
+            campaign_spec.parse_campaign(_campaign(SLUG, "We won't build it"), settings.timezone),
         )
         for slug in CLOSED:
             campaigns.upsert_campaign(
-                session, campaigns.parse_campaign(_campaign(slug, f"Old {slug}"), settings.timezone)
+                session,
+                campaign_spec.parse_campaign(_campaign(slug, f"Old {slug}"), settings.timezone),
             )
     db.dispose()
     fake_slack.workspace.add_channel(FakeChannel(CHANNEL, "announcements"))

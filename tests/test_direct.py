@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import bindparam, event, select
 
-from petition import campaigns
+from petition import campaign_spec, campaigns
 from petition.errors import CampaignNotFound
 from petition.keyring import Keyring
 from petition.signatures import (
@@ -31,7 +31,7 @@ CLOSES = dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
 
 
 def _campaign(db: Database, status: str = "open", closes: dt.datetime = CLOSES) -> None:
-    spec = campaigns.parse_campaign(
+    spec = campaign_spec.parse_campaign(
         {
             "slug": SLUG,
             "title": "Direct & <fast>",

@@ -38,7 +38,7 @@ from console.payloads import (
 from console.server import FakeSlack
 from console.workspace import TEAM_ID, FakeUser
 from handlers.campaign_form import spec_from_form
-from petition import campaigns
+from petition import campaign_spec, campaigns, lengths
 from petition.errors import DomainError, InvalidCampaign
 from petition.keyring import Keyring, KeyStore, name_context
 from petition.ratelimit import RateLimiter
@@ -593,7 +593,7 @@ def campaign_fields(draw: st.DrawFn) -> dict[str, Any]:
 @given(campaign_fields())
 def test_parse_campaign_accepts_or_names_the_problem(data):
     try:
-        spec = campaigns.parse_campaign(data, TZ)
+        spec = campaign_spec.parse_campaign(data, TZ)
     except InvalidCampaign as refused:
         # Every problem is named at once, each by its field (None: a key that is no
         # field): putting right exactly the fields named makes the campaign valid.
@@ -605,14 +605,14 @@ def test_parse_campaign_accepts_or_names_the_problem(data):
             if key in _GOOD_FIELDS
         }
         mended.update({field: _GOOD_FIELDS[field] for field in named if field})
-        campaigns.parse_campaign(mended, TZ)
+        campaign_spec.parse_campaign(mended, TZ)
         return
     assert spec.slug == data["slug"]
     assert all(isinstance(d, str) and d.strip() == d and d for d in spec.demands)
     # What was taken is what a campaign may hold, whatever the parser let through.
     for text, limit in (
-        (spec.title, campaigns.TITLE_MAX),
-        (spec.statement, campaigns.STATEMENT_MAX),
+        (spec.title, lengths.TITLE_MAX),
+        (spec.statement, lengths.STATEMENT_MAX),
     ):
         assert isinstance(text, str)
         assert text
@@ -625,9 +625,9 @@ def test_parse_campaign_accepts_or_names_the_problem(data):
     # A past date is refused when a campaign is saved (an unchanged one may stay), not here.
     if spec.closes_at is not None:
         assert dt.datetime(1999, 12, 31, tzinfo=dt.UTC) < spec.closes_at
-        assert spec.closes_at < dt.datetime.now(dt.UTC) + campaigns.MAX_CLOSES_AHEAD + dt.timedelta(
-            days=2
-        )
+        assert spec.closes_at < dt.datetime.now(
+            dt.UTC
+        ) + campaign_spec.MAX_CLOSES_AHEAD + dt.timedelta(days=2)
 
 
 @settings(max_examples=DOMAIN_EXAMPLES, deadline=None)
@@ -666,7 +666,7 @@ def domain_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
         ("closed-one", "closed"),
         ("draft-one", "draft"),
     ):
-        spec = campaigns.parse_campaign(
+        spec = campaign_spec.parse_campaign(
             {"slug": slug, "title": "T", "statement": "S", "demands": ["D"], "status": status}, TZ
         )
         with db.write() as session:

@@ -91,7 +91,8 @@ def test_the_counts_always_add_up(tmp_path_factory, choices, forget):
     from zoneinfo import ZoneInfo
 
     from bot.settings import load_settings
-    from petition.campaigns import parse_campaign, upsert_campaign
+    from petition.campaign_spec import parse_campaign
+    from petition.campaigns import upsert_campaign
     from petition.keyring import KeyStore
     from petition.organizing import forget_campaign
     from storage.db import Database

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select, update
 
 from petition import announcements
-from petition.campaigns import SMALL_COUNT, displayed_count, is_open_at
+from petition.campaign_spec import SMALL_COUNT
+from petition.campaigns import displayed_count, is_open_at
 from petition.keyring import Keyring
 from petition.ratelimit import RateLimiter
 from petition.signatures import remove_signature

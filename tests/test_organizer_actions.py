@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from petition.campaigns import parse_campaign
+from petition.campaign_spec import parse_campaign
 from petition.errors import CampaignIsDraft, CampaignNotFound, NotAnOrganizer
 from petition.keyring import Keyring
 from petition.kinds import CampaignStatus, UpdateKind

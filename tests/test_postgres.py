@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
 
-from petition import campaigns
+from petition import campaign_spec, campaigns
 from petition.keyring import KeyMissing, Keyring
 from petition.organizing import CLI_ACTOR, Organizers, StatusChange, change_status, forget_campaign
 from petition.signatures import SignOutcome, add_signature, remove_signature, signer_hash
@@ -40,7 +40,7 @@ PEOPLE = 60
 
 
 def _campaign(db: Database) -> None:
-    spec = campaigns.parse_campaign(
+    spec = campaign_spec.parse_campaign(
         {
             "slug": SLUG,
             "title": "We won't build it",

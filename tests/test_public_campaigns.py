@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, text, update
 
-from petition import campaigns
+from petition import campaign_spec, campaigns
 from petition.errors import CampaignNotFound
 from petition.signatures import add_signature
 from storage.db import Database
@@ -39,7 +39,7 @@ def _import(db: Database, slug: str, **fields: object) -> None:
     data = {"slug": slug, "title": slug.title(), "statement": "We ask.", "demands": ["One"]}
     data.update(fields)
     with db.write() as session:
-        campaigns.upsert_campaign(session, campaigns.parse_campaign(data, ZoneInfo("UTC")))
+        campaigns.upsert_campaign(session, campaign_spec.parse_campaign(data, ZoneInfo("UTC")))
 
 
 class Clock:

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from console.server import FakeSlack
 from console.workspace import FakeChannel, FakeUser
-from petition import campaigns
+from petition import campaign_spec, campaigns
 from storage.db import Database
 from storage.models import Announcement, AnnouncementState, Campaign, Signature
 from tests.support.crowds import (
@@ -171,7 +171,7 @@ def test_two_replicas_count_exactly_and_announce_each_milestone_once(
     settings = make_settings(fake_slack, shared_database)
     fake_slack.workspace.add_channel(FakeChannel(CHANNEL, "announcements"))
     db = Database.from_url(shared_database)
-    spec = campaigns.parse_campaign(
+    spec = campaign_spec.parse_campaign(
         {
             "slug": SLUG,
             "title": "We won't build it",

@@ -23,9 +23,9 @@ PEOPLE = 30
 def _campaign(db: Database) -> None:
     from zoneinfo import ZoneInfo
 
-    from petition import campaigns
+    from petition import campaign_spec, campaigns
 
-    spec = campaigns.parse_campaign(
+    spec = campaign_spec.parse_campaign(
         {"slug": SLUG, "title": "T", "statement": "S", "demands": ["D"]}, ZoneInfo("UTC")
     )
     with db.write() as session:

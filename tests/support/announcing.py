@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.settings import Settings
 from console.server import FakeSlack
 from jobs.announce import RunReport
-from petition import announcements, campaigns
+from petition import announcements, campaign_spec, campaigns
 from petition.signatures import add_signature, signer_hash
 from storage.db import Database
 from storage.models import Announcement
@@ -31,7 +31,7 @@ def import_campaign(db: Database, settings: Settings, **fields: Any) -> None:
     }
     data.update(fields)
     data = {k: v for k, v in data.items() if v is not None}
-    spec = campaigns.parse_campaign(data, settings.timezone)
+    spec = campaign_spec.parse_campaign(data, settings.timezone)
     with db.write() as session:
         campaigns.upsert_campaign(session, spec)
 

@@ -26,7 +26,7 @@ from console.payloads import (
 )
 from console.server import FakeSlack
 from console.workspace import FakeUser
-from petition import campaigns
+from petition import campaign_spec, campaigns
 from petition.keyring import Keyring
 from storage.db import Database
 from storage.models import Campaign
@@ -189,7 +189,7 @@ class RunningBot:
             "channel": "C0ANNOUNCE",
         }
         data.update(fields)
-        spec = campaigns.parse_campaign(data, self.settings.timezone)
+        spec = campaign_spec.parse_campaign(data, self.settings.timezone)
         with self.db.write() as session:
             campaigns.upsert_campaign(session, spec)
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from petition import campaigns
+from petition import campaign_spec, campaigns
 from petition.keyring import Keyring, person_digest
 from petition.signatures import Choice, sign
 from storage.db import Database
@@ -38,7 +38,7 @@ def make_campaign(db: Database, slug: str, **fields: Any) -> int:
         "channel": "C0ANNOUNCE",
     }
     data.update(fields)
-    spec = campaigns.parse_campaign(data, ZoneInfo("UTC"))
+    spec = campaign_spec.parse_campaign(data, ZoneInfo("UTC"))
     with db.write() as session:
         campaigns.upsert_campaign(session, spec)
         return session.scalar(select(Campaign.id).where(Campaign.slug == slug))
