@@ -6,6 +6,9 @@ name, and a Slack id kept for news, are sealed under the same key; the key is
 kept outside the database, so that destroying it (forgetting) leaves nothing in
 any copy of these tables that can be linked to anyone. Signing time is kept to
 the day.
+
+A little past 500 lines on purpose: the whole schema is here, so that what is
+stored about anyone is read (and reviewed for privacy) in one file.
 """
 
 from __future__ import annotations
