@@ -226,9 +226,7 @@ class Refusals:
                 if failed is not None:
                     return FormAnswer(view=blocks.notice_modal(failed, str(problem)))
                 if isinstance(problem, CampaignNotFound):
-                    return FormAnswer(
-                        view=blocks.notice_modal("Not found", "This campaign no longer exists.")
-                    )
+                    return FormAnswer(view=blocks.notice_modal("Not found", gone_text()))
                 raise
 
         return answered
@@ -243,11 +241,15 @@ class Refusals:
             return text, [kit._section(text)]
 
     # -- a worker's requests ---------------------------------------------------------
+    # What the worker is told comes from worker_refusal, for every surface; each
+    # surface only puts it where the request came from. A not-found refusal is
+    # logged as it was before there was one path: naming what was clicked (a list's
+    # button, *Sign privately*, a form's button, a signing form), never who.
 
     def _worker(self, problem: DomainError, asked: Asked, **how: bool) -> Refusal:
         refusal = worker_refusal(problem, asked, **how)
         if refusal is None:
-            raise problem
+            raise problem  # not the worker's to hear about: to handle_error
         return refusal
 
     def reply(self, asked: Asked, work: Callable[[], Answer]) -> Answer:
