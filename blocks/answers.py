@@ -1,6 +1,7 @@
 """Answers any request may get, whatever it asked: something went wrong, Slack is
-busy or held an answer back, a refusal before any handler runs, and the "one
-moment" forms shown while an answer takes longer than Slack waits
+busy or held an answer back, a refusal before any handler runs, the words of a
+worker's refusals (which of them a refusal gets is decided in handlers/errors.py),
+and the "one moment" forms shown while an answer takes longer than Slack waits
 (handlers/intime.py).
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from blocks import limits
-from blocks.kit import Block, _context, _seconds_words, _section, _view
+from blocks.kit import FALLBACK_LIMIT, Block, _context, _seconds_words, _section, _view, fit
 
 
 def error_message(reference: str) -> str:
@@ -85,3 +86,27 @@ def stranger_text() -> str:
         "Only members of this organization can use Undersigned here. Slack does not "
         "show your account to this app, so it cannot act for you."
     )
+
+
+def refusal_message(text: str) -> tuple[str, list[Block]]:
+    """A refusal said in a message: its notification text and its one section."""
+    return fit(text, FALLBACK_LIMIT), [_section(text)]
+
+
+def nothing_recorded(text: str) -> str:
+    """A refusal of a signature says that none was recorded."""
+    return f"{text} Nothing was recorded."
+
+
+def gone_text() -> str:
+    """A campaign the person was shown, deleted since."""
+    return "This campaign no longer exists."
+
+
+def closed_unknown_text() -> str:
+    """Closed, said of a campaign that could not be read again to say when."""
+    return "This campaign is closed."
+
+
+def not_signed_text() -> str:
+    return "You have not signed this campaign, so there is nothing to change."

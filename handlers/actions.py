@@ -8,15 +8,16 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App, BoltContext, Respond
 
 import blocks
+from handlers.errors import Asked, Refusals
 from handlers.identity import signer_of
 from handlers.intime import InTime
 from handlers.payload import clicked_value
 from handlers.slackapi import SlackUnavailable, Stranger
-from petition.errors import CampaignNotFound
 from petition.subscriptions import Address
 from petition.worker_actions import WorkerActions
 
 logger = logging.getLogger(__name__)
+refusals = Refusals(logger)
 
 
 def handle_show(
@@ -33,18 +34,12 @@ def handle_show(
     slug = clicked_value(body)
 
     def work() -> None:
-        try:
-            view = worker.campaign(slug)
-        except CampaignNotFound as missing:
-            logger.info("a list button named a campaign that no longer exists")
-            fallback, answer = blocks.unknown_campaign_message(slug, missing.known)
-            respond(text=fallback, blocks=answer, replace_original=True)
-            return
+        view = worker.campaign(slug)
         fallback, answer = blocks.campaign_message(view, timezone)
         # Posted to the response URL: in time for Slack whatever that takes.
         respond(text=fallback, blocks=answer, replace_original=True)
 
-    in_time.run(context, work)
+    in_time.run(context, refusals.replace(respond, Asked(slug), work))
 
 
 def handle_follow(
@@ -72,14 +67,10 @@ def handle_follow(
         address = Address(
             team_id=context.team_id or context.enterprise_id or "", user_id=context.user_id or ""
         )
-        try:
-            followed = worker.follow(slug, person, address)
-        except CampaignNotFound as missing:
-            respond(text=blocks.not_found_text(slug, missing.known), replace_original=False)
-            return
+        followed = worker.follow(slug, person, address)
         respond(text=blocks.followed_text(followed.title, followed.new), replace_original=False)
 
-    in_time.run(context, work)
+    in_time.run(context, refusals.under(respond, Asked(slug), work))
 
 
 def register(app: App) -> None:

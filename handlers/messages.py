@@ -15,15 +15,16 @@ from slack_sdk import WebClient
 
 import blocks
 from blocks import kit
+from handlers.errors import Asked, Refusals
 from handlers.home import status_lines
 from handlers.identity import signer_of
 from handlers.intime import InTime
 from handlers.pacing import Pacing
 from handlers.slackapi import SlackUnavailable, Stranger, answer_privately
-from petition.errors import CampaignNotFound
 from petition.worker_actions import WorkerActions
 
 logger = logging.getLogger(__name__)
+refusals = Refusals(logger)
 
 MAX_TEXT = 500  # longer than any command; anything past it gets help
 
@@ -47,10 +48,7 @@ def _campaign_answer(
     offset: int = 0,
 ) -> tuple[str, list[blocks.Block]]:
     if slug:
-        try:
-            view = worker.campaign(slug)
-        except CampaignNotFound as missing:
-            return blocks.unknown_campaign_message(slug, missing.known, command="sign")
+        view = worker.campaign(slug)
         if action_id == blocks.SIGN_ACTION:
             if not view.is_open:
                 text = blocks.closed_text(view, timezone)
@@ -117,9 +115,14 @@ def handle_message(
     verb = words[0].lower().strip("!.?/") if words else ""
     argument = words[1] if len(words) > 1 else None
 
+    # A campaign's name is asked for with `sign`, whichever verb named it.
+    asked = Asked(argument or "", command="sign")
+
     def answer() -> None:
         try:
-            reply = _answer(verb, argument, context, worker, timezone)
+            reply = refusals.reply(
+                asked, lambda: _answer(verb, argument, context, worker, timezone)
+            )
         except SlackUnavailable as busy:
             text = blocks.slack_busy_text(busy.retry_after)
             reply = (text, [kit._section(text)])

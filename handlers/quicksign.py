@@ -29,6 +29,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 import blocks
+from handlers.errors import Asked, Refusals
 from handlers.home import publish_home_quietly
 from handlers.identity import account_of, signer_of
 from handlers.intime import InTime
@@ -37,11 +38,11 @@ from handlers.signform import home_page
 from handlers.slackapi import SlackUnavailable, Stranger
 from petition import eligibility
 from petition.campaigns import CampaignView
-from petition.errors import CampaignNotFound
 from petition.signatures import CampaignClosed, SignOutcome
 from petition.worker_actions import WorkerActions
 
 logger = logging.getLogger(__name__)
+refusals = Refusals(logger)
 
 # A response URL takes five posts within 30 minutes; an answer that does not get
 # through at once is tried again this many times, this far apart.
@@ -91,14 +92,25 @@ def record_quick_signature(
     worker: WorkerActions,
     timezone: ZoneInfo,
 ) -> QuickAnswer:
-    """Check, then record an anonymous signature, all or nothing."""
-    try:
+    """Check, then record an anonymous signature, all or nothing. A refusal is
+    answered by handlers/errors.py: before the campaign is found, about the name
+    clicked; after, about that campaign."""
+
+    def found() -> QuickAnswer:
         view = worker.campaign(slug)
-    except CampaignNotFound as missing:
-        logger.info("a sign button named an unknown campaign")
-        return _refused(blocks.not_found_text(slug, missing.known))
+        asked = Asked(slug, campaign=view, timezone=timezone)
+        return refusals.sign_button(
+            asked, _refused, lambda: _signature(slug, view, context, client, worker)
+        )
+
+    return refusals.sign_button(Asked(slug, timezone=timezone), _refused, found)
+
+
+def _signature(
+    slug: str, view: CampaignView, context: BoltContext, client: WebClient, worker: WorkerActions
+) -> QuickAnswer:
     if not view.is_open:
-        return _refused(blocks.closed_text(view, timezone) + " Nothing was recorded.")
+        raise CampaignClosed()  # answered as a signature the database refused
     try:
         refusal = eligibility.refusal(
             account_of(context, client), context.team_id, context.enterprise_id
@@ -113,12 +125,7 @@ def record_quick_signature(
         logger.info("refused a signature from someone Slack does not show the app")
         return _refused(blocks.stranger_text())
 
-    try:
-        outcome = worker.sign(slug, signer, confirm=False).outcome
-    except CampaignClosed:
-        return _refused(blocks.closed_text(view, timezone) + " Nothing was recorded.")
-    except CampaignNotFound:
-        return _refused("This campaign no longer exists. Nothing was recorded.")
+    outcome = worker.sign(slug, signer, confirm=False).outcome
     # No log line for a signature: its time is exactly what must not be kept.
     return _answer_for(view, outcome)
 

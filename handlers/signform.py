@@ -13,7 +13,7 @@ from slack_bolt import BoltContext
 
 import blocks
 from handlers.identity import own_team_of
-from petition.signatures import MAX_THRESHOLD, MIN_THRESHOLD, Choice, InvalidName, clean_name
+from petition.signatures import MAX_THRESHOLD, MIN_THRESHOLD, Choice, clean_name
 
 
 def form_metadata(
@@ -119,14 +119,14 @@ class FormProblem(Exception):
 
 
 def choice_from(form: SignForm) -> Choice:
+    """The choice a form makes; FormProblem for a field left wrong, InvalidName for a
+    name that cannot go on the letter (shown beside its field by
+    handlers/errors.Refusals.fields)."""
     if form.how not in {blocks.ANONYMOUS, blocks.NAMED, blocks.CONDITIONAL}:
         raise FormProblem(blocks.HOW_BLOCK, "Choose how you want to sign.")
     if form.how == blocks.ANONYMOUS:
         return Choice()
-    try:
-        name = clean_name(form.name)
-    except InvalidName as problem:
-        raise FormProblem(blocks.NAME_BLOCK, str(problem)) from None
+    name = clean_name(form.name)
     if form.how == blocks.NAMED:
         return Choice(name=name)
     raw = (form.threshold or "").strip()

@@ -19,6 +19,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 import blocks
+from handlers.errors import Asked, Refusals
 from handlers.home import publish_home_quietly
 from handlers.identity import (
     account_of,
@@ -47,15 +48,12 @@ from handlers.slackapi import SlackUnavailable, Stranger
 from petition import eligibility
 from petition.campaigns import CampaignView
 from petition.errors import CampaignNotFound
-from petition.signatures import (
-    CampaignClosed,
-    Choice,
-    SignOutcome,
-)
-from petition.subscriptions import Address, NotSigned
+from petition.signatures import Choice, SignOutcome
+from petition.subscriptions import Address
 from petition.worker_actions import Signed, WorkerActions
 
 logger = logging.getLogger(__name__)
+refusals = Refusals(logger)
 
 
 def _passed(
@@ -70,26 +68,13 @@ def _passed(
     return worker.pass_holds(data.get("pass"), *pass_subject(body, context), slug)
 
 
-def _clicked_campaign(
-    body: dict[str, Any], opener: FormOpener, worker: WorkerActions
-) -> CampaignView | None:
-    """The public campaign a button names, or None once the clicker was told it
-    does not exist."""
-    slug = clicked_value(body)
-    found = _find(worker, slug)
-    if isinstance(found, CampaignNotFound):
-        logger.info("a button named an unknown campaign")
-        text = blocks.not_found_text(slug, found.known)
-        show(opener, blocks.notice_modal("Not found", text))
-        return None
-    return found
-
-
-def _find(worker: WorkerActions, slug: str) -> CampaignView | CampaignNotFound:
+def _found(worker: WorkerActions, slug: str) -> CampaignView | None:
+    """The campaign a refusal of a signing form speaks of, if it still exists: read
+    only once refused (handlers/errors.Asked.find)."""
     try:
         return worker.campaign(slug)
-    except CampaignNotFound as missing:
-        return missing
+    except CampaignNotFound:
+        return None
 
 
 def handle_sign_start(
@@ -109,7 +94,10 @@ def handle_sign_start(
         client,
         context,
         in_time,
-        lambda opener: _sign_start(body, opener, client, context, worker, timezone),
+        refusals.opening(
+            Asked(clicked_value(body)),
+            lambda opener: _sign_start(body, opener, client, context, worker, timezone),
+        ),
     )
 
 
@@ -121,9 +109,7 @@ def _sign_start(
     worker: WorkerActions,
     timezone: ZoneInfo,
 ) -> None:
-    found = _clicked_campaign(body, opener, worker)
-    if found is None:
-        return
+    found = worker.campaign(clicked_value(body))
     if not found.is_open:
         show(opener, blocks.notice_modal("Closed", blocks.closed_text(found, timezone)))
         return
@@ -173,7 +159,10 @@ def handle_sign_change(
         client,
         context,
         in_time,
-        lambda opener: _sign_change(body, opener, client, context, worker),
+        refusals.opening(
+            Asked(clicked_value(body)),
+            lambda opener: _sign_change(body, opener, client, context, worker),
+        ),
     )
 
 
@@ -184,9 +173,7 @@ def _sign_change(
     context: BoltContext,
     worker: WorkerActions,
 ) -> None:
-    found = _clicked_campaign(body, opener, worker)
-    if found is None:
-        return
+    found = worker.campaign(clicked_value(body))
     signature = worker.signature(found.slug, signer_of(context, worker))
     status = signature.status
     if not status.signed:
@@ -238,15 +225,20 @@ def handle_sign_submit(
     slug, origin, mode = read_metadata(metadata)
     form = read_form(view)
     try:
-        choice = choice_from(form)
+        choice = refusals.fields(lambda: choice_from(form))
     except FormProblem as problem:
         ack(response_action="errors", errors={problem.block: str(problem)})
         return
 
+    # A refusal names the campaign, read again only then: the form knows its slug.
+    asked = Asked(slug, find=lambda: _found(worker, slug), timezone=timezone)
+
     def work() -> FormAnswer:
         try:
-            return _record(
-                metadata, body, slug, mode, form, choice, client, context, worker, timezone
+            return refusals.worker_form(
+                asked,
+                lambda: _record(metadata, body, slug, mode, form, choice, client, context, worker),
+                recording=True,
             )
         except SlackUnavailable as busy:
             return _busy(busy)
@@ -271,7 +263,6 @@ def _record(
     client: WebClient,
     context: BoltContext,
     worker: WorkerActions,
-    timezone: ZoneInfo,
 ) -> FormAnswer:
     # Eligibility was asked of Slack when this form opened, minutes ago at most, if
     # it carries our pass; otherwise (an older form, or none of ours) ask now.
@@ -288,35 +279,13 @@ def _record(
     )
     news_to = address if form.news else None
     changing = mode == "change"
-    try:
-        # Each in one transaction; a new signature on the busiest write path there
-        # is, committed together with others waiting (WorkerActions.sign).
-        signed: Signed = (
-            worker.change(slug, signer, choice, news_to)
-            if changing
-            else worker.sign(slug, signer, choice, news_to)
-        )
-    except CampaignNotFound:
-        logger.info("a signing form named an unknown campaign")
-        return FormAnswer(
-            view=blocks.notice_modal(
-                "Not found", "This campaign no longer exists. Nothing was recorded."
-            )
-        )
-    except NotSigned:
-        return FormAnswer(
-            view=blocks.notice_modal(
-                "Not signed", "You have not signed this campaign, so there is nothing to change."
-            )
-        )
-    except CampaignClosed:
-        found = _find(worker, slug)
-        text = (
-            blocks.closed_text(found, timezone)
-            if isinstance(found, CampaignView)
-            else "This campaign is closed."
-        )
-        return FormAnswer(view=blocks.notice_modal("Closed", text + " Nothing was recorded."))
+    # Each in one transaction; a new signature on the busiest write path there is,
+    # committed together with others waiting (WorkerActions.sign).
+    signed: Signed = (
+        worker.change(slug, signer, choice, news_to)
+        if changing
+        else worker.sign(slug, signer, choice, news_to)
+    )
     # No log line for a signature: its time is exactly what must not be kept.
     already = signed.outcome is SignOutcome.ALREADY_SIGNED
     status = signed.status
@@ -350,7 +319,10 @@ def handle_withdraw_start(
         client,
         context,
         in_time,
-        lambda opener: _withdraw_start(body, opener, context, worker),
+        refusals.opening(
+            Asked(clicked_value(body)),
+            lambda opener: _withdraw_start(body, opener, context, worker),
+        ),
     )
 
 
@@ -360,9 +332,7 @@ def _withdraw_start(
     context: BoltContext,
     worker: WorkerActions,
 ) -> None:
-    found = _clicked_campaign(body, opener, worker)
-    if found is None:
-        return
+    found = worker.campaign(clicked_value(body))
     if not worker.standing(found.slug, signer_of(context, worker)).signed:
         show(opener, blocks.withdrawn_modal(found.title, had_signed=False))
         return
@@ -392,13 +362,9 @@ def handle_withdraw_submit(
             )
         except Stranger:
             return _stranger()
-        try:
-            withdrawn = worker.withdraw(slug, signer)
-        except CampaignNotFound:
-            return FormAnswer(
-                view=blocks.notice_modal("Not found", "This campaign no longer exists.")
-            )
-        return FormAnswer(view=blocks.withdrawn_modal(withdrawn.title, withdrawn.had_signed))
+        return refusals.worker_form(
+            Asked(slug), lambda: _withdrawn(worker, slug, signer), recording=False
+        )
 
     after = (
         (lambda: publish_home_quietly(client, worker, timezone, context, page_of(metadata)))
@@ -406,6 +372,11 @@ def handle_withdraw_submit(
         else None
     )
     answer_in_time(ack, body, client, context, in_time, work, after)
+
+
+def _withdrawn(worker: WorkerActions, slug: str, signer: str) -> FormAnswer:
+    withdrawn = worker.withdraw(slug, signer)
+    return FormAnswer(view=blocks.withdrawn_modal(withdrawn.title, withdrawn.had_signed))
 
 
 def register(app: App) -> None:
