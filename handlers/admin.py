@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -105,6 +106,17 @@ def _action_id(body: dict[str, Any]) -> str:
     return str((body.get("actions") or [{}])[0].get("action_id", ""))
 
 
+def _show_again(respond: Respond, page: Callable[[], tuple[str, list[blocks.Block]]]) -> None:
+    """Draw the list again after a change that is saved. If it cannot be (the
+    person stopped being an organizer in between), the message stays as it was:
+    the change is not reported as refused."""
+    try:
+        text, content = page()
+    except DomainError:
+        return
+    respond(text=text, blocks=content, replace_original=True)
+
+
 def handle_status(
     ack: Ack,
     body: dict,
@@ -122,8 +134,7 @@ def handle_status(
 
     def work() -> None:
         organizer.change_status(actor, slug, change)
-        text, content = panel(organizer, actor, slug=slug)
-        respond(text=text, blocks=content, replace_original=True)
+        _show_again(respond, lambda: panel(organizer, actor, slug=slug))
 
     in_time.run(context, refusals.ephemeral(respond, change.value, slug, work, changing=True))
 
@@ -146,8 +157,7 @@ def handle_archive(
         organizer.set_archived(actor, slug, archiving)
         # The list the campaign was on, at the page where it was.
         show = panel if archiving else archived_panel
-        text, content = show(organizer, actor, slug=slug)
-        respond(text=text, blocks=content, replace_original=True)
+        _show_again(respond, lambda: show(organizer, actor, slug=slug))
 
     in_time.run(context, refusals.ephemeral(respond, "archive", slug, work, changing=True))
 

@@ -31,7 +31,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -53,7 +53,13 @@ from handlers.opening import show
 from handlers.signform import FormProblem
 from handlers.slackapi import open_form, say_form_not_opened
 from petition.campaigns import CampaignView
-from petition.errors import CampaignIsDraft, CampaignNotFound, DomainError, NotAnOrganizer
+from petition.errors import (
+    CampaignIsDraft,
+    CampaignNotFound,
+    DomainError,
+    NoSignerKey,
+    NotAnOrganizer,
+)
 from petition.signatures import CampaignClosed, InvalidName
 from petition.subscriptions import NotSigned
 
@@ -67,8 +73,8 @@ T = TypeVar("T")
 class Asked:
     """What a worker's refused request was about, as far as the answer says it."""
 
-    # The campaign's name as the person typed or clicked it.
-    slug: str
+    # The campaign's name as the person typed or clicked it (typed text: out of repr).
+    slug: str = field(repr=False)
     # How the person asks for a campaign where they are: the not-found answer
     # suggests it ("/demands", or "sign" in the DM).
     command: str = "/demands"
@@ -188,6 +194,8 @@ class Refusals:
                 self.refused(action)
                 say(blocks.not_organizer_text())
             except DomainError as problem:
+                if isinstance(problem, NoSignerKey):
+                    raise  # the operator's to fix: an error reference, not their words
                 if changing:
                     say(f"Nothing changed: {problem}.")
                 elif isinstance(problem, CampaignNotFound):
@@ -223,6 +231,8 @@ class Refusals:
                 shown = invalid(problem) if invalid is not None else None
                 if shown is not None:
                     return shown
+                if isinstance(problem, NoSignerKey):
+                    raise  # the operator's to fix: an error reference, not their words
                 if failed is not None:
                     return FormAnswer(view=blocks.notice_modal(failed, str(problem)))
                 if isinstance(problem, CampaignNotFound):

@@ -27,7 +27,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from storage.db import rows_changed
 from storage.models import Base
 
-# What a row's claim columns are set to when the claim is given back.
+# What a row's claim columns are set to when the claim is given back (both
+# tables name them so).
 RELEASED: dict[str, object] = {"claim_token": None, "claimed_at": None}
 
 
@@ -58,7 +59,7 @@ class Lease:
             session.execute(
                 update(self.table)
                 .where(*where, self.claimable(now))
-                .values(claim_token=token, claimed_at=now)
+                .values({self.token.key: token, self.claimed_at.key: now})
                 .execution_options(synchronize_session=False)
             )
         )

@@ -7,7 +7,7 @@ Built once per process (bot/app.py) with the process's Database and Keyring."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from petition import campaigns, eligibility
 from petition.campaigns import CampaignView
@@ -49,7 +49,8 @@ class OwnSignature:
     status, and the name on it opened for them alone."""
 
     status: SignerStatus
-    name: str | None
+    # Kept out of repr, so that no log line or assertion message can print it.
+    name: str | None = field(repr=False)
 
 
 @dataclass(frozen=True)

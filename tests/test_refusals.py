@@ -235,3 +235,23 @@ def test_a_refusal_is_logged_as_before_and_names_nobody(
     lines = [r.getMessage() for r in caplog.records if r.name == "test"]
     assert lines == ([logged] if logged else [])
     assert "U0ALICE" not in caplog.text
+
+
+@pytest.mark.parametrize("changing", [True, False])
+def test_a_missing_signer_key_is_never_told_to_an_organizer(changing: bool):
+    """NoSignerKey is the operator's: on the organizer's surfaces too it goes on to
+    the error reference, never shown as "Nothing changed: SIGNER_KEY is not set"."""
+    told: list[str] = []
+
+    def respond(**kwargs: Any) -> None:
+        told.append(str(kwargs.get("text")))
+
+    def work() -> None:
+        raise NoSignerKey()
+
+    refusals = Refusals(logging.getLogger("test"))
+    with pytest.raises(NoSignerKey):
+        refusals.ephemeral(respond, "open", "pay", work, changing=changing)()
+    with pytest.raises(NoSignerKey):
+        refusals.form("save", lambda: (_ for _ in ()).throw(NoSignerKey()), failed="Not saved")()
+    assert told == []
