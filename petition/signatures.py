@@ -471,7 +471,7 @@ def clean_name(raw: str | None) -> str:
 
 
 def signer_overview(
-    session: Session,
+    session: Session | DirectCursor,
     person: str,
     keyring: Keyring,
     now: dt.datetime | None = None,
@@ -486,6 +486,9 @@ def signer_overview(
     """
     work = of(session)
     if views is None:
+        if not isinstance(session, Session):
+            # The campaigns are read as ORM objects; on the driver, give `views`.
+            raise TypeError("signer_overview without views needs a Session")
         now = now or dt.datetime.now(dt.UTC)
         campaigns = session.scalars(PUBLIC_CAMPAIGNS).all()
         listed = [(campaign_view(c, now), c.id, c.key_id) for c in campaigns]

@@ -131,10 +131,7 @@ class WorkerActions:
         only this person's own rows are read, directly on the driver."""
         views = self.snapshot().views()
         with self.db.direct.read() as work:
-            # signer_overview reads through storage.direct.of(), which takes a
-            # DirectCursor as well as a Session; only its `views is None` branch
-            # needs a Session, and views are given.
-            return signer_overview(work, person, self.keyring, views=views)  # type: ignore[arg-type]
+            return signer_overview(work, person, self.keyring, views=views)
 
     # -- signing, changing, withdrawing ----------------------------------------------
 
