@@ -21,7 +21,7 @@ from storage.models import Campaign
 from tests.support.httpclient import HttpResult
 from tests.support.organizers import DANA, NEW_CAMPAIGN, editor_values, open_editor
 from tests.support.running import ALICE, RunningBot, newcomer, response_json
-from tests.support.signing import SLUG, opened_views, sign_values, view_text
+from tests.support.signing import SLUG, opened_views, sign, sign_values, view_text
 
 SLOW = 3.5
 SLACK_WAITS = 3.0
@@ -101,6 +101,17 @@ def test_a_click_is_acknowledged_in_time_and_its_form_follows(bot):
     # ...which the signing form then replaces.
     [form] = wait_for(lambda: updated_views(bot.fake))
     assert form["callback_id"] == "sign_submit"
+
+
+def test_the_test_driver_follows_a_form_behind_one_moment(bot):
+    """tests/support/signing.sign(), as the whole suite signs: when the click is
+    answered with "one moment" (here users.info is slow; in a loaded run, anything),
+    it follows that modal on the person's screen to the form, and signs."""
+    person = newcomer(bot.fake)
+    bot.fake.delay("users.info", SLOW)
+    answer = sign(bot, person.id)
+    assert "One moment" in json.dumps(opened_views(bot)[0])
+    assert count(bot) == 1, answer
 
 
 def test_a_dm_is_acknowledged_in_time_and_answered(bot):

@@ -62,6 +62,9 @@ def opened_views(bot: RunningBot) -> list[dict[str, Any]]:
 
 
 def open_sign_form(bot: RunningBot, user: str = ALICE.id, **click: Any) -> dict[str, Any]:
+    # A trigger_id the fake knows as this person's, as Slack's are: a modal opened
+    # with it is on their screen, which the "one moment" case below follows.
+    click.setdefault("trigger_id", bot.fake.new_trigger(user))
     before = len(opened_views(bot))
     assert bot.slack.click("sign_start", SLUG, user=user, **click).status == 200
     views = opened_views(bot)
