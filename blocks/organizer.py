@@ -63,6 +63,7 @@ from blocks.paging import _pager, page_of, page_value
 from blocks.signing import sign_modal, signing_notice_block
 from blocks.worker import campaign_message
 from petition.campaigns import CampaignView
+from petition.organizer_actions import CampaignRow
 
 
 def preview_sign_modal(view: CampaignView, suggested_name: str | None) -> dict[str, Any]:
@@ -126,25 +127,8 @@ def draft_preview_message(view: CampaignView, tz: ZoneInfo) -> tuple[str, list[B
     return fallback, content
 
 
-@dataclass(frozen=True)
-class AdminRow:
-    """One campaign as organizers see it: exact figures, still nothing on signers."""
-
-    slug: str
-    title: str
-    status: str
-    is_open: bool
-    count: int
-    channel_id: str | None
-    closes_at: dt.datetime | None
-    forgotten: bool
-    more_channels: int = 0  # announcement channels beside channel_id
-    archived: bool = False
-
-    @property
-    def may_archive(self) -> bool:
-        """Closed (by hand or by its date) or forgotten: done with, out of the way."""
-        return not self.archived and self.status != "draft" and not self.is_open
+# One campaign as the organizer view draws it: the domain's row as it is.
+AdminRow = CampaignRow
 
 
 def _admin_row(row: AdminRow, tz: ZoneInfo) -> list[Block]:

@@ -25,7 +25,7 @@ from handlers.payload import clicked_value, form_state, typed_text
 from handlers.slackapi import SlackUnavailable, send_file_dm
 from petition.errors import DomainError, NoSignerKey
 from petition.letter import render
-from petition.organizer_actions import CampaignRow, OrganizerActions
+from petition.organizer_actions import OrganizerActions
 from petition.organizing import CLI_ACTOR, StatusChange
 
 logger = logging.getLogger(__name__)
@@ -36,21 +36,6 @@ STATUS_ACTIONS = {
     blocks.ADMIN_CLOSE: StatusChange.CLOSE,
     blocks.ADMIN_REOPEN: StatusChange.REOPEN,
 }
-
-
-def admin_row(row: CampaignRow) -> blocks.AdminRow:
-    return blocks.AdminRow(
-        slug=row.slug,
-        title=row.title,
-        status=row.status,
-        is_open=row.is_open,
-        count=row.count,
-        channel_id=row.channel_id,
-        closes_at=row.closes_at,
-        forgotten=row.forgotten,
-        more_channels=row.more_channels,
-        archived=row.archived,
-    )
 
 
 def _offset_of(rows: list[blocks.AdminRow], slug: str | None, surface: str) -> int:
@@ -67,7 +52,7 @@ def panel(
     """The organizer view for this person (the page at `offset`, or the one showing
     `slug`); NotAnOrganizer if they organize nothing."""
     manageable = organizer.manageable(actor)
-    rows = [admin_row(r) for r in manageable.rows]
+    rows = list(manageable.rows)
     current = [r for r in rows if not r.archived]
     if slug is not None:
         offset = _offset_of(current, slug, "admin")
@@ -83,7 +68,7 @@ def panel(
 def archived_panel(
     organizer: OrganizerActions, actor: str, offset: int = 0, slug: str | None = None
 ) -> Answer:
-    archived = [admin_row(r) for r in organizer.manageable(actor).rows if r.archived]
+    archived = [r for r in organizer.manageable(actor).rows if r.archived]
     if slug is not None:
         offset = _offset_of(archived, slug, "archived")
     return blocks.archived_panel(archived, organizer.timezone, offset)
@@ -197,7 +182,7 @@ def handle_history(
             )
             for p in history.news
         ]
-        row = admin_row(history.row)
+        row = history.row
         modal = blocks.history_modal(row, milestones, audit, organizer.timezone, sent)
         open_modal(client, body, modal)
 
@@ -254,7 +239,7 @@ def handle_forget(
     slug = clicked_value(body)
 
     def work() -> None:
-        row = admin_row(organizer.row(context.user_id or "", slug))
+        row = organizer.row(context.user_id or "", slug)
         open_modal(client, body, blocks.forget_modal(row, json.dumps({"slug": slug})))
 
     in_time.run(context, refusals.notice(client, body, "forget", slug, work))

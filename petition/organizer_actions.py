@@ -39,6 +39,11 @@ class CampaignRow:
     more_channels: int = 0  # announcement channels beside channel_id
     archived: bool = False
 
+    @property
+    def may_archive(self) -> bool:
+        """Closed (by hand or by its date) or forgotten: done with, out of the way."""
+        return not self.archived and self.status != "draft" and not self.is_open
+
 
 def campaign_row(campaign: Campaign, now: dt.datetime) -> CampaignRow:
     return CampaignRow(
