@@ -67,6 +67,8 @@ def open_sign_form(bot: RunningBot, user: str = ALICE.id, **click: Any) -> dict[
     click.setdefault("trigger_id", bot.fake.new_trigger(user))
     before = len(opened_views(bot))
     assert bot.slack.click("sign_start", SLUG, user=user, **click).status == 200
+    # A click answered late opens "one moment" just after its acknowledgement.
+    wait_for(lambda: len(opened_views(bot)) > before, timeout=FOLLOW_UP_SECONDS)
     views = opened_views(bot)
     assert len(views) == before + 1, "the click opened no view"
     view = views[-1]
