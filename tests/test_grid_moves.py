@@ -34,6 +34,7 @@ from tests.support.running import (
     make_settings,
     response_json,
 )
+from tests.support.scheduling import wait_for
 from tests.support.signers import expected_value
 from tests.support.signing import SLUG, opened_views, sign_values, view_text
 
@@ -114,7 +115,10 @@ def _withdraw(bot: RunningBot, team: str, grid: Grid | None) -> str:
 def _status(bot: RunningBot, team: str, grid: Grid | None) -> str:
     user = _local_or_global(grid, team)
     body = message_im_body("status", user, team_id=team, grid=grid)
+    before = len(bot.fake.calls_to("chat.postEphemeral"))
     assert bot.slack.post(body, "application/json").status == 200
+    # An event is acknowledged before it is acted on: the answer follows.
+    wait_for(lambda: len(bot.fake.calls_to("chat.postEphemeral")) > before)
     replies = [c.params for c in bot.fake.calls_to("chat.postEphemeral")]
     return json.dumps(replies[-1]["blocks"])
 
@@ -122,7 +126,9 @@ def _status(bot: RunningBot, team: str, grid: Grid | None) -> str:
 def _home(bot: RunningBot, team: str, grid: Grid | None) -> str:
     user = _local_or_global(grid, team)
     body = app_home_opened_body(user, team_id=team, grid=grid)
+    before = len(bot.fake.calls_to("views.publish"))
     assert bot.slack.post(body, "application/json").status == 200
+    wait_for(lambda: len(bot.fake.calls_to("views.publish")) > before)
     return view_text(bot.fake.calls_to("views.publish")[-1].params["view"])
 
 
