@@ -24,6 +24,7 @@ from petition.announcements import Claimed, Due
 from petition.errors import CampaignNotFound
 from storage.db import Database
 from storage.models import AnnouncementKind
+from storage.turns import unhurried
 
 logger = logging.getLogger(__name__)
 UTC = ZoneInfo("UTC")
@@ -70,6 +71,7 @@ class RunReport:
         return lines or ["nothing to announce"]
 
 
+@unhurried()
 def announce_job(db: Database, client: WebClient, tz: str = "UTC") -> RunReport:
     """The scheduled announcement run (also `python -m bot announce`). `client`
     makes no automatic retries (bot.webclient.posting_client). `tz`: the name of
@@ -78,6 +80,7 @@ def announce_job(db: Database, client: WebClient, tz: str = "UTC") -> RunReport:
     return run_announcements(db, client, ZoneInfo(tz))
 
 
+@unhurried()
 def close_job(db: Database, client: WebClient, slug: str | None = None) -> RunReport:
     """A campaign's closing date: close it and post its final count, once."""
     return run_closing(db, client, slug)

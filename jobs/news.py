@@ -34,6 +34,7 @@ from petition.retractions import record_post
 from petition.subscriptions import open_address
 from storage.db import Database
 from storage.models import DeliveryState
+from storage.turns import unhurried
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +220,7 @@ def send_pending(
     return report
 
 
+@unhurried()
 def send_pending_job(db: Database, client: WebClient, keyring: Keyring) -> None:
     """The scheduler's entry point, on the process's database. `client` makes no
     automatic retries (bot.webclient.posting_client): a DM that Slack accepted

@@ -15,6 +15,7 @@ from petition.keyring import CannotOpen, Keyring
 from petition.retractions import WAITING
 from storage.db import Database
 from storage.models import NewsRetraction
+from storage.turns import unhurried
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ GONE = frozenset({"message_not_found", "channel_not_found", "is_archived", "cant
 PER_RUN = 40
 
 
+@unhurried()
 def retract_job(db: Database, client: WebClient, keyring: Keyring) -> int:
     """Delete queued news DMs from Slack; how many went. Each row goes once its
     message is gone; what Slack cannot delete now waits for the next run."""

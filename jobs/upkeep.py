@@ -21,10 +21,12 @@ from petition.organizing import (
 from petition.signatures import rewrite_in_key_order
 from storage.db import Database
 from storage.models import Campaign
+from storage.turns import unhurried
 
 logger = logging.getLogger(__name__)
 
 
+@unhurried()
 def scrub_job(db: Database) -> bool:
     """Empty SQLite's WAL into the database file, so that a withdrawn signature, a
     name replaced, or the order of commits stays in the -wal file for a minute at
@@ -35,12 +37,14 @@ def scrub_job(db: Database) -> bool:
     return done
 
 
+@unhurried()
 def refresh_counts_job(db: Database) -> int:
     """The hour's snapshot of the counts Slack shows (petition/counts.py)."""
     with db.write() as session:
         return refresh_public_counts(session)
 
 
+@unhurried()
 def rewrite_job(db: Database) -> int:
     """Each campaign's signer rows rewritten in the order of their values, one
     campaign per transaction (petition/signatures.rewrite_in_key_order): the order of
@@ -53,6 +57,7 @@ def rewrite_job(db: Database) -> int:
     return len(ids)
 
 
+@unhurried()
 def forget_due_job(db: Database, keyring: Keyring) -> list[str]:
     """The scheduler's entry point for `forget_after_days`, on the process's database.
     Forgetting that did not finish is tried again at the next run."""

@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.direct import Direct
+from storage.turns import Turn, patience
 
 logger = logging.getLogger(__name__)
 
@@ -234,12 +235,12 @@ class Database:
             engine.execution_options(**{_WRITE: True}), expire_on_commit=False
         )
         # SQLite has one writer per file. Writers of this process take turns here
-        # first: a thread blocked on a lock is woken as soon as it is free, where
-        # SQLite's busy handler sleeps and retries, and under a burst of signers
-        # lets one starve until the busy timeout and fail. Other processes (the
-        # CLI, a backup) still meet the busy timeout. Re-entrant, so that a write
-        # nested in a write behaves as before.
-        self._write_turn = threading.RLock() if self.is_sqlite else None
+        # first, in the order they came (storage/turns.py): a thread blocked on a
+        # lock is woken as soon as it is free, where SQLite's busy handler sleeps
+        # and retries, and under a burst of signers lets one starve until the busy
+        # timeout and fail. Other processes (the CLI, a backup) still meet the busy
+        # timeout. Re-entrant, so that a write nested in a write behaves as before.
+        self._write_turn = Turn() if self.is_sqlite else None
         # Bumped by every commit of this engine that changed something, so that a
         # cache of what is stored (petition/campaigns.py) can tell that it is stale: as
         # the commit starts and, for write(), again once it is done, so that a
@@ -295,7 +296,7 @@ class Database:
         if turn is None:
             yield
             return
-        if not turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        if not turn.acquire(timeout=patience(SQLITE_BUSY_TIMEOUT_MS / 1000)):
             raise DatabaseBusy()
         try:
             yield
