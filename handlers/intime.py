@@ -34,7 +34,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
@@ -46,6 +46,7 @@ from handlers.slackapi import SlackUnavailable, call_quietly, open_form
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Slack's three seconds, less the time the answer needs to reach Slack and for a
 # busy machine to schedule the thread that sends it.
@@ -64,6 +65,20 @@ def arrived(context: BoltContext) -> float:
     """When the request arrived (monotonic seconds), as the Gate noted it."""
     value = context.get(ARRIVED)
     return value if isinstance(value, float) else time.monotonic()
+
+
+class _Queued(Generic[R]):
+    """What came back from work queued on another thread, and whether the request
+    had to say "one moment" before it did."""
+
+    __slots__ = ("answered_at", "done", "error", "lock", "result")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.result: R | None = None
+        self.error: BaseException | None = None
+        self.answered_at: float | None = None
 
 
 class InTime:
@@ -105,6 +120,80 @@ class InTime:
         answered_at = time.monotonic()
         self._submit(lambda: self._follow_up(future, answered_at, then, failed))
         return False, None
+
+    def run_queued(
+        self,
+        context: BoltContext,
+        queue: Callable[[Callable[[R | None, BaseException | None], None]], bool],
+        answer: Callable[[R | None, BaseException | None], T],
+        *,
+        late: Callable[[], None],
+        then: Callable[[T], None],
+        failed: Callable[[str], None],
+    ) -> tuple[bool, T | None] | None:
+        """run(), for work that another thread does and reports back on: a write
+        `queue`d for the SQLite writer thread (storage/batching.py), which calls back
+        with (result, error). This thread waits for it itself, with no hand-over to
+        the pool and back: for a signature those cost more than its write
+        (bench/RESULTS.md, "Fourth pass"). `answer(result, error)` makes the answer,
+        here in time, or on the pool once late (never on the writer thread). None,
+        with nothing queued, when `queue` declines it (no writer thread, or one
+        that is behind) or Slack was answered already: then use run()."""
+        if context.get(ACKNOWLEDGED):
+            return None
+        waited = _Queued[R]()
+        with self._idle:
+            self._busy += 1  # counted until the answer is given, here or late
+
+        def finished(result: R | None, error: BaseException | None) -> None:
+            with waited.lock:
+                waited.result, waited.error = result, error
+                waited.done.set()
+                answered_at = waited.answered_at
+            if answered_at is not None:  # the request has said "one moment" already
+                self._pool.submit(self._follow_queued, waited, answered_at, answer, then, failed)
+
+        if not queue(finished):
+            self._finished_one()
+            return None
+        left = arrived(context) + self.within - time.monotonic()
+        if not waited.done.wait(max(left, 0.0)):
+            with waited.lock:
+                if not waited.done.is_set():
+                    waited.answered_at = time.monotonic()
+            if waited.answered_at is not None:
+                late()
+                return False, None
+        try:
+            return True, answer(waited.result, waited.error)
+        finally:
+            self._finished_one()
+
+    def _follow_queued(
+        self,
+        waited: _Queued[R],
+        answered_at: float,
+        answer: Callable[[R | None, BaseException | None], T],
+        then: Callable[[T], None],
+        failed: Callable[[str], None],
+    ) -> None:
+        try:
+            try:
+                value = answer(waited.result, waited.error)
+            except Exception as error:
+                failed(_log_failure(error))
+                return
+            wait = answered_at + _AFTER_THE_ANSWER - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            then(value)
+        finally:
+            self._finished_one()
+
+    def _finished_one(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
 
     def _follow_up(
         self,
@@ -256,6 +345,45 @@ class FormAnswer:
         return self.view or blocks.notice_modal("Done", "Done.")
 
 
+class _FormFollowUp:
+    """How a submitted form's answer reaches the person: in its acknowledgement,
+    or, after "one moment", by views.update; then `after`."""
+
+    def __init__(
+        self,
+        ack: Ack,
+        body: dict[str, Any],
+        client: WebClient,
+        checking: dict[str, Any] | None,
+        after: Callable[[], None] | None,
+    ) -> None:
+        self.ack = ack
+        self.client = client
+        self.checking = checking or blocks.recording_modal()
+        self.view_id = (body.get("view") or {}).get("id")
+        self.after = after
+
+    def late(self) -> None:
+        self.ack(response_action="update", view=self.checking)
+
+    def then(self, answer: FormAnswer) -> None:
+        update_view(self.client, self.view_id, answer.as_view())
+        if self.after is not None:
+            self.after()
+
+    def failed(self, reference: str) -> None:
+        view = blocks.notice_modal("Something went wrong", blocks.error_message(reference))
+        update_view(self.client, self.view_id, view)
+
+    def answered(
+        self, context: BoltContext, in_time: InTime, done: bool, answer: FormAnswer | None
+    ) -> None:
+        if done and answer is not None:
+            answer.acknowledge(self.ack)
+            if self.after is not None:
+                in_time.run(context, self.after)
+
+
 def answer_in_time(
     ack: Ack,
     body: dict[str, Any],
@@ -270,23 +398,28 @@ def answer_in_time(
     by the deadline, the form says "one moment" (`checking`) and is updated with
     the outcome (which `work` has committed by then). `after` runs once the
     outcome is shown."""
-    checking = checking or blocks.recording_modal()
-    view_id = (body.get("view") or {}).get("id")
+    follow = _FormFollowUp(ack, body, client, checking, after)
+    ran = in_time.run(context, work, late=follow.late, then=follow.then, failed=follow.failed)
+    follow.answered(context, in_time, *ran)
 
-    def late() -> None:
-        ack(response_action="update", view=checking)
 
-    def then(answer: FormAnswer) -> None:
-        update_view(client, view_id, answer.as_view())
-        if after is not None:
-            after()
-
-    def failed(reference: str) -> None:
-        view = blocks.notice_modal("Something went wrong", blocks.error_message(reference))
-        update_view(client, view_id, view)
-
-    done, answer = in_time.run(context, work, late=late, then=then, failed=failed)
-    if done and answer is not None:
-        answer.acknowledge(ack)
-        if after is not None:
-            in_time.run(context, after)
+def answer_queued(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    in_time: InTime,
+    queue: Callable[[Callable[[R | None, BaseException | None], None]], bool],
+    answer: Callable[[R | None, BaseException | None], FormAnswer],
+    after: Callable[[], None] | None = None,
+) -> bool:
+    """answer_in_time() for work queued on the SQLite writer thread
+    (InTime.run_queued). False, with nothing done, when it could not be queued."""
+    follow = _FormFollowUp(ack, body, client, None, after)
+    ran = in_time.run_queued(
+        context, queue, answer, late=follow.late, then=follow.then, failed=follow.failed
+    )
+    if ran is None:
+        return False
+    follow.answered(context, in_time, *ran)
+    return True

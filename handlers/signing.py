@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +28,7 @@ from handlers.identity import (
     profile_of,
     signer_of,
 )
-from handlers.intime import FormAnswer, FormOpener, InTime, answer_in_time
+from handlers.intime import FormAnswer, FormOpener, InTime, answer_in_time, answer_queued
 from handlers.opening import open_on_click, show
 from handlers.pacing import Pacing
 from handlers.payload import clicked_value
@@ -250,7 +251,34 @@ def handle_sign_submit(
         if origin == "home"
         else None
     )
+    if mode != "change" and _passed(metadata, body, context, worker, slug):
+        # Nothing to ask of Slack: the signature is queued for the writer thread
+        # and waited for here, without the pool's hand-over (InTime.run_queued).
+        signer = signer_of(context, worker)
+        news_to = _news_address(body, context) if form.news else None
+
+        def queue(finished: Callable[[Signed | None, BaseException | None], None]) -> bool:
+            return worker.sign_soon(slug, signer, choice, news_to, finished)
+
+        def answer(signed: Signed | None, error: BaseException | None) -> FormAnswer:
+            def outcome() -> FormAnswer:
+                if error is not None:
+                    raise error
+                assert signed is not None  # the writer hands on one or the other
+                return _confirmed(signed, choice, changing=False)
+
+            return refusals.worker_form(asked, outcome, recording=True)
+
+        if answer_queued(ack, body, client, context, in_time, queue, answer, after):
+            return
     answer_in_time(ack, body, client, context, in_time, work, after)
+
+
+def _news_address(body: dict[str, Any], context: BoltContext) -> Address:
+    return Address(
+        team_id=own_team_of(body, context) or context.enterprise_id or "",
+        user_id=context.user_id or "",
+    )
 
 
 def _record(
@@ -273,11 +301,7 @@ def _record(
             logger.info("an ineligible account's signature was refused")
             return FormAnswer(view=blocks.notice_modal("Cannot sign", refusal))
     signer = signer_of(context, worker)
-    address = Address(
-        team_id=own_team_of(body, context) or context.enterprise_id or "",
-        user_id=context.user_id or "",
-    )
-    news_to = address if form.news else None
+    news_to = _news_address(body, context) if form.news else None
     changing = mode == "change"
     # Each in one transaction; a new signature on the busiest write path there is,
     # committed together with others waiting (WorkerActions.sign).
@@ -286,6 +310,10 @@ def _record(
         if changing
         else worker.sign(slug, signer, choice, news_to)
     )
+    return _confirmed(signed, choice, changing=changing)
+
+
+def _confirmed(signed: Signed, choice: Choice, *, changing: bool) -> FormAnswer:
     # No log line for a signature: its time is exactly what must not be kept.
     already = signed.outcome is SignOutcome.ALREADY_SIGNED
     status = signed.status

@@ -7,6 +7,7 @@ Built once per process (bot/app.py) with the process's Database and Keyring."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from petition import campaigns, eligibility
@@ -150,6 +151,32 @@ class WorkerActions:
 
         The busiest write there is: straight on the driver, and on SQLite
         committed together with others waiting (storage/direct.py, batching.py)."""
+        return self.db.direct.write_batched(self._signing(slug, person, choice, news_to, confirm))
+
+    def sign_soon(
+        self,
+        slug: str,
+        person: str,
+        choice: Choice,
+        news_to: Address | None,
+        finished: Callable[[Signed | None, BaseException | None], None],
+    ) -> bool:
+        """sign() with its confirmation, queued for the SQLite writer thread rather
+        than waited for here: `finished(signed, error)` runs on that thread once the
+        signature is committed (or refused, or failed), and must only hand the
+        outcome on. False, with nothing queued, where there is no writer thread
+        (PostgreSQL) or it is behind: then call sign()."""
+        work = self._signing(slug, person, choice, news_to, True)
+        return self.db.direct.write_soon(work, finished)
+
+    def _signing(
+        self,
+        slug: str,
+        person: str,
+        choice: Choice,
+        news_to: Address | None,
+        confirm: bool,
+    ) -> Callable[[DirectCursor], Signed]:
         keyring = self.keyring
 
         def record(work: DirectCursor) -> Signed:
@@ -164,7 +191,7 @@ class WorkerActions:
             status = status_after_signing(work, signing.campaign_id, choice, news_to is not None)
             return Signed(signing.outcome, signing.title, status)
 
-        return self.db.direct.write_batched(record)
+        return record
 
     def change(
         self, slug: str, person: str, choice: Choice, news_to: Address | None = None

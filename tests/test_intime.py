@@ -7,6 +7,8 @@ confirmed only once it is committed."""
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,10 +20,18 @@ from console.payloads import message_im_body, view_submission_body
 from console.server import FakeSlack
 from console.workspace import FakeChannel, Grid
 from storage.models import Campaign
+from tests.support.databases import sqlite_only
 from tests.support.httpclient import HttpResult
 from tests.support.organizers import DANA, NEW_CAMPAIGN, editor_values, open_editor
 from tests.support.running import ALICE, RunningBot, newcomer, response_json
-from tests.support.signing import SLUG, opened_views, sign, sign_values, view_text
+from tests.support.signing import (
+    SLUG,
+    open_sign_form,
+    opened_views,
+    sign,
+    sign_values,
+    view_text,
+)
 
 SLOW = 3.5
 SLACK_WAITS = 3.0
@@ -87,6 +97,72 @@ def test_a_signing_form_is_acknowledged_in_time_and_confirmed_once_committed(bot
     assert "You signed" in view_text(view)
     assert bot.fake.calls_to("views.update")[0].params["view_id"] == "V0SLOWFORM"
     assert count(bot) == 1
+
+
+def _writes_held(bot: RunningBot, seconds: float) -> threading.Thread:
+    """Another process's write (a backup, the CLI) holding SQLite's write lock for
+    `seconds`: the app's writer thread waits for it in SQLite's busy handler."""
+    assert bot.db.sqlite_file is not None
+    taken = threading.Event()
+
+    def hold() -> None:
+        other = sqlite3.connect(bot.db.sqlite_file, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            taken.set()
+            time.sleep(seconds)
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert taken.wait(5)
+    return thread
+
+
+def on_screen(bot: RunningBot) -> dict[str, Any]:
+    """Alice's signing form, opened by her click, as it is on her screen (with its id)."""
+    open_sign_form(bot)
+    [view_id] = bot.fake.workspace.view_stacks[ALICE.id]
+    return {**bot.fake.workspace.views[view_id], "id": view_id}
+
+
+@sqlite_only("the writer thread a signature is queued for is SQLite's")
+def test_a_queued_signature_written_late_is_confirmed_once_committed(bot):
+    # A form with our pass needs nothing of Slack: its signature is queued for the
+    # writer thread (InTime.run_queued). Held up past the deadline, it is answered
+    # "one moment", then confirmed once committed.
+    form = on_screen(bot)
+    asked = len(bot.fake.calls_to("users.info"))
+    holder = _writes_held(bot, 2.0)
+    result, took = timed(lambda: bot.slack.submit(form, sign_values(), user=ALICE.id))
+    assert took < SLACK_WAITS, f"acknowledged after {took:.2f} s"
+    answer = response_json(result)
+    assert "nothing is recorded until it does" in view_text(answer["view"])
+    [view] = wait_for(lambda: updated_views(bot.fake))
+    assert "You signed" in view_text(view)
+    holder.join(5)
+    assert count(bot) == 1
+    assert len(bot.fake.calls_to("users.info")) == asked  # the pass said it all
+    assert "You signed" in view_text(bot.fake.workspace.modal_of(ALICE.id) or {})
+
+
+@sqlite_only("the writer thread a signature is queued for is SQLite's")
+def test_a_queued_signature_that_could_not_be_written_says_so_and_stores_nothing(bot, caplog):
+    form = on_screen(bot)
+    holder = _writes_held(bot, 3.5)  # past SQLite's busy timeout (2.5 s)
+    result, took = timed(lambda: bot.slack.submit(form, sign_values(), user=ALICE.id))
+    assert took < SLACK_WAITS, f"acknowledged after {took:.2f} s"
+    assert "nothing is recorded until it does" in view_text(response_json(result)["view"])
+    [view] = wait_for(lambda: updated_views(bot.fake))
+    assert "Something went wrong" in json.dumps(view)
+    assert "Something went wrong" in json.dumps(bot.fake.workspace.modal_of(ALICE.id))
+    assert "You signed" not in view_text(view)
+    holder.join(5)
+    assert count(bot) == 0
+    assert "work after an acknowledgement failed" in caplog.text
+    assert ALICE.id not in caplog.text
 
 
 def test_a_click_is_acknowledged_in_time_and_its_form_follows(bot):
