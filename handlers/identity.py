@@ -145,6 +145,21 @@ def signer_of(context: BoltContext, worker: WorkerActions) -> str:
     return signer
 
 
+def known_signer(context: BoltContext, worker: WorkerActions) -> str | None:
+    """signer_of(), when it has nothing to ask Slack (People.known): in a workspace
+    always; in a Grid once this process knows the person's organization id and has
+    carried their earlier signatures over. None otherwise: then signer_of()."""
+    known = context.get(_SIGNER)
+    if known is not None:
+        return str(known)
+    people: People = context["people"]
+    person = people.known(context)
+    if person is None:
+        return None
+    context[_SIGNER] = signer = worker.person(person.scope, person.user)
+    return signer
+
+
 def own_team_of(body: dict[str, Any], context: BoltContext) -> str | None:
     """The workspace the person belongs to, read the same way from a click and from
     the submission of the form it opened: the payload's `user.team_id`.
@@ -214,14 +229,40 @@ class People:
         context[_PERSON] = person
         return person
 
-    def _global_id(self, context: BoltContext, client: WebClient, enterprise: str) -> str:
+    def known(self, context: BoltContext) -> Person | None:
+        """The person, as who() finds them, if neither who() nor carry_over() has
+        anything to ask Slack for them in this process; else None."""
+        known = context.get(_PERSON)
+        if isinstance(known, Person):
+            person = known
+        else:
+            user, enterprise = context.user_id, context.enterprise_id
+            workspace = workspace_of(context)
+            if not user or not (enterprise or workspace):
+                return None  # who() refuses them: left to it
+            if not enterprise:
+                return Person(workspace or "", user)
+            global_id = self._known_global_id(context, enterprise)
+            if global_id is None:
+                return None
+            person = Person(enterprise, global_id)
+        if person.scope == context.enterprise_id and not self._carried.get(person):
+            return None
+        return person
+
+    def _known_global_id(self, context: BoltContext, enterprise: str) -> str | None:
         user = context.user_id or ""
         if user.startswith("W"):  # only organization ids start with W
             return user
-        key = (enterprise, workspace_of(context), user)
-        known = self._global_ids.get(key)
+        known: str | None = self._global_ids.get((enterprise, workspace_of(context), user))
+        return known
+
+    def _global_id(self, context: BoltContext, client: WebClient, enterprise: str) -> str:
+        known = self._known_global_id(context, enterprise)
         if known is not None:
             return known
+        user = context.user_id or ""
+        key = (enterprise, workspace_of(context), user)
         profile = account_of(context, client)
         member = profile.get("enterprise_user")
         if isinstance(member, dict) and isinstance(member.get("id"), str) and member["id"]:

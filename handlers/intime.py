@@ -158,7 +158,12 @@ class InTime:
             if answered_at is not None:  # the request has said "one moment" already
                 self._pool.submit(self._follow_queued, waited, answered_at, answer, then, failed)
 
-        if not queue(finished):
+        try:
+            queued = queue(finished)
+        except BaseException:
+            self._finished_one()
+            raise
+        if not queued:
             self._finished_one()
             return None
         left = arrived(context) + self.within - time.monotonic()

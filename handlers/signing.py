@@ -24,6 +24,7 @@ from handlers.errors import Asked, Refusals
 from handlers.home import publish_home_quietly
 from handlers.identity import (
     account_of,
+    known_signer,
     own_team_of,
     profile_of,
     signer_of,
@@ -251,10 +252,11 @@ def handle_sign_submit(
         if origin == "home"
         else None
     )
-    if mode != "change" and _passed(metadata, body, context, worker, slug):
-        # Nothing to ask of Slack: the signature is queued for the writer thread
-        # and waited for here, without the pool's hand-over (InTime.run_queued).
-        signer = signer_of(context, worker)
+    signer = known_signer(context, worker) if mode != "change" else None
+    if signer is not None and _passed(metadata, body, context, worker, slug):
+        # Nothing to ask of Slack (the pass says they may sign, and who they are
+        # is known here): the signature is queued for the writer thread and waited
+        # for here, without the pool's hand-over (InTime.run_queued).
         news_to = _news_address(body, context) if form.news else None
 
         def queue(finished: Callable[[Signed | None, BaseException | None], None]) -> bool:

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 # Long enough to ride out a burst of concurrent signers on one SQLite file,
 # short enough that Slack's 3-second deadline is not blown by a stuck writer.
 SQLITE_BUSY_TIMEOUT_MS = 2500
+# How long emptying the WAL waits for readers of an older snapshot (Database.scrub).
+CHECKPOINT_WAIT_MS = 250
 _WRITE = "undersigned_write"
 # For code outside this module that opens its own write transaction (migrations).
 WRITE_OPTION = _WRITE
@@ -368,9 +370,18 @@ class Database:
         if not self.is_sqlite:
             return True
         with self.write_turn(), self.engine.connect() as conn:
-            busy, _, _ = conn.exec_driver_sql(
-                "PRAGMA wal_checkpoint(TRUNCATE)"  # pragma: no mutate
-            ).one()
+            # The checkpoint waits in the busy handler for readers of an older
+            # snapshot, holding this process's write turn: signers queued behind it
+            # wait too. Short, then: a busy WAL is emptied at the next try.
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")  # pragma: no mutate
+            try:
+                busy, _, _ = conn.exec_driver_sql(
+                    "PRAGMA wal_checkpoint(TRUNCATE)"  # pragma: no mutate
+                ).one()
+            finally:
+                conn.exec_driver_sql(  # pragma: no mutate
+                    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"
+                )
         return bool(busy == 0)
 
     def scrub_until_done(self, timeout: float = SCRUB_TIMEOUT_SECONDS) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,10 +55,10 @@ ORG_WIDE = Grid(enterprise_id=ORG, org_install=True)
 
 
 @contextlib.contextmanager
-def running(fake: FakeSlack, database_url: str, db: Database) -> Iterator[RunningBot]:
+def running(fake: FakeSlack, database_url: str, db: Database, **extra: str) -> Iterator[RunningBot]:
     """The app as one process runs it; leaving the block stops it (a restart is a
     second block on the same database)."""
-    settings = make_settings(fake, database_url)
+    settings = make_settings(fake, database_url, **extra)
     app = create_app(settings, db)
     server = BackgroundServer(SlackWSGI(app, db, SIGNING_SECRET)).start()
     try:
@@ -216,6 +217,42 @@ def test_the_move_carries_a_signature_over_once_from_any_surface(fake, database_
         assert "You have not signed" in _home(bot, OTHER, ORG_WIDE)
         assert _rows(bot) == []
         assert _count(bot) == 0
+
+
+@pytest.mark.parametrize("slack", ["busy", "slow"])
+def test_a_form_opened_before_a_restart_asks_slack_for_her_in_time(fake, database_url, db, slack):
+    # Her form carries our pass, but the process that receives it has never seen
+    # her (restarted, no member directory): who she is in the organization is asked
+    # of users.info at submission. That must keep Slack's deadline and say when
+    # Slack is busy, as every other Slack call does. Before the fix, the queued
+    # signing path asked on the request thread: "Something went wrong" when Slack
+    # was busy, and an acknowledgement after 3.5 s when it was slow.
+    fake.workspace.grid = WORKSPACE_INSTALL
+    with running(fake, database_url, db, MEMBER_DIRECTORY="off") as bot:
+        bot.import_campaign()
+        form = _click(bot, "sign_start", HOME, WORKSPACE_INSTALL)
+    with running(fake, database_url, db, MEMBER_DIRECTORY="off") as bot:
+        if slack == "busy":
+            fake.fail("users.info", Fault(status=429, retry_after=30), times=5)
+        else:
+            fake.delay("users.info", 3.5)
+        body = view_submission_body(
+            form, LENA.id, sign_values(), team_id=HOME, grid=WORKSPACE_INSTALL
+        )
+        started = time.monotonic()
+        result = bot.slack.post(body, "application/x-www-form-urlencoded")
+        took = time.monotonic() - started
+        answer = json.dumps(response_json(result))
+        assert took < 3.0, f"acknowledged after {took:.2f} s"
+        assert "Something went wrong" not in answer
+        if slack == "busy":
+            assert "Slack is busy" in answer
+            assert _count(bot) == 0
+        else:
+            assert "nothing is recorded until it does" in answer
+            assert wait_for(lambda: _count(bot) == 1)
+            assert wait_for(lambda: bot.fake.calls_to("views.update"))
+            assert "You signed" in view_text(bot.fake.calls_to("views.update")[-1].params["view"])
 
 
 def test_someone_slack_will_not_show_is_refused_not_told_slack_is_busy(fake, database_url, db):

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from slack_bolt import BoltContext
 from sqlalchemy import select
 
 from console.payloads import message_im_body, view_submission_body
 from console.server import FakeSlack
 from console.workspace import FakeChannel, Grid
+from handlers.intime import ARRIVED, InTime
 from storage.models import Campaign
 from tests.support.databases import sqlite_only
 from tests.support.httpclient import HttpResult
@@ -219,3 +221,22 @@ def test_the_organizer_editor_is_acknowledged_in_time_while_channels_are_checked
     assert "checking the channels" in view_text(response_json(result)["view"])
     [saved] = wait_for(lambda: updated_views(bot.fake))
     assert "draft" in view_text(saved)
+
+
+def test_work_that_could_not_be_queued_is_not_counted_as_running():
+    # A writer thread that cannot start raises in queue(): settle() (the console,
+    # the tests) must not then wait for an answer that will never come.
+    in_time = InTime()
+    context = BoltContext({ARRIVED: time.monotonic()})
+
+    def queue(finished: Callable[[Any, BaseException | None], None]) -> bool:
+        raise RuntimeError("can't start new thread")
+
+    try:
+        with pytest.raises(RuntimeError):
+            in_time.run_queued(
+                context, queue, lambda r, e: r, late=lambda: None, then=print, failed=print
+            )
+        assert in_time.settle(timeout=1)
+    finally:
+        in_time.shutdown()
