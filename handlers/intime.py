@@ -244,9 +244,7 @@ class InTime:
             try:
                 return work()
             finally:
-                with self._idle:
-                    self._busy -= 1
-                    self._idle.notify_all()
+                self._finished_one()
 
         return self._pool.submit(tracked)
 

@@ -239,7 +239,9 @@ def handle_sign_submit(
         try:
             return refusals.worker_form(
                 asked,
-                lambda: _record(metadata, body, slug, mode, form, choice, client, context, worker),
+                lambda: _record(
+                    metadata, body, slug, mode, form, choice, client, context, worker, passed
+                ),
                 recording=True,
             )
         except SlackUnavailable as busy:
@@ -252,8 +254,13 @@ def handle_sign_submit(
         if origin == "home"
         else None
     )
+    # Whether the form's pass holds, asked once: here for the queued path, else by
+    # _record (a form without a known signer, or a change, may never need it).
+    passed: bool | None = None
     signer = known_signer(context, worker) if mode != "change" else None
-    if signer is not None and _passed(metadata, body, context, worker, slug):
+    if signer is not None:
+        passed = _passed(metadata, body, context, worker, slug)
+    if signer is not None and passed:
         # Nothing to ask of Slack (the pass says they may sign, and who they are
         # is known here): the signature is queued for the writer thread and waited
         # for here, without the pool's hand-over (InTime.run_queued).
@@ -293,10 +300,13 @@ def _record(
     client: WebClient,
     context: BoltContext,
     worker: WorkerActions,
+    passed: bool | None = None,
 ) -> FormAnswer:
     # Eligibility was asked of Slack when this form opened, minutes ago at most, if
     # it carries our pass; otherwise (an older form, or none of ours) ask now.
-    if not _passed(metadata, body, context, worker, slug):
+    if passed is None:
+        passed = _passed(metadata, body, context, worker, slug)
+    if not passed:
         user = account_of(context, client)
         refusal = eligibility.refusal(user, context.team_id, context.enterprise_id)
         if refusal:
