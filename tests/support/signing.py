@@ -61,12 +61,16 @@ def opened_views(bot: RunningBot) -> list[dict[str, Any]]:
     return [call.params["view"] for call in bot.fake.calls_to("views.open")]
 
 
-def open_sign_form(bot: RunningBot, user: str = ALICE.id, **click: Any) -> dict[str, Any]:
+def open_by_click(
+    bot: RunningBot, action: str, user: str = ALICE.id, **click: Any
+) -> dict[str, Any]:
+    """What a click on `action` opened on the person's screen: the form, or the
+    notice that stands in for it (for any button whose answer is a modal)."""
     # A trigger_id the fake knows as this person's, as Slack's are: a modal opened
     # with it is on their screen, which the "one moment" case below follows.
     click.setdefault("trigger_id", bot.fake.new_trigger(user))
     before = len(opened_views(bot))
-    assert bot.slack.click("sign_start", SLUG, user=user, **click).status == 200
+    assert bot.slack.click(action, SLUG, user=user, **click).status == 200
     # A click answered late opens "one moment" just after its acknowledgement.
     wait_for(lambda: len(opened_views(bot)) > before, timeout=FOLLOW_UP_SECONDS)
     views = opened_views(bot)
@@ -84,6 +88,10 @@ def open_sign_form(bot: RunningBot, user: str = ALICE.id, **click: Any) -> dict[
     form = updated_view(bot.fake, stack[-1])
     assert form is not None, "'one moment' was never replaced by the form"
     return {**form, "id": stack[-1]}
+
+
+def open_sign_form(bot: RunningBot, user: str = ALICE.id, **click: Any) -> dict[str, Any]:
+    return open_by_click(bot, "sign_start", user, **click)
 
 
 def sign_values(how: str = "anonymous", name: str | None = None) -> dict[str, Any]:
