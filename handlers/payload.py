@@ -27,6 +27,20 @@ def form_state(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return flat
 
 
+def has_inputs(view: dict[str, Any], *block_ids: str) -> bool:
+    """Whether the submitted view shows input blocks with these ids: field errors
+    may only name those (Slack refuses an acknowledgement naming any other, and
+    the person then sees only that something went wrong). A forged view may lack
+    them; ours never does."""
+    shown = view.get("blocks")
+    present = {
+        block.get("block_id")
+        for block in (shown if isinstance(shown, list) else [])
+        if isinstance(block, dict) and block.get("type") == "input"
+    }
+    return all(block_id in present for block_id in block_ids)
+
+
 def typed_text(state: dict[str, dict[str, Any]], block_id: str) -> str | None:
     """What was typed in a text input, or None."""
     value = state.get(block_id, {}).get("value")

@@ -118,6 +118,20 @@ def test_a_refused_click_is_answered_where_it_was_made_and_logged_by_name(
     assert ALICE.id not in caplog.text
 
 
+def test_a_forged_update_form_without_its_fields_is_answered_as_damaged(bot):
+    # Found by tests/test_hostile.py: with no choice of kind, the form's answer named
+    # a "kind" block this forged view does not have, which Slack refuses (the
+    # driver checks every acknowledgement as Slack would).
+    form = {
+        "callback_id": "admin_update_preview",
+        "private_metadata": SLUG,
+        "blocks": [{"type": "input", "block_id": "text"}],
+    }
+    answer = response_json(bot.slack.submit(form, {}, user=ALICE.id))
+    assert answer["response_action"] == "update"
+    assert "damaged" in json.dumps(answer["view"])
+
+
 @pytest.mark.parametrize(
     ("callback_id", "metadata", "values"),
     [
