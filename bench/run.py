@@ -1054,7 +1054,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--rounds",
         type=int,
-        help="turns each server takes per phase, sharing its requests and time (default 3)",
+        help=(
+            "turns each server takes per phase, sharing its requests and time (default"
+            " 9: short turns, so that drift on a shared machine falls on every server alike)"
+        ),
     )
     parser.add_argument(
         "--announce-runs", type=int, default=3, help="in-process announce runs (default 3)"
@@ -1080,7 +1083,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.duration = args.duration or (5.0 if quick else 9.0)
     args.bulk = (1_000 if quick else 1_000_000) if args.bulk is None else args.bulk
     args.warmup = 1 if quick and args.warmup == 3 else args.warmup
-    args.rounds = max(1, args.rounds or (1 if quick else 3))
+    args.rounds = max(1, args.rounds or (1 if quick else 9))
     args.announce_runs = 1 if quick and args.announce_runs == 3 else args.announce_runs
     args.argv = argv
     return args

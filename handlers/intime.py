@@ -30,6 +30,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -59,6 +60,8 @@ ARRIVED = "undersigned_arrived"
 ACKNOWLEDGED = "undersigned_acknowledged"
 # Threads for work that may outlast its request (one pool per process).
 IN_TIME_WORKERS = 16
+# How often settle() looks again at the work running.
+_SETTLE_LOOK = 0.05
 
 
 def arrived(context: BoltContext) -> float:
@@ -92,7 +95,11 @@ class InTime:
     def __init__(self, workers: int = IN_TIME_WORKERS, within: float = ANSWER_WITHIN) -> None:
         self.within = within
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="in-time")
-        self._busy = 0
+        # Work running or waiting, one entry each. A deque's append and pop are
+        # atomic, so counting needs no lock: a lock taken twice per signature by
+        # every request thread was contended under load, and each wait on it
+        # handed the interpreter lock around (py-spy, bench/RESULTS.md).
+        self._running: deque[None] = deque()
         self._idle = threading.Condition()
 
     def run(
@@ -146,8 +153,7 @@ class InTime:
         if context.get(ACKNOWLEDGED):
             return None
         waited: _Queued[R] = _Queued()
-        with self._idle:
-            self._busy += 1  # counted until the answer is given, here or late
+        self._running.append(None)  # counted until the answer is given, here or late
 
         def finished(result: R | None, error: BaseException | None) -> None:
             with waited.lock:
@@ -201,9 +207,10 @@ class InTime:
             self._finished_one()
 
     def _finished_one(self) -> None:
-        with self._idle:
-            self._busy -= 1
-            self._idle.notify_all()
+        self._running.pop()
+        if not self._running:
+            with self._idle:
+                self._idle.notify_all()
 
     def _follow_up(
         self,
@@ -237,8 +244,7 @@ class InTime:
         self._submit(logged)
 
     def _submit(self, work: Callable[[], T]) -> Future[T]:
-        with self._idle:
-            self._busy += 1
+        self._running.append(None)
 
         def tracked() -> T:
             try:
@@ -252,11 +258,13 @@ class InTime:
         """Wait until no work is running or waiting (tests, the console)."""
         deadline = time.monotonic() + timeout
         with self._idle:
-            while self._busy:
+            while self._running:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._idle.wait(left)
+                # Told when the count falls to nothing; it is read without the lock,
+                # so a notice just before this wait is caught by the next look.
+                self._idle.wait(min(left, _SETTLE_LOOK))
         return True
 
     def shutdown(self) -> None:

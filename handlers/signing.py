@@ -419,8 +419,12 @@ def _withdrawn(worker: WorkerActions, slug: str, signer: str) -> FormAnswer:
     return FormAnswer(view=blocks.withdrawn_modal(withdrawn.title, withdrawn.had_signed))
 
 
+def register_confirmation(app: App) -> None:
+    """The form's submission: among the busiest, registered early (handlers/__init__.py)."""
+    app.view(blocks.SIGN_VIEW)(handle_sign_submit)
+
+
 def register(app: App) -> None:
-    app.view(blocks.SIGN_VIEW)(handle_sign_submit)  # the busiest: first (handlers/__init__.py)
     app.action(blocks.SIGN_ACTION)(handle_sign_start)
     app.action(blocks.SIGN_CHANGE_ACTION)(handle_sign_change)
     app.action(blocks.WITHDRAW_ACTION)(handle_withdraw_start)

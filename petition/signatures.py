@@ -170,10 +170,11 @@ _INSERT_IF_NEW = {
     .on_conflict_do_nothing(),
 }
 _INSERT = insert(table(Signature)).values(_NEW_SIGNATURE)
-_COUNT_ONE_MORE = (
+# Added up over a unit of work (DirectCursor.tally): once per batch of signatures.
+_COUNT_MORE = (
     update(table(Campaign))
     .where(_C.id == bindparam("campaign"))
-    .values(signature_count=_C.signature_count + 1)
+    .values(signature_count=_C.signature_count + bindparam("n"))
 )
 # Both read partial indexes of just those rows (storage/models.py, Signature).
 _NAMED_COUNT = select(func.count()).where(_S.campaign_id == bindparam("campaign"), _S.named)
@@ -277,7 +278,7 @@ def sign(
         inserted = 0
     if not inserted:
         return Signing(SignOutcome.ALREADY_SIGNED, campaign_id, title)
-    work.run(_COUNT_ONE_MORE, campaign=campaign_id)
+    work.tally(_COUNT_MORE, campaign=campaign_id)
     return Signing(SignOutcome.SIGNED, campaign_id, title)
 
 

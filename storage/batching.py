@@ -75,6 +75,10 @@ class WriteBatcher:
         self._pending: deque[_Job[Any]] = deque()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        # The writer thread's connection, kept from one batch to the next: checking
+        # one out of the pool and back (which rolls back) for every batch cost more
+        # than a signature's statements (py-spy, bench/RESULTS.md).
+        self._connection: Any = None
 
     def run(self, work: Callable[[DirectCursor], T], timeout: float) -> T:
         """Run `work` in a write transaction of the writer thread; its result once
@@ -130,6 +134,7 @@ class WriteBatcher:
                 while not self._pending and not self._stopping:
                     self._wake.wait()
                 if not self._pending:
+                    self._give_back()
                     return  # stopping, and nothing left to write
                 batch = [self._pending.popleft() for _ in range(min(MAX_BATCH, len(self._pending)))]
                 for job in batch:
@@ -154,10 +159,13 @@ class WriteBatcher:
 
     def _run_batch(self, batch: list[_Job[Any]]) -> None:
         try:
-            with self._direct.write() as cursor:
+            if self._connection is None:
+                self._connection = self._direct.checkout()
+            with self._direct.write(kept=self._connection) as cursor:
                 results = [job.work(cursor) for job in batch]
         except _DATABASE_FAILURES as error:
             logger.warning("a batch of %d writes failed: %s", len(batch), type(error).__name__)
+            self._drop_connection()
             self._finish(batch, error=error)
             return
         except Exception as error:  # a refusal (a closed campaign), or a bug, in one write
@@ -170,6 +178,21 @@ class WriteBatcher:
         for job, result in zip(batch, results, strict=True):
             job.result = result
             job.done.set()
+
+    def _give_back(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.close()
+
+    def _drop_connection(self) -> None:
+        """After a failure of the database: the next batch starts on a fresh
+        connection rather than on one that may be broken."""
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            try:
+                connection.invalidate()
+            except Exception as error:  # the writer thread must go on
+                logger.warning("could not drop the writer's connection: %s", type(error).__name__)
 
     @staticmethod
     def _finish(batch: list[_Job[Any]], error: BaseException) -> None:

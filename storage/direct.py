@@ -158,12 +158,17 @@ def compiled(statement: Executable, dialect: Dialect) -> Compiled:
 class DirectCursor:
     """What a direct unit of work hands out: run statements, read rows."""
 
-    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+    def __init__(self, cursor: Any, dialect: Dialect, *, defers: bool = False) -> None:
         self._cursor = cursor
         self._dialect = dialect
         self.dialect_name: str = dialect.name
         self.wrote = False
         self._kept: dict[tuple[int, tuple[tuple[str, Any], ...]], tuple[Any, ...] | None] = {}
+        # tally()'s counts, run by finish(); None where nothing calls finish() (a
+        # Session's statements, through of()), so that tally() runs at once.
+        self._tallies: dict[tuple[int, tuple[tuple[str, Any], ...]], _Tally] | None = (
+            {} if defers else None
+        )
 
     def _compile(self, statement: Executable) -> Compiled:
         return compiled(statement, self._dialect)
@@ -204,6 +209,42 @@ class DirectCursor:
         if changed > 0:
             self.wrote = True
         return max(changed, 0)
+
+    def tally(self, statement: Executable, **values: Any) -> None:
+        """Run `statement`, which adds its bind value `n` to a count, once for the
+        unit of work, with `n` the number of calls with these values: just before
+        the commit (finish()), not once per call. A batch of signatures updates
+        its campaign's count once: every statement the SQLite writer thread runs
+        lets the interpreter lock go, and under load getting it back is what a
+        batch mostly waits for (bench/RESULTS.md). Nothing in the unit may read
+        the count after a tally. Where no finish() follows (a Session's unit of
+        work, through of()), it runs now."""
+        if self._tallies is None:
+            self.run(statement, n=1, **values)
+            return
+        key = (id(statement), tuple(sorted(values.items())))
+        found = self._tallies.get(key)
+        if found is None:
+            self._tallies[key] = _Tally(statement, values)
+        else:
+            found.n += 1
+
+    def finish(self) -> None:
+        """Run what tally() put off; the unit of work commits next."""
+        if not self._tallies:
+            return
+        tallies, self._tallies = self._tallies, {}
+        for tally in tallies.values():
+            self.run(tally.statement, n=tally.n, **tally.values)
+
+
+class _Tally:
+    __slots__ = ("n", "statement", "values")
+
+    def __init__(self, statement: Executable, values: dict[str, Any]) -> None:
+        self.statement = statement
+        self.values = values
+        self.n = 1
 
 
 def of(unit: Session | DirectCursor) -> DirectCursor:
@@ -258,17 +299,24 @@ class Direct:
         if self._batcher is not None:
             self._batcher.stop()
 
+    def checkout(self) -> Any:
+        """A pooled connection for a caller to keep across units of work (the SQLite
+        writer thread's own): it goes back with its close(), or is dropped with
+        invalidate() after a failure of the database."""
+        return self._db.engine.raw_connection()
+
     @contextmanager
-    def _transaction(self, begin: str | None) -> Iterator[DirectCursor]:
-        pooled = self._db.engine.raw_connection()
+    def _transaction(self, begin: str | None, kept: Any = None) -> Iterator[DirectCursor]:
+        pooled = self._db.engine.raw_connection() if kept is None else kept
         try:
             connection: Any = pooled.driver_connection  # set while checked out (as above)
             cursor = connection.cursor()
             if begin is not None:
                 cursor.execute(begin)
-            work = DirectCursor(cursor, self._db.engine.dialect)
+            work = DirectCursor(cursor, self._db.engine.dialect, defers=True)
             try:
                 yield work
+                work.finish()
             except BaseException:
                 # Both drivers end a transaction they see open, ours (BEGIN on
                 # SQLite) as well as their own (psycopg's implicit one).
@@ -277,20 +325,22 @@ class Direct:
             connection.commit()
             cursor.close()
         finally:
-            pooled.close()  # back to the pool, which rolls back anything left open
+            if kept is None:
+                pooled.close()  # back to the pool, which rolls back anything left open
         if work.wrote:
             self._db.changed()
 
     @contextmanager
-    def write(self) -> Iterator[DirectCursor]:
+    def write(self, kept: Any = None) -> Iterator[DirectCursor]:
         """One write transaction: committed on success, rolled back on any error.
         On SQLite it takes the write lock up front and this process's writers take
-        turns, as Database.write does."""
+        turns, as Database.write does. On `kept` (from checkout()) if given, else on
+        a connection from the pool."""
         if not self._db.is_sqlite:
-            with self._transaction(None) as work:
+            with self._transaction(None, kept) as work:
                 yield work
             return
-        with self._db.write_turn(), self._transaction("BEGIN IMMEDIATE") as work:
+        with self._db.write_turn(), self._transaction("BEGIN IMMEDIATE", kept) as work:
             yield work
 
     @contextmanager

@@ -3,6 +3,7 @@ each answered only once committed, none lost to another's refusal."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from zoneinfo import ZoneInfo
@@ -173,3 +174,43 @@ def test_a_queued_write_is_committed_in_order_and_its_callback_hears_how_it_went
     db.direct.write_batched(lambda work: None)  # after the queued ones, in order
     assert heard == [(SignOutcome.SIGNED, None), (None, CampaignNotFound)]
     assert _count(db, "queued") == (1, 1)
+
+
+@sqlite_only("the writer thread is SQLite's")
+def test_the_writer_keeps_one_connection_and_gives_it_back_when_stopped(
+    db: Database, keyring: Keyring
+) -> None:
+    _campaign(db, "kept")
+    used: list[object] = []
+
+    def note(work: DirectCursor) -> None:
+        used.append(work._cursor.connection)
+
+    for _ in range(3):
+        db.direct.write_batched(note)
+    assert len({id(connection) for connection in used}) == 1
+    assert db.engine.pool.checkedout() == 1  # the writer's, between batches
+    db.direct.stop()
+    assert db.engine.pool.checkedout() == 0
+
+
+@sqlite_only("the writer thread is SQLite's")
+def test_after_a_failure_of_the_database_the_writer_starts_on_a_fresh_connection(
+    db: Database, keyring: Keyring
+) -> None:
+    _campaign(db, "fresh")
+    used: list[object] = []
+
+    def broken(work: DirectCursor) -> None:
+        used.append(work._cursor.connection)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def signing(work: DirectCursor) -> SignOutcome:
+        used.append(work._cursor.connection)
+        return sign(work, "fresh", "f" * 64, Choice(), keyring).outcome
+
+    with pytest.raises(sqlite3.OperationalError):
+        db.direct.write_batched(broken)
+    assert db.direct.write_batched(signing) is SignOutcome.SIGNED
+    assert used[0] is not used[1]
+    assert _count(db, "fresh") == (1, 1)

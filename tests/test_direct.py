@@ -119,6 +119,40 @@ def test_a_failed_write_leaves_nothing(db: Database, keyring: Keyring) -> None:
         assert session.scalar(select(Campaign.signature_count)) == 0
 
 
+_COUNT = select(Campaign.__table__.c.signature_count).where(
+    Campaign.__table__.c.slug == bindparam("slug")
+)
+
+
+def test_a_unit_of_work_counts_its_signatures_once_at_its_end(
+    db: Database, keyring: Keyring
+) -> None:
+    # Direct's own units put the count off to one statement before the commit
+    # (DirectCursor.tally); a Session's statements, which nothing finishes, count
+    # at once.
+    _campaign(db)
+    with db.direct.write() as work:
+        for person in ("1", "2", "3"):
+            assert sign(work, SLUG, person * 64, Choice(), keyring).outcome is SignOutcome.SIGNED
+        assert sign(work, SLUG, "1" * 64, Choice(), keyring).outcome is SignOutcome.ALREADY_SIGNED
+        assert work.first(_COUNT, slug=SLUG) == (0,)  # put off until the end
+    with db.direct.read() as work:
+        assert work.first(_COUNT, slug=SLUG) == (3,)
+    with db.write() as session:
+        sign(session, SLUG, "4" * 64, Choice(), keyring)
+        assert session.scalar(select(Campaign.signature_count)) == 4  # at once
+
+    def sign_then_fail() -> None:
+        with db.direct.write() as work:
+            sign(work, SLUG, "5" * 64, Choice(), keyring)
+            raise RuntimeError("after the signature, before the commit")
+
+    with pytest.raises(RuntimeError):
+        sign_then_fail()
+    with db.direct.read() as work:
+        assert work.first(_COUNT, slug=SLUG) == (4,)  # neither the row nor its count
+
+
 def test_closed_and_unknown_campaigns_refuse_before_writing(db: Database, keyring: Keyring) -> None:
     _campaign(db, status="closed")
     generation = db.generation
