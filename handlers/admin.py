@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 
 import blocks
 from handlers.errors import Answer, Refusals, open_modal
-from handlers.intime import FormAnswer, InTime, answer_in_time
+from handlers.intime import FormAnswer, InTime, answer_in_time, field_errors
 from handlers.payload import clicked_value, form_state, typed_text
 from handlers.slackapi import SlackUnavailable, send_file_dm
 from petition.errors import DomainError, NoSignerKey
@@ -268,10 +268,9 @@ def handle_forget_confirm(
         slug = ""
     typed = (typed_text(form_state(view), blocks.FORGET_CONFIRM_BLOCK) or "").strip()
     if not slug or typed != slug:
-        ack(
-            response_action="errors",
-            errors={blocks.FORGET_CONFIRM_BLOCK: f"Type {slug} exactly to confirm."},
-        )
+        field_errors(
+            view, {blocks.FORGET_CONFIRM_BLOCK: f"Type {slug} exactly to confirm."}, "Not forgotten"
+        ).acknowledge(ack)
         return
 
     def work() -> FormAnswer:

@@ -42,6 +42,7 @@ from slack_sdk import WebClient
 
 import blocks
 from handlers.kept import ack_json
+from handlers.payload import has_inputs
 from handlers.slackapi import SlackUnavailable, call_quietly, open_form
 
 logger = logging.getLogger(__name__)
@@ -322,6 +323,19 @@ class FormOpener:
                 )
                 return None if shown else SlackUnavailable("views.update")
             return open_form(self.client, self.trigger_id, view)
+
+
+DAMAGED_FORM = "That form was damaged; please start again."
+
+
+def field_errors(view: dict[str, Any], errors: dict[str, str], title: str) -> FormAnswer:
+    """`errors` beside the submitted form's fields; for a forged form without one of
+    those fields, a notice titled `title` in its place: Slack refuses errors that
+    name a block the view does not have, and the person then sees only that
+    something went wrong (found by tests/test_hostile.py)."""
+    if has_inputs(view, *errors):
+        return FormAnswer(errors=errors)
+    return FormAnswer(view=blocks.notice_modal(title, DAMAGED_FORM))
 
 
 def update_view(client: WebClient, view_id: Any, view: dict[str, Any]) -> bool:

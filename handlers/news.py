@@ -15,8 +15,8 @@ from slack_sdk import WebClient
 
 import blocks
 from handlers.errors import Refusals, open_modal
-from handlers.intime import FormAnswer, InTime
-from handlers.payload import clicked_value, form_state, has_inputs, typed_text
+from handlers.intime import DAMAGED_FORM, FormAnswer, InTime, field_errors
+from handlers.payload import clicked_value, form_state, typed_text
 from petition import updates
 from petition.errors import DomainError
 from petition.kinds import UpdateKind
@@ -25,7 +25,6 @@ from petition.organizer_actions import OrganizerActions
 # The organizer view's name in the logs, as before news had a module of its own.
 logger = logging.getLogger("handlers.admin")
 refusals = Refusals(logger)
-_DAMAGED = "That form was damaged; please start again."
 
 
 def handle_update_open(
@@ -46,21 +45,11 @@ def handle_update_open(
     in_time.run(context, refusals.notice(client, body, "update", slug, work))
 
 
-def _field_error(view: dict[str, Any], block_id: str, message: str) -> dict[str, Any]:
-    """The acknowledgement that shows `message` beside the form's field; or, for a
-    forged form without that field, which Slack would refuse the error for
-    (found by tests/test_hostile.py), a notice in its place."""
-    if has_inputs(view, block_id):
-        return {"response_action": "errors", "errors": {block_id: message}}
-    return {"response_action": "update", "view": blocks.notice_modal("Not sent", _DAMAGED)}
-
-
 def _text_problem(view: dict[str, Any]) -> Callable[[DomainError], FormAnswer | None]:
     def problem_of(problem: DomainError) -> FormAnswer | None:
         if not isinstance(problem, updates.InvalidUpdate):
             return None
-        answer = _field_error(view, blocks.UPDATE_TEXT_BLOCK, str(problem))
-        return FormAnswer(errors=answer.get("errors"), view=answer.get("view"))
+        return field_errors(view, {blocks.UPDATE_TEXT_BLOCK: str(problem)}, "Not sent")
 
     return problem_of
 
@@ -71,8 +60,9 @@ def handle_update_preview(
     slug = view.get("private_metadata") if isinstance(view.get("private_metadata"), str) else ""
     state = form_state(view)
     kind = (state.get(blocks.UPDATE_KIND_BLOCK, {}).get("selected_option") or {}).get("value")
-    if kind not in blocks.UPDATE_KINDS:
-        ack(**_field_error(view, blocks.UPDATE_KIND_BLOCK, "Choose what it is."))
+    if not isinstance(kind, str) or kind not in blocks.UPDATE_KINDS:
+        choose = {blocks.UPDATE_KIND_BLOCK: "Choose what it is."}
+        field_errors(view, choose, "Not sent").acknowledge(ack)
         return
     chosen = state.get(blocks.UPDATE_SEND_BLOCK, {}).get("selected_options")
     send = isinstance(chosen, list) and bool(chosen)
@@ -86,10 +76,9 @@ def handle_update_preview(
         # backslash would count twice against private_metadata's 3000 characters.
         metadata = json.dumps([slug, kind, send]) + "\n" + text
         if len(metadata) > 3000:
-            answer = _field_error(
-                view, blocks.UPDATE_TEXT_BLOCK, "Please shorten the update a little."
+            return field_errors(
+                view, {blocks.UPDATE_TEXT_BLOCK: "Please shorten the update a little."}, "Not sent"
             )
-            return FormAnswer(errors=answer.get("errors"), view=answer.get("view"))
         preview = blocks.update_preview(
             slug, audience.title, kind, text, send, audience.subscribers, metadata
         )
@@ -114,7 +103,7 @@ def handle_update_send(
     except (ValueError, KeyError, TypeError, RecursionError):
         ack(
             response_action="update",
-            view=blocks.notice_modal("Not sent", _DAMAGED),
+            view=blocks.notice_modal("Not sent", DAMAGED_FORM),
         )
         return
     recorded = {UpdateKind.DELIVERED: "the delivery", UpdateKind.ANSWER: "the answer"}.get(kind)

@@ -34,9 +34,11 @@ def has_inputs(view: dict[str, Any], *block_ids: str) -> bool:
     them; ours never does."""
     shown = view.get("blocks")
     present = {
-        block.get("block_id")
+        block["block_id"]
         for block in (shown if isinstance(shown, list) else [])
-        if isinstance(block, dict) and block.get("type") == "input"
+        if isinstance(block, dict)
+        and block.get("type") == "input"
+        and isinstance(block.get("block_id"), str)
     }
     return all(block_id in present for block_id in block_ids)
 

@@ -29,7 +29,14 @@ from handlers.identity import (
     profile_of,
     signer_of,
 )
-from handlers.intime import FormAnswer, FormOpener, InTime, answer_in_time, answer_queued
+from handlers.intime import (
+    FormAnswer,
+    FormOpener,
+    InTime,
+    answer_in_time,
+    answer_queued,
+    field_errors,
+)
 from handlers.opening import open_on_click, show
 from handlers.pacing import Pacing
 from handlers.payload import clicked_value
@@ -229,7 +236,7 @@ def handle_sign_submit(
     try:
         choice = refusals.fields(lambda: choice_from(form))
     except FormProblem as problem:
-        ack(response_action="errors", errors={problem.block: str(problem)})
+        field_errors(view, {problem.block: str(problem)}, "Not recorded").acknowledge(ack)
         return
 
     # A refusal names the campaign, read again only then: the form knows its slug.

@@ -40,6 +40,9 @@ T = TypeVar("T")
 
 # Failures of the database itself, not of one write: the whole batch fails with them.
 _DATABASE_FAILURES = (sqlite3.Error, SQLAlchemyError, TimeoutError, OSError)
+# Failures that say nothing of the writer's connection: the write turn not given
+# in time (DatabaseBusy, before the connection is used), a constraint refused.
+_CONNECTION_FINE = (TimeoutError, sqlite3.IntegrityError)
 
 # Most writes in one transaction: enough to absorb a burst, few enough that the
 # first in a batch does not wait long for the last.
@@ -129,17 +132,21 @@ class WriteBatcher:
             self._thread.start()
 
     def _loop(self) -> None:
-        while True:
-            with self._wake:
-                while not self._pending and not self._stopping:
-                    self._wake.wait()
-                if not self._pending:
-                    self._give_back()
-                    return  # stopping, and nothing left to write
-                batch = [self._pending.popleft() for _ in range(min(MAX_BATCH, len(self._pending)))]
-                for job in batch:
-                    job.taken = True
-            self._run(batch)
+        try:
+            while True:
+                with self._wake:
+                    while not self._pending and not self._stopping:
+                        self._wake.wait()
+                    if not self._pending:
+                        return  # stopping, and nothing left to write
+                    batch = [
+                        self._pending.popleft() for _ in range(min(MAX_BATCH, len(self._pending)))
+                    ]
+                    for job in batch:
+                        job.taken = True
+                self._run(batch)
+        finally:
+            self._give_back()
 
     def _run(self, batch: list[_Job[Any]]) -> None:
         try:
@@ -165,7 +172,8 @@ class WriteBatcher:
                 results = [job.work(cursor) for job in batch]
         except _DATABASE_FAILURES as error:
             logger.warning("a batch of %d writes failed: %s", len(batch), type(error).__name__)
-            self._drop_connection()
+            if not isinstance(error, _CONNECTION_FINE):
+                self._drop_connection()
             self._finish(batch, error=error)
             return
         except Exception as error:  # a refusal (a closed campaign), or a bug, in one write

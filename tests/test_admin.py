@@ -118,18 +118,46 @@ def test_a_refused_click_is_answered_where_it_was_made_and_logged_by_name(
     assert ALICE.id not in caplog.text
 
 
-def test_a_forged_update_form_without_its_fields_is_answered_as_damaged(bot):
-    # Found by tests/test_hostile.py: with no choice of kind, the form's answer named
-    # a "kind" block this forged view does not have, which Slack refuses (the
-    # driver checks every acknowledgement as Slack would).
-    form = {
-        "callback_id": "admin_update_preview",
-        "private_metadata": SLUG,
-        "blocks": [{"type": "input", "block_id": "text"}],
-    }
-    answer = response_json(bot.slack.submit(form, {}, user=ALICE.id))
-    assert answer["response_action"] == "update"
-    assert "damaged" in json.dumps(answer["view"])
+_TEXT_ONLY = [{"type": "input", "block_id": "text"}]
+
+
+@pytest.mark.parametrize(
+    ("callback_id", "metadata", "shown", "values", "answer"),
+    [
+        # Found by tests/test_hostile.py: with no choice of kind, the answer named a
+        # "kind" block this forged view does not have, which Slack refuses (the
+        # driver checks every acknowledgement as Slack would).
+        ("admin_update_preview", SLUG, _TEXT_ONLY, {}, "damaged"),
+        # A block id that is not a string, and a kind that is a list, raised.
+        ("admin_update_preview", SLUG, [{"type": "input", "block_id": ["kind"]}], {}, "damaged"),
+        (
+            "admin_update_preview",
+            SLUG,
+            [{"type": "input", "block_id": "kind"}, *_TEXT_ONLY],
+            {"kind": {"k": {"type": "static_select", "selected_option": {"value": [1]}}}},
+            "errors",
+        ),
+        ("admin_forget_confirm", json.dumps({"slug": SLUG}), [], {}, "damaged"),
+        (
+            "sign_submit",
+            json.dumps({"slug": SLUG, "from": "message", "mode": "sign"}),
+            [],
+            {},
+            "damaged",
+        ),
+    ],
+)
+def test_a_forged_form_without_its_fields_is_answered_as_damaged(
+    bot, callback_id, metadata, shown, values, answer
+):
+    form = {"callback_id": callback_id, "private_metadata": metadata, "blocks": shown}
+    acknowledged = response_json(bot.slack.submit(form, values, user=ALICE.id))
+    if answer == "errors":
+        assert acknowledged["response_action"] == "errors"
+        assert set(acknowledged["errors"]) == {"kind"}
+        return
+    assert acknowledged["response_action"] == "update"
+    assert "damaged" in json.dumps(acknowledged["view"])
 
 
 @pytest.mark.parametrize(

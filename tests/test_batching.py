@@ -214,3 +214,33 @@ def test_after_a_failure_of_the_database_the_writer_starts_on_a_fresh_connection
     assert db.direct.write_batched(signing) is SignOutcome.SIGNED
     assert used[0] is not used[1]
     assert _count(db, "fresh") == (1, 1)
+
+
+@sqlite_only("the writer thread is SQLite's")
+def test_a_busy_write_turn_keeps_the_writers_connection(db: Database, keyring: Keyring) -> None:
+    # The turn is not given in time before the connection is used: nothing says the
+    # connection is broken, and a reconnect under contention would cost the most.
+    _campaign(db, "busy")
+    used: list[object] = []
+
+    def note(work: DirectCursor) -> None:
+        used.append(work._cursor.connection)
+
+    db.direct.write_batched(note)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_turn() -> None:
+        with db.write_turn():
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_the_turn)
+    holder.start()
+    assert holding.wait(10)
+    with pytest.raises(DatabaseBusy):
+        db.direct._batcher.run(note, timeout=30)  # type: ignore[union-attr]
+    release.set()
+    holder.join(30)
+    db.direct.write_batched(note)
+    assert len(used) == 2
+    assert used[0] is used[1]
