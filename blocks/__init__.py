@@ -30,6 +30,7 @@ from blocks import limits
 from blocks.answers import (
     HELD_BACK_TEXT,
     checking_modal,
+    damaged_form_text,
     error_message,
     form_not_opened_text,
     held_back,
@@ -278,6 +279,7 @@ __all__ = [
     "choose_campaign_message",
     "clip",
     "closed_text",
+    "damaged_form_text",
     "demand_block_ids",
     "dm_help_message",
     "draft_preview_message",

@@ -108,5 +108,10 @@ def closed_unknown_text() -> str:
     return "This campaign is closed."
 
 
+def damaged_form_text() -> str:
+    """A submitted form that is not one of ours: it lacks fields ours always have."""
+    return "That form was damaged; please start again."
+
+
 def not_signed_text() -> str:
     return "You have not signed this campaign, so there is nothing to change."

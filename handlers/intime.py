@@ -42,7 +42,7 @@ from slack_sdk import WebClient
 
 import blocks
 from handlers.kept import ack_json
-from handlers.payload import has_inputs
+from handlers.payload import input_blocks
 from handlers.slackapi import SlackUnavailable, call_quietly, open_form
 
 logger = logging.getLogger(__name__)
@@ -325,17 +325,14 @@ class FormOpener:
             return open_form(self.client, self.trigger_id, view)
 
 
-DAMAGED_FORM = "That form was damaged; please start again."
-
-
 def field_errors(view: dict[str, Any], errors: dict[str, str], title: str) -> FormAnswer:
-    """`errors` beside the submitted form's fields; for a forged form without one of
-    those fields, a notice titled `title` in its place: Slack refuses errors that
-    name a block the view does not have, and the person then sees only that
-    something went wrong (found by tests/test_hostile.py)."""
-    if has_inputs(view, *errors):
-        return FormAnswer(errors=errors)
-    return FormAnswer(view=blocks.notice_modal(title, DAMAGED_FORM))
+    """`errors` beside the submitted form's fields (titled `title` if they can only
+    be shown in its place); for a forged form without one of those fields, a
+    notice in its place: Slack refuses errors that name a block the view does not
+    have (found by tests/test_hostile.py)."""
+    if input_blocks(view).issuperset(errors):
+        return FormAnswer(errors=errors, errors_title=title)
+    return FormAnswer(view=blocks.notice_modal(title, blocks.damaged_form_text()))
 
 
 def update_view(client: WebClient, view_id: Any, view: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 
 import blocks
 from handlers.errors import Refusals, open_modal
-from handlers.intime import DAMAGED_FORM, FormAnswer, InTime, field_errors
+from handlers.intime import FormAnswer, InTime, field_errors
 from handlers.payload import clicked_value, form_state, typed_text
 from petition import updates
 from petition.errors import DomainError
@@ -103,7 +103,7 @@ def handle_update_send(
     except (ValueError, KeyError, TypeError, RecursionError):
         ack(
             response_action="update",
-            view=blocks.notice_modal("Not sent", DAMAGED_FORM),
+            view=blocks.notice_modal("Not sent", blocks.damaged_form_text()),
         )
         return
     recorded = {UpdateKind.DELIVERED: "the delivery", UpdateKind.ANSWER: "the answer"}.get(kind)

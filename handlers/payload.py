@@ -27,20 +27,19 @@ def form_state(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return flat
 
 
-def has_inputs(view: dict[str, Any], *block_ids: str) -> bool:
-    """Whether the submitted view shows input blocks with these ids: field errors
-    may only name those (Slack refuses an acknowledgement naming any other, and
-    the person then sees only that something went wrong). A forged view may lack
-    them; ours never does."""
+def input_blocks(view: dict[str, Any]) -> set[str]:
+    """The ids of the input blocks the submitted view shows: field errors may only
+    name those (Slack refuses an acknowledgement naming any other, and the person
+    then sees only that something went wrong). A forged view may lack some; ours
+    never does."""
     shown = view.get("blocks")
-    present = {
+    return {
         block["block_id"]
         for block in (shown if isinstance(shown, list) else [])
         if isinstance(block, dict)
         and block.get("type") == "input"
         and isinstance(block.get("block_id"), str)
     }
-    return all(block_id in present for block_id in block_ids)
 
 
 def typed_text(state: dict[str, dict[str, Any]], block_id: str) -> str | None:

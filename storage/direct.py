@@ -155,6 +155,14 @@ def compiled(statement: Executable, dialect: Dialect) -> Compiled:
     return result
 
 
+# A statement with its values, as a unit of work keeps what it asked or put off.
+_Key = tuple[int, tuple[tuple[str, Any], ...]]
+
+
+def _key(statement: Executable, values: Mapping[str, Any]) -> _Key:
+    return (id(statement), tuple(sorted(values.items())))
+
+
 class DirectCursor:
     """What a direct unit of work hands out: run statements, read rows."""
 
@@ -163,12 +171,10 @@ class DirectCursor:
         self._dialect = dialect
         self.dialect_name: str = dialect.name
         self.wrote = False
-        self._kept: dict[tuple[int, tuple[tuple[str, Any], ...]], tuple[Any, ...] | None] = {}
+        self._kept: dict[_Key, tuple[Any, ...] | None] = {}
         # tally()'s counts, run by finish(); None where nothing calls finish() (a
         # Session's statements, through of()), so that tally() runs at once.
-        self._tallies: dict[tuple[int, tuple[tuple[str, Any], ...]], _Tally] | None = (
-            {} if defers else None
-        )
+        self._tallies: dict[_Key, _Tally] | None = {} if defers else None
 
     def _compile(self, statement: Executable) -> Compiled:
         return compiled(statement, self._dialect)
@@ -186,7 +192,7 @@ class DirectCursor:
         """first(), asked of the database once per unit of work: only for rows that
         no statement in it changes (a campaign's openness, during a batch of
         signatures: closing one is a write of its own, which waits its turn)."""
-        key = (id(statement), tuple(sorted(values.items())))
+        key = _key(statement, values)
         if key not in self._kept:
             self._kept[key] = self.first(statement, **values)
         return self._kept[key]
@@ -222,7 +228,7 @@ class DirectCursor:
         if self._tallies is None:
             self.run(statement, n=1, **values)
             return
-        key = (id(statement), tuple(sorted(values.items())))
+        key = _key(statement, values)
         found = self._tallies.get(key)
         if found is None:
             self._tallies[key] = _Tally(statement, values)

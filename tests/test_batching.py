@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -176,16 +177,22 @@ def test_a_queued_write_is_committed_in_order_and_its_callback_hears_how_it_went
     assert _count(db, "queued") == (1, 1)
 
 
-@sqlite_only("the writer thread is SQLite's")
-def test_the_writer_keeps_one_connection_and_gives_it_back_when_stopped(
-    db: Database, keyring: Keyring
-) -> None:
-    _campaign(db, "kept")
+def _connections() -> tuple[list[object], Callable[[DirectCursor], None]]:
+    """A write that notes the driver connection it ran on, and the list it notes to."""
     used: list[object] = []
 
     def note(work: DirectCursor) -> None:
         used.append(work._cursor.connection)
 
+    return used, note
+
+
+@sqlite_only("the writer thread is SQLite's")
+def test_the_writer_keeps_one_connection_and_gives_it_back_when_stopped(
+    db: Database, keyring: Keyring
+) -> None:
+    _campaign(db, "kept")
+    used, note = _connections()
     for _ in range(3):
         db.direct.write_batched(note)
     assert len({id(connection) for connection in used}) == 1
@@ -221,11 +228,7 @@ def test_a_busy_write_turn_keeps_the_writers_connection(db: Database, keyring: K
     # The turn is not given in time before the connection is used: nothing says the
     # connection is broken, and a reconnect under contention would cost the most.
     _campaign(db, "busy")
-    used: list[object] = []
-
-    def note(work: DirectCursor) -> None:
-        used.append(work._cursor.connection)
-
+    used, note = _connections()
     db.direct.write_batched(note)
     holding, release = threading.Event(), threading.Event()
 
