@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--threads", type=_bounded(1, 256), default=16, help="worker threads (default 16)"
     )
+    serve.add_argument(
+        "--no-writer-process",
+        dest="writer_process",
+        action="store_false",
+        help="on SQLite, write signatures in this process rather than in a second one",
+    )
     console = sub.add_parser("console", help="try the bot offline, in a fake workspace")
     console.add_argument(
         "--script", type=Path, help="run the commands in FILE and print the transcript"
@@ -520,7 +526,9 @@ def _connect(settings: Settings, db: Database, keyring: Keyring) -> App:
         ) from exc
 
 
-def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> int:
+def cmd_serve(
+    settings: Settings, host: str, port: int | None, threads: int, writer_process: bool = True
+) -> int:
     from bot.scheduler import start_scheduler
     from bot.server import SlackWSGI, connections_for, serve
 
@@ -531,12 +539,17 @@ def cmd_serve(settings: Settings, host: str, port: int | None, threads: int) -> 
     keyring = keyring_of(settings)
     app = _connect(settings, db, keyring)
     assert settings.slack_signing_secret is not None
+    if writer_process:
+        # Signatures are committed on the other core (storage/writerprocess.py);
+        # its keyring is made there, from these settings.
+        db.direct.start_writer_process(settings.keyring)
     scheduler = start_scheduler(settings, db, keyring=keyring)
     try:
         wsgi = SlackWSGI(app, db, settings.slack_signing_secret, events_first_acknowledged=True)
         serve(wsgi, host, port or settings.port, threads)
     finally:
         scheduler.shutdown(wait=False)
+        db.direct.stop()  # the writer process finishes what it was sent, then ends
     return 0
 
 
@@ -650,7 +663,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "campaign":
             return _campaign_command(_with_rehearsal_key(settings), args)
         if args.command == "serve":
-            return cmd_serve(settings, args.host, args.port, args.threads)
+            return cmd_serve(settings, args.host, args.port, args.threads, args.writer_process)
         if args.command == "backup":
             return cmd_backup(settings, args.path)
         if args.command == "db":

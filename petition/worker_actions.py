@@ -30,6 +30,7 @@ from petition.signatures import sign as record_signature
 from petition.subscriptions import Address, NotSigned, subscribe, unsubscribe
 from storage.db import Database
 from storage.direct import DirectCursor
+from storage.writerprocess import Task
 
 ANONYMOUSLY = Choice()
 
@@ -64,6 +65,29 @@ class Withdrawn:
 class Followed:
     new: bool
     title: str
+
+
+def record_signing(
+    work: DirectCursor,
+    keyring: Keyring,
+    slug: str,
+    person: str,
+    choice: Choice,
+    news_to: Address | None,
+    confirm: bool,
+) -> Signed:
+    """A signature's unit of work (WorkerActions.sign): module-level, so that the
+    SQLite writer process can be sent it by name (storage/writerprocess.py)."""
+    signing = record_signature(work, slug, person, choice, keyring)
+    if not confirm:
+        return Signed(signing.outcome, signing.title, None)
+    if signing.outcome is not SignOutcome.SIGNED:
+        status = signer_status(work, slug, person, keyring)
+        return Signed(signing.outcome, signing.title, status)
+    if news_to is not None:
+        subscribe(work, slug, person, keyring, news_to)
+    status = status_after_signing(work, signing.campaign_id, choice, news_to is not None)
+    return Signed(signing.outcome, signing.title, status)
 
 
 class WorkerActions:
@@ -166,6 +190,9 @@ class WorkerActions:
         signature is committed (or refused, or failed), and must only hand the
         outcome on. False, with nothing queued, where there is no writer thread
         (PostgreSQL) or it is behind: then call sign()."""
+        task = Task(record_signing, (slug, person, choice, news_to, True))
+        if self.db.direct.write_elsewhere(task, finished):
+            return True
         work = self._signing(slug, person, choice, news_to, True)
         return self.db.direct.write_soon(work, finished)
 
@@ -178,20 +205,7 @@ class WorkerActions:
         confirm: bool,
     ) -> Callable[[DirectCursor], Signed]:
         keyring = self.keyring
-
-        def record(work: DirectCursor) -> Signed:
-            signing = record_signature(work, slug, person, choice, keyring)
-            if not confirm:
-                return Signed(signing.outcome, signing.title, None)
-            if signing.outcome is not SignOutcome.SIGNED:
-                status = signer_status(work, slug, person, keyring)
-                return Signed(signing.outcome, signing.title, status)
-            if news_to is not None:
-                subscribe(work, slug, person, keyring, news_to)
-            status = status_after_signing(work, signing.campaign_id, choice, news_to is not None)
-            return Signed(signing.outcome, signing.title, status)
-
-        return record
+        return lambda work: record_signing(work, keyring, slug, person, choice, news_to, confirm)
 
     def change(
         self, slug: str, person: str, choice: Choice, news_to: Address | None = None

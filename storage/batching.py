@@ -55,18 +55,29 @@ MAX_BATCH = 64
 MAX_QUEUED = MAX_BATCH
 
 Finished = Callable[[Any, BaseException | None], None]
+# How one write went: its result, or the error it failed with.
+Outcome = tuple[Any, BaseException | None]
 
 
 class _Job(Generic[T]):
-    __slots__ = ("done", "error", "finished", "result", "taken", "work")
+    __slots__ = ("error", "finished", "result", "settled", "taken", "waited", "work")
 
     def __init__(self, work: Callable[[DirectCursor], T], finished: Finished | None = None) -> None:
         self.work = work
         self.finished = finished
-        self.done = threading.Event()
+        # Only a caller of run() waits: a queued write's caller hears of it through
+        # `finished`, and needs no Event made and set for each (one per signature).
+        self.waited = threading.Event() if finished is None else None
+        self.settled = False
         self.taken = False
         self.result: T | None = None
         self.error: BaseException | None = None
+
+    def settle(self) -> None:
+        """Its result or error is in: wake whoever waits."""
+        self.settled = True
+        if self.waited is not None:
+            self.waited.set()
 
 
 class WriteBatcher:
@@ -94,15 +105,16 @@ class WriteBatcher:
             self._pending.append(job)
             self._start()
             self._wake.notify()
-        if not job.done.wait(timeout):
+        assert job.waited is not None  # made for run()'s callers
+        if not job.waited.wait(timeout):
             with self._lock:
                 if not job.taken:
                     self._pending.remove(job)
                     raise self._busy()
-            job.done.wait()  # begun: it finishes within the database's busy timeout
+            job.waited.wait()  # begun: it finishes within the database's busy timeout
         if job.error is not None:
             raise job.error
-        # Set by the writer before `done`; typed Optional only because a job starts without it.
+        # Set by the writer before it settles the job; Optional only as a job starts so.
         return job.result  # type: ignore[return-value]
 
     def queue(self, work: Callable[[DirectCursor], Any], finished: Finished) -> bool:
@@ -119,12 +131,22 @@ class WriteBatcher:
             self._wake.notify()
         return True
 
+    def run_here(self, works: list[Callable[[DirectCursor], Any]]) -> list[Outcome]:
+        """Run `works` as the writer thread runs a batch, on this thread and its
+        kept connection, and say how each went: for a caller that is itself the
+        one writer (storage/writerprocess.py's process)."""
+        batch: list[_Job[Any]] = [_Job(work) for work in works]
+        self._run(batch)
+        return [(job.result, job.error) for job in batch]
+
     def stop(self) -> None:
         with self._wake:
             self._stopping = True
             self._wake.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        else:  # only run_here() wrote: the connection is this thread's to give back
+            self._give_back()
 
     def _start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -154,9 +176,9 @@ class WriteBatcher:
         finally:
             # Nobody may wait for ever on a write the writer gave up on.
             for job in batch:
-                if not job.done.is_set():
+                if not job.settled:
                     job.error = self._busy()
-                    job.done.set()
+                    job.settle()
             for job in batch:
                 if job.finished is not None:
                     try:
@@ -185,7 +207,7 @@ class WriteBatcher:
             return
         for job, result in zip(batch, results, strict=True):
             job.result = result
-            job.done.set()
+            job.settle()
 
     def _give_back(self) -> None:
         if self._connection is not None:
@@ -206,4 +228,4 @@ class WriteBatcher:
     def _finish(batch: list[_Job[Any]], error: BaseException) -> None:
         for job in batch:
             job.error = error
-            job.done.set()
+            job.settle()

@@ -30,6 +30,7 @@ from storage.batching import Finished, WriteBatcher
 
 if TYPE_CHECKING:
     from storage.db import Database
+    from storage.writerprocess import Task, WriterProcess
 
 T = TypeVar("T")
 
@@ -276,6 +277,7 @@ class Direct:
 
         self._db = db
         self._batcher = WriteBatcher(self, DatabaseBusy) if db.is_sqlite else None
+        self._elsewhere: WriterProcess | None = None
         self._timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
 
     def write_batched(self, work: Callable[[DirectCursor], T]) -> T:
@@ -301,7 +303,33 @@ class Direct:
             return False
         return self._batcher.queue(work, finished)
 
+    def start_writer_process(self, setup: Callable[[], Any]) -> bool:
+        """On SQLite, start a process of its own for write_elsewhere()'s tasks
+        (storage/writerprocess.py), with `setup()` run there once to make the
+        tasks' context. False where there is no such thing (PostgreSQL)."""
+        from storage.db import DatabaseBusy  # it imports this module
+        from storage.writerprocess import WriterProcess
+
+        if self._batcher is None or self._elsewhere is not None:
+            return False
+        if self._db.engine.url.database in (None, "", ":memory:"):
+            return False  # a database of this process's memory: nobody else can reach it
+        url = self._db.engine.url.render_as_string(hide_password=False)
+        self._elsewhere = WriterProcess(self, DatabaseBusy, url, setup, self._db.changed)
+        self._elsewhere.start()
+        return True
+
+    def write_elsewhere(self, task: Task, finished: Finished) -> bool:
+        """Queue `task` for the writer process; `finished(result, error)` runs once
+        it is committed or failed. False, with nothing queued, where there is no
+        such process, or it is not running or behind: then write here."""
+        if self._elsewhere is None:
+            return False
+        return self._elsewhere.queue_task(task, finished)
+
     def stop(self) -> None:
+        if self._elsewhere is not None:
+            self._elsewhere.stop()
         if self._batcher is not None:
             self._batcher.stop()
 

@@ -7,52 +7,24 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
-from petition import campaign_spec, campaigns
 from petition.errors import CampaignNotFound
 from petition.keyring import Keyring
 from petition.signatures import CampaignClosed, Choice, SignOutcome, sign
 from storage.batching import MAX_QUEUED
 from storage.db import Database, DatabaseBusy
 from storage.direct import DirectCursor
-from storage.models import Campaign, Signature
 from tests.support.databases import sqlite_only
-
-
-def _campaign(db: Database, slug: str, status: str = "open") -> None:
-    spec = campaign_spec.parse_campaign(
-        {
-            "slug": slug,
-            "title": slug,
-            "statement": "We ask.",
-            "demands": ["One."],
-            "milestones": [10],
-            "status": status,
-        },
-        ZoneInfo("UTC"),
-    )
-    with db.write() as session:
-        campaigns.upsert_campaign(session, spec)
-
-
-def _count(db: Database, slug: str) -> tuple[int, int]:
-    with db.read() as session:
-        kept = session.scalar(select(Campaign.signature_count).where(Campaign.slug == slug))
-        rows = session.scalars(
-            select(Signature.signer_hash).join(Campaign).where(Campaign.slug == slug)
-        ).all()
-    return kept or 0, len(rows)
+from tests.support.writers import counted, open_campaign
 
 
 def test_concurrent_signers_each_get_their_own_committed_answer(
     db: Database, keyring: Keyring
 ) -> None:
-    _campaign(db, "open-one")
-    _campaign(db, "shut", status="closed")
+    open_campaign(db, "open-one")
+    open_campaign(db, "shut", status="closed")
     answers: dict[int, object] = {}
     start = threading.Barrier(24)
 
@@ -75,12 +47,12 @@ def test_concurrent_signers_each_get_their_own_committed_answer(
     signed = [n for n, a in answers.items() if a is SignOutcome.SIGNED]
     assert sorted(refused) == [0, 8, 16]
     assert len(signed) == 21
-    assert _count(db, "open-one") == (21, 21)  # the refusals cost nobody else anything
-    assert _count(db, "shut") == (0, 0)
+    assert counted(db, "open-one") == (21, 21)  # the refusals cost nobody else anything
+    assert counted(db, "shut") == (0, 0)
 
 
 def test_a_double_click_in_one_batch_counts_once(db: Database, keyring: Keyring) -> None:
-    _campaign(db, "twice")
+    open_campaign(db, "twice")
     start = threading.Barrier(6)
     outcomes: list[SignOutcome] = []
 
@@ -98,7 +70,7 @@ def test_a_double_click_in_one_batch_counts_once(db: Database, keyring: Keyring)
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == sorted([SignOutcome.SIGNED] + [SignOutcome.ALREADY_SIGNED] * 5)
-    assert _count(db, "twice") == (1, 1)
+    assert counted(db, "twice") == (1, 1)
 
 
 def test_an_unknown_campaign_is_the_callers_error(db: Database, keyring: Keyring) -> None:
@@ -110,7 +82,7 @@ def test_an_unknown_campaign_is_the_callers_error(db: Database, keyring: Keyring
 def test_a_write_not_begun_in_time_is_withdrawn_and_never_runs(
     db: Database, keyring: Keyring
 ) -> None:
-    _campaign(db, "late")
+    open_campaign(db, "late")
     ran: list[str] = []
     batcher = db.direct._batcher
     assert batcher is not None
@@ -134,18 +106,18 @@ def test_a_write_not_begun_in_time_is_withdrawn_and_never_runs(
 
 @sqlite_only("the writer thread is SQLite's")
 def test_after_stop_writes_are_refused(db: Database, keyring: Keyring) -> None:
-    _campaign(db, "stopped")
+    open_campaign(db, "stopped")
     db.direct.stop()
     with pytest.raises(DatabaseBusy):
         db.direct.write_batched(lambda work: sign(work, "stopped", "c" * 64, Choice(), keyring))
-    assert _count(db, "stopped") == (0, 0)
+    assert counted(db, "stopped") == (0, 0)
 
 
 @sqlite_only("the writer thread is SQLite's")
 def test_a_queued_write_is_committed_in_order_and_its_callback_hears_how_it_went(
     db: Database, keyring: Keyring
 ) -> None:
-    _campaign(db, "queued")
+    open_campaign(db, "queued")
     batcher = db.direct._batcher
     assert batcher is not None
     heard: list[tuple[object, object]] = []
@@ -174,7 +146,7 @@ def test_a_queued_write_is_committed_in_order_and_its_callback_hears_how_it_went
     holder.join(30)
     db.direct.write_batched(lambda work: None)  # after the queued ones, in order
     assert heard == [(SignOutcome.SIGNED, None), (None, CampaignNotFound)]
-    assert _count(db, "queued") == (1, 1)
+    assert counted(db, "queued") == (1, 1)
 
 
 def _connections() -> tuple[list[object], Callable[[DirectCursor], None]]:
@@ -191,7 +163,7 @@ def _connections() -> tuple[list[object], Callable[[DirectCursor], None]]:
 def test_the_writer_keeps_one_connection_and_gives_it_back_when_stopped(
     db: Database, keyring: Keyring
 ) -> None:
-    _campaign(db, "kept")
+    open_campaign(db, "kept")
     used, note = _connections()
     for _ in range(3):
         db.direct.write_batched(note)
@@ -205,7 +177,7 @@ def test_the_writer_keeps_one_connection_and_gives_it_back_when_stopped(
 def test_after_a_failure_of_the_database_the_writer_starts_on_a_fresh_connection(
     db: Database, keyring: Keyring
 ) -> None:
-    _campaign(db, "fresh")
+    open_campaign(db, "fresh")
     used: list[object] = []
 
     def broken(work: DirectCursor) -> None:
@@ -220,14 +192,14 @@ def test_after_a_failure_of_the_database_the_writer_starts_on_a_fresh_connection
         db.direct.write_batched(broken)
     assert db.direct.write_batched(signing) is SignOutcome.SIGNED
     assert used[0] is not used[1]
-    assert _count(db, "fresh") == (1, 1)
+    assert counted(db, "fresh") == (1, 1)
 
 
 @sqlite_only("the writer thread is SQLite's")
 def test_a_busy_write_turn_keeps_the_writers_connection(db: Database, keyring: Keyring) -> None:
     # The turn is not given in time before the connection is used: nothing says the
     # connection is broken, and a reconnect under contention would cost the most.
-    _campaign(db, "busy")
+    open_campaign(db, "busy")
     used, note = _connections()
     db.direct.write_batched(note)
     holding, release = threading.Event(), threading.Event()

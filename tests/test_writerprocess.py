@@ -1,0 +1,276 @@
+"""storage/writerprocess.py: signatures committed by a second process, answered in
+this one only once committed; when that process is gone, writes stay here."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from console.server import FakeSlack
+from petition.errors import CampaignNotFound
+from petition.keyring import Keyring
+from petition.signatures import CampaignClosed, Choice, SignOutcome
+from petition.worker_actions import ANONYMOUSLY, Signed, WorkerActions
+from storage.db import Database, DatabaseBusy
+from storage.migrate import upgrade
+from storage.models import Signature
+from storage.writerprocess import Task
+from tests.support.crowds import sign_through, signers
+from tests.support.databases import sqlite_only
+from tests.support.processes import ServeProcess, bot_env
+from tests.support.running import SlackDriver, make_settings
+from tests.support.signers import expected_value
+from tests.support.signing import SLUG
+from tests.support.writers import (
+    counted,
+    never_starts,
+    open_campaign,
+    pid_of_writer,
+    sleep_in_writer,
+    writer_setup,
+)
+
+pytestmark = sqlite_only("the writer process is SQLite's; PostgreSQL takes writers in parallel")
+
+READY_SECONDS = 30.0
+
+
+def _started(db: Database, setup: Callable[[], Any]) -> None:
+    assert db.direct.start_writer_process(setup)
+    deadline = time.monotonic() + READY_SECONDS
+    probe = Task(pid_of_writer, ())
+    while not db.direct.write_elsewhere(probe, lambda result, error: None):
+        assert time.monotonic() < deadline, "the writer process did not become ready"
+        time.sleep(0.05)
+
+
+class _Heard:
+    """Outcomes as `finished` callbacks report them, waited for by count."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[tuple[Any, BaseException | None]] = []
+        self._lock = threading.Condition()
+
+    def __call__(self, result: Any, error: BaseException | None) -> None:
+        with self._lock:
+            self.outcomes.append((result, error))
+            self._lock.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[tuple[Any, BaseException | None]]:
+        with self._lock:
+            assert self._lock.wait_for(lambda: len(self.outcomes) >= count, timeout), self.outcomes
+            return list(self.outcomes)
+
+
+@pytest.fixture
+def worker(db: Database, keyring: Keyring, database_url: str) -> WorkerActions:
+    open_campaign(db, "open-one")
+    open_campaign(db, "shut", status="closed")
+    _started(db, writer_setup(database_url))
+    return WorkerActions(db, keyring)
+
+
+def test_signatures_are_committed_by_the_writer_process_and_answered_here(
+    worker: WorkerActions, db: Database
+) -> None:
+    heard = _Heard()
+    generation = db.generation
+    start = threading.Barrier(20)
+
+    def signer(n: int) -> None:
+        start.wait()
+        assert worker.sign_soon("open-one", f"person-{n}", ANONYMOUSLY, None, heard)
+
+    threads = [threading.Thread(target=signer, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    outcomes = heard.wait_for(20)
+    assert all(error is None for _, error in outcomes)
+    assert {signed.outcome for signed, _ in outcomes} == {SignOutcome.SIGNED}
+    assert all(isinstance(signed, Signed) and signed.status for signed, _ in outcomes)
+    # Committed when answered: the count and the rows, read by this process.
+    assert counted(db, "open-one") == (20, 20)
+    # This process's copy of the campaigns hears of the commits made elsewhere.
+    assert db.generation > generation
+    # And they were made elsewhere: the in-process writer thread never wrote.
+    pids = _Heard()
+    assert db.direct.write_elsewhere(Task(pid_of_writer, ()), pids)
+    assert pids.wait_for(1)[0][0] != os.getpid()
+
+
+def test_a_second_signature_and_a_refusal_come_back_as_they_would_here(
+    worker: WorkerActions, db: Database
+) -> None:
+    heard = _Heard()
+    named = Choice(name="Ada Lovelace")
+    assert worker.sign_soon("open-one", "person-a", named, None, heard)
+    heard.wait_for(1)
+    assert worker.sign_soon("open-one", "person-a", named, None, heard)
+    assert worker.sign_soon("shut", "person-b", ANONYMOUSLY, None, heard)
+    assert worker.sign_soon("nowhere", "person-c", ANONYMOUSLY, None, heard)
+    assert worker.sign_soon("open-one", "person-d", ANONYMOUSLY, None, heard)
+    first, again, shut, nowhere, other = heard.wait_for(5)
+    assert first[0].outcome is SignOutcome.SIGNED
+    assert first[0].status.named
+    assert again[0].outcome is SignOutcome.ALREADY_SIGNED
+    assert isinstance(shut[1], CampaignClosed)
+    assert str(shut[1]) == str(CampaignClosed())
+    assert isinstance(nowhere[1], CampaignNotFound)
+    assert nowhere[1].slug == "nowhere"
+    # One person's refusal costs nobody else their signature.
+    assert other == (other[0], None)
+    assert other[0].outcome is SignOutcome.SIGNED
+    assert counted(db, "open-one") == (2, 2)
+    assert counted(db, "shut") == (0, 0)
+
+
+def test_when_the_writer_process_dies_its_writes_are_answered_busy_and_the_rest_stay_here(
+    worker: WorkerActions, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    pids = _Heard()
+    assert db.direct.write_elsewhere(Task(pid_of_writer, ()), pids)
+    writer_pid = pids.wait_for(1)[0][0]
+    stuck = _Heard()
+    assert db.direct.write_elsewhere(Task(sleep_in_writer, (30.0,)), stuck)
+    time.sleep(0.5)  # sent, and sleeping there
+    with caplog.at_level(logging.ERROR, logger="storage.writerprocess"):
+        os.kill(writer_pid, signal.SIGKILL)
+        [(result, error)] = stuck.wait_for(1)
+    assert result is None
+    assert isinstance(error, DatabaseBusy)
+    assert "the writer process was lost" in caplog.text
+    # From now on signatures are written in this process, and still committed.
+    assert not db.direct.write_elsewhere(Task(pid_of_writer, ()), pids)
+    heard = _Heard()
+    assert worker.sign_soon("open-one", "person-after", ANONYMOUSLY, None, heard)
+    [(signed, error)] = heard.wait_for(1)
+    assert error is None
+    assert signed.outcome is SignOutcome.SIGNED
+    assert counted(db, "open-one") == (1, 1)
+
+
+def test_a_writer_process_that_cannot_start_leaves_the_writes_here(
+    db: Database, keyring: Keyring, caplog: pytest.LogCaptureFixture
+) -> None:
+    open_campaign(db, "open-one")
+    with caplog.at_level(logging.ERROR, logger="storage.writerprocess"):
+        assert db.direct.start_writer_process(never_starts)
+        deadline = time.monotonic() + READY_SECONDS
+        while "did not start" not in caplog.text:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert not db.direct.write_elsewhere(Task(pid_of_writer, ()), lambda r, e: None)
+    heard = _Heard()
+    worker = WorkerActions(db, keyring)
+    assert worker.sign_soon("open-one", "person-here", ANONYMOUSLY, None, heard)
+    [(signed, error)] = heard.wait_for(1)
+    assert error is None
+    assert signed.outcome is SignOutcome.SIGNED
+
+
+def test_the_writer_process_ends_with_the_process_that_started_it(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    """kill -9 of the server leaves no writer behind holding the database."""
+    script = textwrap.dedent(
+        f"""
+        import os, sys, time
+        from storage.db import Database
+        from storage.writerprocess import Task
+        from tests.support.writers import pid_of_writer, writer_setup
+        db = Database.from_url({database_url!r})
+        db.direct.start_writer_process(writer_setup({database_url!r}))
+        heard = []
+        while not db.direct.write_elsewhere(Task(pid_of_writer, ()), lambda r, e: heard.append(r)):
+            time.sleep(0.05)
+        while not heard:
+            time.sleep(0.05)
+        print(heard[0], flush=True)
+        time.sleep(60)
+        """
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=os.getcwd()
+    )
+    try:
+        assert server.stdout is not None
+        writer_pid = int(server.stdout.readline())
+        assert _alive(writer_pid)
+        server.kill()
+        server.wait()
+        deadline = time.monotonic() + 10
+        while _alive(writer_pid):
+            assert time.monotonic() < deadline, "the writer process outlived the server"
+            time.sleep(0.05)
+    finally:
+        server.kill()
+        server.wait()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def test_serve_commits_signatures_in_its_writer_process_and_takes_it_down_with_it(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """As an operator runs it: `python -m bot serve` starts the writer process, the
+    signatures its confirmations acknowledge are in the file, and a kill -9 of the
+    server leaves no writer behind."""
+    database_url = f"sqlite:///{tmp_path / 'undersigned.db'}"
+    settings = make_settings(fake_slack, database_url)
+    db = Database.from_url(database_url)
+    upgrade(db.engine)
+    open_campaign(db, SLUG)
+    users = signers(fake_slack, "WRITER", n=24)
+    server = ServeProcess(bot_env(fake_slack, database_url, LOG_LEVEL="INFO"), tmp_path, "serve")
+    try:
+        deadline = time.monotonic() + READY_SECONDS
+        while "the writer process is ready" not in server.log():
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.05)
+        [writer_pid] = [pid for pid in _children(server.pid) if _alive(pid)]
+        slack = SlackDriver(server.url, fake_slack)
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            outcomes = list(pool.map(lambda user: sign_through(slack, user), users))
+        assert all(outcome.acknowledged for outcome in outcomes), outcomes
+        hashes = {expected_value(db, settings, SLUG, user.id) for user in users}
+        with db.read() as session:
+            stored = set(session.scalars(select(Signature.signer_hash)))
+        assert stored == hashes
+        assert counted(db, SLUG) == (24, 24)
+        assert "writes stay in this process" not in server.log()
+        server.kill_9()
+        deadline = time.monotonic() + 10
+        while _alive(writer_pid):
+            assert time.monotonic() < deadline, "the writer process outlived the server"
+            time.sleep(0.05)
+    finally:
+        server.stop()
+        db.dispose()
