@@ -173,7 +173,9 @@ def free_port() -> int:
 
 
 class Proc:
-    """A server in a child process, with its peak memory and CPU time from /proc."""
+    """A server in a child process, with its peak memory and CPU time from /proc:
+    its own and its children's (the SQLite writer process of `serve`), summed, so
+    that work moved to another process is still counted."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], port: int, log: Path):
         self.name = name
@@ -203,16 +205,39 @@ class Proc:
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not answer /healthz in {START_TIMEOUT:.0f} s")
 
+    def family(self) -> list[int]:
+        """The server and its child processes."""
+        pids = [self.pid]
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{self.pid}/task").iterdir():
+                pids += [int(child) for child in (task / "children").read_text().split()]
+        return pids
+
+    @staticmethod
+    def _kb(path: str, key: str) -> int:
+        with contextlib.suppress(OSError):
+            found = re.search(rf"^{key}:\s+(\d+) kB", Path(path).read_text(), re.M)
+            return int(found.group(1)) if found else 0
+        return 0
+
     def _status(self, key: str) -> int:
-        text = Path(f"/proc/{self.pid}/status").read_text()
-        found = re.search(rf"^{key}:\s+(\d+) kB", text, re.M)
-        return int(found.group(1)) if found else 0
+        """`key` of /proc/PID/status, for the server and its children together. A
+        child's pages of shared libraries (clean and shared: libpython, SQLite's,
+        OpenSSL's) are resident once on the machine, for both: they are counted
+        with the server's, not again with the child's."""
+        server, *children = self.family()
+        total = self._kb(f"/proc/{server}/status", key)
+        for pid in children:
+            shared = self._kb(f"/proc/{pid}/smaps_rollup", "Shared_Clean")
+            total += max(0, self._kb(f"/proc/{pid}/status", key) - shared)
+        return total
 
     def reset_peak(self) -> bool:
         """Reset VmHWM to the current RSS (Linux 4.0+), for a per-phase peak."""
         self.peak_kb = max(self.peak_kb, self._status("VmHWM"))
         try:
-            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+            for pid in self.family():
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
         except OSError:
             return False
         return True
@@ -223,8 +248,12 @@ class Proc:
         return peak
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = 0
+        for pid in self.family():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -781,7 +810,13 @@ def targets(results: Results) -> list[tuple[str, str, bool | None]]:
                 (f"announce < 1 s with {label} signatures", f"{best * 1000:.0f} ms (job)", best < 1)
             )
     peak = results.peaks.get("project", 0)
-    rows.append(("server peak memory < 150 MB", f"{_mb(peak)} MB", peak < 150 * 1024))
+    rows.append(
+        (
+            "server peak memory < 150 MB (with its writer process; shared libraries once)",
+            f"{_mb(peak)} MB",
+            peak < 150 * 1024,
+        )
+    )
     return rows
 
 
@@ -821,7 +856,9 @@ def render(results: Results) -> str:
         "### Beside a bare Bolt app (empty campaign)",
         "",
         "Throughput in requests per second; acknowledgement latency in ms; the server's "
-        "CPU time per request in ms; its peak resident memory during the phase in MB.",
+        "CPU time per request in ms; its peak resident memory during the phase in MB. "
+        "The server's figures include its SQLite writer process's (storage/writerprocess.py): "
+        "its CPU time, and its memory but for the shared libraries' pages, resident once.",
         "",
         _row(
             "scenario",
