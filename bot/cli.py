@@ -31,6 +31,7 @@ from bot import health
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from bot.webclient import posting_client
+from bot.writer import writer_context
 from jobs.news import SendReport
 from petition import campaign_spec, campaigns, organizing, updates
 from petition.errors import CampaignNotFound, DomainError, InvalidCampaign
@@ -540,9 +541,12 @@ def cmd_serve(
     app = _connect(settings, db, keyring)
     assert settings.slack_signing_secret is not None
     if writer_process:
-        # Signatures are committed on the other core (storage/writerprocess.py);
-        # its keyring is made there, from these settings.
-        db.direct.start_writer_process(settings.keyring)
+        # Signatures are committed on the other core (storage/writerprocess.py),
+        # with a keyring made there (bot/writer.py).
+        key = settings.require_signer_key()
+        db.direct.start_writer_process(
+            functools.partial(writer_context, key, settings.key_store, settings.log_level)
+        )
     scheduler = start_scheduler(settings, db, keyring=keyring)
     try:
         wsgi = SlackWSGI(app, db, settings.slack_signing_secret, events_first_acknowledged=True)

@@ -39,10 +39,10 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Failures of the database itself, not of one write: the whole batch fails with them.
-_DATABASE_FAILURES = (sqlite3.Error, SQLAlchemyError, TimeoutError, OSError)
+DATABASE_FAILURES = (sqlite3.Error, SQLAlchemyError, TimeoutError, OSError)
 # Failures that say nothing of the writer's connection: the write turn not given
 # in time (DatabaseBusy, before the connection is used), a constraint refused.
-_CONNECTION_FINE = (TimeoutError, sqlite3.IntegrityError)
+CONNECTION_FINE = (TimeoutError, sqlite3.IntegrityError)
 
 # Most writes in one transaction: enough to absorb a burst, few enough that the
 # first in a batch does not wait long for the last.
@@ -59,7 +59,7 @@ Finished = Callable[[Any, BaseException | None], None]
 Outcome = tuple[Any, BaseException | None]
 
 
-class _Job(Generic[T]):
+class Job(Generic[T]):
     __slots__ = ("error", "finished", "result", "settled", "taken", "waited", "work")
 
     def __init__(self, work: Callable[[DirectCursor], T], finished: Finished | None = None) -> None:
@@ -80,13 +80,17 @@ class _Job(Generic[T]):
             self.waited.set()
 
 
+def _unheard(result: Any, error: BaseException | None) -> None:
+    """run_here()'s jobs: their outcomes are returned, not called back."""
+
+
 class WriteBatcher:
     def __init__(self, direct: Direct, busy: Callable[[], Exception]) -> None:
         self._direct = direct
         self._busy = busy
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._pending: deque[_Job[Any]] = deque()
+        self._pending: deque[Job[Any]] = deque()
         self._thread: threading.Thread | None = None
         self._stopping = False
         # The writer thread's connection, kept from one batch to the next: checking
@@ -98,7 +102,7 @@ class WriteBatcher:
         """Run `work` in a write transaction of the writer thread; its result once
         committed. A write not begun within `timeout` seconds is withdrawn and
         never runs (the caller is told the database is busy)."""
-        job: _Job[T] = _Job(work)
+        job: Job[T] = Job(work)
         with self._wake:
             if self._stopping:
                 raise self._busy()
@@ -122,7 +126,7 @@ class WriteBatcher:
         transaction is committed (or has failed), `finished(result, error)` runs on
         the writer thread. False, with nothing queued, when the writer is stopping
         or already has MAX_QUEUED writes waiting: the caller then uses run()."""
-        job: _Job[Any] = _Job(work, finished)
+        job: Job[Any] = Job(work, finished)
         with self._wake:
             if self._stopping or len(self._pending) >= MAX_QUEUED:
                 return False
@@ -135,7 +139,7 @@ class WriteBatcher:
         """Run `works` as the writer thread runs a batch, on this thread and its
         kept connection, and say how each went: for a caller that is itself the
         one writer (storage/writerprocess.py's process)."""
-        batch: list[_Job[Any]] = [_Job(work) for work in works]
+        batch: list[Job[Any]] = [Job(work, _unheard) for work in works]
         self._run(batch)
         return [(job.result, job.error) for job in batch]
 
@@ -170,7 +174,7 @@ class WriteBatcher:
         finally:
             self._give_back()
 
-    def _run(self, batch: list[_Job[Any]]) -> None:
+    def _run(self, batch: list[Job[Any]]) -> None:
         try:
             self._run_batch(batch)
         finally:
@@ -186,15 +190,15 @@ class WriteBatcher:
                     except Exception as error:  # the writer thread must go on
                         logger.error("a queued write's callback failed: %s", type(error).__name__)
 
-    def _run_batch(self, batch: list[_Job[Any]]) -> None:
+    def _run_batch(self, batch: list[Job[Any]]) -> None:
         try:
             if self._connection is None:
                 self._connection = self._direct.checkout()
             with self._direct.write(kept=self._connection) as cursor:
                 results = [job.work(cursor) for job in batch]
-        except _DATABASE_FAILURES as error:
+        except DATABASE_FAILURES as error:
             logger.warning("a batch of %d writes failed: %s", len(batch), type(error).__name__)
-            if not isinstance(error, _CONNECTION_FINE):
+            if not isinstance(error, CONNECTION_FINE):
                 self._drop_connection()
             self._finish(batch, error=error)
             return
@@ -225,7 +229,7 @@ class WriteBatcher:
                 logger.warning("could not drop the writer's connection: %s", type(error).__name__)
 
     @staticmethod
-    def _finish(batch: list[_Job[Any]], error: BaseException) -> None:
+    def _finish(batch: list[Job[Any]], error: BaseException) -> None:
         for job in batch:
             job.error = error
             job.settle()

@@ -315,7 +315,7 @@ class Direct:
         if self._db.engine.url.database in (None, "", ":memory:"):
             return False  # a database of this process's memory: nobody else can reach it
         url = self._db.engine.url.render_as_string(hide_password=False)
-        self._elsewhere = WriterProcess(self, DatabaseBusy, url, setup, self._db.changed)
+        self._elsewhere = WriterProcess(self, self._db, DatabaseBusy, url, setup)
         self._elsewhere.start()
         return True
 

@@ -29,8 +29,8 @@ process ends when the serving process closes the pipe, or dies.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
-import signal
 import socket
 import subprocess
 import sys
@@ -41,17 +41,24 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from storage.batching import Finished, WriteBatcher, _Job
+from storage.batching import Finished, Job, WriteBatcher
 
 if TYPE_CHECKING:
+    from storage.db import Database
     from storage.direct import Direct
 
 logger = logging.getLogger(__name__)
 
 # How long the process may take to start (imports, its database) before writes
 # stay in the serving process; and to stop once asked.
-START_SECONDS = 30.0
+START_SECONDS = 60.0
 STOP_SECONDS = 10.0
+# Longest a batch may take there before the process is given up for stuck: far
+# past SQLite's busy timeout, which bounds how long a transaction waits to begin.
+STUCK_SECONDS = 15.0
+# What of this process's environment the writer process gets: what Python needs
+# to start, and no secret (SIGNER_KEY, Slack's tokens, DATABASE_URL, organizers).
+_ENVIRONMENT = ("PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "HOME", "TMPDIR", "TZ", "LANG")
 
 _READY = "ready"
 
@@ -85,11 +92,33 @@ def _restored(sent: _Error | None) -> BaseException | None:
     if sent is None:
         return None
     kind, args, state = sent
-    error = kind.__new__(kind)
-    error.args = args
-    if state:
-        error.__dict__.update(state)
+    try:
+        error = kind.__new__(kind)
+        error.args = args
+        if state:
+            error.__dict__.update(state)
+    except Exception:  # a class that cannot be made so (an ExceptionGroup)
+        return RuntimeError(f"{kind.__name__} in the writer process")
     return error
+
+
+def _read(outcome: bytes) -> tuple[Any, BaseException | None]:
+    try:
+        result, sent = pickle.loads(outcome)  # noqa: S301 - from our own writer process
+    except Exception as error:
+        return None, RuntimeError(f"an outcome that could not be read: {type(error).__name__}")
+    return result, _restored(sent)
+
+
+def _outcome(result: Any, error: BaseException | None) -> bytes:
+    """One write's outcome as it crosses the pipe, pickled on its own: one that
+    cannot cross fails alone (its write is committed or not as the error says,
+    the others' are as theirs say)."""
+    try:
+        return pickle.dumps((result, _portable(error)))
+    except Exception:
+        stand_in = RuntimeError(f"the outcome of a write ({type(result).__name__}) could not cross")
+        return pickle.dumps((None, _portable(stand_in)))
 
 
 def serve_writes(connection: Connection) -> None:
@@ -99,9 +128,7 @@ def serve_writes(connection: Connection) -> None:
 
     url, setup = connection.recv()
 
-    # Ctrl-C reaches the whole process group: the serving process stops this one.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING)  # until setup() says otherwise
     db = Database.from_url(url, pool_size=1)
     batcher = WriteBatcher(db.direct, _busy)
     try:
@@ -117,7 +144,7 @@ def serve_writes(connection: Connection) -> None:
             works = [_bound(function, args, context) for function, args in tasks]
             outcomes = batcher.run_here(works)
             try:
-                connection.send([(result, _portable(error)) for result, error in outcomes])
+                connection.send([_outcome(result, error) for result, error in outcomes])
             except OSError:
                 return  # the serving process died waiting: what was committed stays
     finally:
@@ -145,15 +172,15 @@ class WriterProcess(WriteBatcher):
     def __init__(
         self,
         direct: Direct,
+        db: Database,
         busy: Callable[[], Exception],
         url: str,
         setup: Callable[[], Any],
-        changed: Callable[[], None],
     ) -> None:
         super().__init__(direct, busy)
+        self._db = db
         self._url = url
         self._setup = setup
-        self._changed = changed
         self._ready = threading.Event()
         self._broken = False
         self._pipe: Connection | None = None
@@ -173,6 +200,10 @@ class WriterProcess(WriteBatcher):
                 [sys.executable, "-m", "storage.writerprocess", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
+                env={k: v for k, v in os.environ.items() if k in _ENVIRONMENT},
+                # Its own session: Ctrl-C at a terminal reaches the server, which
+                # stops this process once what it was sent is written.
+                start_new_session=True,
             )
         self._pipe = Connection(ours.detach())
         threading.Thread(target=self._await_ready, name="writer-start", daemon=True).start()
@@ -185,10 +216,13 @@ class WriterProcess(WriteBatcher):
                 self._ready.set()
                 logger.info("the writer process is ready")
                 return
-        except (EOFError, OSError, pickle.PicklingError):
-            pass
+        except Exception as error:  # a setup that cannot cross, a pipe closed
+            logger.error("the writer process could not be set up: %s", type(error).__name__)
         self._broken = True
         logger.error("the writer process did not start: writes stay in this process")
+
+    def run(self, work: Any, timeout: float) -> Any:
+        raise TypeError("the writer process takes tasks, queued: use queue_task()")
 
     def queue_task(self, task: Task, finished: Finished) -> bool:
         """Queue `task` for the writer process; False, with nothing queued, when it
@@ -197,7 +231,7 @@ class WriterProcess(WriteBatcher):
             return False
         return self.queue(task, finished)  # type: ignore[arg-type]  # run elsewhere
 
-    def _run_batch(self, batch: list[_Job[Any]]) -> None:
+    def _run_batch(self, batch: list[Job[Any]]) -> None:
         assert self._pipe is not None
         tasks: list[Task] = [job.work for job in batch]  # type: ignore[misc]  # queue_task's
         try:
@@ -209,26 +243,34 @@ class WriterProcess(WriteBatcher):
             )
             self._finish(batch, error=error)
             return
+        outcomes: list[bytes] | None = None
         try:
-            self._pipe.send_bytes(message)
-            outcomes: list[tuple[Any, _Error | None]] = self._pipe.recv()
+            # This process's other writers (a withdrawal, the jobs) take turns with
+            # the batch sent there, as with the writer thread, rather than meeting
+            # it in SQLite's busy handler, which is not fair (storage/turns.py).
+            with self._db.write_turn():
+                self._pipe.send_bytes(message)
+                if not self._pipe.poll(STUCK_SECONDS):
+                    raise TimeoutError("no answer from the writer process")
+                outcomes = self._pipe.recv()
         except Exception as error:
             self._lost(batch, error)
             return
-        wrote = False
-        for job, (result, sent) in zip(batch, outcomes, strict=True):
-            job.result, job.error = result, _restored(sent)
-            wrote = wrote or job.error is None
+        finally:
+            if outcomes is None or len(outcomes) != len(batch):
+                self._db.changed()  # it may have committed some before it failed
+        for job, outcome in zip(batch, outcomes, strict=True):
+            job.result, job.error = _read(outcome)
             job.settle()
-        if wrote:
-            self._changed()
+        self._db.changed()
 
-    def _lost(self, batch: list[_Job[Any]], error: BaseException) -> None:
+    def _lost(self, batch: list[Job[Any]], error: BaseException) -> None:
         """The process died, or the pipe broke: what was sent is answered as busy,
         and from now on writes stay in this process."""
         self._broken = True
         if self._process is not None:
-            self._process.poll()  # reaped, if it has died
+            self._process.kill()  # if stuck rather than dead: it must not write on
+            self._process.poll()
         logger.error(
             "the writer process was lost (%s) with %d writes: they are answered as busy,"
             " and writes stay in this process from now on",

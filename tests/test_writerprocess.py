@@ -3,6 +3,7 @@ this one only once committed; when that process is gone, writes stay here."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ from petition.errors import CampaignNotFound
 from petition.keyring import Keyring
 from petition.signatures import CampaignClosed, Choice, SignOutcome
 from petition.worker_actions import ANONYMOUSLY, Signed, WorkerActions
+from storage import writerprocess
 from storage.db import Database, DatabaseBusy
 from storage.migrate import upgrade
 from storage.models import Signature
@@ -40,6 +42,7 @@ from tests.support.writers import (
     open_campaign,
     pid_of_writer,
     sleep_in_writer,
+    unpicklable_result,
     writer_setup,
 )
 
@@ -228,6 +231,96 @@ def _alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie has ended
     except FileNotFoundError:
         return False
+
+
+def _writer_pid(db: Database) -> int:
+    pids = _Heard()
+    assert db.direct.write_elsewhere(Task(pid_of_writer, ()), pids)
+    pid: int = pids.wait_for(1)[0][0]
+    return pid
+
+
+def test_this_process_writers_take_turns_with_the_writer_process(
+    worker: WorkerActions, db: Database
+) -> None:
+    """A withdrawal or a job's write, made here while the writer process is busy,
+    takes its turn with the batches sent there: it does not meet them in SQLite's
+    busy handler, where it could wait out the busy timeout and fail."""
+    stop = threading.Event()
+    in_flight = threading.Semaphore(8)
+
+    def feed() -> None:
+        while not stop.is_set():
+            in_flight.acquire()
+            task = Task(sleep_in_writer, (0.01,))  # holds the write lock 10 ms a batch
+            if not db.direct.write_elsewhere(task, lambda result, error: in_flight.release()):
+                in_flight.release()
+                time.sleep(0.001)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        time.sleep(0.3)
+        waits = []
+        for n in range(12):
+            started = time.monotonic()
+            assert worker.sign("open-one", f"here-{n}").outcome is SignOutcome.SIGNED
+            waits.append(time.monotonic() - started)
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        feeder.join(timeout=10)
+    assert max(waits) < 1.0, waits
+    assert counted(db, "open-one") == (12, 12)
+
+
+def test_the_writer_process_is_given_no_secret_of_the_environment(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("SIGNER_KEY", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DATABASE_URL"):
+        monkeypatch.setenv(name, f"secret-{name}")
+    _started(db, writer_setup(database_url))
+    environment = Path(f"/proc/{_writer_pid(db)}/environ").read_bytes()
+    assert b"secret-" not in environment
+    assert b"PATH=" in environment
+
+
+def test_a_stuck_writer_process_is_given_up_and_its_writes_answered_busy(
+    worker: WorkerActions, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writerprocess, "STUCK_SECONDS", 1.0)
+    writer = _writer_pid(db)
+    os.kill(writer, signal.SIGSTOP)
+    try:
+        heard = _Heard()
+        started = time.monotonic()
+        assert worker.sign_soon("open-one", "person-stuck", ANONYMOUSLY, None, heard)
+        [(_result, error)] = heard.wait_for(1)
+        assert isinstance(error, DatabaseBusy)
+        assert time.monotonic() - started < 5
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(writer, signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while _alive(writer):  # killed, not left to write on later
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert not db.direct.write_elsewhere(Task(pid_of_writer, ()), heard)
+    assert counted(db, "open-one") == (0, 0)
+
+
+def test_an_outcome_that_cannot_cross_fails_alone(worker: WorkerActions, db: Database) -> None:
+    heard = _Heard()
+    assert db.direct.write_elsewhere(Task(unpicklable_result, ()), heard)
+    assert worker.sign_soon("open-one", "person-beside", ANONYMOUSLY, None, heard)
+    outcomes = heard.wait_for(2)
+    errors = [error for _, error in outcomes if error is not None]
+    assert len(errors) == 1
+    assert isinstance(errors[0], RuntimeError)
+    assert [r.outcome for r, e in outcomes if e is None] == [SignOutcome.SIGNED]
+    assert counted(db, "open-one") == (1, 1)
+    # And the writer process goes on taking writes.
+    assert _writer_pid(db) != os.getpid()
 
 
 def _children(pid: int) -> list[int]:

@@ -4,6 +4,7 @@ tests/test_writerprocess.py), and the tasks a writer process is sent in them."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -70,3 +71,7 @@ def sleep_in_writer(cursor: DirectCursor, context: Any, seconds: float) -> int:
 
 def never_starts() -> Keyring:
     raise RuntimeError("no keys here")
+
+
+def unpicklable_result(cursor: DirectCursor, context: Any) -> Any:
+    return threading.Lock()
