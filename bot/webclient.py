@@ -16,6 +16,7 @@ import io
 import select
 import ssl
 import threading
+import time
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import SplitResult, urlsplit
@@ -35,6 +36,10 @@ from blocks.limits import retry_after_seconds
 
 _Key = tuple[str, str, int | None]
 
+# How long a kept connection may have been idle before it is looked at for a close
+# by the peer (seconds).
+IDLE_BEFORE_LOOKING = 1.0
+
 
 class Connections:
     """Open connections to Slack, one per thread and server, shared by the clients
@@ -47,10 +52,17 @@ class Connections:
         self, parts: SplitResult, timeout: int, context: ssl.SSLContext | None
     ) -> http.client.HTTPConnection:
         kept: dict[_Key, http.client.HTTPConnection] = self._local.__dict__.setdefault("kept", {})
+        used: dict[_Key, float] = self._local.__dict__.setdefault("used", {})
         key = (parts.scheme.lower(), parts.hostname or "", parts.port)
         conn = kept.get(key)
-        if conn is not None and conn.sock is not None and _closed_by_peer(conn.sock):
+        now = time.monotonic()
+        # Looked at only after a while idle: a peer closes an idle connection after
+        # seconds, not moments, and the look is a system call, which lets the
+        # interpreter lock go (2% of a busy DM's CPU, bench/RESULTS.md).
+        idle = now - used.get(key, now) >= IDLE_BEFORE_LOOKING
+        if idle and conn is not None and conn.sock is not None and _closed_by_peer(conn.sock):
             conn.close()  # Slack closed it while idle; http.client opens a new one
+        used[key] = now
         if conn is None:
             if key[0] == "https":
                 conn = http.client.HTTPSConnection(

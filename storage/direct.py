@@ -13,6 +13,7 @@ written is exactly what a Session would read and write.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
@@ -21,16 +22,19 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import Select
 
-from storage.batching import Finished, WriteBatcher
+from storage.batching import CONNECTION_FINE, DATABASE_FAILURES, Finished, WriteBatcher
 
 if TYPE_CHECKING:
     from storage.db import Database
     from storage.writerprocess import Task, WriterProcess
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -278,6 +282,11 @@ class Direct:
         self._db = db
         self._batcher = WriteBatcher(self, DatabaseBusy) if db.is_sqlite else None
         self._elsewhere: WriterProcess | None = None
+        # Each thread's reading connection (read()), and all of them, to give back.
+        self._local = threading.local()
+        self._readers: list[Any] = []
+        self._readers_lock = threading.Lock()
+        self._stopping = False
         self._timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
 
     def write_batched(self, work: Callable[[DirectCursor], T]) -> T:
@@ -332,6 +341,7 @@ class Direct:
             self._elsewhere.stop()
         if self._batcher is not None:
             self._batcher.stop()
+        self._give_back_readers()
 
     def checkout(self) -> Any:
         """A pooled connection for a caller to keep across units of work (the SQLite
@@ -379,6 +389,54 @@ class Direct:
 
     @contextmanager
     def read(self) -> Iterator[DirectCursor]:
-        """One read transaction (a consistent snapshot of several statements)."""
-        with self._transaction("BEGIN" if self._db.is_sqlite else None) as work:
-            yield work
+        """One read transaction (a consistent snapshot of several statements). On
+        SQLite, on this thread's own connection, kept from one read to the next."""
+        if not self._db.is_sqlite:
+            with self._transaction(None) as work:
+                yield work
+            return
+        kept = self._reader()
+        try:
+            with self._transaction("BEGIN", kept) as work:
+                yield work
+        except DATABASE_FAILURES as error:
+            if kept is not None and not isinstance(error, CONNECTION_FINE):
+                self._drop_reader(kept)
+            raise
+
+    def _reader(self) -> Any:
+        """This thread's reading connection, checked out of the pool once: taking
+        one from SQLAlchemy's pool and giving it back for every read cost a DM's
+        `status` about 2% of its CPU (bench/RESULTS.md, "Seventh pass"). None once
+        half the pool is kept so (or while stopping): then reads take one from the
+        pool, as before, so that the pool never runs dry for everything else."""
+        kept = getattr(self._local, "reader", None)
+        if kept is not None:
+            return kept
+        with self._readers_lock:
+            pool = self._db.engine.pool
+            size = pool.size() if isinstance(pool, QueuePool) else 0
+            if self._stopping or len(self._readers) >= size // 2:
+                return None
+            kept = self._db.engine.raw_connection()
+            self._readers.append(kept)
+        self._local.reader = kept
+        return kept
+
+    def _drop_reader(self, kept: Any) -> None:
+        """After a failure of the database: this thread reads on a fresh connection next."""
+        self._local.reader = None
+        with self._readers_lock:
+            if kept in self._readers:
+                self._readers.remove(kept)
+        try:
+            kept.invalidate()
+        except Exception as error:  # the read's own error is what the caller hears
+            logger.warning("could not drop a reading connection: %s", type(error).__name__)
+
+    def _give_back_readers(self) -> None:
+        with self._readers_lock:
+            self._stopping = True
+            readers, self._readers = self._readers, []
+        for kept in readers:
+            kept.close()

@@ -4,11 +4,12 @@ Session would, on SQLite and on PostgreSQL alike."""
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, event, select, text
 
 from petition import campaign_spec, campaigns
 from petition.errors import CampaignNotFound
@@ -25,6 +26,7 @@ from petition.signatures import (
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Campaign, CampaignStatus, Signature
+from tests.support.databases import sqlite_only
 
 SLUG = "direct"
 CLOSES = dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
@@ -333,3 +335,69 @@ def test_bound_values_are_what_construct_params_gives(db: Database) -> None:
                 compiled.parameters({})
             with pytest.raises(InvalidRequestError):
                 _construct_params(compiled, reference, {})
+
+
+def _checkouts(db: Database) -> list[object]:
+    """Every checkout of a connection from the engine's pool, from now on."""
+    taken: list[object] = []
+    event.listen(db.engine, "checkout", lambda dbapi, record, proxy: taken.append(dbapi))
+    return taken
+
+
+def _read_driver_connection(db: Database) -> object:
+    with db.direct.read() as work:
+        work.first(select(Campaign.id).where(Campaign.slug == bindparam("slug")), slug="x")
+        return work._cursor.connection
+
+
+@sqlite_only("reads keep a connection per thread on SQLite only")
+def test_a_thread_reads_on_one_connection_taken_from_the_pool_once(db: Database) -> None:
+    taken = _checkouts(db)
+    first = _read_driver_connection(db)
+    assert all(_read_driver_connection(db) is first for _ in range(5))
+    assert len(taken) == 1
+    # Another thread reads on a connection of its own.
+    theirs: list[object] = []
+    reader = threading.Thread(target=lambda: theirs.append(_read_driver_connection(db)))
+    reader.start()
+    reader.join()
+    assert theirs[0] is not first
+    assert len(taken) == 2
+    # Given back when the database is disposed of.
+    db.direct.stop()
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+@sqlite_only("reads keep a connection per thread on SQLite only")
+def test_a_read_that_meets_a_failure_of_the_database_drops_its_connection(
+    db: Database,
+) -> None:
+    first = _read_driver_connection(db)
+    with pytest.raises(sqlite3.OperationalError), db.direct.read() as work:
+        work.first(text("SELECT * FROM no_such_table"))  # type: ignore[arg-type]
+    second = _read_driver_connection(db)
+    assert second is not first
+    assert _read_driver_connection(db) is second
+
+
+@sqlite_only("reads keep a connection per thread on SQLite only")
+def test_at_most_half_the_pool_is_kept_by_reading_threads(database_url: str) -> None:
+    db = Database.from_url(database_url, pool_size=4)
+    upgrade(db.engine)
+    try:
+        start = threading.Barrier(6)
+        seen: list[object] = []
+
+        def read() -> None:
+            start.wait()
+            seen.append(_read_driver_connection(db))
+
+        readers = [threading.Thread(target=read) for _ in range(6)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        assert len(seen) == 6
+        assert db.engine.pool.checkedout() == 2  # type: ignore[attr-defined]
+    finally:
+        db.dispose()

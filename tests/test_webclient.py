@@ -8,12 +8,13 @@ import os
 import resource
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.webclient import KeptAliveWebClient
+from bot.webclient import IDLE_BEFORE_LOOKING, KeptAliveWebClient, answer_retry_handlers
 from console.server import FakeSlack
 
 
@@ -137,8 +138,28 @@ def test_a_connection_closed_while_idle_is_replaced(
     )
     assert client.auth_test()["ok"]
     closing_server.wait_closed()
+    time.sleep(IDLE_BEFORE_LOOKING + 0.1)  # idle: looked at before it is used again
     # The kept connection is dead; the next call goes out on a new one, at once
     # (not after slack_sdk's retry back-off), and nothing is sent twice.
     assert client.auth_test()["ok"]
     closing_server.wait_closed()
     assert closing_server.connections == 2
+
+
+def test_a_connection_closed_moments_after_its_answer_costs_one_retry(
+    closing_server: _OneAnswerPerConnection,
+) -> None:
+    """Not looked at so soon (the look costs every call a system call): the call
+    fails on it and the answer client's retry of a dropped connection sends it
+    again, on a new one. The server got it once."""
+    client = KeptAliveWebClient(
+        token="xoxb-test-token",
+        base_url=closing_server.url,
+        timeout=5,
+        retry_handlers=answer_retry_handlers(),
+    )
+    assert client.auth_test()["ok"]
+    closing_server.wait_closed()
+    assert client.auth_test()["ok"]
+    closing_server.wait_closed()
+    assert closing_server.connections == 2  # one answer on each
