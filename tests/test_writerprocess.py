@@ -216,13 +216,20 @@ def test_the_writer_process_ends_with_the_process_that_started_it(
         assert _alive(writer_pid)
         server.kill()
         server.wait()
-        deadline = time.monotonic() + 10
-        while _alive(writer_pid):
-            assert time.monotonic() < deadline, "the writer process outlived the server"
-            time.sleep(0.05)
+        assert _ends(writer_pid), "the writer process outlived the server"
     finally:
         server.kill()
         server.wait()
+
+
+def _ends(pid: int, seconds: float = 10.0) -> bool:
+    """Whether the process `pid` has ended within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _alive(pid: int) -> bool:
@@ -301,10 +308,7 @@ def test_a_stuck_writer_process_is_given_up_and_its_writes_answered_busy(
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(writer, signal.SIGCONT)
-    deadline = time.monotonic() + 10
-    while _alive(writer):  # killed, not left to write on later
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    assert _ends(writer)  # killed, not left to write on later
     assert not db.direct.write_elsewhere(Task(pid_of_writer, ()), heard)
     assert counted(db, "open-one") == (0, 0)
 
@@ -360,10 +364,7 @@ def test_serve_commits_signatures_in_its_writer_process_and_takes_it_down_with_i
         assert counted(db, SLUG) == (24, 24)
         assert "writes stay in this process" not in server.log()
         server.kill_9()
-        deadline = time.monotonic() + 10
-        while _alive(writer_pid):
-            assert time.monotonic() < deadline, "the writer process outlived the server"
-            time.sleep(0.05)
+        assert _ends(writer_pid), "the writer process outlived the server"
     finally:
         server.stop()
         db.dispose()
