@@ -54,6 +54,21 @@ MAX_BATCH = 64
 # instead of growing the queue.
 MAX_QUEUED = MAX_BATCH
 
+
+def suspect(error: BaseException) -> bool:
+    """Whether a connection that met `error` may be broken, and is better dropped."""
+    return isinstance(error, DATABASE_FAILURES) and not isinstance(error, CONNECTION_FINE)
+
+
+def drop(connection: Any, whose: str) -> None:
+    """Invalidate a kept pooled connection (the pool opens a fresh one next), logging
+    rather than raising if that fails too: the caller's own error is what counts."""
+    try:
+        connection.invalidate()
+    except Exception as error:
+        logger.warning("could not drop %s connection: %s", whose, type(error).__name__)
+
+
 Finished = Callable[[Any, BaseException | None], None]
 # How one write went: its result, or the error it failed with.
 Outcome = tuple[Any, BaseException | None]
@@ -198,7 +213,7 @@ class WriteBatcher:
                 results = [job.work(cursor) for job in batch]
         except DATABASE_FAILURES as error:
             logger.warning("a batch of %d writes failed: %s", len(batch), type(error).__name__)
-            if not isinstance(error, CONNECTION_FINE):
+            if suspect(error):
                 self._drop_connection()
             self._finish(batch, error=error)
             return
@@ -223,10 +238,7 @@ class WriteBatcher:
         connection rather than on one that may be broken."""
         if self._connection is not None:
             connection, self._connection = self._connection, None
-            try:
-                connection.invalidate()
-            except Exception as error:  # the writer thread must go on
-                logger.warning("could not drop the writer's connection: %s", type(error).__name__)
+            drop(connection, "the writer's")
 
     @staticmethod
     def _finish(batch: list[Job[Any]], error: BaseException) -> None:

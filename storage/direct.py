@@ -13,7 +13,6 @@ written is exactly what a Session would read and write.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
@@ -28,13 +27,11 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import Select
 
-from storage.batching import CONNECTION_FINE, DATABASE_FAILURES, Finished, WriteBatcher
+from storage.batching import DATABASE_FAILURES, Finished, WriteBatcher, drop, suspect
 
 if TYPE_CHECKING:
     from storage.db import Database
     from storage.writerprocess import Task, WriterProcess
-
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -400,7 +397,7 @@ class Direct:
             with self._transaction("BEGIN", kept) as work:
                 yield work
         except DATABASE_FAILURES as error:
-            if kept is not None and not isinstance(error, CONNECTION_FINE):
+            if kept is not None and suspect(error):
                 self._drop_reader(kept)
             raise
 
@@ -429,10 +426,7 @@ class Direct:
         with self._readers_lock:
             if kept in self._readers:
                 self._readers.remove(kept)
-        try:
-            kept.invalidate()
-        except Exception as error:  # the read's own error is what the caller hears
-            logger.warning("could not drop a reading connection: %s", type(error).__name__)
+        drop(kept, "a reading")
 
     def _give_back_readers(self) -> None:
         with self._readers_lock:

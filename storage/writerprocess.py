@@ -80,12 +80,7 @@ _Error = tuple[type[BaseException], tuple[Any, ...], dict[str, Any]]
 def _portable(error: BaseException | None) -> _Error | None:
     if error is None:
         return None
-    state = (type(error), error.args, dict(getattr(error, "__dict__", {})))
-    try:
-        pickle.dumps(state)
-    except Exception:
-        return (RuntimeError, (f"{type(error).__name__} in the writer process",), {})
-    return state
+    return (type(error), error.args, dict(getattr(error, "__dict__", {})))
 
 
 def _restored(sent: _Error | None) -> BaseException | None:
@@ -117,7 +112,8 @@ def _outcome(result: Any, error: BaseException | None) -> bytes:
     try:
         return pickle.dumps((result, _portable(error)))
     except Exception:
-        stand_in = RuntimeError(f"the outcome of a write ({type(result).__name__}) could not cross")
+        what = type(error if error is not None else result).__name__
+        stand_in = RuntimeError(f"the outcome of a write ({what}) could not cross")
         return pickle.dumps((None, _portable(stand_in)))
 
 
@@ -243,7 +239,6 @@ class WriterProcess(WriteBatcher):
             )
             self._finish(batch, error=error)
             return
-        outcomes: list[bytes] | None = None
         try:
             # This process's other writers (a withdrawal, the jobs) take turns with
             # the batch sent there, as with the writer thread, rather than meeting
@@ -252,17 +247,16 @@ class WriterProcess(WriteBatcher):
                 self._pipe.send_bytes(message)
                 if not self._pipe.poll(STUCK_SECONDS):
                     raise TimeoutError("no answer from the writer process")
-                outcomes = self._pipe.recv()
+                outcomes: list[bytes] = self._pipe.recv()
         except Exception as error:
             self._lost(batch, error)
             return
         finally:
-            if outcomes is None or len(outcomes) != len(batch):
-                self._db.changed()  # it may have committed some before it failed
+            # Whatever came back: it may have committed some or all of them.
+            self._db.changed()
         for job, outcome in zip(batch, outcomes, strict=True):
             job.result, job.error = _read(outcome)
             job.settle()
-        self._db.changed()
 
     def _lost(self, batch: list[Job[Any]], error: BaseException) -> None:
         """The process died, or the pipe broke: what was sent is answered as busy,
