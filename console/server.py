@@ -385,6 +385,11 @@ class FakeSlack(WebApiMethods):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length) if length else b""
+                if len(data) < length:
+                    # The client went away mid-body (a server killed while it
+                    # sent): an HTTP server acts on no part of such a request.
+                    self.close_connection = True
+                    return
                 if self.path.startswith("/upload/"):
                     fake._store_upload(self.path, data)
                     reply = f"OK - {len(data)}".encode()

@@ -4,6 +4,8 @@ channels. The console relies on these, so they are tested like any behaviour."""
 from __future__ import annotations
 
 import json
+import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -345,3 +347,20 @@ def test_tiers_can_be_turned_off_for_a_test_that_is_not_about_them():
         for _ in range(150):
             client.users_info(user=ALICE.id)
         assert fake.rate_limited == []
+
+
+def test_a_request_cut_off_mid_body_is_not_acted_on(fake):
+    """A server killed while sending a call: the fake, as any HTTP server, acts on
+    no part of the request (it once recorded a refused views.open from one)."""
+    body = json.dumps({"trigger_id": "T1", "view": {"type": "modal", "title": "x" * 50}})
+    port = int(fake.api_url.split(":")[2].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(
+            b"POST /api/views.open HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + b"Authorization: Bearer xoxb-test-token\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2].encode()
+        )
+    time.sleep(0.3)
+    assert fake.calls_to("views.open") == []
+    assert fake.refusals == []
