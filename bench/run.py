@@ -222,13 +222,16 @@ class Proc:
 
     def _status(self, key: str) -> int:
         """`key` of /proc/PID/status, for the server and its children together. A
-        child's pages of shared libraries (clean and shared: libpython, SQLite's,
-        OpenSSL's) are resident once on the machine, for both: they are counted
-        with the server's, not again with the child's."""
+        child's shared pages are resident once on the machine: those of shared
+        libraries (clean: libpython, SQLite's, OpenSSL's), and, for a child forked
+        from the server, the server's memory it has not written to since (dirty:
+        the imported modules). They are counted with the server's, not again with
+        the child's."""
         server, *children = self.family()
         total = self._kb(f"/proc/{server}/status", key)
         for pid in children:
-            shared = self._kb(f"/proc/{pid}/smaps_rollup", "Shared_Clean")
+            rollup = f"/proc/{pid}/smaps_rollup"
+            shared = self._kb(rollup, "Shared_Clean") + self._kb(rollup, "Shared_Dirty")
             total += max(0, self._kb(f"/proc/{pid}/status", key) - shared)
         return total
 

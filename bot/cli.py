@@ -42,6 +42,7 @@ from petition.organizing import StatusChange
 from storage.db import DEFAULT_POOL_SIZE, Database
 from storage.models import UpdateKind
 from storage.pgsettings import privacy_risks
+from storage.writerprocess import fork_writer
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -534,6 +535,14 @@ def cmd_serve(
     from bot.server import SlackWSGI, connections_for, serve
 
     settings.require_http()
+    forked = None
+    if writer_process:
+        # Signatures are committed on the other core (storage/writerprocess.py),
+        # with a keyring made there (bot/writer.py). Forked first, before this
+        # process opens its database or starts a thread, and after it has
+        # imported what both use: the two share those pages.
+        key = settings.require_signer_key()
+        forked = fork_writer(settings.database_url)
     db = _open_database(settings, pool_size=connections_for(threads))
     _warn_about_the_database_server(db)
     # One keyring for the process: the listeners and the jobs share its keys' cache.
@@ -541,11 +550,9 @@ def cmd_serve(
     app = _connect(settings, db, keyring)
     assert settings.slack_signing_secret is not None
     if writer_process:
-        # Signatures are committed on the other core (storage/writerprocess.py),
-        # with a keyring made there (bot/writer.py).
-        key = settings.require_signer_key()
         db.direct.start_writer_process(
-            functools.partial(writer_context, key, settings.key_store, settings.log_level)
+            functools.partial(writer_context, key, settings.key_store, settings.log_level),
+            forked,
         )
     scheduler = start_scheduler(settings, db, keyring=keyring)
     try:

@@ -31,7 +31,7 @@ from storage.batching import DATABASE_FAILURES, Finished, WriteBatcher, drop, su
 
 if TYPE_CHECKING:
     from storage.db import Database
-    from storage.writerprocess import Task, WriterProcess
+    from storage.writerprocess import Forked, Task, WriterProcess
 
 T = TypeVar("T")
 
@@ -309,19 +309,24 @@ class Direct:
             return False
         return self._batcher.queue(work, finished)
 
-    def start_writer_process(self, setup: Callable[[], Any]) -> bool:
+    def start_writer_process(self, setup: Callable[[], Any], forked: Forked | None = None) -> bool:
         """On SQLite, start a process of its own for write_elsewhere()'s tasks
         (storage/writerprocess.py), with `setup()` run there once to make the
-        tasks' context. False where there is no such thing (PostgreSQL)."""
+        tasks' context: the one `forked` before if given, else a fresh one. False
+        where there is no such thing (PostgreSQL); then `forked` is closed."""
         from storage.db import DatabaseBusy  # it imports this module
-        from storage.writerprocess import WriterProcess
+        from storage.writerprocess import WriterProcess, writable_elsewhere
 
-        if self._batcher is None or self._elsewhere is not None:
+        if (
+            self._batcher is None
+            or self._elsewhere is not None
+            or not writable_elsewhere(self._db.engine.url)
+        ):
+            if forked is not None:
+                forked.close()
             return False
-        if self._db.engine.url.database in (None, "", ":memory:"):
-            return False  # a database of this process's memory: nobody else can reach it
         url = self._db.engine.url.render_as_string(hide_password=False)
-        self._elsewhere = WriterProcess(self, self._db, DatabaseBusy, url, setup)
+        self._elsewhere = WriterProcess(self, self._db, DatabaseBusy, url, setup, forked)
         self._elsewhere.start()
         return True
 

@@ -28,7 +28,9 @@ process ends when the serving process closes the pipe, or dies.
 
 from __future__ import annotations
 
+import gc
 import logging
+import multiprocessing
 import os
 import pickle
 import socket
@@ -39,11 +41,14 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING, Any, Protocol
 
 from storage.batching import Finished, Job, WriteBatcher
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
     from storage.db import Database
     from storage.direct import Direct
 
@@ -160,6 +165,105 @@ def _busy() -> Exception:
     return DatabaseBusy()
 
 
+def writable_elsewhere(url: URL) -> bool:
+    """Whether another process can write this database: a SQLite file, not one in
+    this process's memory (PostgreSQL takes writers in parallel already)."""
+    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+
+
+class _Running(Protocol):
+    def kill(self) -> None: ...
+
+    def ended_within(self, seconds: float | None) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Interpreter:
+    """A writer process started as a fresh interpreter."""
+
+    popen: subprocess.Popen[bytes]
+
+    def kill(self) -> None:
+        self.popen.kill()
+
+    def ended_within(self, seconds: float | None) -> bool:
+        try:
+            self.popen.wait(seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+
+class Forked:
+    """A writer process forked by fork_writer(), waiting for WriterProcess to send it
+    its database and setup; close() ends it if nothing will."""
+
+    def __init__(self, process: BaseProcess, pipe: Connection) -> None:
+        self.process = process
+        self.pipe = pipe
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def ended_within(self, seconds: float | None) -> bool:
+        self.process.join(seconds)
+        return self.process.exitcode is not None
+
+    def close(self) -> None:
+        self.pipe.close()  # it reads the end of the pipe, and ends
+        if not self.ended_within(STOP_SECONDS):
+            self.kill()
+            self.ended_within(None)
+
+
+def fork_writer(url: str) -> Forked | None:
+    """Fork the writer process now, for WriterProcess to adopt once this process has
+    its database: call it before this process opens one or starts a thread, with
+    the modules it will use imported. None where that is not so (another thread
+    runs), where the database is not a SQLite file, or where there is no fork:
+    then WriterProcess.start() starts a fresh interpreter.
+
+    Why fork, when a fresh interpreter is cleaner: memory. A fresh one imports
+    SQLAlchemy and the domain again, ~40 MB of its own; a fork shares this
+    process's pages of them until either writes to one (bench/RESULTS.md, "Eighth
+    pass"). The objects made so far are frozen out of the garbage collector's
+    passes first, which would otherwise touch, and so copy, every one of them."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.orm import configure_mappers
+
+    if not writable_elsewhere(make_url(url)) or threading.active_count() > 1:
+        return None
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:  # no fork on this platform
+        return None
+    # What both would otherwise each make on first use, made once here to share.
+    configure_mappers()
+    ours, theirs = socket.socketpair()
+    pipe, its_pipe = Connection(ours.detach()), Connection(theirs.detach())
+    gc.freeze()
+    process = context.Process(
+        target=_forked, args=(its_pipe, pipe), name="undersigned-writer", daemon=True
+    )
+    process.start()
+    its_pipe.close()
+    return Forked(process, pipe)
+
+
+def _forked(connection: Connection, servers_end: Connection) -> None:
+    """The forked writer process's start."""
+    # Its end of the pipe only: with the server's end open here too, the server's
+    # death would not close the pipe, and this process would outlive it.
+    servers_end.close()
+    # Its own session, as a fresh one gets: Ctrl-C at a terminal reaches the
+    # server, which stops this process once what it was sent is written.
+    os.setsid()
+    # What it has of the environment is what a fresh one gets: no secret.
+    for name in [name for name in os.environ if name not in _ENVIRONMENT]:
+        del os.environ[name]
+    serve_writes(connection)
+
+
 class WriterProcess(WriteBatcher):
     """The serving process's side: callers queue tasks as they queue writes for
     the writer thread; this side's thread sends each batch and hands out the
@@ -172,27 +276,34 @@ class WriterProcess(WriteBatcher):
         busy: Callable[[], Exception],
         url: str,
         setup: Callable[[], Any],
+        forked: Forked | None = None,
     ) -> None:
         super().__init__(direct, busy)
+        self._forked = forked
         self._db = db
         self._url = url
         self._setup = setup
         self._ready = threading.Event()
         self._broken = False
         self._pipe: Connection | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: _Running | None = None
 
     @property
     def usable(self) -> bool:
         return self._ready.is_set() and not self._broken
 
     def start(self) -> None:
-        """Start the process; until it says it is ready, queue() declines. A fresh
-        interpreter (`python -m storage.writerprocess`), not a fork: this process
-        has threads, and nothing of its __main__ is run again there."""
+        """Start the process; until it says it is ready, queue() declines. The one
+        forked before (fork_writer()), else a fresh interpreter (`python -m
+        storage.writerprocess`): this process may have threads by now, and
+        nothing of its __main__ is run again there."""
+        if self._forked is not None:
+            self._pipe, self._process = self._forked.pipe, self._forked
+            threading.Thread(target=self._await_ready, name="writer-start", daemon=True).start()
+            return
         ours, theirs = socket.socketpair()
         with theirs:
-            self._process = subprocess.Popen(  # noqa: S603 - our interpreter, our module
+            popen = subprocess.Popen(  # noqa: S603 - our interpreter, our module
                 [sys.executable, "-m", "storage.writerprocess", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
@@ -201,6 +312,7 @@ class WriterProcess(WriteBatcher):
                 # stops this process once what it was sent is written.
                 start_new_session=True,
             )
+        self._process = _Interpreter(popen)
         self._pipe = Connection(ours.detach())
         threading.Thread(target=self._await_ready, name="writer-start", daemon=True).start()
 
@@ -264,7 +376,7 @@ class WriterProcess(WriteBatcher):
         self._broken = True
         if self._process is not None:
             self._process.kill()  # if stuck rather than dead: it must not write on
-            self._process.poll()
+            self._process.ended_within(1.0)
         logger.error(
             "the writer process was lost (%s) with %d writes: they are answered as busy,"
             " and writes stay in this process from now on",
@@ -279,12 +391,9 @@ class WriterProcess(WriteBatcher):
             with suppress(OSError, ValueError):  # gone already
                 self._pipe.send(None)
             self._pipe.close()
-        if self._process is not None:
-            try:
-                self._process.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None and not self._process.ended_within(STOP_SECONDS):
+            self._process.kill()
+            self._process.ended_within(None)
 
     def _give_back(self) -> None:
         """Nothing to give back: this side holds no connection."""

@@ -186,40 +186,125 @@ def test_a_writer_process_that_cannot_start_leaves_the_writes_here(
     assert signed.outcome is SignOutcome.SIGNED
 
 
-def test_the_writer_process_ends_with_the_process_that_started_it(
-    db: Database, database_url: str, tmp_path: Path
-) -> None:
-    """kill -9 of the server leaves no writer behind holding the database."""
-    script = textwrap.dedent(
+def _server_script(database_url: str, fork: bool, then: str) -> str:
+    """A server as `serve` starts one (the writer process forked before it opens
+    its database, or a fresh interpreter), that prints its writer's pid and the
+    names of the writer's environment, then does `then`."""
+    return textwrap.dedent(
         f"""
         import os, sys, time
         from storage.db import Database
-        from storage.writerprocess import Task
-        from tests.support.writers import pid_of_writer, writer_setup
+        from storage.writerprocess import Task, fork_writer
+        from tests.support.writers import environment_of_writer, pid_of_writer, writer_setup
+        forked = fork_writer({database_url!r}) if {fork!r} else None
+        assert (forked is not None) == {fork!r}
         db = Database.from_url({database_url!r})
-        db.direct.start_writer_process(writer_setup({database_url!r}))
+        db.direct.start_writer_process(writer_setup({database_url!r}), forked)
         heard = []
-        while not db.direct.write_elsewhere(Task(pid_of_writer, ()), lambda r, e: heard.append(r)):
+        for task in (Task(pid_of_writer, ()), Task(environment_of_writer, ())):
+            while not db.direct.write_elsewhere(task, lambda r, e: heard.append(r)):
+                time.sleep(0.05)
+        while len(heard) < 2:
             time.sleep(0.05)
-        while not heard:
-            time.sleep(0.05)
-        print(heard[0], flush=True)
-        time.sleep(60)
+        print(heard[0], " ".join(heard[1]), flush=True)
+        {then}
         """
     )
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "fresh"])
+def test_the_writer_process_ends_with_the_process_that_started_it(
+    db: Database, database_url: str, fork: bool
+) -> None:
+    """kill -9 of the server leaves no writer behind holding the database."""
+    script = _server_script(database_url, fork, then="time.sleep(60)")
+    secrets = {"SIGNER_KEY": "secret-1", "SLACK_BOT_TOKEN": "secret-2", "DATABASE_URL": "x"}
     server = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=os.getcwd()
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
+        env={**os.environ, **secrets},
     )
     try:
         assert server.stdout is not None
-        writer_pid = int(server.stdout.readline())
+        pid, *environment = server.stdout.readline().split()
+        writer_pid = int(pid)
         assert _alive(writer_pid)
+        # Forked, it is the server's copy (its command line); else a fresh one.
+        command = Path(f"/proc/{writer_pid}/cmdline").read_bytes()
+        assert (b"-m\x00storage.writerprocess\x00" not in command) == fork
+        # Neither has a secret of the server's environment to hand on or read.
+        assert "PATH" in environment
+        assert not set(secrets) & set(environment), environment
         server.kill()
         server.wait()
         assert _ends(writer_pid), "the writer process outlived the server"
     finally:
         server.kill()
         server.wait()
+
+
+def test_a_forked_writer_process_ends_when_the_server_ends_normally(
+    db: Database, database_url: str
+) -> None:
+    script = _server_script(database_url, fork=True, then="db.direct.stop()")
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=os.getcwd(),
+        timeout=60,
+        check=True,
+    )
+    assert _ends(int(done.stdout.split()[0]))
+
+
+def test_a_forked_writer_process_not_adopted_ends(tmp_path: Path) -> None:
+    """Forked for a database that then cannot take one (here, one in memory):
+    start_writer_process() says so and the forked process ends."""
+    url = f"sqlite:///{tmp_path / 'file.db'}"
+    script = textwrap.dedent(
+        f"""
+        from storage.db import Database
+        from storage.writerprocess import fork_writer
+        from tests.support.writers import writer_setup
+        forked = fork_writer({url!r})
+        assert forked is not None
+        print(forked.process.pid, flush=True)
+        db = Database.from_url("sqlite://")
+        assert not db.direct.start_writer_process(writer_setup({url!r}), forked)
+        assert forked.process.exitcode is not None
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=os.getcwd(),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert _ends(int(done.stdout.split()[0]))
+
+
+def test_no_fork_beside_another_thread_nor_for_a_database_it_could_not_write(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A fork copies only the thread that forks: whatever another held (a lock, a
+    connection half-used) would be held forever there. Nor one for PostgreSQL or a
+    database in memory, where there is nothing for it to do."""
+    assert writerprocess.fork_writer("sqlite://") is None
+    assert writerprocess.fork_writer("postgresql://localhost/undersigned") is None
+    running = threading.Event()
+    other = threading.Thread(target=running.wait, daemon=True)
+    other.start()
+    try:
+        assert writerprocess.fork_writer(database_url) is None
+    finally:
+        running.set()
+        other.join()
 
 
 def _ends(pid: int, seconds: float = 10.0) -> bool:

@@ -75,3 +75,7 @@ def never_starts() -> Keyring:
 
 def unpicklable_result(cursor: DirectCursor, context: Any) -> Any:
     return threading.Lock()
+
+
+def environment_of_writer(cursor: DirectCursor, context: Any) -> list[str]:
+    return sorted(os.environ)
