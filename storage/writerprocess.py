@@ -127,7 +127,10 @@ def serve_writes(connection: Connection) -> None:
     received and answer with their outcomes, until the pipe closes."""
     from storage.db import Database
 
-    url, setup = connection.recv()
+    try:
+        url, setup = connection.recv()
+    except (EOFError, OSError):
+        return  # the server ended, or did not need it, before it was set up
 
     logging.basicConfig(level=logging.WARNING)  # until setup() says otherwise
     db = Database.from_url(url, pool_size=1)
@@ -229,9 +232,14 @@ def fork_writer(url: str) -> Forked | None:
     pass"). The objects made so far are frozen out of the garbage collector's
     passes first, which would otherwise touch, and so copy, every one of them."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
     from sqlalchemy.orm import configure_mappers
 
-    if not writable_elsewhere(make_url(url)) or threading.active_count() > 1:
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None  # opening the database says what is wrong with it, to the operator
+    if not writable_elsewhere(parsed) or threading.active_count() > 1:
         return None
     try:
         context = multiprocessing.get_context("fork")
@@ -245,8 +253,14 @@ def fork_writer(url: str) -> Forked | None:
     process = context.Process(
         target=_forked, args=(its_pipe, pipe), name="undersigned-writer", daemon=True
     )
-    process.start()
-    its_pipe.close()
+    try:
+        process.start()
+    except OSError as error:  # no memory for a copy, too many processes
+        logger.error("the writer process could not be forked: %s", type(error).__name__)
+        pipe.close()
+        return None
+    finally:
+        its_pipe.close()
     return Forked(process, pipe)
 
 
@@ -302,16 +316,25 @@ class WriterProcess(WriteBatcher):
             threading.Thread(target=self._await_ready, name="writer-start", daemon=True).start()
             return
         ours, theirs = socket.socketpair()
-        with theirs:
-            popen = subprocess.Popen(  # noqa: S603 - our interpreter, our module
-                [sys.executable, "-m", "storage.writerprocess", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                env={k: v for k, v in os.environ.items() if k in _ENVIRONMENT},
-                # Its own session: Ctrl-C at a terminal reaches the server, which
-                # stops this process once what it was sent is written.
-                start_new_session=True,
+        try:
+            with theirs:
+                popen = subprocess.Popen(  # noqa: S603 - our interpreter, our module
+                    [sys.executable, "-m", "storage.writerprocess", str(theirs.fileno())],
+                    pass_fds=(theirs.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    env={k: v for k, v in os.environ.items() if k in _ENVIRONMENT},
+                    # Its own session: Ctrl-C at a terminal reaches the server, which
+                    # stops this process once what it was sent is written.
+                    start_new_session=True,
+                )
+        except OSError as error:  # no memory, too many processes
+            ours.close()
+            self._broken = True
+            logger.error(
+                "the writer process could not be started (%s): writes stay in this process",
+                type(error).__name__,
             )
+            return
         self._process = _Interpreter(popen)
         self._pipe = Connection(ours.detach())
         threading.Thread(target=self._await_ready, name="writer-start", daemon=True).start()

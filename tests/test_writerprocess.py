@@ -274,7 +274,7 @@ def test_a_forked_writer_process_not_adopted_ends(tmp_path: Path) -> None:
         print(forked.process.pid, flush=True)
         db = Database.from_url("sqlite://")
         assert not db.direct.start_writer_process(writer_setup({url!r}), forked)
-        assert forked.process.exitcode is not None
+        print(forked.process.exitcode, flush=True)
         """
     )
     done = subprocess.run(
@@ -286,7 +286,57 @@ def test_a_forked_writer_process_not_adopted_ends(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert _ends(int(done.stdout.split()[0]))
+    pid, exitcode = done.stdout.split()
+    assert _ends(int(pid))
+    # It ended as asked, quietly: no traceback in the server's log.
+    assert exitcode == "0"
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_server_that_cannot_fork_writes_itself(tmp_path: Path) -> None:
+    """No memory for a copy of the server (strict overcommit, a tight cgroup) or no
+    process left: the server starts anyway, and writes the signatures itself."""
+    url = f"sqlite:///{tmp_path / 'file.db'}"
+    script = textwrap.dedent(
+        f"""
+        import errno, os
+        from storage.writerprocess import fork_writer
+
+        def no_fork():
+            raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+        os.fork = no_fork
+        assert fork_writer({url!r}) is None
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=os.getcwd(),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "the writer process could not be forked: OSError" in done.stderr
+
+
+def test_a_writer_process_that_cannot_be_started_leaves_the_writes_here(
+    db: Database, keyring: Keyring, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_campaign(db, "open-one")
+
+    def no_process(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(writerprocess.subprocess, "Popen", no_process)
+    db.direct.start_writer_process(writer_setup(database_url))
+    assert not db.direct.write_elsewhere(Task(pid_of_writer, ()), lambda r, e: None)
+    heard = _Heard()
+    assert WorkerActions(db, keyring).sign_soon("open-one", "person-here", ANONYMOUSLY, None, heard)
+    [(signed, error)] = heard.wait_for(1)
+    assert error is None
+    assert signed.outcome is SignOutcome.SIGNED
 
 
 def test_no_fork_beside_another_thread_nor_for_a_database_it_could_not_write(
@@ -296,6 +346,8 @@ def test_no_fork_beside_another_thread_nor_for_a_database_it_could_not_write(
     connection half-used) would be held forever there. Nor one for PostgreSQL or a
     database in memory, where there is nothing for it to do."""
     assert writerprocess.fork_writer("sqlite://") is None
+    # Nor for one it cannot read (opening it says why, as without a writer process).
+    assert writerprocess.fork_writer('"sqlite:///quoted.db"') is None
     assert writerprocess.fork_writer("postgresql://localhost/undersigned") is None
     running = threading.Event()
     other = threading.Thread(target=running.wait, daemon=True)
