@@ -91,7 +91,7 @@ def rehearsal_key_path(database_url: str) -> Path | None:
     or None for a database the console cannot rehearse on without SIGNER_KEY."""
     try:
         url = make_url(database_url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         return None
     database = url.database or ""
     if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
@@ -122,7 +122,10 @@ def prepare_settings(settings: Settings) -> tuple[Settings, list[str]]:
         )
     key = settings.signer_key
     if key is None:
-        url = make_url(settings.database_url)
+        try:
+            backend: str | None = make_url(settings.database_url).get_backend_name()
+        except (ArgumentError, ValueError):
+            backend = None  # not a URL: opening the database says so, in one line
         path = rehearsal_key_path(settings.database_url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +136,7 @@ def prepare_settings(settings: Settings) -> tuple[Settings, list[str]]:
                 "letter SLUG` after the rehearsal). For real use, put a SIGNER_KEY in .env "
                 "(python -m bot keygen)."
             )
-        elif url.get_backend_name() == "sqlite":
+        elif backend in ("sqlite", None):
             key = secrets.token_bytes(32)
             notices.append("SIGNER_KEY is not set: using a key for this session only.")
         else:

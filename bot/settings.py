@@ -247,7 +247,7 @@ def default_key_store(database_url: str) -> Path:
     (DEPLOY.md, "The key store")."""
     try:
         parsed = make_url(database_url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         return Path(DEFAULT_KEY_STORE)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         database = Path(str(parsed.database)).expanduser()

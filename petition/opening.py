@@ -20,7 +20,7 @@ class DatabaseUnavailable(Exception):
 def shown_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         return "(not a URL)"
 
 

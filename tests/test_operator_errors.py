@@ -54,8 +54,9 @@ def _closed_port() -> int:
         ("mysql://someone@localhost/undersigned", "not a database this bot can use"),
         ("sqlite:///{tmp}", "cannot open the database"),
         ("postgresql+psycopg://bot:hunter2secret@127.0.0.1:{port}/db", "cannot open"),
+        ("postgresql+psycopg://bot:hunter2secret@127.0.0.1:54x/db", "not a database"),
     ],
-    ids=["driver-not-installed", "a-directory", "server-not-answering"],
+    ids=["driver-not-installed", "a-directory", "server-not-answering", "port-not-a-number"],
 )
 def test_a_database_that_cannot_be_opened_is_one_line(cli, command, url, said):
     """Before: a traceback for each of these (ModuleNotFoundError, OperationalError)."""
@@ -64,6 +65,17 @@ def test_a_database_that_cannot_be_opened_is_one_line(cli, command, url, said):
     line = _one_clear_line(done)
     assert said in line
     assert "DATABASE_URL" in line
+    assert "hunter2secret" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    "url", ['"sqlite:///quoted.db"', "postgresql+psycopg://bot:hunter2secret@127.0.0.1:54x/db"]
+)
+def test_a_url_that_is_not_one_is_one_line_for_the_console_without_a_key(cli, url):
+    """Before: ArgumentError or ValueError, and a traceback, when SIGNER_KEY is unset."""
+    done = cli.run("console", DATABASE_URL=url)
+    line = _one_clear_line(done)
+    assert "not a database this bot can use" in line
     assert "hunter2secret" not in done.stderr + done.stdout
 
 
