@@ -266,6 +266,39 @@ def test_a_forked_writer_process_ends_when_the_server_ends_normally(
     assert _ends(int(done.stdout.split()[0]))
 
 
+def test_a_forked_writer_process_killed_mid_batch_is_answered_busy_and_reaped(
+    db: Database, database_url: str
+) -> None:
+    """The forked writer's way of being given up (multiprocessing's kill and join,
+    not Popen's): its batch is answered busy, writes stay in the server from then
+    on, and nothing is left behind, not even a zombie."""
+    then = textwrap.dedent(
+        """
+        import signal
+        from storage.db import DatabaseBusy
+        from tests.support.writers import sleep_in_writer
+        stuck = []
+        sleeping = Task(sleep_in_writer, (30.0,))
+        assert db.direct.write_elsewhere(sleeping, lambda r, e: stuck.append(e))
+        time.sleep(0.5)
+        os.kill(heard[0], signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while not stuck and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stuck and isinstance(stuck[0], DatabaseBusy), stuck
+        assert not db.direct.write_elsewhere(Task(pid_of_writer, ()), lambda r, e: None)
+        state = open(f"/proc/{heard[0]}/stat").read() if os.path.exists(f"/proc/{heard[0]}") else ""
+        assert not state, state
+        db.direct.stop()
+        print("given up", flush=True)
+        """
+    ).replace("\n", "\n        ")
+    done = _run(_server_script(database_url, fork=True, then=then))
+    assert done.returncode == 0, done.stderr
+    assert "given up" in done.stdout
+    assert "the writer process was lost" in done.stderr
+
+
 def test_a_forked_writer_process_not_adopted_ends(tmp_path: Path) -> None:
     """Forked for a database that then cannot take one (here, one in memory):
     start_writer_process() says so and the forked process ends."""
