@@ -37,7 +37,7 @@ from petition import campaign_spec, campaigns
 from petition.counts import rehearse_an_hour
 from petition.keyring import Rekeyer
 from petition.opening import open_database
-from storage.db import Database
+from storage.db import Database, sqlite_path
 
 # Not a secret: the fake workspace only checks that some bot token is sent.
 CONSOLE_TOKEN = "xoxb-console"  # noqa: S105
@@ -89,14 +89,8 @@ def rehearsal_key(path: Path) -> bytes:
 def rehearsal_key_path(database_url: str) -> Path | None:
     """Where the console keeps the rehearsal key of this database (a SQLite file),
     or None for a database the console cannot rehearse on without SIGNER_KEY."""
-    try:
-        url = make_url(database_url)
-    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        return None
-    database = url.database or ""
-    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return None
-    return Path(database + KEY_SUFFIX).expanduser()
+    database = sqlite_path(database_url)
+    return None if database is None else database.with_name(database.name + KEY_SUFFIX)
 
 
 def existing_rehearsal_key(settings: Settings) -> tuple[bytes, Path] | None:

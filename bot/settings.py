@@ -17,11 +17,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from petition.keyring import Keyring, KeyStore
-from storage.db import DEFAULT_DATABASE_URL
+from storage.db import DEFAULT_DATABASE_URL, sqlite_path
 
 DEFAULT_KEY_STORE = "undersigned-keys"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -245,12 +243,8 @@ def default_key_store(database_url: str) -> Path:
     """Beside a SQLite database file (`undersigned.db.keys`), else in the working
     directory. Either way outside the database; back it up on its own
     (DEPLOY.md, "The key store")."""
-    try:
-        parsed = make_url(database_url)
-    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        return Path(DEFAULT_KEY_STORE)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        database = Path(str(parsed.database)).expanduser()
+    database = sqlite_path(database_url)
+    if database is not None:
         return database.with_name(database.name + ".keys")
     return Path(DEFAULT_KEY_STORE)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.direct import Direct
@@ -123,7 +124,12 @@ def _owner_only(path: Path) -> None:
 
 
 def sqlite_path(url: str) -> Path | None:
-    parsed = make_url(url)
+    """The file of a SQLite database URL. None for any other database, for one in
+    memory, and for a URL that does not parse (opening it says why, in one line)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        return None
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database).expanduser()

@@ -314,18 +314,16 @@ class Direct:
         (storage/writerprocess.py), with `setup()` run there once to make the
         tasks' context: the one `forked` before if given, else a fresh one. False
         where there is no such thing (PostgreSQL); then `forked` is closed."""
-        from storage.db import DatabaseBusy  # it imports this module
-        from storage.writerprocess import WriterProcess, writable_elsewhere
+        from storage.db import DatabaseBusy, sqlite_path  # it imports this module
+        from storage.writerprocess import WriterProcess
 
-        if (
-            self._batcher is None
-            or self._elsewhere is not None
-            or not writable_elsewhere(self._db.engine.url)
-        ):
+        url = self._db.engine.url.render_as_string(hide_password=False)
+        # A SQLite file: PostgreSQL takes writers in parallel already, and nobody
+        # else can reach a database in this process's memory.
+        if self._batcher is None or self._elsewhere is not None or sqlite_path(url) is None:
             if forked is not None:
                 forked.close()
             return False
-        url = self._db.engine.url.render_as_string(hide_password=False)
         self._elsewhere = WriterProcess(self, self._db, DatabaseBusy, url, setup, forked)
         self._elsewhere.start()
         return True

@@ -47,8 +47,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from storage.batching import Finished, Job, WriteBatcher
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
-
     from storage.db import Database
     from storage.direct import Direct
 
@@ -168,12 +166,6 @@ def _busy() -> Exception:
     return DatabaseBusy()
 
 
-def writable_elsewhere(url: URL) -> bool:
-    """Whether another process can write this database: a SQLite file, not one in
-    this process's memory (PostgreSQL takes writers in parallel already)."""
-    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-
-
 class _Running(Protocol):
     def kill(self) -> None: ...
 
@@ -231,15 +223,11 @@ def fork_writer(url: str) -> Forked | None:
     process's pages of them until either writes to one (bench/RESULTS.md, "Eighth
     pass"). The objects made so far are frozen out of the garbage collector's
     passes first, which would otherwise touch, and so copy, every one of them."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
     from sqlalchemy.orm import configure_mappers
 
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        return None  # opening the database says what is wrong with it, to the operator
-    if not writable_elsewhere(parsed) or threading.active_count() > 1:
+    from storage.db import sqlite_path  # it imports this module's importer
+
+    if sqlite_path(url) is None or threading.active_count() > 1:
         return None
     try:
         context = multiprocessing.get_context("fork")
